@@ -1,0 +1,199 @@
+"""The command line: parse flags, build the config, call the library, report.
+
+All terminal output goes through `console`. Exit codes: 0 done, 1 the work failed,
+2 bad usage or input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from . import __version__
+from .errors import RunError, StreamdreamError, UsageError
+
+console = Console(highlight=False)
+
+MAX_PIXELS = 40_000_000  # beyond this a frame's activations and gradients outgrow a laptop's memory
+
+
+def say(message: str, style: str | None = None) -> None:
+    console.print(Text(message, style=style), soft_wrap=True)
+
+
+@contextmanager
+def progress_bar(description: str, unit: str):
+    """A rich progress bar; yields update(done, total). Shows rate and ETA."""
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(description, total=None, rate="")
+        start = time.perf_counter()
+
+        def update(done: int, total: int) -> None:
+            elapsed = time.perf_counter() - start
+            rate = f"{done / elapsed:.2f} {unit}/s" if elapsed > 0 and done else ""
+            bar.update(task, completed=done, total=total, rate=rate)
+
+        yield update
+
+
+# --- flags ---------------------------------------------------------------------------------------
+
+def add_dream_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("dream options (override the preset)")
+    g.add_argument("--preset", help="a built-in preset (see `streamdream presets`) or a .toml file")
+    g.add_argument("--model", help="network: lite0 (default, offline), googlenet, inception_v3, vgg16, resnet50")
+    g.add_argument("--weights", metavar="FILE", help="a local state dict for the model")
+    g.add_argument("--num-classes", type=int, help="classes in the --weights file's head (e.g. 365 for Places365)")
+    g.add_argument("--layers", metavar="SPEC", help="what to amplify: block9, block9:12, block5*0.5+block9")
+    g.add_argument("--class", dest="class_name", metavar="NAME", help="an ImageNet class to dream towards, e.g. banana")
+    g.add_argument("--guide", metavar="IMG", help="an image whose features guide the dream at --layers")
+    g.add_argument("--octaves", type=int, help="image pyramid levels")
+    g.add_argument("--octave-scale", type=float, help="size ratio between pyramid levels")
+    g.add_argument("--iterations", type=int, help="ascent steps per octave")
+    g.add_argument("--step", type=float, help="step size (typical per-pixel change, 0-1 scale)")
+    g.add_argument("--jitter", type=int, help="random shift per step, in pixels")
+    g.add_argument("--seed", type=int, help="make the run repeatable")
+    g.add_argument("--width", type=int, help="rescale the input to this width first, keeping the aspect")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to dream (auto: CUDA when present)")
+
+
+def dream_flags(args: argparse.Namespace) -> dict:
+    keys = ["model", "weights", "num_classes", "layers", "class_name", "guide", "octaves", "octave_scale",
+            "iterations", "step", "jitter", "seed", "width", "device"]
+    return {k: getattr(args, k, None) for k in keys}
+
+
+def load_config(args: argparse.Namespace, video: dict | None = None):
+    from dataclasses import replace
+
+    from .presets import build_config
+
+    config = build_config(args.preset, {"dream": dream_flags(args), "video": video or {}})
+    if args.class_name is not None and args.layers is None and args.guide is None:
+        # `--class banana` asks for a banana, not a banana on top of the preset's layers
+        config = replace(config, dream=replace(config.dream, layers=None))
+    return config
+
+
+def check_size(height: int, width: int, where: str) -> None:
+    if height * width > MAX_PIXELS:
+        raise UsageError(f"{where} is {width}x{height}, too large to dream in memory; "
+                         f"pass --width 1920 (or smaller) to rescale it first")
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+def cmd_image(args: argparse.Namespace) -> int:
+    from .dreamer import Dreamer
+    from .sinks import IMAGE_SUFFIXES, check_output, write_image
+    from .sources import fit_width, noise_image, parse_noise, read_image
+
+    config = load_config(args)
+    output = check_output(args.output, [args.input], args.overwrite, IMAGE_SUFFIXES)
+    size = None if Path(args.input).exists() else parse_noise(args.input)
+    source = noise_image(*size, seed=config.dream.seed or 0) if size else read_image(args.input)
+    frame = fit_width(source, config.dream.width)
+    check_size(frame.shape[0], frame.shape[1], f"input {args.input}")
+    dreamer = Dreamer.from_config(config.dream)
+    start = time.perf_counter()
+    with progress_bar("dreaming", "steps") as update:
+        dreamt = dreamer.dream_frame(frame, update)
+    seconds = time.perf_counter() - start
+    write_image(dreamt, output)
+    say(f"wrote {output} ({frame.shape[1]}x{frame.shape[0]}, {config.dream.model} "
+        f"{dreamer.objective.description}, seed {dreamer.seed}, {seconds:.1f} s on {dreamer.device.type})")
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from . import models
+
+    spec = models.get_spec(args.model)
+    network = spec.build(args.num_classes) if args.weights is None else \
+        models.load_network(spec, args.weights, args.num_classes)
+    shapes = models.layer_shapes(spec, network)
+    table = Table(title=f"{spec.name}: {spec.description}", title_justify="left")
+    table.add_column("layer", style="bold")
+    table.add_column("shape at 224x224 (C, H, W)")
+    table.add_column("tends to draw")
+    for name, hint in spec.layers.items():
+        table.add_row(name, "x".join(map(str, shapes[name])), hint)
+    console.print(table)
+    say("combine layers as block5*0.5+block9, pick a channel as block9:12")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from .presets import describe_presets
+
+    table = Table(title="presets (--preset NAME, or --preset path/to/file.toml)", title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column("description")
+    for name, description in describe_presets():
+        table.add_row(name, description)
+    console.print(table)
+    return 0
+
+
+# --- entry point ---------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamdream", description="DeepDream for images, videos and cameras.")
+    parser.add_argument("--version", action="version", version=f"streamdream {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the full traceback on failure")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("image", parents=[common], help="dream one image (PNG, JPEG, WebP)")
+    p.add_argument("input", help="the image to dream on, or noise[:WxH] to dream from soft noise")
+    p.add_argument("-o", "--output", required=True, help="where to write the dream (.png, .jpg, .webp)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_dream_options(p)
+    p.set_defaults(run=cmd_image)
+
+    p = sub.add_parser("layers", parents=[common], help="list a model's dreamable layers")
+    p.add_argument("--model", default="lite0")
+    p.add_argument("--weights", metavar="FILE", help="read the layers of a local state dict")
+    p.add_argument("--num-classes", type=int, default=1000)
+    p.set_defaults(run=cmd_layers)
+
+    p = sub.add_parser("presets", parents=[common], help="list the built-in presets")
+    p.set_defaults(run=cmd_presets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        say("interrupted", "yellow")
+        return 130
+    except StreamdreamError as exc:
+        if args.debug:
+            console.print_exception()
+        say(f"error: {exc}", "red")
+        return exc.exit_code
+    except Exception as exc:  # a bug or an environment failure: one line unless --debug
+        if args.debug:
+            console.print_exception()
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        if "out of memory" in message.lower():
+            message += "; try a smaller --width"
+        say(f"error: {type(exc).__name__}: {message} (run with --debug for the traceback)", "red")
+        return RunError.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Configuration as frozen dataclasses: one per stage, grouped in `Config`.
+
+Defaults live here; presets (TOML) and command-line flags override them, in that order
+(see presets.py). Every value is checked in one place, `check()`, so a bad preset and a bad
+flag get the same one-line message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from .errors import UsageError
+
+
+@dataclass(frozen=True)
+class DreamConfig:
+    """What to dream and how hard: the network, the objective and the gradient ascent."""
+
+    model: str = "lite0"
+    weights: str | None = None  # a local state dict instead of the model's own weights
+    num_classes: int = 1000
+    layers: str | None = "block10"  # objective spec; see objectives.py
+    class_name: str | None = None  # an ImageNet class to push towards ("class" in TOML)
+    guide: str | None = None  # an image whose features guide the dream
+    octaves: int = 4
+    octave_scale: float = 1.4
+    iterations: int = 10
+    step: float = 0.006
+    jitter: int = 32
+    seed: int | None = None  # None: a fresh random seed each run (reported, so it can be repeated)
+    device: str = "auto"
+    width: int | None = None  # rescale the input to this width first, keeping the aspect
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """How frames after the first reuse the previous dream."""
+
+    flow: bool = True  # False: dream every frame from scratch (the baseline)
+    refine_iterations: int = 3  # ascent steps on each frame after the warped detail is laid down
+    refine_octaves: int = 2  # the small octaves of the pyramid run too, so large shapes keep up
+    scene_cut: float = 0.35  # mean absolute difference (0-1) between frames that starts a new dream
+    crf: int = 18
+
+
+@dataclass(frozen=True)
+class Config:
+    description: str = "the default look: eyes and fur at mid depth of EfficientNet-Lite0"
+    dream: DreamConfig = field(default_factory=DreamConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
+
+
+SECTIONS = {"dream": DreamConfig, "video": VideoConfig}
+# TOML spells some keys as a user would; the dataclasses cannot use Python keywords
+TOML_KEYS = {"class": "class_name"}
+TOML_NAMES = {v: k for k, v in TOML_KEYS.items()}
+
+
+def _positive(name: str, value, where: str, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = "0 or more" if allow_zero else "more than 0"
+        raise UsageError(f"{where}: {name} must be {bound}, got {value}")
+
+
+def check(config: Config, where: str = "settings") -> Config:
+    """Raise UsageError naming `where` and the key for the first value out of range."""
+    d, v = config.dream, config.video
+    for name in ("octaves", "iterations", "num_classes", "width"):
+        _positive(name, getattr(d, name), where)
+    for name in ("step", "jitter"):
+        _positive(name, getattr(d, name), where, allow_zero=True)
+    if d.octave_scale < 1.0:
+        raise UsageError(f"{where}: octave_scale must be 1.0 or more, got {d.octave_scale}")
+    if d.octave_scale > 4.0:
+        raise UsageError(f"{where}: octave_scale above 4 skips whole scales (got {d.octave_scale}); try 1.2 to 1.6")
+    if d.device not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"{where}: device must be auto, cpu or cuda, got '{d.device}'")
+    if d.layers is None and d.class_name is None:
+        raise UsageError(f"{where}: nothing to dream: give layers, a class, or both")
+    if d.width is not None and d.width < 16:
+        raise UsageError(f"{where}: width must be at least 16 pixels, got {d.width}")
+    for name in ("refine_iterations", "refine_octaves"):
+        _positive(name, getattr(v, name), where, allow_zero=True)
+    if not 0.0 < v.scene_cut <= 1.0:
+        raise UsageError(f"{where}: scene_cut must be in (0, 1], got {v.scene_cut}")
+    if not 0 <= v.crf <= 51:
+        raise UsageError(f"{where}: crf must be 0 to 51, got {v.crf}")
+    return config
+
+
+def field_types(cls) -> dict[str, type]:
+    """Accepted Python types of each field of a config dataclass (int fields accept no floats)."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in fields(cls):
+        t = hints[f.name]
+        args = [a for a in typing.get_args(t) if a is not type(None)] or [t]
+        out[f.name] = args[0]
+    return out

@@ -1,0 +1,127 @@
+"""The dream engine: pure tensor functions, no I/O.
+
+Images are float tensors in [0, 1], shape (1, 3, H, W), on the dream device. Gradient ascent
+on the image raises an `Objective` of a `DreamNet`'s activations; octaves run it on an image
+pyramid from small to large, carrying the detail dreamt so far up to the next size.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .objectives import Objective
+
+Progress = Callable[[int, int], None]  # (steps done, steps in all)
+
+MIN_OCTAVE_SIDE = 32  # below this the deeper layers have no spatial extent left to dream in
+
+
+@dataclass(frozen=True)
+class AscentSettings:
+    octaves: int = 4
+    octave_scale: float = 1.4
+    iterations: int = 10
+    step: float = 0.006  # per-step change in [0, 1] units after normalising the gradient
+    jitter: int = 32  # pixels of random roll per step (at each octave's own size)
+
+
+def check_image(image: torch.Tensor) -> None:
+    if image.ndim != 4 or image.shape[0] != 1 or image.shape[1] != 3:
+        raise ValueError(f"expected an image tensor of shape (1, 3, H, W), got {tuple(image.shape)}")
+
+
+def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
+    """Sizes of the image pyramid, smallest first, ending at (height, width).
+
+    Octaves whose short side would fall below MIN_OCTAVE_SIDE are dropped.
+    """
+    if octaves < 1 or scale < 1.0:
+        raise ValueError(f"need octaves >= 1 and scale >= 1, got {octaves} and {scale}")
+    sizes = []
+    for i in range(octaves):
+        h, w = round(height / scale**i), round(width / scale**i)
+        if i and min(h, w) < MIN_OCTAVE_SIDE:
+            break
+        sizes.append((h, w))
+    return sizes[::-1]
+
+
+def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of (N, C, H, W) to size (h, w), antialiased when shrinking."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    shrink = size[0] < image.shape[-2] or size[1] < image.shape[-1]
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+
+
+def _autocast(device: torch.device):
+    # bf16 on the GPU roughly doubles the step rate; the image and its gradient stay float32
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def objective_gradient(image: torch.Tensor, net, objective: Objective) -> tuple[torch.Tensor, float]:
+    """Gradient of the objective with respect to the image (same shape), and the objective's value."""
+    x = image.detach().requires_grad_(True)
+    with _autocast(image.device):
+        value = objective(net(x))
+    (grad,) = torch.autograd.grad(value, x)
+    return grad, float(value.detach())
+
+
+def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jitter: int,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """One normalised gradient-ascent step under a random roll of up to `jitter` pixels.
+
+    The roll hides the network's stride grid; dividing by the mean absolute gradient makes
+    `step` the typical per-pixel change whatever the layer's scale.
+    """
+    check_image(image)
+    dy = dx = 0
+    if jitter > 0:
+        dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
+    rolled = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
+    grad, _ = objective_gradient(rolled, net, objective)
+    grad = grad / (grad.abs().mean() + 1e-8)
+    rolled = rolled.detach() + step * grad
+    return torch.roll(rolled, shifts=(-dy, -dx), dims=(2, 3)).clamp_(0.0, 1.0)
+
+
+def ascend(image: torch.Tensor, net, objective: Objective, iterations: int, step: float, jitter: int,
+           generator: torch.Generator | None = None, progress: Progress | None = None,
+           done: int = 0, total: int | None = None) -> torch.Tensor:
+    """`iterations` ascent steps at the image's own size (the refine pass of video frames)."""
+    for i in range(iterations):
+        image = ascent_step(image, net, objective, step, jitter, generator)
+        if progress:
+            progress(done + i + 1, total or iterations)
+    return image
+
+
+def dream(image: torch.Tensor, net, objective: Objective, settings: AscentSettings,
+          generator: torch.Generator | None = None, progress: Progress | None = None) -> torch.Tensor:
+    """DeepDream with octaves: (1, 3, H, W) in [0, 1] -> the dreamt image, same shape.
+
+    Each octave dreams on the input at its size plus the detail (dream minus input) carried up
+    from the octave below, so large structures from small octaves survive at full size.
+    """
+    check_image(image)
+    sizes = octave_sizes(image.shape[2], image.shape[3], settings.octaves, settings.octave_scale)
+    total = len(sizes) * settings.iterations
+    detail = torch.zeros_like(resize(image, sizes[0]))
+    dreamt = image
+    for k, size in enumerate(sizes):
+        base = resize(image, size)
+        detail = resize(detail, size)
+        # jitter is given at full size; shrink it with the octave so small octaves are not scrambled
+        jitter = max(1, round(settings.jitter * size[1] / image.shape[3])) if settings.jitter else 0
+        dreamt = ascend((base + detail).clamp(0, 1), net, objective, settings.iterations, settings.step,
+                        jitter, generator, progress, done=k * settings.iterations, total=total)
+        detail = dreamt - base
+    return dreamt

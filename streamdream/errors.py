@@ -1,0 +1,30 @@
+"""The two kinds of failure the command line tells apart by exit code."""
+
+
+class StreamdreamError(Exception):
+    """A failure with a one-line message meant for the user."""
+
+    exit_code = 1
+
+
+class UsageError(StreamdreamError):
+    """Bad usage or bad input: the user can fix it (exit 2)."""
+
+    exit_code = 2
+
+
+class RunError(StreamdreamError):
+    """The input was fine but the work failed (exit 1)."""
+
+    exit_code = 1
+
+
+def did_you_mean(word: str, choices, n: int = 3) -> str:
+    """' (did you mean a, b?)' for the closest of `choices`, or '' when none is close."""
+    import difflib
+
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + ", ".join(lowered[c] for c in close) + "?)"

@@ -1,0 +1,135 @@
+"""What the dream maximises: composable objectives in the style of lucent.
+
+An `Objective` is a function of the activations `{layer: tensor}` that returns a scalar, plus the
+set of layers it reads (so the network can be cut above them). They add and scale:
+`layer("block5") * 0.5 + channel("block9", 12)`. `parse()` reads the same from text:
+`block9`, `block9:12`, `block5*0.5+block9`, `0.5*block5 + block9:3`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import torch
+
+from .errors import UsageError, did_you_mean
+
+Acts = dict[str, torch.Tensor]
+
+
+class Objective:
+    def __init__(self, fn: Callable[[Acts], torch.Tensor], layers, description: str):
+        self.fn = fn
+        self.layers = frozenset(layers)
+        self.description = description
+
+    def __call__(self, acts: Acts) -> torch.Tensor:
+        return self.fn(acts)
+
+    def __add__(self, other: "Objective") -> "Objective":
+        return Objective(lambda a: self(a) + other(a), self.layers | other.layers,
+                         f"{self.description} + {other.description}")
+
+    def __mul__(self, weight: float) -> "Objective":
+        weight = float(weight)
+        return Objective(lambda a: weight * self(a), self.layers, f"{weight:g}*{self.description}")
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return f"Objective({self.description})"
+
+
+def layer(name: str) -> Objective:
+    """DeepDream's objective: the mean squared activation of a layer (its L2 norm, per element)."""
+    return Objective(lambda a: a[name].float().pow(2).mean(), {name}, name)
+
+
+def channel(name: str, index: int) -> Objective:
+    """Mean activation of one channel (N, C, H, W) or one logit (N, C)."""
+    return Objective(lambda a: a[name][:, index].float().mean(), {name}, f"{name}:{index}")
+
+
+def class_logit(index: int, label: str = "") -> Objective:
+    """The pre-softmax score of one class: the logits layer's channel."""
+    obj = channel("logits", index)
+    obj.description = f"class {label or index}"
+    return obj
+
+
+def guided(name: str, guide: torch.Tensor) -> Objective:
+    """The original notebook's guide: each position's features are pushed towards the guide
+    feature vector they already match best (largest dot product).
+
+    guide: the layer's features of the guide image, shape (1, C, Hg, Wg).
+    """
+    if guide.ndim != 4 or guide.shape[0] != 1:
+        raise ValueError(f"guide features must be (1, C, H, W), got {tuple(guide.shape)}")
+    g = guide[0].flatten(1).float()  # (C, Hg*Wg)
+
+    def fn(acts: Acts) -> torch.Tensor:
+        x = acts[name].float()
+        if x.shape[1] != g.shape[0]:
+            raise ValueError(f"guide has {g.shape[0]} channels, layer {name} has {x.shape[1]}")
+        flat = x.flatten(2)  # (N, C, HW)
+        best = torch.einsum("nci,cj->nij", flat, g.to(flat.device)).argmax(-1)  # (N, HW)
+        target = g.to(flat.device)[:, best].permute(1, 0, 2)  # (N, C, HW)
+        return (flat * target).sum(1).mean()
+
+    return Objective(fn, {name}, f"{name} guided")
+
+
+_TERM = re.compile(r"^(?:(?P<w1>[-+]?[\d.]+(?:e[-+]?\d+)?)\s*\*\s*)?(?P<layer>[A-Za-z_][\w.]*)"
+                   r"(?::(?P<channel>\d+))?(?:\s*\*\s*(?P<w2>[-+]?[\d.]+(?:e[-+]?\d+)?))?$")
+
+
+def parse_terms(spec: str) -> list[tuple[str, int | None, float]]:
+    """'block5*0.5+block9:12' -> [('block5', None, 0.5), ('block9', 12, 1.0)]; UsageError on bad text."""
+    terms = []
+    for part in spec.split("+"):
+        part = part.strip()
+        m = _TERM.match(part)
+        if not part or not m or (m["w1"] and m["w2"]):
+            raise UsageError(f"cannot read layer spec '{spec}' at '{part}'; write LAYER, LAYER:CHANNEL "
+                             f"or LAYER*WEIGHT joined by '+', e.g. block5*0.5+block9:12")
+        try:
+            weight = float(m["w1"] or m["w2"] or 1.0)
+        except ValueError:
+            raise UsageError(f"bad weight in layer spec '{spec}' at '{part}'") from None
+        terms.append((m["layer"], int(m["channel"]) if m["channel"] else None, weight))
+    return terms
+
+
+def from_layers(spec: str, resolve: Callable[[str], str], channels: Callable[[str], int]) -> Objective:
+    """The objective a layer spec describes. `resolve` maps a typed layer name to the model's
+    spelling (raising UsageError with close names); `channels(layer)` gives its channel count,
+    asked only for layers named with a channel."""
+    total = None
+    for name, index, weight in parse_terms(spec):
+        name = resolve(name)
+        if index is None:
+            term = layer(name)
+        else:
+            count = channels(name)
+            if not 0 <= index < count:
+                raise UsageError(f"layer {name} has channels 0 to {count - 1}, not {index}")
+            term = channel(name, index)
+        term = term if weight == 1.0 else term * weight
+        total = term if total is None else total + term
+    return total
+
+
+def class_index(name: str, classes: list[str]) -> int:
+    """Index of an ImageNet class by name (any case, '_' for spaces) or by number."""
+    if name.strip().isdigit():
+        index = int(name)
+        if index >= len(classes):
+            raise UsageError(f"class index {index} is out of range: the model has {len(classes)} classes")
+        return index
+    wanted = name.strip().lower().replace("_", " ")
+    for i, c in enumerate(classes):
+        if c.lower() == wanted:
+            return i
+    raise UsageError(f"unknown class '{name}'{did_you_mean(wanted, classes)}; "
+                     f"use an ImageNet class name such as banana, or a class number")

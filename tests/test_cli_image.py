@@ -1,0 +1,132 @@
+"""`streamdream image` end to end with the real Lite0 weights, on small pictures."""
+
+import cv2
+import numpy as np
+import pytest
+
+from streamdream.cli import main
+
+FAST = ["--octaves", "2", "--iterations", "2", "--seed", "1"]
+
+
+@pytest.fixture
+def photo(tmp_path, picture):
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), picture[:, :, ::-1])
+    return path
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp"])
+def test_image_end_to_end(photo, tmp_path, suffix, capsys):
+    out = tmp_path / f"dream{suffix}"
+    before = photo.read_bytes()
+    assert main(["image", str(photo), "-o", str(out), *FAST]) == 0
+    dreamt = cv2.imread(str(out))
+    assert dreamt.shape == (72, 96, 3)
+    original = cv2.imread(str(photo))
+    assert np.abs(dreamt.astype(int) - original.astype(int)).mean() > 2  # it really dreamt
+    assert photo.read_bytes() == before  # the input is never written
+    assert "wrote" in capsys.readouterr().out
+    assert not [n for n in _files(tmp_path) if ".part" in n]
+
+
+def test_width_rescales_keeping_aspect(photo, tmp_path):
+    out = tmp_path / "wide.png"
+    assert main(["image", str(photo), "-o", str(out), "--width", "48", *FAST]) == 0
+    assert cv2.imread(str(out)).shape == (36, 48, 3)
+
+
+def test_same_seed_same_file(photo, tmp_path):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert main(["image", str(photo), "-o", str(a), *FAST]) == 0
+    assert main(["image", str(photo), "-o", str(b), *FAST]) == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_existing_output_is_kept_without_overwrite(photo, tmp_path, capsys):
+    out = tmp_path / "dream.png"
+    out.write_bytes(b"precious")
+    assert main(["image", str(photo), "-o", str(out), *FAST]) == 2
+    assert out.read_bytes() == b"precious"
+    assert "--overwrite" in capsys.readouterr().out
+    assert main(["image", str(photo), "-o", str(out), "--overwrite", *FAST]) == 0
+    assert cv2.imread(str(out)) is not None
+
+
+@pytest.mark.parametrize("args,message", [
+    (["{missing}", "-o", "{out}"], "does not exist"),
+    (["{text}", "-o", "{out}"], "not an image"),
+    (["{photo}", "-o", "{photo}", "--overwrite"], "is the input"),
+    (["{photo}", "-o", "{tmp}/dream.gif"], "must end in one of"),
+    (["{photo}", "-o", "{tmp}/no/such/dream.png"], "folder"),
+    (["{photo}", "-o", "{out}", "--layers", "blok9"], "did you mean block9"),
+    (["{photo}", "-o", "{out}", "--class", "bananna"], "did you mean banana"),
+    (["{photo}", "-o", "{out}", "--preset", "{tmp}/bad.toml"], "unknown key 'octave'"),
+    (["{photo}", "-o", "{out}", "--iterations", "0"], "iterations must be more than 0"),
+    (["{photo}", "-o", "{out}", "--weights", "{text}"], "not a PyTorch state dict"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(photo, tmp_path, capsys, args, message):
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "bad.toml").write_text("[dream]\noctave = 3\n")
+    names = {"missing": tmp_path / "nope.png", "text": tmp_path / "notes.txt", "photo": photo,
+             "out": tmp_path / "dream.png", "tmp": tmp_path}
+    before = _files(tmp_path)
+    code = main(["image", *FAST, *[a.format(**names) for a in args]])
+    out = capsys.readouterr().out
+    assert code == 2
+    assert message in out
+    assert "Traceback" not in out
+    assert len(out.strip().splitlines()) == 1
+    assert _files(tmp_path) == before
+
+
+def test_offline_model_exits_2_naming_the_fix(photo, tmp_path, capsys, monkeypatch):
+    import socket
+
+    import torch
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    assert main(["image", str(photo), "-o", str(tmp_path / "d.png"), "--preset", "classic"]) == 2
+    out = capsys.readouterr().out
+    assert "--weights FILE" in out and "--model lite0" in out
+
+
+def test_layers_and_presets_commands(capsys):
+    assert main(["layers"]) == 0
+    out = capsys.readouterr().out
+    assert "block10" in out and "112x14x14" in out and "animal faces" in out
+    assert main(["layers", "--model", "googlenet"]) == 0
+    assert "inception4c" in capsys.readouterr().out
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("clouds", "deep", "strokes", "classic"))
+
+
+def test_unexpected_failure_is_one_line_exit_1(photo, tmp_path, capsys, monkeypatch):
+    from streamdream import dreamer
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB\nmore detail")
+
+    monkeypatch.setattr(dreamer, "dream", broken)
+    assert main(["image", str(photo), "-o", str(tmp_path / "d.png"), *FAST]) == 1
+    out = capsys.readouterr().out
+    assert "out of memory" in out and "--width" in out and "Traceback" not in out
+    assert not (tmp_path / "d.png").exists()
+
+
+def test_dream_from_noise_needs_no_input_file(tmp_path):
+    out = tmp_path / "noise.png"
+    assert main(["image", "noise:64x48", "-o", str(out), *FAST]) == 0
+    assert cv2.imread(str(out)).shape == (48, 64, 3)
+
+
+@pytest.mark.parametrize("spec", ["noise:64", "noise:8x8", "noise:axb"])
+def test_bad_noise_size(tmp_path, spec, capsys):
+    assert main(["image", spec, "-o", str(tmp_path / "n.png"), *FAST]) == 2
+    assert "noise:" in capsys.readouterr().out

@@ -1,0 +1,89 @@
+import pytest
+import torch
+
+from streamdream import dream as engine
+from streamdream import models, objectives
+from streamdream.dream import AscentSettings, ascend, dream, octave_sizes, resize
+
+
+def _net(lite0, layers):
+    spec, network = lite0
+    return models.DreamNet(spec, network, layers)
+
+
+def test_objective_rises_over_steps(lite0, image_tensor):
+    net = _net(lite0, ["block5"])
+    objective = objectives.layer("block5")
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        before = float(objective(net(image_tensor)))
+    image = ascend(image_tensor, net, objective, iterations=6, step=0.01, jitter=0, generator=gen)
+    with torch.no_grad():
+        after = float(objective(net(image)))
+    assert after > before * 1.2
+
+
+@pytest.mark.parametrize("h,w,octaves,scale,expected", [
+    (360, 640, 3, 2.0, [(90, 160), (180, 320), (360, 640)]),
+    (100, 100, 4, 1.4, [(36, 36), (51, 51), (71, 71), (100, 100)]),
+    (40, 300, 4, 2.0, [(40, 300)]),  # smaller octaves would have a side under 32
+    (50, 50, 1, 1.4, [(50, 50)]),
+])
+def test_octave_sizes(h, w, octaves, scale, expected):
+    assert octave_sizes(h, w, octaves, scale) == expected
+
+
+def test_octave_sizes_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        octave_sizes(10, 10, 0, 1.4)
+    with pytest.raises(ValueError):
+        octave_sizes(10, 10, 2, 0.5)
+
+
+def test_detail_is_carried_from_octave_to_octave(lite0, image_tensor, monkeypatch):
+    calls = []
+    real = engine.ascend
+
+    def recording(image, *args, **kwargs):
+        out = real(image, *args, **kwargs)
+        calls.append((image.clone(), out.clone()))
+        return out
+
+    monkeypatch.setattr(engine, "ascend", recording)
+    net = _net(lite0, ["block3"])
+    settings = AscentSettings(octaves=2, octave_scale=1.5, iterations=2, step=0.02, jitter=0)
+    result = dream(image_tensor, net, objectives.layer("block3"), settings, torch.Generator().manual_seed(0))
+    assert len(calls) == 2
+    (in1, out1), (in2, out2) = calls
+    assert in1.shape[2:] == (48, 64) and in2.shape[2:] == (72, 96)
+    small = resize(image_tensor, (48, 64))
+    expected = (image_tensor + resize(out1 - small, (72, 96))).clamp(0, 1)
+    torch.testing.assert_close(in2, expected)
+    assert (in2 - image_tensor).abs().mean() > 1e-3  # the small octave's detail is really there
+    torch.testing.assert_close(result, out2)
+
+
+def test_dream_keeps_shape_and_pixel_range(lite0, image_tensor):
+    net = _net(lite0, ["block4"])
+    settings = AscentSettings(octaves=2, iterations=3, step=0.2, jitter=4)
+    out = dream(image_tensor, net, objectives.layer("block4"), settings, torch.Generator().manual_seed(1))
+    assert out.shape == image_tensor.shape
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    assert (out - image_tensor).abs().mean() > 0.01
+
+
+def test_same_seed_same_dream_other_seed_other_dream(lite0, image_tensor):
+    net = _net(lite0, ["block4"])
+    settings = AscentSettings(octaves=2, iterations=3, step=0.02, jitter=8)
+    run = lambda seed: dream(image_tensor, net, objectives.layer("block4"), settings,
+                             torch.Generator().manual_seed(seed))
+    a, b, c = run(5), run(5), run(6)
+    torch.testing.assert_close(a, b)
+    assert not torch.allclose(a, c)
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (2, 3, 32, 32), (1, 4, 32, 32)])
+def test_bad_shapes_fail_early(lite0, shape):
+    net = _net(lite0, ["block1"])
+    with pytest.raises(ValueError, match="shape"):
+        engine.ascent_step(torch.zeros(shape), net, objectives.layer("block1"), 0.01, 0)

@@ -1,0 +1,155 @@
+import socket
+import time
+
+import pytest
+import torch
+
+from streamdream import models
+from streamdream.errors import UsageError
+
+
+def test_network_is_cut_after_deepest_requested_layer(lite0):
+    spec, network = lite0
+    net = models.DreamNet(spec, network, ["block3", "block1"])
+    assert net.names[-1] == "block3"
+    assert len(net.stages) == net.names.index("block3") + 1
+    ran = []
+    hooks = [network._blocks[i].register_forward_hook(lambda *a, i=i: ran.append(i)) for i in range(16)]
+    try:
+        acts = net(torch.rand(1, 3, 64, 64))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert set(acts) == {"block1", "block3"}
+    assert max(ran) == 3  # nothing above block3 ran
+
+
+def test_lite0_weights_load_and_layer_shapes(lite0):
+    spec, network = lite0
+    shapes = models.layer_shapes(spec, network)
+    assert list(shapes) == list(spec.layers)
+    assert shapes["block0"] == (16, 112, 112)
+    assert shapes["block10"] == (112, 14, 14)
+    assert shapes["block15"] == (320, 7, 7)
+    # the real weights, not a random init: BatchNorm statistics moved away from 0 and 1
+    assert not torch.allclose(network._bn0.running_var, torch.ones(32))
+
+
+@pytest.mark.parametrize("name,layer,shape", [
+    ("googlenet", "inception4c", (512, 14, 14)),
+    ("inception_v3", "Mixed_5b", (256, 25, 25)),
+    ("vgg16", "conv5_3", (512, 14, 14)),
+    ("resnet50", "layer4", (2048, 7, 7)),
+])
+def test_torchvision_models_build_and_load_a_saved_state_dict(name, layer, shape, tmp_path):
+    spec = models.get_spec(name)
+    donor = spec.build(1000)
+    path = tmp_path / f"{name}.pth"
+    torch.save(donor.state_dict(), path)
+    network = models.load_network(spec, str(path))
+    first = next(iter(donor.state_dict()))
+    torch.testing.assert_close(network.state_dict()[first], donor.state_dict()[first])
+    assert models.layer_shapes(spec, network)[layer] == shape
+    net = models.DreamNet(spec, network, [layer])
+    assert net.names[-1] == layer
+
+
+@pytest.mark.parametrize("layout", ["plain", "module_prefix", "checkpoint"])
+def test_state_dict_layouts(lite0, tmp_path, layout):
+    spec, network = lite0
+    state = network.state_dict()
+    if layout == "module_prefix":
+        state = {f"module.{k}": v for k, v in state.items()}
+    elif layout == "checkpoint":
+        state = {"epoch": 3, "state_dict": state}
+    torch.save(state, tmp_path / "w.pth")
+    loaded = models.load_network(spec, str(tmp_path / "w.pth"))
+    torch.testing.assert_close(loaded._fc.weight, network._fc.weight)
+
+
+def test_num_classes_head_loads_and_mismatch_names_the_fix(tmp_path):
+    spec = models.get_spec("resnet50")
+    torch.save(spec.build(365).state_dict(), tmp_path / "places.pth")
+    with pytest.raises(UsageError, match="--num-classes 365"):
+        models.load_network(spec, str(tmp_path / "places.pth"))
+    network = models.load_network(spec, str(tmp_path / "places.pth"), num_classes=365)
+    assert network.fc.out_features == 365
+
+
+@pytest.mark.parametrize("content,match", [
+    (lambda p: p.write_bytes(b"not a checkpoint"), "not a PyTorch state dict"),
+    (lambda p: torch.save({"conv1.weight": torch.zeros(3)}, p), "do not fit model lite0"),
+    (lambda p: torch.save([1, 2, 3], p), "no state dict"),
+])
+def test_bad_weights_files_give_one_clear_line(tmp_path, content, match):
+    path = tmp_path / "w.pth"
+    content(path)
+    with pytest.raises(UsageError, match=match) as info:
+        models.load_network(models.get_spec("lite0"), str(path))
+    assert "\n" not in str(info.value)
+
+
+def test_missing_weights_file():
+    with pytest.raises(UsageError, match="does not exist"):
+        models.load_network(models.get_spec("lite0"), "/nonexistent/w.pth")
+
+
+def test_offline_download_fails_fast_naming_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # an empty cache
+
+    def unreachable(*args, **kwargs):
+        raise socket.gaierror("Name or service not known")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    start = time.perf_counter()
+    with pytest.raises(UsageError) as info:
+        models.load_network(models.get_spec("googlenet"))
+    assert time.perf_counter() - start < 10
+    assert "--weights FILE" in str(info.value) and "--model lite0" in str(info.value)
+
+
+def test_cached_torchvision_weights_load_without_network(tmp_path, monkeypatch):
+    spec = models.get_spec("googlenet")
+    donor = spec.build(1000)
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(donor.state_dict(), tmp_path / "checkpoints" / "googlenet-1378be20.pth")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: pytest.fail("no network needed"))
+    network = models.load_network(spec)
+    torch.testing.assert_close(network.fc.weight, donor.fc.weight)
+
+
+@pytest.mark.parametrize("typed,expected", [("block9", "block9"), ("BLOCK9", "block9"),
+                                            ("mixed_7c", "Mixed_7c")])
+def test_layer_names_any_case(typed, expected):
+    spec = models.get_spec("inception_v3" if "mixed" in typed else "lite0")
+    assert models.resolve_layer(spec, typed) == expected
+
+
+def test_unknown_layer_and_model_suggest_close_names():
+    with pytest.raises(UsageError, match="did you mean block9"):
+        models.resolve_layer(models.get_spec("lite0"), "blck9")
+    with pytest.raises(UsageError, match="did you mean googlenet"):
+        models.get_spec("googlnet")
+
+
+def test_googlenet_normalises_once():
+    """The pretrained GoogLeNet takes ImageNet-normalised input and, with transform_input, turns it
+    into the [-1, 1] scaling its ported weights expect. Our chain must equal that, normalising once."""
+    spec = models.get_spec("googlenet")
+    network = spec.build(1000).eval()
+    network.transform_input = True
+    net = models.DreamNet(spec, network, ["logits"])
+    x = torch.rand(1, 3, 96, 96)
+    mean = torch.tensor(models.IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(models.IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x)["logits"], network((x - mean) / std), atol=1e-4, rtol=1e-4)
+
+
+def test_pick_device():
+    assert models.pick_device("cpu").type == "cpu"
+    assert models.pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="no CUDA"):
+            models.pick_device("cuda")
