@@ -22,8 +22,6 @@ from .errors import RunError, StreamdreamError, UsageError
 
 console = Console(highlight=False)
 
-MAX_PIXELS = 40_000_000  # beyond this a frame's activations and gradients outgrow a laptop's memory
-
 
 def say(message: str, style: str | None = None) -> None:
     console.print(Text(message, style=style), soft_wrap=True)
@@ -85,18 +83,12 @@ def load_config(args: argparse.Namespace, video: dict | None = None):
     return config
 
 
-def check_size(height: int, width: int, where: str) -> None:
-    if height * width > MAX_PIXELS:
-        raise UsageError(f"{where} is {width}x{height}, too large to dream in memory; "
-                         f"pass --width 1920 (or smaller) to rescale it first")
-
-
 # --- commands ------------------------------------------------------------------------------------
 
 def cmd_image(args: argparse.Namespace) -> int:
     from .dreamer import Dreamer
     from .sinks import IMAGE_SUFFIXES, check_output, write_image
-    from .sources import fit_width, noise_image, parse_noise, read_image
+    from .sources import check_size, fit_width, noise_image, parse_noise, read_image
 
     config = load_config(args)
     output = check_output(args.output, [args.input], args.overwrite, IMAGE_SUFFIXES)
@@ -112,6 +104,87 @@ def cmd_image(args: argparse.Namespace) -> int:
     write_image(dreamt, output)
     say(f"wrote {output} ({frame.shape[1]}x{frame.shape[0]}, {config.dream.model} "
         f"{dreamer.objective.description}, seed {dreamer.seed}, {seconds:.1f} s on {dreamer.device.type})")
+    return 0
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from .dreamer import Dreamer
+    from .pipeline import run_video
+    from .sinks import VIDEO_SUFFIXES, VideoFileSink, check_output
+    from .sources import VideoFileSource
+    from .temporal import MotionTracker, StreamDreamer
+
+    config = load_config(args, video={"flow": False if args.no_flow else None, "crf": args.crf})
+    output = check_output(args.output, [args.input], args.overwrite, VIDEO_SUFFIXES)
+    source = VideoFileSource(args.input, config.dream.width, args.start or 0.0, args.frames)
+    info = source.info
+    try:
+        dreamer = Dreamer.from_config(config.dream)
+        stream = StreamDreamer(dreamer, config.video)
+        tracker = MotionTracker(config.video.scene_cut) if config.video.flow else None
+        sink = VideoFileSink(output, info.rate, info.time_base, config.video.crf,
+                             info.path if info.has_audio else None, info.start)
+        with progress_bar("dreaming", "frames") as update:
+            try:
+                stats = run_video(source.frames(), stream, lambda f: sink.write(f.image, f.time), tracker,
+                                  lambda done: update(done, max(done, info.frames or done)))
+            except BaseException:
+                sink.abort()
+                raise
+        cut_short = stats.interrupted or (args.frames is not None and stats.frames >= args.frames)
+        audio_until = sink.last_time + 1 / float(info.rate) if cut_short else None
+        sink.close(audio_until)
+    finally:
+        source.close()
+    for warning in _video_warnings(source, sink):
+        say(f"warning: {warning}", "yellow")
+    audio = sink.audio.description if sink.audio else "no audio"
+    say(f"wrote {output} ({stats.frames} frames, {info.width}x{info.height}, {float(info.rate):.3f} fps, {audio}; "
+        f"{config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}; "
+        f"{'flow' if config.video.flow else 'no flow'}, {stats.keyframes} full dreams; "
+        f"{stats.wall_seconds / max(stats.frames, 1):.2f} s/frame on {dreamer.device.type})")
+    if stats.interrupted:
+        say("interrupted: the file holds the frames dreamt so far", "yellow")
+        return 130
+    return 0
+
+
+def _video_warnings(source, sink) -> list[str]:
+    out = list(sink.warnings)
+    if source.corrupt:
+        out.append(f"skipped {source.corrupt} corrupt packets in {source.path}")
+    elif source.missing:
+        out.append(f"skipped {source.missing} of {source.info.frames} frames in {source.path} "
+                   f"that could not be decoded (damaged file?)")
+    if source.truncated:
+        out.append(f"{source.path} ended early (cut short?); dreamt what could be read")
+    return out
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from .metrics import temporal_metrics
+    from .sources import VideoFileSource
+
+    inputs, outputs = VideoFileSource(args.input, max_frames=args.frames), VideoFileSource(args.output,
+                                                                                          max_frames=args.frames)
+    try:
+        with progress_bar("measuring", "frames"):
+            m = temporal_metrics((f.image for f in inputs.frames()), (f.image for f in outputs.frames()))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        inputs.close()
+        outputs.close()
+    table = Table(title=f"{args.output} against {args.input} ({m.frames} frames)", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("E_warp output", f"{m.ewarp_output:.6f}")
+    table.add_row("E_warp input", f"{m.ewarp_input:.6f}")
+    table.add_row("E_warp ratio (output / input)", f"{m.ratio:.3f}")
+    table.add_row("strength, all frames", f"{m.strength:.4f}")
+    table.add_row("strength, first 50 frames", f"{m.strength_first:.4f}")
+    table.add_row("strength, last 50 frames", f"{m.strength_last:.4f}")
+    console.print(table)
     return 0
 
 
@@ -160,6 +233,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_dream_options(p)
     p.set_defaults(run=cmd_image)
+
+    p = sub.add_parser("video", parents=[common], help="dream a video file (audio kept)")
+    p.add_argument("input", help="a video file FFmpeg can read")
+    p.add_argument("-o", "--output", required=True, help="where to write the dream (.mp4, .mkv, .mov)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--start", type=float, help="skip this many seconds first")
+    p.add_argument("--frames", type=int, help="dream at most this many frames")
+    p.add_argument("--no-flow", action="store_true", help="dream every frame from scratch (flickers; the baseline)")
+    p.add_argument("--crf", type=int, help="H.264 quality, 0 (lossless) to 51; default 18")
+    add_dream_options(p)
+    p.set_defaults(run=cmd_video)
+
+    p = sub.add_parser("metrics", parents=[common], help="temporal coherence and strength of a dreamt video")
+    p.add_argument("input", help="the original video")
+    p.add_argument("output", help="its dream")
+    p.add_argument("--frames", type=int, help="measure at most this many frames")
+    p.set_defaults(run=cmd_metrics)
 
     p = sub.add_parser("layers", parents=[common], help="list a model's dreamable layers")
     p.add_argument("--model", default="lite0")

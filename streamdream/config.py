@@ -37,9 +37,11 @@ class VideoConfig:
     """How frames after the first reuse the previous dream."""
 
     flow: bool = True  # False: dream every frame from scratch (the baseline)
-    refine_iterations: int = 3  # ascent steps on each frame after the warped detail is laid down
-    refine_octaves: int = 2  # the small octaves of the pyramid run too, so large shapes keep up
-    scene_cut: float = 0.35  # mean absolute difference (0-1) between frames that starts a new dream
+    refine_iterations: int = 1  # ascent steps on each frame after the warped detail is laid down
+    refine_octaves: int = 1  # >1: smaller sizes run too, so large shapes keep growing (slower)
+    carried_step: float = 0.25  # share of the step on pixels carried from the previous frame (1: all)
+    max_gain: float = 0.1  # how much a frame may scale its carried detail back up towards the keyframe's strength
+    scene_cut: float = 0.15  # mean absolute difference (0-1) of consecutive frames that starts a new dream
     crf: int = 18
 
 
@@ -81,8 +83,10 @@ def check(config: Config, where: str = "settings") -> Config:
         raise UsageError(f"{where}: nothing to dream: give layers, a class, or both")
     if d.width is not None and d.width < 16:
         raise UsageError(f"{where}: width must be at least 16 pixels, got {d.width}")
-    for name in ("refine_iterations", "refine_octaves"):
+    for name in ("refine_iterations", "refine_octaves", "max_gain"):
         _positive(name, getattr(v, name), where, allow_zero=True)
+    if not 0.0 <= v.carried_step <= 1.0:
+        raise UsageError(f"{where}: carried_step must be in [0, 1], got {v.carried_step}")
     if not 0.0 < v.scene_cut <= 1.0:
         raise UsageError(f"{where}: scene_cut must be in (0, 1], got {v.scene_cut}")
     if not 0 <= v.crf <= 51:

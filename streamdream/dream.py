@@ -76,29 +76,34 @@ def objective_gradient(image: torch.Tensor, net, objective: Objective) -> tuple[
 
 
 def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jitter: int,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+                generator: torch.Generator | None = None, weight: torch.Tensor | None = None) -> torch.Tensor:
     """One normalised gradient-ascent step under a random roll of up to `jitter` pixels.
 
     The roll hides the network's stride grid; dividing by the mean absolute gradient makes
-    `step` the typical per-pixel change whatever the layer's scale.
+    `step` the typical per-pixel change whatever the layer's scale. `weight` (1, 1, H, W), if
+    given, scales the step per pixel.
     """
     check_image(image)
+    if weight is not None and (weight.ndim != 4 or weight.shape[:2] != (1, 1) or weight.shape[2:] != image.shape[2:]):
+        raise ValueError(f"weight must be (1, 1, H, W) matching the image, got {tuple(weight.shape)}")
     dy = dx = 0
     if jitter > 0:
         dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
     rolled = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
     grad, _ = objective_gradient(rolled, net, objective)
     grad = grad / (grad.abs().mean() + 1e-8)
+    if weight is not None:
+        grad = grad * torch.roll(weight, shifts=(dy, dx), dims=(2, 3))
     rolled = rolled.detach() + step * grad
     return torch.roll(rolled, shifts=(-dy, -dx), dims=(2, 3)).clamp_(0.0, 1.0)
 
 
 def ascend(image: torch.Tensor, net, objective: Objective, iterations: int, step: float, jitter: int,
            generator: torch.Generator | None = None, progress: Progress | None = None,
-           done: int = 0, total: int | None = None) -> torch.Tensor:
-    """`iterations` ascent steps at the image's own size (the refine pass of video frames)."""
+           done: int = 0, total: int | None = None, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """`iterations` ascent steps at the image's own size."""
     for i in range(iterations):
-        image = ascent_step(image, net, objective, step, jitter, generator)
+        image = ascent_step(image, net, objective, step, jitter, generator, weight)
         if progress:
             progress(done + i + 1, total or iterations)
     return image
@@ -125,3 +130,23 @@ def dream(image: torch.Tensor, net, objective: Objective, settings: AscentSettin
                         jitter, generator, progress, done=k * settings.iterations, total=total)
         detail = dreamt - base
     return dreamt
+
+
+def refine(image: torch.Tensor, net, objective: Objective, octaves: int, octave_scale: float, iterations: int,
+           step: float, jitter: int, generator: torch.Generator | None = None,
+           weight: torch.Tensor | None = None) -> torch.Tensor:
+    """A few more ascent steps on an image that already carries a dream, (1, 3, H, W) in [0, 1].
+
+    With octaves > 1 the smaller sizes run first and only the *change* they make is scaled up
+    and added, so large shapes keep growing without blurring the fine detail already there.
+    `weight` (1, 1, H, W) scales the step per pixel (e.g. more where the dream is new).
+    """
+    check_image(image)
+    full = tuple(image.shape[2:])
+    for size in octave_sizes(full[0], full[1], max(1, octaves), octave_scale):
+        small = resize(image, size)
+        octave_jitter = max(1, round(jitter * size[1] / full[1])) if jitter else 0
+        changed = ascend(small, net, objective, iterations, step, octave_jitter, generator,
+                         weight=None if weight is None else resize(weight, size))
+        image = (image + resize(changed - small, full)).clamp(0, 1)
+    return image

@@ -67,3 +67,209 @@ def write_image(image: np.ndarray, output: str | Path) -> None:
             data.tofile(tmp)
         except OSError as exc:
             raise RunError(f"could not write {output}: {exc.strerror}") from None
+
+
+def even_pad(image: np.ndarray) -> np.ndarray:
+    """Pad (H, W, 3) by one replicated row/column where a side is odd: yuv420p needs even sides."""
+    h, w = image.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return image
+    return np.pad(image, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+def _video_codec() -> str:
+    import av
+
+    for name in ("libx264", "libopenh264", "h264", "mpeg4"):
+        if name in av.codecs_available:
+            return name
+    raise RunError("this FFmpeg (inside PyAV) has no H.264 or MPEG-4 encoder; reinstall av from PyPI")
+
+
+class AudioTrack:
+    """The input's first audio stream written into an output container alongside the video:
+    copied packet for packet when the container takes the codec, otherwise transcoded to AAC.
+
+    `pump(until)` writes the audio up to a time (seconds from --start), so the file interleaves."""
+
+    def __init__(self, source: Path, output, start: float = 0.0):
+        import av
+
+        self.input = av.open(str(source))
+        self.in_stream = self.input.streams.audio[0]
+        self.tb = self.in_stream.time_base
+        self.start = start
+        codec = self.in_stream.codec_context.name
+        self.copy = codec in output.supported_codecs
+        if self.copy:
+            self.out = output.add_stream_from_template(self.in_stream)
+        else:
+            rate = self.in_stream.codec_context.sample_rate or 48000
+            self.out = output.add_stream("aac", rate=rate)
+            self.out.layout = "stereo" if self.in_stream.codec_context.channels != 1 else "mono"
+            self.resampler = av.AudioResampler(format="fltp", layout=self.out.layout, rate=rate,
+                                               frame_size=self.out.codec_context.frame_size or 1024)
+            self.samples = 0
+        self.description = f"{codec} copied" if self.copy else f"{codec} transcoded to AAC"
+        if start > 0:
+            self.input.seek(int(start / self.tb), stream=self.in_stream)
+        self.packets = self.input.demux(self.in_stream)
+        self.pending = None
+        self.offset = None  # pts of the first packet written, so the output starts at 0
+        self.done = False
+
+    def _next(self):
+        import av
+
+        if self.pending is None and not self.done:
+            try:
+                while True:
+                    packet = next(self.packets)
+                    if packet.pts is not None and packet.size:
+                        self.pending = packet
+                        break
+            except (StopIteration, av.error.FFmpegError):
+                self.done = True
+        return self.pending
+
+    def pump(self, output, until: float | None) -> None:
+        """Write audio packets that start before `until` seconds (None: to the end)."""
+        while (packet := self._next()) is not None:
+            time = float(packet.pts * self.tb) - self.start
+            if time < -1e-3:
+                self.pending = None  # before --start: the seek landed earlier
+                continue
+            if until is not None and time >= until:
+                return
+            self.pending = None
+            if self.offset is None:
+                self.offset = packet.pts
+            if self.copy:
+                packet.pts -= self.offset
+                if packet.dts is not None:
+                    packet.dts -= self.offset
+                packet.stream = self.out
+                output.mux(packet)
+            else:
+                self._transcode(output, packet)
+
+    def _transcode(self, output, packet) -> None:
+        import av
+
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            return  # a damaged audio packet: skip it as the video side does
+        for frame in frames:
+            frame.pts = None
+            for chunk in self.resampler.resample(frame):
+                self._encode(output, chunk)
+
+    def _encode(self, output, frame) -> None:
+        if frame is not None:
+            frame.pts = self.samples
+            self.samples += frame.samples
+        output.mux(self.out.encode(frame))
+
+    def finish(self, output, until: float | None) -> None:
+        self.pump(output, until)
+        if not self.copy:
+            for chunk in self.resampler.resample(None):
+                self._encode(output, chunk)
+            self._encode(output, None)
+        self.input.close()
+
+
+class VideoFileSink:
+    """H.264 (yuv420p) video with the input's timing and audio, written to a temporary file and
+    renamed onto the output by `close()`. `close()` after an interruption still gives a playable
+    file of what was written; `abort()` removes it.
+
+    Frame times (seconds) become timestamps in the input's time base, so exact rates (30000/1001)
+    and variable frame rates survive.
+    """
+
+    def __init__(self, output: str | Path, rate, time_base, crf: int = 18, audio_from: Path | None = None,
+                 audio_start: float = 0.0):
+        self.output = Path(output)
+        self.rate = rate
+        self.time_base = time_base
+        self.crf = crf
+        self.audio_from = audio_from
+        self.audio_start = audio_start
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.output.stem}.", suffix=f".part{self.output.suffix}",
+                                   dir=self.output.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.container = None
+        self.stream = None
+        self.audio: AudioTrack | None = None
+        self.frames = 0
+        self.last_pts = -1
+        self.last_time = 0.0
+        self.warnings: list[str] = []
+
+    def _open(self, height: int, width: int) -> None:
+        import av
+
+        self.container = av.open(str(self.tmp), mode="w", format=_format_for(self.output))
+        stream = self.container.add_stream(_video_codec(), rate=self.rate)
+        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = self.time_base
+        stream.time_base = self.time_base
+        if stream.codec_context.name == "libx264":
+            stream.codec_context.options = {"crf": str(self.crf), "preset": "medium"}
+        self.stream = stream
+        if self.audio_from is not None:
+            try:
+                self.audio = AudioTrack(self.audio_from, self.container, self.audio_start)
+            except Exception as exc:  # an unreadable audio stream must not cost the video
+                self.warnings.append(f"audio not kept: {exc}")
+
+    def write(self, image: np.ndarray, time: float) -> None:
+        """Encode one RGB uint8 frame (H, W, 3) shown at `time` seconds."""
+        import av
+
+        if self.container is None:
+            self._open(*image.shape[:2])
+        pts = max(round(time / self.time_base), self.last_pts + 1)  # strictly increasing, whatever the input
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(even_pad(image)), format="rgb24")
+        frame.pts = pts
+        frame.time_base = self.time_base
+        self.container.mux(self.stream.encode(frame))
+        self.last_pts = pts
+        self.last_time = float(pts * self.time_base)
+        self.frames += 1
+        if self.audio is not None:
+            self.audio.pump(self.container, self.last_time)
+
+    def close(self, audio_until: float | None = None) -> Path:
+        """Flush, finish the audio (to `audio_until` seconds, or all of it) and rename into place."""
+        if self.container is None:
+            self.abort()
+            raise UsageError("no video frames could be decoded, so nothing was written")
+        self.container.mux(self.stream.encode(None))
+        if self.audio is not None:
+            self.audio.finish(self.container, audio_until)
+        self.container.close()
+        self.container = None
+        os.replace(self.tmp, self.output)
+        return self.output
+
+    def abort(self) -> None:
+        if self.container is not None:
+            try:
+                self.container.close()
+            except Exception:
+                pass
+            self.container = None
+        if self.tmp.exists():
+            self.tmp.unlink()
+
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
+
+
+def _format_for(output: Path) -> str:
+    return {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}[output.suffix.lower()]

@@ -26,3 +26,94 @@ def picture():
 @pytest.fixture
 def image_tensor(picture):
     return torch.from_numpy(picture).permute(2, 0, 1)[None].float() / 255
+
+
+def pattern_frame(index: int, width: int, height: int, speed: int = 2) -> np.ndarray:
+    """A textured scene that slides `speed` pixels right per frame: something for flow to follow."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    x = x - index * speed
+    r = 127 + 90 * np.sin(x / 5.0) * np.cos(y / 7.0)
+    g = 127 + 90 * np.sin((x + y) / 9.0)
+    b = 127 + 90 * np.cos(x / 13.0 - y / 6.0)
+    return np.stack([r, g, b], -1).clip(0, 255).astype(np.uint8)
+
+
+def write_clip(path, frames=20, width=64, height=48, rate=None, audio=False, rotation=0, times=None,
+               time_base=None, make_frame=pattern_frame, pix_fmt="yuv420p", keyframe_every=None):
+    """Write a small H.264 clip with PyAV: optional AAC tone, display rotation, explicit frame times."""
+    import av
+    from fractions import Fraction
+
+    rate = rate or Fraction(25)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = width, height, pix_fmt
+        video.codec_context.options = {"preset": "ultrafast"}
+        if keyframe_every:
+            video.codec_context.gop_size = keyframe_every
+        tb = time_base or Fraction(1, 1000) if times is not None else None
+        if tb is not None:
+            video.codec_context.time_base = tb
+            video.time_base = tb
+        if rotation:
+            video.set_display_rotation(rotation)
+        if audio:
+            sound = out.add_stream("aac", rate=48000)
+            sound.layout = "mono"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(make_frame(i, width, height), format="rgb24")
+            if times is not None:
+                frame.pts, frame.time_base = round(times[i] / tb), tb
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if audio:
+            seconds = (times[-1] + 0.04) if times is not None else frames / float(rate)
+            samples = int(seconds * 48000)
+            t = np.arange(samples) / 48000.0
+            tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            for start in range(0, samples, 1024):
+                chunk = tone[start:start + 1024][None, :]
+                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = 48000, start
+                out.mux(sound.encode(frame))
+            out.mux(sound.encode(None))
+    return path
+
+
+def probe(path):
+    """(frames as RGB arrays, frame times, video stream facts, audio seconds or None) of a file."""
+    import av
+
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        facts = {"rate": v.average_rate, "width": v.codec_context.width, "height": v.codec_context.height}
+        frames, times, rotations = [], [], []
+        for f in c.decode(v):
+            frames.append(f.to_ndarray(format="rgb24"))
+            times.append(float(f.pts * f.time_base))
+            rotations.append(f.rotation)
+        facts["rotation"] = rotations[0] if rotations else 0
+    audio = None
+    with av.open(str(path)) as c:
+        if c.streams.audio:
+            a = c.streams.audio[0]
+            packets = [p for p in c.demux(a) if p.pts is not None]
+            end = max(float((p.pts + p.duration) * p.time_base) for p in packets)
+            audio = end - float(min(p.pts for p in packets) * a.time_base)
+    return frames, times, facts, audio
+
+
+def damage_packets(path, out, which, fill=None):
+    """Copy `path` to `out` with the payload of the video packets numbered in `which` overwritten
+    (random bytes, or `fill`), the container's own structure left intact."""
+    import av
+
+    with av.open(str(path)) as c:
+        spans = [(p.pos, p.size) for p in c.demux(video=0) if p.size]
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    for i in which:
+        pos, size = spans[i]
+        data[pos:pos + size] = bytes([fill]) * size if fill is not None else rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+    out.write_bytes(bytes(data))
+    return out, len(spans)

@@ -1,0 +1,230 @@
+"""`streamdream video` end to end on small clips made with PyAV."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from streamdream import sources
+from streamdream.cli import main
+
+from .conftest import damage_packets, pattern_frame, probe, write_clip
+
+FAST = ["--layers", "block3", "--octaves", "1", "--iterations", "2", "--seed", "1", "--device", "cpu"]
+
+
+def run(*args):
+    return main(["video", *FAST, *map(str, args)])
+
+
+def test_frames_rate_and_audio_are_kept(tmp_path):
+    clip = write_clip(tmp_path / "in.mp4", frames=20, audio=True)
+    before = clip.read_bytes()
+    out = tmp_path / "out.mp4"
+    assert run(clip, "-o", out) == 0
+    frames, times, facts, audio = probe(out)
+    in_frames, in_times, in_facts, in_audio = probe(clip)
+    assert len(frames) == 20
+    assert facts["rate"] == Fraction(25)
+    assert times == pytest.approx(in_times, abs=1e-3)
+    assert audio == pytest.approx(in_audio, abs=0.03)
+    assert np.abs(frames[5].astype(int) - in_frames[5].astype(int)).mean() > 2  # it dreamt
+    assert clip.read_bytes() == before
+
+
+def test_exact_ntsc_rate(tmp_path):
+    clip = write_clip(tmp_path / "in.mp4", frames=12, rate=Fraction(30000, 1001))
+    out = tmp_path / "out.mp4"
+    assert run(clip, "-o", out) == 0
+    frames, times, facts, _ = probe(out)
+    assert facts["rate"] == Fraction(30000, 1001)
+    assert times[-1] == pytest.approx(11 * 1001 / 30000, abs=1e-3)
+
+
+def test_variable_frame_rate_keeps_timestamps(tmp_path):
+    times = [0.0, 0.04, 0.1, 0.12, 0.2, 0.33, 0.36, 0.5, 0.52, 0.6]
+    clip = write_clip(tmp_path / "vfr.mkv", frames=len(times), times=times)
+    out = tmp_path / "out.mkv"
+    assert run(clip, "-o", out) == 0
+    _, out_times, _, _ = probe(out)
+    assert out_times == pytest.approx(times, abs=2e-3)
+
+
+def test_odd_size_is_padded_to_even(tmp_path):
+    clip = write_clip(tmp_path / "odd.mkv", frames=5, width=65, height=47, pix_fmt="yuv444p")
+    out = tmp_path / "out.mp4"
+    assert run(clip, "-o", out) == 0
+    frames, _, facts, _ = probe(out)
+    assert (facts["width"], facts["height"]) == (66, 48) and len(frames) == 5
+
+
+def _marked(index, width, height):
+    frame = np.full((height, width, 3), 40, np.uint8)
+    frame[: height // 3, : width // 3] = (250, 30, 30)  # a red block in the stored top-left
+    return frame
+
+
+def test_rotated_input_is_dreamt_and_written_upright(tmp_path):
+    clip = write_clip(tmp_path / "rot.mp4", frames=4, width=64, height=32, rotation=90, make_frame=_marked)
+    assert probe(clip)[2]["rotation"] == 90
+    out = tmp_path / "out.mp4"
+    assert main(["video", "--layers", "block1", "--octaves", "1", "--iterations", "1", "--step", "0.001",
+                 str(clip), "-o", str(out)]) == 0
+    frames, _, facts, _ = probe(out)
+    assert facts["rotation"] == 0
+    assert frames[0].shape[:2] == (64, 32)  # upright: the 90-degree turn is in the pixels now
+    corner = frames[0][-20:, :10].astype(int)  # turning counterclockwise takes top-left to bottom-left
+    assert corner[..., 0].mean() > 150 and corner[..., 1].mean() < 100
+
+
+def test_start_and_frames(tmp_path):
+    clip = write_clip(tmp_path / "in.mp4", frames=30, audio=True)
+    out = tmp_path / "out.mp4"
+    assert run(clip, "-o", out, "--start", "0.4", "--frames", "8") == 0
+    frames, times, _, audio = probe(out)
+    assert len(frames) == 8 and times[0] == pytest.approx(0.0, abs=1e-3)
+    assert audio == pytest.approx(8 / 25, abs=0.05)
+
+
+def test_no_flow_and_metrics_command(tmp_path, capsys):
+    clip = write_clip(tmp_path / "in.mp4", frames=12, width=80, height=60)
+    assert run(clip, "-o", tmp_path / "flow.mp4") == 0
+    assert run(clip, "-o", tmp_path / "scratch.mp4", "--no-flow") == 0
+    out = capsys.readouterr().out
+    assert "1 full dreams" in out and "12 full dreams" in out
+    assert main(["metrics", str(clip), str(tmp_path / "flow.mp4")]) == 0
+    assert "E_warp ratio" in capsys.readouterr().out
+
+
+def test_audio_the_container_cannot_take_is_transcoded(tmp_path):
+    import av
+
+    clip = tmp_path / "pcm.mkv"
+    with av.open(str(clip), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = c.add_stream("pcm_s16le", rate=16000)
+        a.layout = "mono"
+        for i in range(10):
+            c.mux(v.encode(av.VideoFrame.from_ndarray(pattern_frame(i, 64, 48), format="rgb24")))
+        c.mux(v.encode(None))
+        samples = np.zeros((1, 6400), np.int16)
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate, frame.pts = 16000, 0
+        c.mux(a.encode(frame))
+        c.mux(a.encode(None))
+    out = tmp_path / "out.mp4"
+    assert run(clip, "-o", out) == 0
+    with av.open(str(out)) as c:
+        assert c.streams.audio and c.streams.audio[0].codec_context.name in ("aac", "pcm_s16le")
+    assert probe(out)[3] == pytest.approx(0.4, abs=0.05)
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+def _audio_only(path):
+    import av
+
+    with av.open(str(path), "w") as c:
+        a = c.add_stream("aac", rate=48000)
+        a.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 48000, 0
+        c.mux(a.encode(frame))
+        c.mux(a.encode(None))
+    return path
+
+
+def _file(path, data):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: p / "missing.mp4", "does not exist"),
+    (lambda p: _file(p / "empty.mp4", b""), "is empty"),
+    (lambda p: _file(p / "notes.mp4", b"not a video"), "not a video file"),
+    (lambda p: _audio_only(p / "sound.m4a"), "no video stream"),
+])
+def test_bad_inputs_one_line_exit_2(tmp_path, capsys, make, message):
+    source = make(tmp_path)
+    before = sorted(tmp_path.iterdir())
+    assert run(source, "-o", tmp_path / "out.mp4") == 2
+    out = capsys.readouterr().out
+    assert message in out and "Traceback" not in out and len(out.strip().splitlines()) == 1
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_existing_output_needs_overwrite(tmp_path, capsys):
+    clip = write_clip(tmp_path / "in.mp4", frames=3)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"keep me")
+    assert run(clip, "-o", out) == 2
+    assert out.read_bytes() == b"keep me" and "--overwrite" in capsys.readouterr().out
+    assert run(clip, "-o", out, "--overwrite") == 0
+    assert len(probe(out)[0]) == 3
+
+
+def test_input_as_output_is_refused(tmp_path, capsys):
+    clip = write_clip(tmp_path / "in.mp4", frames=3)
+    before = clip.read_bytes()
+    assert run(clip, "-o", clip, "--overwrite") == 2
+    assert clip.read_bytes() == before
+
+
+def test_truncated_file_dreams_what_it_can(tmp_path, capsys):
+    clip = write_clip(tmp_path / "in.mkv", frames=30, width=64, height=48)
+    cut = tmp_path / "cut.mkv"
+    data = clip.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out.mp4"
+    assert run(cut, "-o", out) == 0
+    assert 0 < len(probe(out)[0]) < 30
+
+
+def test_corrupt_packets_in_the_middle_are_skipped(tmp_path, capsys):
+    clip = write_clip(tmp_path / "in.mkv", frames=30, keyframe_every=10)
+    bad, count = damage_packets(clip, tmp_path / "bad.mkv", which=[12, 13, 14])
+    out = tmp_path / "out.mp4"
+    assert run(bad, "-o", out) == 0
+    assert 20 <= len(probe(out)[0]) < 30  # the frames after the damage, up to the next keyframe, are lost
+    printed = capsys.readouterr().out
+    assert "warning: skipped" in printed and "Traceback" not in printed
+
+
+def test_zero_decodable_frames(tmp_path, capsys):
+    clip = write_clip(tmp_path / "in.mkv", frames=10)
+    blank, count = damage_packets(clip, tmp_path / "blank.mkv", which=range(10), fill=0)
+    assert run(blank, "-o", tmp_path / "out.mp4") == 2
+    assert "no video frames" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.mkv", "in.mkv"]
+
+
+def test_frames_too_large_name_width(tmp_path, capsys, monkeypatch):
+    clip = write_clip(tmp_path / "in.mp4", frames=3)
+    monkeypatch.setattr(sources, "MAX_PIXELS", 1000)
+    assert run(clip, "-o", tmp_path / "out.mp4") == 2
+    assert "--width" in capsys.readouterr().out
+    monkeypatch.undo()
+
+
+def test_ctrl_c_leaves_a_playable_file(tmp_path, capsys, monkeypatch):
+    from streamdream import temporal
+
+    clip = write_clip(tmp_path / "in.mp4", frames=30, audio=True)
+    real = temporal.StreamDreamer.next
+    calls = {"n": 0}
+
+    def interrupted(self, frame, motion):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise KeyboardInterrupt
+        return real(self, frame, motion)
+
+    monkeypatch.setattr(temporal.StreamDreamer, "next", interrupted)
+    out = tmp_path / "out.mp4"
+    assert run(clip, "-o", out) == 130
+    frames, _, _, audio = probe(out)
+    assert len(frames) == 6
+    assert audio == pytest.approx(6 / 25, abs=0.05)
+    assert "interrupted" in capsys.readouterr().out
