@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
 from rich.console import Console
@@ -71,12 +72,12 @@ def dream_flags(args: argparse.Namespace) -> dict:
     return {k: getattr(args, k, None) for k in keys}
 
 
-def load_config(args: argparse.Namespace, video: dict | None = None):
+def load_config(args: argparse.Namespace, video: dict | None = None, zoom: dict | None = None):
     from dataclasses import replace
 
     from .presets import build_config
 
-    config = build_config(args.preset, {"dream": dream_flags(args), "video": video or {}})
+    config = build_config(args.preset, {"dream": dream_flags(args), "video": video or {}, "zoom": zoom or {}})
     if args.class_name is not None and args.layers is None and args.guide is None:
         # `--class banana` asks for a banana, not a banana on top of the preset's layers
         config = replace(config, dream=replace(config.dream, layers=None))
@@ -188,6 +189,139 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
+    if text is None:
+        return default
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"cannot read size '{text}'; write WIDTHxHEIGHT, e.g. 640x360") from None
+    if w < 1 or h < 1:
+        raise UsageError(f"size {text} must be positive")
+    return w, h
+
+
+def cmd_zoom(args: argparse.Namespace) -> int:
+    from .dreamer import Dreamer
+    from .sinks import VIDEO_SUFFIXES, VideoFileSink, WindowClosed, WindowSink, check_output
+    from .sources import check_size, fit_width, noise_image, read_image
+    from .zoom import ZoomDreamer
+
+    config = load_config(args, zoom={"zoom": args.zoom, "rotate": args.rotate, "fps": args.fps,
+                                     "keyframe_every": args.keyframe_every})
+    z = config.zoom
+    if args.frames is not None and args.frames < 1:
+        raise UsageError(f"--frames must be at least 1, got {args.frames}")
+    if args.output is not None and args.frames is None:
+        args.frames = 250  # ten seconds; a window runs until closed
+    if args.output is None:
+        sink = WindowSink("streamdream zoom  (q to quit)")
+    else:
+        output = check_output(args.output, [args.source], args.overwrite, VIDEO_SUFFIXES)
+    width, height = _size(args.size, (640, 360))
+    if args.source == "noise":
+        start = noise_image(width, height, seed=config.dream.seed or 0)
+    else:
+        start = fit_width(read_image(args.source), config.dream.width)
+    check_size(start.shape[0], start.shape[1], "the zoom")
+    if min(start.shape[:2]) < 32:
+        raise UsageError(f"the zoom is {start.shape[1]}x{start.shape[0]}; give at least 32 pixels a side")
+    dreamer = Dreamer.from_config(config.dream)
+    zoomer = ZoomDreamer(dreamer, z.zoom, z.rotate, z.keyframe_every)
+    if args.output is not None:
+        sink = VideoFileSink(output, Fraction(z.fps), Fraction(1, z.fps), config.video.crf)
+    frames = 0
+    interrupted = False
+    begin = time.perf_counter()
+    try:
+        with progress_bar("zooming", "frames") as update:
+            for image in zoomer.frames(start, args.frames):
+                sink.write(image, frames / z.fps)
+                frames += 1
+                update(frames, args.frames or frames)
+    except (KeyboardInterrupt, WindowClosed) as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+    except BaseException:
+        if args.output is not None:
+            sink.abort()
+        raise
+    finally:
+        if args.output is None:
+            sink.close()
+    seconds = time.perf_counter() - begin
+    if args.output is not None:
+        sink.close()
+        say(f"wrote {output} ({frames} frames, {start.shape[1]}x{start.shape[0]}, {z.fps} fps, "
+            f"{zoomer.keyframes} dreamt; {config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}; "
+            f"{seconds / max(frames, 1):.2f} s/frame on {dreamer.device.type})")
+    else:
+        say(f"showed {frames} frames ({zoomer.keyframes} dreamt)")
+    if interrupted:
+        say("interrupted" + (": the file holds the frames made so far" if args.output else ""), "yellow")
+        return 130
+    return 0
+
+
+def cmd_visualize(args: argparse.Namespace) -> int:
+    import torch
+
+    from . import models, objectives
+    from .dreamer import to_frame
+    from .sinks import IMAGE_SUFFIXES, check_output, write_image
+    from .visualize import VisualizeSettings, visualize
+
+    if args.steps < 1:
+        raise UsageError(f"--steps must be at least 1, got {args.steps}")
+    width, height = _size(args.size, (224, 224))
+    spec = models.get_spec(args.model)
+    if min(width, height) < 64:
+        raise UsageError(f"--size {width}x{height} is too small for {spec.name}; use at least 64x64 (224x224 is best)")
+    check_output(args.output, [], args.overwrite, IMAGE_SUFFIXES)
+    if len(args.classes) > 1 and not args.grid:
+        raise UsageError("several classes go into one image with --grid")
+    network = models.load_network(spec, args.weights, args.num_classes)
+    classes = models.imagenet_classes() if args.num_classes == 1000 else [str(i) for i in range(args.num_classes)]
+    indices = [objectives.class_index(name, classes) for name in args.classes]
+    if args.layers:
+        from .config import DreamConfig
+        from .dreamer import build_objective
+
+        extra = build_objective(DreamConfig(layers=args.layers, model=spec.name), spec, network)
+        objs = [objectives.class_logit(i, classes[i]) + extra for i in indices] if indices else [extra]
+    else:
+        objs = [objectives.class_logit(i, classes[i]) for i in indices]
+    if not objs:
+        raise UsageError("name at least one class (e.g. banana) or give --layers")
+    device = models.pick_device(args.device)
+    layers = set().union(*(o.layers for o in objs))
+    net = models.DreamNet(spec, network, sorted(layers)).to(device)
+    seed = args.seed if args.seed is not None else int(time.time()) % 2**31
+    generator = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
+    with progress_bar("visualising", "steps") as update:
+        images = visualize(net, objs, height, width, VisualizeSettings(steps=args.steps), device, generator, update)
+    tiles = [to_frame(images[i:i + 1]) for i in range(len(objs))]
+    write_image(_grid(tiles) if len(tiles) > 1 else tiles[0], args.output)
+    say(f"wrote {args.output} ({', '.join(o.description for o in objs)}; {spec.name}, seed {seed}, "
+        f"{time.perf_counter() - start:.1f} s on {device.type})")
+    return 0
+
+
+def _grid(tiles):
+    import math
+
+    import numpy as np
+
+    columns = math.ceil(math.sqrt(len(tiles)))
+    rows = math.ceil(len(tiles) / columns)
+    h, w = tiles[0].shape[:2]
+    sheet = np.full((rows * h, columns * w, 3), 255, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        sheet[r * h:(r + 1) * h, c * w:(c + 1) * w] = tile
+    return sheet
+
+
 def cmd_layers(args: argparse.Namespace) -> int:
     from . import models
 
@@ -244,6 +378,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", type=int, help="H.264 quality, 0 (lossless) to 51; default 18")
     add_dream_options(p)
     p.set_defaults(run=cmd_video)
+
+    p = sub.add_parser("zoom", parents=[common], help="the endless zoom: dream, zoom in, dream again")
+    p.add_argument("-o", "--output", help="a video file (.mp4, .mkv, .mov); without it, a live window")
+    p.add_argument("--from", dest="source", default="noise", help="an image to start from, or noise (default)")
+    p.add_argument("--size", help="WIDTHxHEIGHT when starting from noise (default 640x360)")
+    p.add_argument("--frames", type=int, help="how many frames (default: 250 to a file, endless in a window)")
+    p.add_argument("--zoom", type=float, help="enlargement from one dreamt keyframe to the next (default 1.05)")
+    p.add_argument("--rotate", type=float, help="degrees turned from one dreamt keyframe to the next")
+    p.add_argument("--fps", type=int, help="frames per second of the output (default 25)")
+    p.add_argument("--keyframe-every", type=int, help="output frames per dreamt keyframe (default 5)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_dream_options(p)
+    p.set_defaults(run=cmd_zoom)
+
+    p = sub.add_parser("visualize", parents=[common], help="what the network imagines for a class, from noise")
+    p.add_argument("classes", nargs="*", metavar="CLASS", help="ImageNet class names or numbers, e.g. banana")
+    p.add_argument("-o", "--output", required=True, help="the image to write (.png, .jpg, .webp)")
+    p.add_argument("--model", default="lite0")
+    p.add_argument("--weights", metavar="FILE")
+    p.add_argument("--num-classes", type=int, default=1000)
+    p.add_argument("--size", help="WIDTHxHEIGHT of each image (default 224x224)")
+    p.add_argument("--steps", type=int, default=256, help="optimisation steps (default 256)")
+    p.add_argument("--layers", metavar="SPEC", help="a layer or channel objective, alone or added to the classes")
+    p.add_argument("--grid", action="store_true", help="several classes side by side in one image")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(run=cmd_visualize)
 
     p = sub.add_parser("metrics", parents=[common], help="temporal coherence and strength of a dreamt video")
     p.add_argument("input", help="the original video")

@@ -46,13 +46,24 @@ class VideoConfig:
 
 
 @dataclass(frozen=True)
+class ZoomConfig:
+    """The endless zoom: each dreamt keyframe is the last one enlarged by `zoom`."""
+
+    zoom: float = 1.05  # enlargement from one dreamt keyframe to the next
+    rotate: float = 0.0  # degrees turned from one keyframe to the next
+    fps: int = 25
+    keyframe_every: int = 5  # output frames per dreamt keyframe; the rest are interpolated
+
+
+@dataclass(frozen=True)
 class Config:
     description: str = "the default look: eyes and fur at mid depth of EfficientNet-Lite0"
     dream: DreamConfig = field(default_factory=DreamConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
+    zoom: ZoomConfig = field(default_factory=ZoomConfig)
 
 
-SECTIONS = {"dream": DreamConfig, "video": VideoConfig}
+SECTIONS = {"dream": DreamConfig, "video": VideoConfig, "zoom": ZoomConfig}
 # TOML spells some keys as a user would; the dataclasses cannot use Python keywords
 TOML_KEYS = {"class": "class_name"}
 TOML_NAMES = {v: k for k, v in TOML_KEYS.items()}
@@ -91,6 +102,15 @@ def check(config: Config, where: str = "settings") -> Config:
         raise UsageError(f"{where}: scene_cut must be in (0, 1], got {v.scene_cut}")
     if not 0 <= v.crf <= 51:
         raise UsageError(f"{where}: crf must be 0 to 51, got {v.crf}")
+    z = config.zoom
+    if z.zoom <= 1.0:
+        raise UsageError(f"{where}: zoom must be above 1 (1.05 enlarges 5% per keyframe), got {z.zoom}")
+    if z.zoom > 2.0:
+        raise UsageError(f"{where}: zoom above 2 leaves the dream nothing to carry (got {z.zoom}); try 1.02 to 1.1")
+    if not 1 <= z.fps <= 240:
+        raise UsageError(f"{where}: fps must be 1 to 240, got {z.fps}")
+    if z.keyframe_every < 1:
+        raise UsageError(f"{where}: keyframe_every must be at least 1, got {z.keyframe_every}")
     return config
 
 

@@ -273,3 +273,44 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
 
 def _format_for(output: Path) -> str:
     return {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}[output.suffix.lower()]
+
+
+class WindowClosed(Exception):
+    """The viewer closed the window or pressed q / Esc."""
+
+
+class WindowSink:
+    """Shows frames in an OpenCV window, paced to their times. q, Esc or closing the window ends it."""
+
+    def __init__(self, title: str = "streamdream"):
+        import sys
+
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise UsageError("there is no screen to show a window on (DISPLAY is not set); "
+                             "give -o FILE to write a video instead")
+        self.title = title
+        self.start: float | None = None
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        except cv2.error as exc:
+            raise UsageError(f"cannot open a window ({str(exc).strip().splitlines()[-1]}); "
+                             f"give -o FILE to write a video instead") from None
+
+    def write(self, image: np.ndarray, time: float) -> None:
+        """Show RGB uint8 (H, W, 3) at `time` seconds after the first frame; raises WindowClosed."""
+        import time as clock
+
+        now = clock.perf_counter()
+        if self.start is None:
+            self.start = now - time
+        wait_ms = max(1, int((self.start + time - now) * 1000))
+        cv2.imshow(self.title, np.ascontiguousarray(image[:, :, ::-1]))
+        key = cv2.waitKey(wait_ms) & 0xFF
+        if key in (ord("q"), 27) or cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            raise WindowClosed
+
+    def close(self) -> None:
+        try:
+            cv2.destroyWindow(self.title)
+        except cv2.error:
+            pass
