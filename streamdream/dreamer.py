@@ -102,6 +102,10 @@ class Dreamer:
         objective = build_objective(cfg, spec, network)
         net = models.DreamNet(spec, network, objective.layers).to(device)
         seed = cfg.seed if cfg.seed is not None else random.randrange(2**31)
+        if device.type == "cuda" and cfg.seed is not None:
+            # a seed promises the same dream again: keep cuDNN to its deterministic kernels
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
         return cls(cfg, net, objective, device, seed, torch.Generator().manual_seed(seed))
 
     @property

@@ -49,7 +49,7 @@ def test_the_prior_lowers_high_frequency_energy(logits_net, banana):
 
 
 def test_fourier_parameterisation_starts_smooth_and_in_range():
-    image = ImageParam(2, 64, 48, generator=torch.Generator().manual_seed(0))()
+    image = ImageParam(2, 64, 48, generator=torch.Generator().manual_seed(0))().detach()
     assert image.shape == (2, 3, 64, 48)
     assert 0 <= float(image.min()) and float(image.max()) <= 1
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The CUDA check, for a machine with an NVIDIA GPU, from the repository root:
+#   bash scripts/gpu_check.sh [path/to/bigbuckbunny.mp4]
+# Runs the test suite (CUDA tests included) and prints fps for images, video and zoom.
+set -u
+export PYTHONUNBUFFERED=1
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+MEDIA=${1:-../shared/media/bigbuckbunny.mp4}
+python3 - <<'PY'
+import torch, torchvision, av, cv2
+print("torch", torch.__version__, "torchvision", torchvision.__version__, "av", av.__version__, "cv2", cv2.__version__)
+print("cuda", torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else "")
+PY
+echo "== tests"
+timeout 240 python3 -m pytest -q -p no:cacheprovider tests 2>&1 | tail -n 15
+echo "== image"
+timeout 60 python3 scripts/bench_image.py --device cuda --repeats 5
+timeout 60 python3 scripts/bench_image.py --device cuda --width 1280 --height 720 --repeats 3
+timeout 60 python3 scripts/bench_image.py --device cuda --preset deep --width 1280 --height 720 --repeats 3
+echo "== video"
+if [ -f "$MEDIA" ]; then
+  timeout 150 python3 scripts/bench_video.py --device cuda --input "$MEDIA" --frames 132
+  timeout 90 python3 scripts/bench_video.py --device cuda --input "$MEDIA" --frames 60 --width 1280 | tail -n 6
+else
+  echo "no clip at $MEDIA: video benchmark skipped"
+fi
+echo "== zoom"
+timeout 90 python3 scripts/bench_zoom.py --device cuda --frames 300
