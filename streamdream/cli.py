@@ -113,16 +113,17 @@ def cmd_video(args: argparse.Namespace) -> int:
     from .pipeline import run_video
     from .sinks import VIDEO_SUFFIXES, VideoFileSink, check_output
     from .sources import VideoFileSource
-    from .temporal import MotionTracker, StreamDreamer
+    from .temporal import StreamDreamer, make_tracker
 
-    config = load_config(args, video={"flow": False if args.no_flow else None, "crf": args.crf})
+    config = load_config(args, video={"flow": False if args.no_flow else None, "crf": args.crf,
+                                      "optical_flow": args.optical_flow, "flow_weights": args.flow_weights})
     output = check_output(args.output, [args.input], args.overwrite, VIDEO_SUFFIXES)
     source = VideoFileSource(args.input, config.dream.width, args.start or 0.0, args.frames)
     info = source.info
     try:
         dreamer = Dreamer.from_config(config.dream)
         stream = StreamDreamer(dreamer, config.video)
-        tracker = MotionTracker(config.video.scene_cut) if config.video.flow else None
+        tracker = make_tracker(config.video, dreamer.device)
         sink = VideoFileSink(output, info.rate, info.time_base, config.video.crf,
                              info.path if info.has_audio else None, info.start)
         with progress_bar("dreaming", "frames") as update:
@@ -169,8 +170,10 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     inputs, outputs = VideoFileSource(args.input, max_frames=args.frames), VideoFileSource(args.output,
                                                                                           max_frames=args.frames)
     try:
-        with progress_bar("measuring", "frames"):
-            m = temporal_metrics((f.image for f in inputs.frames()), (f.image for f in outputs.frames()))
+        total = min(inputs.info.frames or 0, outputs.info.frames or 0) or None
+        with progress_bar("measuring", "frames") as update:
+            m = temporal_metrics((f.image for f in inputs.frames()), (f.image for f in outputs.frames()),
+                                 progress=lambda done: update(done, max(done, total or done)))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     finally:
@@ -376,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, help="dream at most this many frames")
     p.add_argument("--no-flow", action="store_true", help="dream every frame from scratch (flickers; the baseline)")
     p.add_argument("--crf", type=int, help="H.264 quality, 0 (lossless) to 51; default 18")
+    p.add_argument("--optical-flow", choices=["dis", "raft"],
+                   help="dis (OpenCV, default) or raft (torchvision RAFT-small, for CUDA; downloads its weights)")
+    p.add_argument("--flow-weights", metavar="FILE", help="a local RAFT-small state dict for --optical-flow raft")
     add_dream_options(p)
     p.set_defaults(run=cmd_video)
 

@@ -37,6 +37,8 @@ class VideoConfig:
     """How frames after the first reuse the previous dream."""
 
     flow: bool = True  # False: dream every frame from scratch (the baseline)
+    optical_flow: str = "dis"  # dis (OpenCV, CPU) or raft (torchvision RAFT-small, for CUDA; downloads weights)
+    flow_weights: str | None = None  # a local RAFT-small state dict
     refine_iterations: int = 1  # ascent steps on each frame after the warped detail is laid down
     refine_octaves: int = 1  # >1: smaller sizes run too, so large shapes keep growing (slower)
     carried_step: float = 0.25  # share of the step on pixels carried from the previous frame (1: all)
@@ -94,6 +96,8 @@ def check(config: Config, where: str = "settings") -> Config:
         raise UsageError(f"{where}: nothing to dream: give layers, a class, or both")
     if d.width is not None and d.width < 16:
         raise UsageError(f"{where}: width must be at least 16 pixels, got {d.width}")
+    if v.optical_flow not in ("dis", "raft"):
+        raise UsageError(f"{where}: optical_flow must be dis or raft, got '{v.optical_flow}'")
     for name in ("refine_iterations", "refine_octaves", "max_gain"):
         _positive(name, getattr(v, name), where, allow_zero=True)
     if not 0.0 <= v.carried_step <= 1.0:

@@ -42,6 +42,53 @@ class DISFlow:
         return self.dis.calc(source, target, None)
 
 
+class RAFTFlow:
+    """Dense flow with torchvision's RAFT-small: sharper motion edges than DIS, meant for CUDA.
+
+    Weights come from `weights_file` (a state dict) or torchvision's download cache.
+    """
+
+    def __init__(self, device, weights_file: str | None = None):
+        import torch
+        from torchvision.models.optical_flow import Raft_Small_Weights, raft_small
+
+        from .models import download_weights, load_weights_file
+
+        model = raft_small(weights=None)
+        if weights_file is not None:
+            state = load_weights_file(weights_file)
+        else:
+            state = download_weights(Raft_Small_Weights.DEFAULT, "--optical-flow raft",
+                                     "pass --flow-weights FILE, or use --optical-flow dis")
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            from .errors import UsageError
+
+            raise UsageError(f"flow weights do not fit RAFT-small ({str(exc).splitlines()[0]}); "
+                             f"pass a raft_small state dict") from None
+        self.torch, self.device = torch, torch.device(device)
+        self.model = model.eval().to(self.device)
+
+    def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Flow (H, W, 2) from grey `source` (H, W) to grey `target` (H, W)."""
+        if source.shape != target.shape or source.ndim != 2:
+            raise ValueError(f"need two grey frames of one size, got {source.shape} and {target.shape}")
+        torch = self.torch
+        h, w = source.shape
+        # RAFT works on sizes divisible by 8 and at least 128 (its correlation pyramid)
+        pad_h, pad_w = max(128, h + -h % 8) - h, max(128, w + -w % 8) - w
+
+        def prepare(gray):
+            x = torch.from_numpy(gray).to(self.device).float().div(127.5).sub(1.0)
+            x = x[None, None].expand(1, 3, h, w)
+            return torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+
+        with torch.no_grad():
+            flow = self.model(prepare(source), prepare(target))[-1]
+        return flow[0, :, :h, :w].permute(1, 2, 0).float().cpu().numpy()
+
+
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Backward warp: out[y, x] = image[y + flow_y, x + flow_x] (bilinear, edges replicated).
 
@@ -76,6 +123,18 @@ def consistency_mask(flow_back: np.ndarray, flow_fwd: np.ndarray) -> np.ndarray:
     gradient = du[0] ** 2 + du[1] ** 2 + dv[0] ** 2 + dv[1] ** 2
     boundary = gradient > MOTION_BOUNDARY_RATIO * np.sum(flow_back**2, axis=2) + MOTION_BOUNDARY_BIAS
     return (consistent & ~boundary).astype(np.float32)
+
+
+def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Flow (h, w, 2) computed on a resized frame, brought to (height, width, 2) with its vectors scaled."""
+    _check_flow(flow)
+    h, w = flow.shape[:2]
+    if (h, w) == (height, width):
+        return flow
+    out = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR)
+    out[..., 0] *= width / w
+    out[..., 1] *= height / h
+    return out
 
 
 def frame_difference(a: np.ndarray, b: np.ndarray) -> float:

@@ -10,7 +10,7 @@ flow errors alone give; their ratio tells flicker added by the dream.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 import cv2
 import numpy as np
@@ -50,7 +50,8 @@ def _match(frame: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def temporal_metrics(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray], window: int = 50) -> TemporalMetrics:
+def temporal_metrics(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray], window: int = 50,
+                     progress: Callable[[int], None] | None = None) -> TemporalMetrics:
     """Metrics of RGB uint8 frame sequences (H, W, 3), paired in order; stops at the shorter one."""
     dis = DISFlow()
     previous = None
@@ -66,6 +67,8 @@ def temporal_metrics(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray]
             out_errors.append(_pair_error(frame_out, prev_out, back, mask))
             in_errors.append(_pair_error(frame_in, prev_in, back, mask))
         previous = (frame_in, frame_out, gray)
+        if progress:
+            progress(len(strengths))
     if len(strengths) < 2:
         raise ValueError("temporal metrics need at least two frames in both videos")
     return TemporalMetrics(len(strengths), float(np.mean(out_errors)), float(np.mean(in_errors)),

@@ -253,25 +253,32 @@ class DreamNet(nn.Module):
 
 # --- weights -------------------------------------------------------------------------------------
 
+def download_weights(weights, what: str, fix: str) -> dict:
+    """The state dict of a torchvision weights entry, from the torch cache or downloaded into it.
+
+    Offline, fails within seconds with a UsageError naming `fix` rather than waiting on the network.
+    """
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
+    if cached.exists():
+        return torch.load(cached, map_location="cpu", weights_only=True)
+    host = urlparse(weights.url).hostname
+    offline = (f"{what} needs its weights from {host}, which cannot be reached: download {weights.url} "
+               f"once elsewhere and {fix}")
+    try:
+        socket.create_connection((host, 443), timeout=5).close()
+    except OSError:
+        raise UsageError(offline) from None
+    try:
+        return weights.get_state_dict(progress=True)
+    except Exception as exc:  # urllib, ssl and hash errors all mean the same thing to the user
+        raise UsageError(f"{offline} ({exc})") from None
+
+
 def _cached_or_download(spec: ModelSpec) -> dict:
     from torchvision.models import get_model_weights
 
-    weights = get_model_weights(spec.torchvision_name).DEFAULT
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
-    if not cached.exists():
-        host = urlparse(weights.url).hostname
-        offline = (f"model {spec.name} needs its ImageNet weights from {host}, which cannot be reached: "
-                   f"download {weights.url} once elsewhere and pass --weights FILE, "
-                   f"or use the offline model with --model lite0")
-        try:  # fail in seconds rather than wait on a dead network inside the download
-            socket.create_connection((host, 443), timeout=5).close()
-        except OSError:
-            raise UsageError(offline) from None
-        try:
-            return weights.get_state_dict(progress=True)
-        except Exception as exc:  # urllib, ssl and hash errors all mean the same thing to the user
-            raise UsageError(f"{offline} ({exc})") from None
-    return torch.load(cached, map_location="cpu", weights_only=True)
+    return download_weights(get_model_weights(spec.torchvision_name).DEFAULT, f"model {spec.name}",
+                            "pass --weights FILE, or use the offline model with --model lite0")
 
 
 def _unwrap(state: dict) -> dict:

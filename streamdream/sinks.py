@@ -37,18 +37,32 @@ def check_output(output: str | Path, inputs=(), overwrite: bool = False, suffixe
     return output
 
 
+def _temporary_beside(output: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".part{output.suffix}", dir=output.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def _publish(tmp: Path, output: Path) -> None:
+    """Rename the finished temporary file onto the output, with the permissions a new file gets
+    (mkstemp makes it private to the user)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, output)
+
+
 @contextmanager
 def atomic_path(output: str | Path):
     """A temporary path beside `output`; renamed onto it only when the block succeeds."""
     output = Path(output)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".part{output.suffix}", dir=output.parent)
-    os.close(fd)
+    tmp = _temporary_beside(output)
     try:
-        yield Path(tmp)
-        os.replace(tmp, output)
+        yield tmp
+        _publish(tmp, output)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp.exists():
+            tmp.unlink()
 
 
 def write_image(image: np.ndarray, output: str | Path) -> None:
@@ -197,10 +211,7 @@ class VideoFileSink:
         self.crf = crf
         self.audio_from = audio_from
         self.audio_start = audio_start
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.output.stem}.", suffix=f".part{self.output.suffix}",
-                                   dir=self.output.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = _temporary_beside(self.output)
         self.container = None
         self.stream = None
         self.audio: AudioTrack | None = None
@@ -254,7 +265,7 @@ class VideoFileSink:
             self.audio.finish(self.container, audio_until)
         self.container.close()
         self.container = None
-        os.replace(self.tmp, self.output)
+        _publish(self.tmp, self.output)
         return self.output
 
     def abort(self) -> None:
@@ -291,7 +302,7 @@ class WindowSink:
         self.title = title
         self.start: float | None = None
         try:
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_GUI_NORMAL)  # no toolbar: it is art
         except cv2.error as exc:
             raise UsageError(f"cannot open a window ({str(exc).strip().splitlines()[-1]}); "
                              f"give -o FILE to write a video instead") from None

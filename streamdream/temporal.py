@@ -11,16 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
 from .config import VideoConfig
 from .dream import refine
 from .dreamer import Dreamer, to_frame
-from .flow import DISFlow, consistency_mask, frame_difference, to_gray, warp
+from .flow import DISFlow, consistency_mask, frame_difference, resize_flow, to_gray, warp
 
 # below this share of trusted pixels the flow explains too little of the frame to carry a dream
 MIN_TRUSTED = 0.3
+# flow on wider frames is computed on a copy this wide: DIS cost grows with the pixels, and the
+# dream's detail is coarser than the flow error this leaves
+FLOW_WIDTH = 640
 
 
 @dataclass(frozen=True)
@@ -33,24 +37,42 @@ class Motion:
 
 
 class MotionTracker:
-    """Flow between consecutive input frames. Keeps the previous grey frame; one per thread."""
+    """Flow between consecutive input frames (DIS unless another flow is given, e.g. RAFTFlow).
+    Keeps the previous grey frame; one per thread."""
 
-    def __init__(self, scene_cut: float):
+    def __init__(self, scene_cut: float, flow=None):
         self.scene_cut = scene_cut
-        self.flow = DISFlow()
+        self.flow = flow or DISFlow()
         self.previous: np.ndarray | None = None
 
     def next(self, frame: np.ndarray) -> Motion | None:
         """Motion of RGB uint8 `frame` (H, W, 3) relative to the last frame given; None for the first."""
+        h, w = frame.shape[:2]
         gray = to_gray(frame)
+        if w > FLOW_WIDTH:
+            gray = cv2.resize(gray, (FLOW_WIDTH, max(1, round(h * FLOW_WIDTH / w))), interpolation=cv2.INTER_AREA)
         previous, self.previous = self.previous, gray
         if previous is None or previous.shape != gray.shape:
             return None
         if frame_difference(previous, gray) > self.scene_cut:
-            return Motion(np.zeros(gray.shape + (2,), np.float32), np.zeros(gray.shape, np.float32), True)
+            return Motion(np.zeros((h, w, 2), np.float32), np.zeros((h, w), np.float32), True)
         back = self.flow(gray, previous)
         mask = consistency_mask(back, self.flow(previous, gray))
+        if mask.shape != (h, w):
+            back = resize_flow(back, h, w)
+            mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
         return Motion(back, mask, bool(mask.mean() < MIN_TRUSTED))
+
+
+def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
+    """The flow stage a video config asks for; None when flow is off."""
+    if not video.flow:
+        return None
+    if video.optical_flow == "raft":
+        from .flow import RAFTFlow
+
+        return MotionTracker(video.scene_cut, RAFTFlow(device, video.flow_weights))
+    return MotionTracker(video.scene_cut)
 
 
 def strength(dreamt: np.ndarray, frame: np.ndarray) -> float:

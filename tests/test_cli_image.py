@@ -130,3 +130,14 @@ def test_dream_from_noise_needs_no_input_file(tmp_path):
 def test_bad_noise_size(tmp_path, spec, capsys):
     assert main(["image", spec, "-o", str(tmp_path / "n.png"), *FAST]) == 2
     assert "noise:" in capsys.readouterr().out
+
+
+def test_output_gets_ordinary_file_permissions(photo, tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "dream.png"
+    assert main(["image", str(photo), "-o", str(out), *FAST]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask

@@ -228,3 +228,14 @@ def test_ctrl_c_leaves_a_playable_file(tmp_path, capsys, monkeypatch):
     assert len(frames) == 6
     assert audio == pytest.approx(6 / 25, abs=0.05)
     assert "interrupted" in capsys.readouterr().out
+
+
+def test_video_with_raft_flow(tmp_path):
+    import torch
+    from torchvision.models.optical_flow import raft_small
+
+    torch.save(raft_small(weights=None).state_dict(), tmp_path / "raft.pth")
+    clip = write_clip(tmp_path / "in.mp4", frames=5)
+    out = tmp_path / "out.mp4"
+    assert run(clip, "-o", out, "--optical-flow", "raft", "--flow-weights", tmp_path / "raft.pth") == 0
+    assert len(probe(out)[0]) == 5

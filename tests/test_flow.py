@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from streamdream.flow import DISFlow, consistency_mask, frame_difference, to_gray, warp
+from streamdream.flow import DISFlow, consistency_mask, frame_difference, resize_flow, to_gray, warp
 
 from .conftest import pattern_frame
 
@@ -57,3 +57,56 @@ def test_frame_difference_tells_a_cut_from_motion():
     a, b = to_gray(pattern_frame(0, 96, 72)), to_gray(pattern_frame(1, 96, 72))
     cut = to_gray(255 - pattern_frame(40, 96, 72)[::-1])
     assert frame_difference(a, b) < 0.1 < frame_difference(a, cut)
+
+
+def test_resize_flow_scales_the_vectors():
+    flow = np.zeros((30, 40, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 2.0, -1.0
+    big = resize_flow(flow, 60, 80)
+    assert big.shape == (60, 80, 2)
+    np.testing.assert_allclose(big[..., 0], 4.0)
+    np.testing.assert_allclose(big[..., 1], -2.0)
+
+
+@pytest.fixture
+def raft_weights(tmp_path):
+    import torch
+    from torchvision.models.optical_flow import raft_small
+
+    path = tmp_path / "raft_small.pth"
+    torch.save(raft_small(weights=None).state_dict(), path)
+    return path
+
+
+def test_raft_flow_from_a_weights_file(raft_weights):
+    from streamdream.flow import RAFTFlow
+
+    flow = RAFTFlow("cpu", str(raft_weights))
+    a, b = to_gray(pattern_frame(0, 60, 44)), to_gray(pattern_frame(1, 60, 44))  # sizes not divisible by 8
+    out = flow(a, b)
+    assert out.shape == (44, 60, 2) and out.dtype == np.float32 and np.isfinite(out).all()
+
+
+def test_raft_offline_names_the_fix(tmp_path, monkeypatch):
+    import socket
+
+    import torch
+
+    from streamdream.errors import UsageError
+    from streamdream.flow import RAFTFlow
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(UsageError, match="--flow-weights FILE.*--optical-flow dis"):
+        RAFTFlow("cpu")
+
+
+def test_raft_rejects_weights_of_another_network(tmp_path, lite0):
+    import torch
+
+    from streamdream.errors import UsageError
+    from streamdream.flow import RAFTFlow
+
+    torch.save(lite0[1].state_dict(), tmp_path / "lite0.pth")
+    with pytest.raises(UsageError, match="do not fit RAFT-small"):
+        RAFTFlow("cpu", str(tmp_path / "lite0.pth"))
