@@ -16,11 +16,10 @@ timeout 240 python3 -m pytest -q -p no:cacheprovider tests 2>&1 | tail -n 15
 echo "== image"
 timeout 60 python3 scripts/bench_image.py --device cuda --repeats 5
 timeout 60 python3 scripts/bench_image.py --device cuda --width 1280 --height 720 --repeats 3
-timeout 60 python3 scripts/bench_image.py --device cuda --preset deep --width 1280 --height 720 --repeats 3
 echo "== video"
 if [ -f "$MEDIA" ]; then
   timeout 150 python3 scripts/bench_video.py --device cuda --input "$MEDIA" --frames 132
-  timeout 90 python3 scripts/bench_video.py --device cuda --input "$MEDIA" --frames 60 --width 1280 | tail -n 6
+  timeout 90 python3 scripts/bench_video.py --device cuda --input "$MEDIA" --frames 60 --width 1280 --flow-only --window 20
 else
   echo "no clip at $MEDIA: video benchmark skipped"
 fi
