@@ -115,13 +115,19 @@ def consistency_mask(flow_back: np.ndarray, flow_fwd: np.ndarray) -> np.ndarray:
     if flow_back.shape != flow_fwd.shape:
         raise ValueError(f"flows differ in shape: {flow_back.shape} and {flow_fwd.shape}")
     fwd_at_target = warp(flow_fwd, flow_back)
-    round_trip = np.sum((fwd_at_target + flow_back) ** 2, axis=2)
-    magnitude = np.sum(fwd_at_target**2, axis=2) + np.sum(flow_back**2, axis=2)
-    consistent = round_trip <= CONSISTENCY_RATIO * magnitude + CONSISTENCY_BIAS
-    du = np.gradient(flow_back[..., 0])
-    dv = np.gradient(flow_back[..., 1])
-    gradient = du[0] ** 2 + du[1] ** 2 + dv[0] ** 2 + dv[1] ** 2
-    boundary = gradient > MOTION_BOUNDARY_RATIO * np.sum(flow_back**2, axis=2) + MOTION_BOUNDARY_BIAS
+    bu, bv = flow_back[..., 0], flow_back[..., 1]
+    fu, fv = fwd_at_target[..., 0], fwd_at_target[..., 1]
+    back_sq = bu * bu + bv * bv
+    round_trip = (fu + bu) ** 2 + (fv + bv) ** 2
+    consistent = round_trip <= CONSISTENCY_RATIO * (fu * fu + fv * fv + back_sq) + CONSISTENCY_BIAS
+    # central differences, as np.gradient inside the frame, but with OpenCV's filters (several times faster)
+    dx = np.array([[-0.5, 0.0, 0.5]], np.float32)
+    gradient = np.zeros_like(bu)
+    for channel in (np.ascontiguousarray(bu), np.ascontiguousarray(bv)):
+        for kernel in (dx, dx.T):
+            d = cv2.filter2D(channel, -1, kernel, borderType=cv2.BORDER_REPLICATE)
+            gradient += d * d
+    boundary = gradient > MOTION_BOUNDARY_RATIO * back_sq + MOTION_BOUNDARY_BIAS
     return (consistent & ~boundary).astype(np.float32)
 
 

@@ -9,6 +9,7 @@ and refines with a few ascent steps instead of dreaming from scratch.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -43,6 +44,10 @@ class MotionTracker:
     def __init__(self, scene_cut: float, flow=None):
         self.scene_cut = scene_cut
         self.flow = flow or DISFlow()
+        # the forward flow runs beside the backward one (OpenCV lets go of the GIL), with its own
+        # DIS object: on a fast GPU the flow stage, not the dream, would otherwise set the pace
+        self.forward_flow = DISFlow() if flow is None else flow
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="flow") if flow is None else None
         self.previous: np.ndarray | None = None
 
     def next(self, frame: np.ndarray) -> Motion | None:
@@ -56,8 +61,13 @@ class MotionTracker:
             return None
         if frame_difference(previous, gray) > self.scene_cut:
             return Motion(np.zeros((h, w, 2), np.float32), np.zeros((h, w), np.float32), True)
-        back = self.flow(gray, previous)
-        mask = consistency_mask(back, self.flow(previous, gray))
+        if self.pool is not None:
+            forward = self.pool.submit(self.forward_flow, previous, gray)
+            back = self.flow(gray, previous)
+            forward = forward.result()
+        else:
+            back, forward = self.flow(gray, previous), self.flow(previous, gray)
+        mask = consistency_mask(back, forward)
         if mask.shape != (h, w):
             back = resize_flow(back, h, w)
             mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
