@@ -15,7 +15,7 @@ import torch
 
 from . import models, objectives
 from .config import DreamConfig
-from .dream import AscentSettings, Progress, ascend, dream, resize
+from .dream import AscentSettings, Progress, dream, octave_sizes, resize
 from .errors import UsageError
 from .objectives import Objective
 from .sources import read_image
@@ -114,16 +114,10 @@ class Dreamer:
         return AscentSettings(c.octaves, c.octave_scale, c.iterations, c.step, c.jitter)
 
     def steps_for(self, height: int, width: int) -> int:
-        from .dream import octave_sizes
-
         return len(octave_sizes(height, width, self.config.octaves, self.config.octave_scale)) * self.config.iterations
 
     def dream_tensor(self, image: torch.Tensor, progress: Progress | None = None) -> torch.Tensor:
         return dream(image, self.net, self.objective, self.settings, self.generator, progress)
-
-    def refine_tensor(self, image: torch.Tensor, iterations: int) -> torch.Tensor:
-        c = self.config
-        return ascend(image, self.net, self.objective, iterations, c.step, c.jitter, self.generator)
 
     def dream_frame(self, frame: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         """RGB uint8 (H, W, 3) -> the full octave dream of it, same shape."""

@@ -101,7 +101,6 @@ class StreamDreamer:
     def __init__(self, dreamer: Dreamer, video: VideoConfig):
         self.dreamer = dreamer
         self.video = video
-        self.previous_input: np.ndarray | None = None
         self.previous_detail: np.ndarray | None = None  # float32 (H, W, 3), dream - input in [0, 1] units
         self.reference = 0.0
         self.keyframes = 0
@@ -115,7 +114,6 @@ class StreamDreamer:
             self.reference = strength(dreamt, frame)
         else:
             dreamt = self._carry(frame, motion)
-        self.previous_input = frame
         self.previous_detail = (dreamt.astype(np.float32) - frame.astype(np.float32)) / 255.0
         return dreamt
 
