@@ -193,15 +193,9 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def _size(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
-    if text is None:
-        return default
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UsageError(f"cannot read size '{text}'; write WIDTHxHEIGHT, e.g. 640x360") from None
-    if w < 1 or h < 1:
-        raise UsageError(f"size {text} must be positive")
-    return w, h
+    from .sources import parse_size
+
+    return default if text is None else parse_size(text)
 
 
 def cmd_zoom(args: argparse.Namespace) -> int:

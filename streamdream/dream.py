@@ -59,6 +59,11 @@ def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrink)
 
 
+def octave_jitter(jitter: int, width: int, full_width: int) -> int:
+    """`jitter` is given at full size; shrink it with the octave so small octaves are not scrambled."""
+    return max(1, round(jitter * width / full_width)) if jitter else 0
+
+
 def _autocast(device: torch.device):
     # bf16 on the GPU roughly doubles the step rate; the image and its gradient stay float32
     if device.type == "cuda":
@@ -124,10 +129,8 @@ def dream(image: torch.Tensor, net, objective: Objective, settings: AscentSettin
     for k, size in enumerate(sizes):
         base = resize(image, size)
         detail = resize(detail, size)
-        # jitter is given at full size; shrink it with the octave so small octaves are not scrambled
-        jitter = max(1, round(settings.jitter * size[1] / image.shape[3])) if settings.jitter else 0
         dreamt = ascend((base + detail).clamp(0, 1), net, objective, settings.iterations, settings.step,
-                        jitter, generator, progress, done=k * settings.iterations, total=total)
+                        octave_jitter(settings.jitter, size[1], image.shape[3]), generator, progress, done=k * settings.iterations, total=total)
         detail = dreamt - base
     return dreamt
 
@@ -145,8 +148,7 @@ def refine(image: torch.Tensor, net, objective: Objective, octaves: int, octave_
     full = tuple(image.shape[2:])
     for size in octave_sizes(full[0], full[1], max(1, octaves), octave_scale):
         small = resize(image, size)
-        octave_jitter = max(1, round(jitter * size[1] / full[1])) if jitter else 0
-        changed = ascend(small, net, objective, iterations, step, octave_jitter, generator,
+        changed = ascend(small, net, objective, iterations, step, octave_jitter(jitter, size[1], full[1]), generator,
                          weight=None if weight is None else resize(weight, size))
         image = (image + resize(changed - small, full)).clamp(0, 1)
     return image

@@ -61,15 +61,23 @@ def noise_image(width: int, height: int, seed: int = 0) -> np.ndarray:
     return (image.clip(0, 1) * 255).round().astype(np.uint8)
 
 
+def parse_size(text: str, example: str = "640x360") -> tuple[int, int]:
+    """'WIDTHxHEIGHT' -> (width, height), both positive; UsageError naming `text` otherwise."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"cannot read size '{text}'; write WIDTHxHEIGHT, e.g. {example}") from None
+    if w < 1 or h < 1:
+        raise UsageError(f"size '{text}' must be positive")
+    return w, h
+
+
 def parse_noise(spec: str, default: tuple[int, int] = (640, 360)) -> tuple[int, int] | None:
     """`noise` or `noise:WxH` -> (width, height); None for anything else."""
     if spec == "noise":
         return default
     if spec.startswith("noise:"):
-        try:
-            w, h = (int(v) for v in spec[len("noise:"):].lower().split("x"))
-        except ValueError:
-            raise UsageError(f"cannot read '{spec}'; write noise:WIDTHxHEIGHT, e.g. noise:640x360") from None
+        w, h = parse_size(spec[len("noise:"):], "noise:640x360")
         if w < 16 or h < 16:
             raise UsageError(f"'{spec}' is too small; use at least 16x16")
         return w, h
