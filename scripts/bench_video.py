@@ -14,13 +14,10 @@ from pathlib import Path
 
 import torch
 
-from streamdream.dreamer import Dreamer
-from streamdream.metrics import temporal_metrics
-from streamdream.pipeline import run_video
+from streamdream.metrics import measure_files
+from streamdream.pipeline import dream_video_file
 from streamdream.presets import build_config
-from streamdream.sinks import VideoFileSink
 from streamdream.sources import VideoFileSource
-from streamdream.temporal import StreamDreamer, make_tracker
 
 DEFAULT_INPUT = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
 
@@ -28,24 +25,7 @@ DEFAULT_INPUT = Path(__file__).resolve().parent.parent.parent / "shared" / "medi
 def dream_video(args, flow: bool, output: Path):
     config = build_config(args.preset, {"dream": {"seed": 1, "width": args.width, "device": args.device},
                                         "video": {"flow": flow, "optical_flow": args.optical_flow}})
-    source = VideoFileSource(args.input, config.dream.width, 0.0, args.frames)
-    dreamer = Dreamer.from_config(config.dream)
-    stream = StreamDreamer(dreamer, config.video)
-    tracker = make_tracker(config.video, dreamer.device)
-    sink = VideoFileSink(output, source.info.rate, source.info.time_base, config.video.crf, None)
-    stats = run_video(source.frames(), stream, lambda f: sink.write(f.image, f.time), tracker)
-    sink.close()
-    source.close()
-    return stats, dreamer.device
-
-
-def measure(args, output: Path):
-    a, b = VideoFileSource(args.input, args.width, 0.0, args.frames), VideoFileSource(output)
-    try:
-        return temporal_metrics((f.image for f in a.frames()), (f.image for f in b.frames()), window=args.window)
-    finally:
-        a.close()
-        b.close()
+    return dream_video_file(config, VideoFileSource(args.input, config.dream.width, 0.0, args.frames), output)
 
 
 def main() -> None:
@@ -63,8 +43,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for flow in (True,) if args.flow_only else (True, False):
             out = Path(tmp) / f"{'flow' if flow else 'noflow'}.mp4"
-            stats, device = dream_video(args, flow, out)
-            results[flow] = (stats, measure(args, out))
+            result = dream_video(args, flow, out)
+            stats = result.stats
+            results[flow] = (stats, measure_files(args.input, out, args.width, args.frames, args.window))
             name = "flow path" if flow else "--no-flow"
             m = results[flow][1]
             print(f"{name:10s} {stats.frames} frames: {stats.wall_seconds / stats.frames:.3f} s/frame wall, "
@@ -73,7 +54,7 @@ def main() -> None:
                   f"E_warp out {m.ewarp_output:.6f} in {m.ewarp_input:.6f} ratio {m.ratio:.3f}; "
                   f"strength {m.strength:.4f} (first {m.strength_first:.4f}, last {m.strength_last:.4f})",
                   flush=True)
-    gpu = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    gpu = torch.cuda.get_device_name() if result.device == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"device: {gpu}")
     if args.flow_only:
         return

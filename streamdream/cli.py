@@ -30,19 +30,31 @@ def say(message: str, style: str | None = None) -> None:
 
 @contextmanager
 def progress_bar(description: str, unit: str):
-    """A rich progress bar; yields update(done, total). Shows rate and ETA."""
+    """A rich progress bar; yields update(done, total). Shows rate and ETA.
+
+    The bar appears with the first update, so work that fails while loading (a bad input, an
+    offline model) prints its one error line and no empty bar.
+    """
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(description, total=None, rate="")
-        start = time.perf_counter()
+    bar = Progress(*columns, console=console, transient=False)
+    task = bar.add_task(description, total=None, rate="")
+    start = None
 
-        def update(done: int, total: int) -> None:
-            elapsed = time.perf_counter() - start
-            rate = f"{done / elapsed:.2f} {unit}/s" if elapsed > 0 and done else ""
-            bar.update(task, completed=done, total=total, rate=rate)
+    def update(done: int, total: int) -> None:
+        nonlocal start
+        if start is None:
+            start = time.perf_counter()
+            bar.start()
+        elapsed = time.perf_counter() - start
+        rate = f"{done / elapsed:.2f} {unit}/s" if elapsed > 0 and done else ""
+        bar.update(task, completed=done, total=total, rate=rate)
 
+    try:
         yield update
+    finally:
+        if start is not None:
+            bar.stop()
 
 
 # --- flags ---------------------------------------------------------------------------------------
@@ -109,76 +121,35 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from .dreamer import Dreamer
-    from .pipeline import run_video
-    from .sinks import VIDEO_SUFFIXES, VideoFileSink, check_output
+    from .pipeline import dream_video_file
+    from .sinks import VIDEO_SUFFIXES, check_output
     from .sources import VideoFileSource
-    from .temporal import StreamDreamer, make_tracker
 
     config = load_config(args, video={"flow": False if args.no_flow else None, "crf": args.crf,
                                       "optical_flow": args.optical_flow, "flow_weights": args.flow_weights})
     output = check_output(args.output, [args.input], args.overwrite, VIDEO_SUFFIXES)
     source = VideoFileSource(args.input, config.dream.width, args.start or 0.0, args.frames)
-    info = source.info
-    try:
-        dreamer = Dreamer.from_config(config.dream)
-        stream = StreamDreamer(dreamer, config.video)
-        tracker = make_tracker(config.video, dreamer.device)
-        sink = VideoFileSink(output, info.rate, info.time_base, config.video.crf,
-                             info.path if info.has_audio else None, info.start)
-        with progress_bar("dreaming", "frames") as update:
-            try:
-                stats = run_video(source.frames(), stream, lambda f: sink.write(f.image, f.time), tracker,
-                                  lambda done: update(done, max(done, info.frames or done)))
-            except BaseException:
-                sink.abort()
-                raise
-        cut_short = stats.interrupted or (args.frames is not None and stats.frames >= args.frames)
-        audio_until = sink.last_time + 1 / float(info.rate) if cut_short else None
-        sink.close(audio_until)
-    finally:
-        source.close()
-    for warning in _video_warnings(source, sink):
+    with progress_bar("dreaming", "frames") as update:
+        result = dream_video_file(config, source, output,
+                                  lambda done, expected: update(done, max(done, expected or done)))
+    for warning in result.warnings:
         say(f"warning: {warning}", "yellow")
-    audio = sink.audio.description if sink.audio else "no audio"
-    say(f"wrote {output} ({stats.frames} frames, {info.width}x{info.height}, {float(info.rate):.3f} fps, {audio}; "
-        f"{config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}; "
-        f"{'flow' if config.video.flow else 'no flow'}, {stats.keyframes} full dreams; "
-        f"{stats.wall_seconds / max(stats.frames, 1):.2f} s/frame on {dreamer.device.type})")
+    stats, info = result.stats, result.info
+    say(f"wrote {output} ({stats.frames} frames, {info.width}x{info.height}, {float(info.rate):.3f} fps, "
+        f"{result.audio}; {result.description}; {'flow' if config.video.flow else 'no flow'}, "
+        f"{stats.keyframes} full dreams; {stats.wall_seconds / max(stats.frames, 1):.2f} s/frame on {result.device})")
     if stats.interrupted:
         say("interrupted: the file holds the frames dreamt so far", "yellow")
         return 130
     return 0
 
 
-def _video_warnings(source, sink) -> list[str]:
-    out = list(sink.warnings)
-    if source.corrupt:
-        out.append(f"skipped {source.corrupt} corrupt packets in {source.path}")
-    elif source.missing:
-        out.append(f"skipped {source.missing} of {source.info.frames} frames in {source.path} "
-                   f"that could not be decoded (damaged file?)")
-    if source.truncated:
-        out.append(f"{source.path} ended early (cut short?); dreamt what could be read")
-    return out
-
-
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from .metrics import temporal_metrics
-    from .sources import VideoFileSource
+    from .metrics import measure_files
 
-    inputs, outputs = VideoFileSource(args.input, max_frames=args.frames), VideoFileSource(args.output,
-                                                                                          max_frames=args.frames)
-    try:
-        total = min(inputs.info.frames or 0, outputs.info.frames or 0) or None
-        with progress_bar("measuring", "frames") as update:
-            m = temporal_metrics((f.image for f in inputs.frames()), (f.image for f in outputs.frames()),
-                                 progress=lambda done: update(done, max(done, total or done)))
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    finally:
-        inputs.close()
-        outputs.close()
+    with progress_bar("measuring", "frames") as update:
+        m = measure_files(args.input, args.output, max_frames=args.frames,
+                          progress=lambda done, expected: update(done, max(done, expected or done)))
     table = Table(title=f"{args.output} against {args.input} ({m.frames} frames)", title_justify="left")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -239,15 +210,11 @@ def cmd_zoom(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, WindowClosed) as exc:
         interrupted = isinstance(exc, KeyboardInterrupt)
     except BaseException:
-        if args.output is not None:
-            sink.abort()
+        sink.abort()
         raise
-    finally:
-        if args.output is None:
-            sink.close()
+    sink.close()
     seconds = time.perf_counter() - begin
     if args.output is not None:
-        sink.close()
         say(f"wrote {output} ({frames} frames, {start.shape[1]}x{start.shape[0]}, {z.fps} fps, "
             f"{zoomer.keyframes} dreamt; {config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}; "
             f"{seconds / max(frames, 1):.2f} s/frame on {dreamer.device.type})")

@@ -10,6 +10,7 @@ flow errors alone give; their ratio tells flicker added by the dream.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 
 import cv2
@@ -30,6 +31,11 @@ class TemporalMetrics:
     @property
     def ratio(self) -> float:
         return self.ewarp_output / self.ewarp_input if self.ewarp_input > 0 else float("inf")
+
+
+def strength(dreamt: np.ndarray, frame: np.ndarray) -> float:
+    """Dream strength: mean absolute difference, in [0, 1], between a dream and its input (H, W, 3)."""
+    return float(np.abs(dreamt.astype(np.float32) - frame.astype(np.float32)).mean() / 255.0)
 
 
 def _pair_error(current: np.ndarray, previous: np.ndarray, flow: np.ndarray, mask: np.ndarray) -> float:
@@ -58,7 +64,7 @@ def temporal_metrics(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray]
     out_errors, in_errors, strengths = [], [], []
     for frame_in, frame_out in zip(inputs, outputs):
         frame_in = _match(frame_in, *frame_out.shape[:2])
-        strengths.append(float(np.abs(frame_out.astype(np.float32) - frame_in.astype(np.float32)).mean() / 255))
+        strengths.append(strength(frame_out, frame_in))
         gray = to_gray(frame_in)
         if previous is not None:
             prev_in, prev_out, prev_gray = previous
@@ -74,3 +80,29 @@ def temporal_metrics(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray]
     return TemporalMetrics(len(strengths), float(np.mean(out_errors)), float(np.mean(in_errors)),
                            float(np.mean(strengths)), float(np.mean(strengths[:window])),
                            float(np.mean(strengths[-window:])))
+
+
+def measure_files(source: str | Path, dreamt: str | Path, width: int | None = None, max_frames: int | None = None,
+                  window: int = 50, progress: Callable[[int, int | None], None] | None = None) -> TemporalMetrics:
+    """Metrics of a dreamt video file against its source (rescaled to `width` first, if given).
+
+    UsageError when either is not a readable video or they share fewer than two frames.
+    """
+    from .errors import UsageError
+    from .sources import VideoFileSource
+
+    inputs = VideoFileSource(source, width, max_frames=max_frames)
+    try:
+        outputs = VideoFileSource(dreamt, max_frames=max_frames)
+    except BaseException:
+        inputs.close()
+        raise
+    expected = min(inputs.info.frames or 0, outputs.info.frames or 0) or None
+    try:
+        return temporal_metrics((f.image for f in inputs.frames()), (f.image for f in outputs.frames()), window,
+                                progress and (lambda done: progress(done, expected)))
+    except ValueError as exc:
+        raise UsageError(f"cannot measure {dreamt} against {source}: {exc}") from None
+    finally:
+        inputs.close()
+        outputs.close()

@@ -12,10 +12,12 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .sources import Frame
+from .config import Config
+from .sources import Frame, VideoFileSource, VideoInfo
 from .temporal import MotionTracker, StreamDreamer
 
 QUEUE_SIZE = 4
@@ -121,3 +123,52 @@ def run_video(frames: Iterable[Frame], dreamer: StreamDreamer, write: Callable[[
     if errors:
         raise errors[0]
     return stats
+
+
+@dataclass
+class VideoResult:
+    stats: RunStats
+    info: VideoInfo
+    description: str  # the model, objective and seed, for the report
+    device: str
+    audio: str  # what became of the audio
+    warnings: list[str] = field(default_factory=list)
+
+
+def dream_video_file(config: Config, source: VideoFileSource, output: str | Path,
+                     progress: Callable[[int, int | None], None] | None = None) -> VideoResult:
+    """`streamdream video` as a library call: decode, track, dream and encode an opened `source`
+    into `output` (audio kept), then close the source. `progress(done, expected)` gets each frame.
+    The output is written whole or, after Ctrl-C, up to what was dreamt; on an error it is removed.
+    """
+    from .dreamer import Dreamer
+    from .sinks import VideoFileSink
+    from .temporal import make_tracker
+
+    info, max_frames = source.info, source.max_frames
+    try:
+        dreamer = Dreamer.from_config(config.dream)
+        stream = StreamDreamer(dreamer, config.video)
+        tracker = make_tracker(config.video, dreamer.device)
+        sink = VideoFileSink(output, info.rate, info.time_base, config.video.crf,
+                             info.path if info.has_audio else None, info.start)
+        try:
+            stats = run_video(source.frames(), stream, lambda f: sink.write(f.image, f.time), tracker,
+                              progress and (lambda done: progress(done, info.frames)))
+        except BaseException:
+            sink.abort()
+            raise
+        cut_short = stats.interrupted or (max_frames is not None and stats.frames >= max_frames)
+        sink.close(sink.last_time + 1 / float(info.rate) if cut_short else None)
+    finally:
+        source.close()
+    warnings = list(sink.warnings)
+    if source.corrupt:
+        warnings.append(f"skipped {source.corrupt} corrupt packets in {source.path}")
+    elif source.missing:
+        warnings.append(f"skipped {source.missing} of {info.frames} frames in {source.path} "
+                        f"that could not be decoded (damaged file?)")
+    if source.truncated:
+        warnings.append(f"{source.path} ended early (cut short?); dreamt what could be read")
+    return VideoResult(stats, info, f"{config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}",
+                       dreamer.device.type, sink.audio.description if sink.audio else "no audio", warnings)

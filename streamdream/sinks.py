@@ -215,7 +215,6 @@ class VideoFileSink:
         self.container = None
         self.stream = None
         self.audio: AudioTrack | None = None
-        self.frames = 0
         self.last_pts = -1
         self.last_time = 0.0
         self.warnings: list[str] = []
@@ -223,7 +222,7 @@ class VideoFileSink:
     def _open(self, height: int, width: int) -> None:
         import av
 
-        self.container = av.open(str(self.tmp), mode="w", format=_format_for(self.output))
+        self.container = av.open(str(self.tmp), mode="w", format=VIDEO_FORMATS[self.output.suffix.lower()])
         stream = self.container.add_stream(_video_codec(), rate=self.rate)
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
@@ -251,7 +250,6 @@ class VideoFileSink:
         self.container.mux(self.stream.encode(frame))
         self.last_pts = pts
         self.last_time = float(pts * self.time_base)
-        self.frames += 1
         if self.audio is not None:
             self.audio.pump(self.container, self.last_time)
 
@@ -279,11 +277,8 @@ class VideoFileSink:
             self.tmp.unlink()
 
 
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
-
-
-def _format_for(output: Path) -> str:
-    return {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}[output.suffix.lower()]
+VIDEO_FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}  # suffix -> FFmpeg muxer
+VIDEO_SUFFIXES = tuple(VIDEO_FORMATS)
 
 
 class WindowClosed(Exception):
@@ -325,3 +320,5 @@ class WindowSink:
             cv2.destroyWindow(self.title)
         except cv2.error:
             pass
+
+    abort = close  # a window leaves nothing behind to remove

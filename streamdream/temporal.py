@@ -20,6 +20,7 @@ from .config import VideoConfig
 from .dream import refine
 from .dreamer import Dreamer, to_frame
 from .flow import DISFlow, consistency_mask, frame_difference, resize_flow, to_gray, warp
+from .metrics import strength
 
 # below this share of trusted pixels the flow explains too little of the frame to carry a dream
 MIN_TRUSTED = 0.3
@@ -83,11 +84,6 @@ def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
 
         return MotionTracker(video.scene_cut, RAFTFlow(device, video.flow_weights))
     return MotionTracker(video.scene_cut)
-
-
-def strength(dreamt: np.ndarray, frame: np.ndarray) -> float:
-    """Dream strength: mean absolute difference, in [0, 1], between a dream and its input."""
-    return float(np.abs(dreamt.astype(np.float32) - frame.astype(np.float32)).mean() / 255.0)
 
 
 class StreamDreamer:

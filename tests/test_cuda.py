@@ -7,7 +7,7 @@ import torch
 from streamdream.cli import main
 from streamdream.config import DreamConfig
 from streamdream.dreamer import Dreamer
-from streamdream.temporal import strength
+from streamdream.metrics import strength
 
 from .conftest import probe, write_clip
 

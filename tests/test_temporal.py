@@ -4,7 +4,8 @@ import pytest
 from streamdream.config import DreamConfig, VideoConfig
 from streamdream.dreamer import Dreamer
 from streamdream.metrics import temporal_metrics
-from streamdream.temporal import MotionTracker, StreamDreamer, strength
+from streamdream.metrics import strength
+from streamdream.temporal import MotionTracker, StreamDreamer
 
 from .conftest import pattern_frame
 
