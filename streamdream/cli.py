@@ -148,17 +148,29 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     from .metrics import measure_files
 
     with progress_bar("measuring", "frames") as update:
-        m = measure_files(args.input, args.output, max_frames=args.frames,
+        m = measure_files(args.input, args.output, max_frames=args.frames, reference=args.reference,
                           progress=lambda done, expected: update(done, max(done, expected or done)))
+    against = f"the full dream {args.reference}" if args.reference else "output frame 0"
     table = Table(title=f"{args.output} against {args.input} ({m.frames} frames)", title_justify="left")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("E_warp output", f"{m.ewarp_output:.6f}")
-    table.add_row("E_warp input", f"{m.ewarp_input:.6f}")
-    table.add_row("E_warp ratio (output / input)", f"{m.ratio:.3f}")
-    table.add_row("strength, all frames", f"{m.strength:.4f}")
-    table.add_row("strength, first 50 frames", f"{m.strength_first:.4f}")
-    table.add_row("strength, last 50 frames", f"{m.strength_last:.4f}")
+    rows = [
+        ("E_warp output", f"{m.ewarp_output:.6f}"),
+        ("E_warp input", f"{m.ewarp_input:.6f}"),
+        ("E_warp ratio (output / input)", f"{m.ratio:.3f}"),
+        ("strength, all frames", f"{m.strength:.4f}"),
+        ("strength, first 50 frames", f"{m.strength_first:.4f}"),
+        ("strength, last 50 frames", f"{m.strength_last:.4f}"),
+        (f"covered (against {against}): mean", f"{m.covered:.3f}"),
+        ("covered: lowest frame / last third", f"{m.covered_min:.3f} / {m.covered_last_third:.3f}"),
+        ("moving covered", f"{m.moving_covered:.3f}"),
+        ("concentration: mean / highest frame", f"{m.concentration:.3f} / {m.concentration_max:.3f}"),
+        ("detail coherence: trusted / moving pixels", f"{m.coherence:.3f} / {m.coherence_moving:.3f}"),
+    ]
+    if m.reference_strength:
+        rows.append(("strength / full dream's", f"{m.strength / m.reference_strength:.3f}"))
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     return 0
 
@@ -378,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="the original video")
     p.add_argument("output", help="its dream")
     p.add_argument("--frames", type=int, help="measure at most this many frames")
+    p.add_argument("--reference", metavar="FULL", help="a --no-flow dream of the same input: coverage is judged "
+                                                      "against it (default: against output frame 0)")
     p.set_defaults(run=cmd_metrics)
 
     p = sub.add_parser("layers", parents=[common], help="list a model's dreamable layers")

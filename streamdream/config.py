@@ -39,10 +39,12 @@ class VideoConfig:
     flow: bool = True  # False: dream every frame from scratch (the baseline)
     optical_flow: str = "dis"  # dis (OpenCV, CPU) or raft (torchvision RAFT-small, for CUDA; downloads weights)
     flow_weights: str | None = None  # a local RAFT-small state dict
-    refine_iterations: int = 1  # ascent steps on each frame after the warped detail is laid down
-    refine_octaves: int = 1  # >1: smaller sizes run too, so large shapes keep growing (slower)
-    carried_step: float = 0.25  # share of the step on pixels carried from the previous frame (1: all)
-    max_gain: float = 0.1  # how much a frame may scale its carried detail back up towards the keyframe's strength
+    refine_iterations: int = 1  # full-size ascent steps on each frame after the carried detail is laid down
+    refine_octaves: int = 4  # >1: one more step a frame at one of the smaller octaves, in turn (amortised octaves)
+    carried_step: float = 0.25  # share of the step on pixels carried for a while (1: all)
+    fresh_step: float = 2.0  # share of the step on pixels the previous frame did not show
+    fresh_frames: int = 6  # frames over which a newly shown pixel's step falls from fresh_step to carried_step
+    max_gain: float = 0.1  # how much a frame may scale a region's carried detail towards the keyframe's strength
     scene_cut: float = 0.15  # mean absolute difference (0-1) of consecutive frames that starts a new dream
     crf: int = 18
 
@@ -102,6 +104,13 @@ def check(config: Config, where: str = "settings") -> Config:
         _positive(name, getattr(v, name), where, allow_zero=True)
     if not 0.0 <= v.carried_step <= 1.0:
         raise UsageError(f"{where}: carried_step must be in [0, 1], got {v.carried_step}")
+    if not 0.0 <= v.fresh_step <= 10.0:
+        raise UsageError(f"{where}: fresh_step must be in [0, 10], got {v.fresh_step}")
+    if v.fresh_frames < 1:
+        raise UsageError(f"{where}: fresh_frames must be at least 1, got {v.fresh_frames}")
+    if v.max_gain > 1.0:
+        raise UsageError(f"{where}: max_gain above 1 lets a region's dream double in a frame (got {v.max_gain}); "
+                         f"try 0.05 to 0.2")
     if not 0.0 < v.scene_cut <= 1.0:
         raise UsageError(f"{where}: scene_cut must be in (0, 1], got {v.scene_cut}")
     if not 0 <= v.crf <= 51:

@@ -135,20 +135,17 @@ def dream(image: torch.Tensor, net, objective: Objective, settings: AscentSettin
     return dreamt
 
 
-def refine(image: torch.Tensor, net, objective: Objective, octaves: int, octave_scale: float, iterations: int,
-           step: float, jitter: int, generator: torch.Generator | None = None,
-           weight: torch.Tensor | None = None) -> torch.Tensor:
-    """A few more ascent steps on an image that already carries a dream, (1, 3, H, W) in [0, 1].
-
-    With octaves > 1 the smaller sizes run first and only the *change* they make is scaled up
-    and added, so large shapes keep growing without blurring the fine detail already there.
+def refine_at(image: torch.Tensor, size: tuple[int, int], net, objective: Objective, iterations: int, step: float,
+              jitter: int, generator: torch.Generator | None = None,
+              weight: torch.Tensor | None = None) -> torch.Tensor:
+    """A few more ascent steps on an image that already carries a dream, (1, 3, H, W) in [0, 1],
+    taken with the image seen at `size` (h, w); only the *change* they make is scaled back up and
+    added, so a smaller size grows large shapes without blurring the fine detail already there.
     `weight` (1, 1, H, W) scales the step per pixel (e.g. more where the dream is new).
     """
     check_image(image)
     full = tuple(image.shape[2:])
-    for size in octave_sizes(full[0], full[1], max(1, octaves), octave_scale):
-        small = resize(image, size)
-        changed = ascend(small, net, objective, iterations, step, octave_jitter(jitter, size[1], full[1]), generator,
-                         weight=None if weight is None else resize(weight, size))
-        image = (image + resize(changed - small, full)).clamp(0, 1)
-    return image
+    small = resize(image, size)
+    changed = ascend(small, net, objective, iterations, step, octave_jitter(jitter, size[1], full[1]), generator,
+                     weight=None if weight is None else resize(weight, size))
+    return (image + resize(changed - small, full)).clamp(0, 1)

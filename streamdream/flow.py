@@ -151,3 +151,28 @@ def frame_difference(a: np.ndarray, b: np.ndarray) -> float:
     small_a = cv2.resize(a, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     small_b = cv2.resize(b, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     return float(np.abs(small_a - small_b).mean() / 255.0)
+
+
+def warp_tensor(image, flow, mode: str = "bicubic"):
+    """Backward warp on the dream device: out[..., y, x] = image[..., y + flow_y, x + flow_x].
+
+    image: float tensor (N, C, H, W); flow: float tensor (H, W, 2) in pixels, on the same device.
+    Edges are replicated. Bicubic keeps fine detail that bilinear would blur a little on every
+    frame it is carried (the blur compounds over a moving subject); its overshoot is harmless on
+    dream detail, which is a signed difference.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if image.ndim != 4:
+        raise ValueError(f"image must be (N, C, H, W), got {tuple(image.shape)}")
+    if flow.ndim != 3 or flow.shape[2] != 2 or tuple(flow.shape[:2]) != tuple(image.shape[2:]):
+        raise ValueError(f"flow must be (H, W, 2) matching the image {tuple(image.shape[2:])}, got {tuple(flow.shape)}")
+    h, w = flow.shape[:2]
+    ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
+                            torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
+    # grid_sample wants positions in [-1, 1], corners on pixel centres (align_corners=True)
+    gx = (xs + flow[..., 0]) * (2.0 / max(w - 1, 1)) - 1.0
+    gy = (ys + flow[..., 1]) * (2.0 / max(h - 1, 1)) - 1.0
+    grid = torch.stack([gx, gy], dim=-1)[None].expand(image.shape[0], h, w, 2)
+    return F.grid_sample(image, grid.to(image.dtype), mode=mode, padding_mode="border", align_corners=True)

@@ -1,10 +1,20 @@
-"""How steady and how strong a dreamt video is, measured against its input.
+"""How steady, how strong and how evenly spread a dreamt video is, measured against its input.
 
 E_warp (Lai et al. 2018, "Learning Blind Video Temporal Consistency"): for each pair of frames,
 the mean squared RGB error (values in [0, 1]) between output frame t and output frame t-1 warped
 onto it by the *input's* optical flow, over the pixels the flow can be trusted at (not occluded,
 not on a motion boundary); averaged over pairs. The same on the input itself is the floor that
-flow errors alone give; their ratio tells flicker added by the dream.
+flow errors alone give; their ratio tells flicker added by the dream. It punishes sharp detail,
+so it is read beside the measures below, which a whole-frame mean cannot replace:
+
+- where the dream is: a local strength map (|output - input| over colour, box-blurred over 1/20
+  of the width). *Covered* is the share of pixels at least half as strong as the median of a full
+  dream of that frame (a `--no-flow` reference) or, without one, of output frame 0; *moving
+  covered* the same over pixels the input moves at least 1 px/frame; *concentration* the share of
+  all strength held by the strongest 10% of pixels (an even dream about 0.15, blobs 0.4-0.7).
+- whether the dream moves with the picture: *detail coherence* is the Pearson correlation of the
+  dream detail (output - input) of frame t with that of frame t-1 warped onto t along the input's
+  flow, over trusted pixels (and over the moving ones). It is blind to how sharp or strong it is.
 """
 
 from __future__ import annotations
@@ -18,6 +28,11 @@ import numpy as np
 
 from .flow import DISFlow, consistency_mask, to_gray, warp
 
+MOVING_PX = 1.0  # input motion (px/frame) that counts as moving
+MIN_MOVING_SHARE = 0.02  # frames where less of the picture moves say nothing about moving subjects
+COVERED_SHARE = 0.5  # local strength, as a share of the reference's median, that counts as dreamt
+TOP_SHARE = 0.1  # concentration: the strongest tenth of the pixels
+
 
 @dataclass(frozen=True)
 class TemporalMetrics:
@@ -27,6 +42,15 @@ class TemporalMetrics:
     strength: float  # mean |output - input| in [0, 1] over all frames
     strength_first: float  # over the first `window` frames
     strength_last: float  # over the last `window` frames
+    covered: float  # mean over frames of the covered share
+    covered_min: float
+    covered_last_third: float
+    moving_covered: float  # mean over frames where enough moves; nan when none did
+    concentration: float  # mean over frames
+    concentration_max: float
+    coherence: float  # mean over frame pairs, trusted pixels
+    coherence_moving: float  # mean over frame pairs, trusted moving pixels; nan when none moved
+    reference_strength: float | None = None  # mean strength of the reference (full dream), if given
 
     @property
     def ratio(self) -> float:
@@ -36,6 +60,36 @@ class TemporalMetrics:
 def strength(dreamt: np.ndarray, frame: np.ndarray) -> float:
     """Dream strength: mean absolute difference, in [0, 1], between a dream and its input (H, W, 3)."""
     return float(np.abs(dreamt.astype(np.float32) - frame.astype(np.float32)).mean() / 255.0)
+
+
+def local_strength(dreamt: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Where the dream is: |dreamt - frame| averaged over colour and box-blurred over 1/20 of the
+    width, float32 (H, W) in [0, 1]. Both RGB uint8 (H, W, 3) of one size."""
+    if dreamt.shape != frame.shape or dreamt.ndim != 3:
+        raise ValueError(f"need two RGB frames of one size, got {dreamt.shape} and {frame.shape}")
+    diff = np.abs(dreamt.astype(np.float32) - frame.astype(np.float32)).mean(axis=2) / 255.0
+    side = max(1, round(frame.shape[1] / 20))
+    return cv2.blur(diff, (side, side), borderType=cv2.BORDER_REFLECT)
+
+
+def concentration(local: np.ndarray) -> float:
+    """Share of the total of a local strength map (H, W) held by its strongest TOP_SHARE of pixels."""
+    values = local.ravel()
+    total = float(values.sum())
+    if total <= 0:
+        return 1.0
+    k = max(1, round(TOP_SHARE * values.size))
+    return float(np.partition(values, values.size - k)[-k:].sum() / total)
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two equal-length 1-D arrays; nan when either is constant or empty."""
+    if a.size < 2:
+        return float("nan")
+    a = a - a.mean()
+    b = b - b.mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denominator) if denominator > 0 else float("nan")
 
 
 def _pair_error(current: np.ndarray, previous: np.ndarray, flow: np.ndarray, mask: np.ndarray) -> float:
@@ -56,53 +110,97 @@ def _match(frame: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
 
 
+def _nanmean(values: list[float]) -> float:
+    values = [v for v in values if v == v]
+    return float(np.mean(values)) if values else float("nan")
+
+
 def temporal_metrics(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray], window: int = 50,
-                     progress: Callable[[int], None] | None = None) -> TemporalMetrics:
-    """Metrics of RGB uint8 frame sequences (H, W, 3), paired in order; stops at the shorter one."""
+                     progress: Callable[[int], None] | None = None,
+                     references: Iterable[np.ndarray] | None = None) -> TemporalMetrics:
+    """Metrics of RGB uint8 frame sequences (H, W, 3), paired in order; stops at the shorter one.
+
+    `references`, if given, are full dreams of the same inputs (e.g. `--no-flow`): each frame's
+    coverage is then judged against the median local strength of its own full dream.
+    """
     dis = DISFlow()
     previous = None
-    out_errors, in_errors, strengths = [], [], []
-    for frame_in, frame_out in zip(inputs, outputs):
+    out_errors, in_errors, strengths, ref_strengths = [], [], [], []
+    covered, moving_covered, concentrations, coherence, coherence_moving = [], [], [], [], []
+    first_median = None
+    pairs = zip(inputs, outputs, references) if references is not None else ((i, o, None) for i, o in zip(inputs, outputs))
+    for frame_in, frame_out, frame_ref in pairs:
         frame_in = _match(frame_in, *frame_out.shape[:2])
         strengths.append(strength(frame_out, frame_in))
+        local = local_strength(frame_out, frame_in)
+        if frame_ref is not None:
+            frame_ref = _match(frame_ref, *frame_out.shape[:2])
+            ref_strengths.append(strength(frame_ref, frame_in))
+            median = float(np.median(local_strength(frame_ref, frame_in)))
+        else:
+            first_median = float(np.median(local)) if first_median is None else first_median
+            median = first_median
+        dreamt = local >= COVERED_SHARE * median
+        covered.append(float(dreamt.mean()))
+        concentrations.append(concentration(local))
         gray = to_gray(frame_in)
+        detail = frame_out.astype(np.float32) - frame_in.astype(np.float32)
         if previous is not None:
-            prev_in, prev_out, prev_gray = previous
+            prev_in, prev_out, prev_gray, prev_detail = previous
             back = dis(gray, prev_gray)
             mask = consistency_mask(back, dis(prev_gray, gray))
             out_errors.append(_pair_error(frame_out, prev_out, back, mask))
             in_errors.append(_pair_error(frame_in, prev_in, back, mask))
-        previous = (frame_in, frame_out, gray)
+            moving = np.hypot(back[..., 0], back[..., 1]) >= MOVING_PX
+            if moving.mean() >= MIN_MOVING_SHARE:
+                moving_covered.append(float(dreamt[moving].mean()))
+            carried = warp(prev_detail, back)
+            trusted = mask > 0
+            coherence.append(pearson(detail[trusted].ravel(), carried[trusted].ravel()))
+            trusted_moving = trusted & moving
+            if trusted_moving.mean() >= MIN_MOVING_SHARE:
+                coherence_moving.append(pearson(detail[trusted_moving].ravel(), carried[trusted_moving].ravel()))
+        previous = (frame_in, frame_out, gray, detail)
         if progress:
             progress(len(strengths))
     if len(strengths) < 2:
         raise ValueError("temporal metrics need at least two frames in both videos")
-    return TemporalMetrics(len(strengths), float(np.mean(out_errors)), float(np.mean(in_errors)),
-                           float(np.mean(strengths)), float(np.mean(strengths[:window])),
-                           float(np.mean(strengths[-window:])))
+    third = max(1, len(covered) // 3)
+    return TemporalMetrics(
+        len(strengths), float(np.mean(out_errors)), float(np.mean(in_errors)),
+        float(np.mean(strengths)), float(np.mean(strengths[:window])), float(np.mean(strengths[-window:])),
+        float(np.mean(covered)), float(np.min(covered)), float(np.mean(covered[-third:])),
+        _nanmean(moving_covered), float(np.mean(concentrations)), float(np.max(concentrations)),
+        _nanmean(coherence), _nanmean(coherence_moving),
+        float(np.mean(ref_strengths)) if ref_strengths else None)
 
 
 def measure_files(source: str | Path, dreamt: str | Path, width: int | None = None, max_frames: int | None = None,
-                  window: int = 50, progress: Callable[[int, int | None], None] | None = None) -> TemporalMetrics:
-    """Metrics of a dreamt video file against its source (rescaled to `width` first, if given).
+                  window: int = 50, progress: Callable[[int, int | None], None] | None = None,
+                  reference: str | Path | None = None, start: float = 0.0) -> TemporalMetrics:
+    """Metrics of a dreamt video file against its source (rescaled to `width` first, if given),
+    optionally with `reference`, a full (`--no-flow`) dream of the same frames.
 
-    UsageError when either is not a readable video or they share fewer than two frames.
+    UsageError when a file is not a readable video or they share fewer than two frames.
     """
+    from contextlib import ExitStack
+
     from .errors import UsageError
     from .sources import VideoFileSource
 
-    inputs = VideoFileSource(source, width, max_frames=max_frames)
-    try:
+    with ExitStack() as stack:
+        inputs = VideoFileSource(source, width, start, max_frames=max_frames)
+        stack.callback(inputs.close)
         outputs = VideoFileSource(dreamt, max_frames=max_frames)
-    except BaseException:
-        inputs.close()
-        raise
-    expected = min(inputs.info.frames or 0, outputs.info.frames or 0) or None
-    try:
-        return temporal_metrics((f.image for f in inputs.frames()), (f.image for f in outputs.frames()), window,
-                                progress and (lambda done: progress(done, expected)))
-    except ValueError as exc:
-        raise UsageError(f"cannot measure {dreamt} against {source}: {exc}") from None
-    finally:
-        inputs.close()
-        outputs.close()
+        stack.callback(outputs.close)
+        refs = None
+        if reference is not None:
+            refs = VideoFileSource(reference, max_frames=max_frames)
+            stack.callback(refs.close)
+        expected = min(inputs.info.frames or 0, outputs.info.frames or 0) or None
+        try:
+            return temporal_metrics((f.image for f in inputs.frames()), (f.image for f in outputs.frames()), window,
+                                    progress and (lambda done: progress(done, expected)),
+                                    None if refs is None else (f.image for f in refs.frames()))
+        except ValueError as exc:
+            raise UsageError(f"cannot measure {dreamt} against {source}: {exc}") from None

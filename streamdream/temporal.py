@@ -3,8 +3,8 @@
 `MotionTracker` (flow stage) turns each input frame into `Motion` relative to the previous
 input: backward flow, a mask of the pixels the previous frame really shows, and whether this is
 a scene cut. `StreamDreamer` (dream stage) then moves the previous frame's dream detail (dream
-minus input) along the flow onto the current frame, leaves occluded pixels to be dreamt fresh,
-and refines with a few ascent steps instead of dreaming from scratch.
+minus input) along the flow onto the current frame, holds its local strength near the
+keyframe's, and refines it with a few ascent steps instead of dreaming from scratch.
 """
 
 from __future__ import annotations
@@ -15,18 +15,25 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .config import VideoConfig
-from .dream import refine
-from .dreamer import Dreamer, to_frame
-from .flow import DISFlow, consistency_mask, frame_difference, resize_flow, to_gray, warp
-from .metrics import strength
+from .dream import check_image, octave_sizes, refine_at
+from .dreamer import Dreamer, to_frame, to_tensor
+from .flow import DISFlow, consistency_mask, frame_difference, resize_flow, to_gray, warp_tensor
 
 # below this share of trusted pixels the flow explains too little of the frame to carry a dream
 MIN_TRUSTED = 0.3
 # flow on wider frames is computed on a copy this wide: DIS cost grows with the pixels, and the
 # dream's detail is coarser than the flow error this leaves
 FLOW_WIDTH = 640
+# the local strength map averages over cells this share of the frame's width (as the metrics do)
+LOCAL_SHARE = 1 / 20
+# the carried detail's local strength is held between these quantiles of the keyframe's: a band,
+# not one level, so the dream keeps some of its strong and quiet places
+HOLD_BAND = (0.35, 0.75)
+# the flow check's mask is blurred over this share of the width (see `soften`)
+TRUST_BLUR = 1 / 40
 
 
 @dataclass(frozen=True)
@@ -86,56 +93,105 @@ def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
     return MotionTracker(video.scene_cut)
 
 
+def local_strength(detail: torch.Tensor) -> torch.Tensor:
+    """Where the dream is: |detail| averaged over colour and over cells of LOCAL_SHARE of the
+    width, smoothly upsampled. (1, 3, H, W) -> (1, 1, H, W)."""
+    check_image(detail)
+    h, w = detail.shape[2:]
+    cell = max(1.0, w * LOCAL_SHARE / 2)  # half-cell spacing, then a 3x3 mean: about a box of LOCAL_SHARE
+    grid = (max(1, round(h / cell)), max(1, round(w / cell)))
+    cells = F.adaptive_avg_pool2d(detail.abs().mean(1, keepdim=True), grid)
+    cells = F.avg_pool2d(F.pad(cells, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    return F.interpolate(cells, size=(h, w), mode="bilinear", align_corners=False)
+
+
+def hold_strength(detail: torch.Tensor, low: float, high: float, max_gain: float) -> torch.Tensor:
+    """Pull each region's strength into [low, high], by at most a factor 1 + `max_gain` a frame.
+
+    detail (1, 3, H, W): a carried dream detail; low and high: local strengths (see
+    `local_strength`). The gain is a smooth map, so it changes how strong the detail is, not
+    where it is. It works per region, not on the whole frame: a global gain scales up whatever
+    little is left where the dream has gone, and piles it into saturated blobs.
+    """
+    if not 0 <= low <= high:
+        raise ValueError(f"need 0 <= low <= high, got {low} and {high}")
+    local = local_strength(detail).clamp_min(1e-6)
+    gain = torch.where(local < low, (low / local).clamp(max=1.0 + max_gain), torch.ones_like(local))
+    gain = torch.where(local > high, (high / local).clamp(min=1.0 / (1.0 + max_gain)), gain)
+    return detail * gain
+
+
+def soften(mask: torch.Tensor, side: int) -> torch.Tensor:
+    """Box-blur a trust mask (1, 1, H, W) over `side` pixels: a lone pixel the flow check flagged
+    inside a trusted region (DIS is noisy on bending, turning subjects) keeps most of its dream,
+    while a real disocclusion, a region the previous frame did not show, stays near 0."""
+    if mask.ndim != 4 or mask.shape[:2] != (1, 1):
+        raise ValueError(f"mask must be (1, 1, H, W), got {tuple(mask.shape)}")
+    if side < 2:
+        return mask
+    side |= 1  # odd, so the blur stays centred
+    return F.avg_pool2d(F.pad(mask, (side // 2,) * 4, mode="replicate"), side, stride=1)
+
+
 class StreamDreamer:
     """The dream stage's state between frames: `next(frame, motion) -> dream`.
 
-    The first frame and every scene cut get the full octave dream; its strength becomes the
-    reference. Later frames carry the warped detail and refine it; the detail is scaled back
-    when it outgrows the reference, so the dream does not build up over a long clip.
+    The first frame and every scene cut get the full octave dream; its local strength sets the
+    band to hold. Every later frame, on the dream device:
+    1. carries the previous detail along the flow (bicubic, so it does not blur over a moving
+       subject), fading it where the flow check says the previous frame did not show the pixel;
+    2. holds each region's strength in the keyframe's band (`hold_strength`);
+    3. takes `refine_iterations` ascent steps at full size and, with `refine_octaves` > 1, one
+       at one smaller octave, a different one each frame (amortised octaves), so that coarse
+       shapes keep growing on moving subjects too. Pixels carried for a while take
+       `carried_step` of the step, so their dream stays put; newly shown ones take `fresh_step`
+       of it, falling back to `carried_step` over `fresh_frames` frames, so they are dreamt
+       afresh within a few frames instead of staying plain.
     """
 
     def __init__(self, dreamer: Dreamer, video: VideoConfig):
         self.dreamer = dreamer
         self.video = video
-        self.previous_detail: np.ndarray | None = None  # float32 (H, W, 3), dream - input in [0, 1] units
-        self.reference = 0.0
+        self.detail: torch.Tensor | None = None  # (1, 3, H, W): dream - input
+        self.settled: torch.Tensor | None = None  # (1, 1, H, W) in [0, 1]: 0 newly shown, 1 carried for a while
+        self.low = self.high = 0.0  # the keyframe's band of local strength
         self.keyframes = 0
+        self.carried = 0  # frames since the last keyframe
 
     def next(self, frame: np.ndarray, motion: Motion | None) -> np.ndarray:
         """RGB uint8 (H, W, 3) -> its dream. `motion` relates it to the previous frame (None: start over)."""
-        if (not self.video.flow or motion is None or motion.cut or self.previous_detail is None
-                or self.previous_detail.shape[:2] != frame.shape[:2]):
-            dreamt = self.dreamer.dream_frame(frame)
+        base = to_tensor(frame, self.dreamer.device)
+        if (not self.video.flow or motion is None or motion.cut or self.detail is None
+                or tuple(self.detail.shape[2:]) != frame.shape[:2]):
+            dreamt = self.dreamer.dream_tensor(base)
             self.keyframes += 1
-            self.reference = strength(dreamt, frame)
+            self.carried = 0
+            self.settled = torch.ones_like(base[:, :1])
+            local = local_strength(dreamt - base).flatten().float().cpu()
+            self.low, self.high = (float(v) for v in torch.quantile(local, torch.tensor(HOLD_BAND)))
         else:
-            dreamt = self._carry(frame, motion)
-        self.previous_detail = (dreamt.astype(np.float32) - frame.astype(np.float32)) / 255.0
-        return dreamt
+            dreamt = self._carry(base, motion)
+            self.carried += 1
+        self.detail = dreamt - base
+        return to_frame(dreamt)
 
-    def _carry(self, frame: np.ndarray, motion: Motion) -> np.ndarray:
-        if motion.flow.shape[:2] != frame.shape[:2]:
-            raise ValueError(f"motion {motion.flow.shape[:2]} does not match frame {frame.shape[:2]}")
-        d, v = self.dreamer.config, self.video
-        base = frame.astype(np.float32) / 255.0
-        carried = warp(self.previous_detail, motion.flow) * motion.mask[..., None]
-        # Warping blurs the detail a little and occlusions remove some: win the strength back
-        # by scaling what was carried, at most `max_gain` a frame, never above the keyframe's.
-        now = float(np.abs(carried).mean())
-        if 0 < now < self.reference:
-            carried *= min(self.reference / now, 1.0 + v.max_gain)
-        start = np.clip(base + carried, 0.0, 1.0)
-        # Carried pixels take a small share of each step, so their dream stays put; pixels the
-        # previous frame did not show take the whole step and are dreamt fresh.
-        weight = v.carried_step + (1.0 - v.carried_step) * (1.0 - motion.mask)
-        device = self.dreamer.device
-        image = refine(torch.from_numpy(start).permute(2, 0, 1)[None].to(device), self.dreamer.net,
-                       self.dreamer.objective, v.refine_octaves, d.octave_scale, v.refine_iterations, d.step,
-                       d.jitter, self.dreamer.generator, torch.from_numpy(weight)[None, None].to(device))
-        dreamt = to_frame(image)
-        detail = dreamt.astype(np.float32) / 255.0 - base
-        now = float(np.abs(detail).mean())
-        if now > self.reference > 0:
-            detail *= self.reference / now
-            dreamt = (np.clip(base + detail, 0.0, 1.0) * 255).round().astype(np.uint8)
-        return dreamt
+    def _carry(self, base: torch.Tensor, motion: Motion) -> torch.Tensor:
+        if motion.flow.shape[:2] != tuple(base.shape[2:]):
+            raise ValueError(f"motion {motion.flow.shape[:2]} does not match frame {tuple(base.shape[2:])}")
+        d, v, dreamer = self.dreamer.config, self.video, self.dreamer
+        h, w = base.shape[2:]
+        flow = torch.from_numpy(motion.flow).to(dreamer.device)
+        trust = soften(torch.from_numpy(motion.mask).to(dreamer.device)[None, None], round(w * TRUST_BLUR))
+        carried = hold_strength(warp_tensor(self.detail, flow) * trust, self.low, self.high, v.max_gain)
+        image = (base + carried).clamp(0, 1)
+        settled = warp_tensor(self.settled, flow, "bilinear") * trust
+        weight = v.carried_step + (v.fresh_step - v.carried_step) * (1.0 - settled)
+        self.settled = (settled + 1.0 / v.fresh_frames).clamp(max=1.0)
+        net, objective, generator = dreamer.net, dreamer.objective, dreamer.generator
+        if v.refine_iterations:
+            image = refine_at(image, (h, w), net, objective, v.refine_iterations, d.step, d.jitter, generator, weight)
+        smaller = octave_sizes(h, w, max(1, v.refine_octaves), d.octave_scale)[:-1]
+        if smaller:
+            size = smaller[self.carried % len(smaller)]
+            image = refine_at(image, size, net, objective, 1, d.step, d.jitter, generator, weight)
+        return image

@@ -117,3 +117,17 @@ def damage_packets(path, out, which, fill=None):
         data[pos:pos + size] = bytes([fill]) * size if fill is not None else rng.integers(0, 256, size, dtype=np.uint8).tobytes()
     out.write_bytes(bytes(data))
     return out, len(spans)
+
+
+def object_frame(index: int, width: int, height: int, speed: int = 2) -> np.ndarray:
+    """A textured disc moving `speed` px right (and gently up and down) per frame over a still,
+    differently textured background: a moving subject with known motion and real disocclusions."""
+    frame = pattern_frame(0, width, height, speed=0)[::-1].copy()
+    r = height // 4
+    cx = r + (index * speed) % max(1, width - 2 * r)
+    cy = height // 2 + round(0.15 * height * np.sin(index / 6.0))
+    yy, xx = np.mgrid[0:height, 0:width]
+    inside = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
+    disc = 255 - pattern_frame(index * speed, width, height, speed=1)
+    frame[inside] = disc[inside]
+    return frame

@@ -94,6 +94,11 @@ def test_no_flow_and_metrics_command(tmp_path, capsys):
     assert "1 full dreams" in out and "12 full dreams" in out
     assert main(["metrics", str(clip), str(tmp_path / "flow.mp4")]) == 0
     assert "E_warp ratio" in capsys.readouterr().out
+    assert main(["metrics", str(clip), str(tmp_path / "flow.mp4"), "--reference", str(tmp_path / "scratch.mp4")]) == 0
+    out = capsys.readouterr().out
+    assert "moving covered" in out and "detail coherence" in out and "strength / full dream's" in out
+    assert main(["metrics", str(clip), str(tmp_path / "flow.mp4"), "--reference", str(tmp_path / "none.mp4")]) == 2
+    assert "none.mp4 does not exist" in capsys.readouterr().out
 
 
 def test_audio_the_container_cannot_take_is_transcoded(tmp_path):

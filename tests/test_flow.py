@@ -110,3 +110,32 @@ def test_raft_rejects_weights_of_another_network(tmp_path, lite0):
     torch.save(lite0[1].state_dict(), tmp_path / "lite0.pth")
     with pytest.raises(UsageError, match="do not fit RAFT-small"):
         RAFTFlow("cpu", str(tmp_path / "lite0.pth"))
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_tensor_warp_matches_opencv_warp(mode):
+    import torch
+
+    from streamdream.flow import warp_tensor
+
+    image = pattern_frame(0, 80, 60).astype(np.float32) / 255
+    rng = np.random.default_rng(0)
+    flow = np.stack([np.full((60, 80), 2.5), np.full((60, 80), -1.25)], -1).astype(np.float32)
+    flow += rng.normal(0, 0.3, flow.shape).astype(np.float32)
+    expected = warp(image, flow)
+    got = warp_tensor(torch.from_numpy(image).permute(2, 0, 1)[None], torch.from_numpy(flow), mode)
+    got = got[0].permute(1, 2, 0).numpy()
+    inner = (slice(4, -4), slice(4, -4))
+    tolerance = 1e-4 if mode == "bilinear" else 0.03  # bicubic differs from bilinear by design
+    assert np.abs(got[inner] - expected[inner]).mean() < tolerance
+
+
+def test_tensor_warp_rejects_bad_shapes():
+    import torch
+
+    from streamdream.flow import warp_tensor
+
+    with pytest.raises(ValueError):
+        warp_tensor(torch.zeros(3, 8, 8), torch.zeros(8, 8, 2))
+    with pytest.raises(ValueError):
+        warp_tensor(torch.zeros(1, 3, 8, 8), torch.zeros(8, 9, 2))
