@@ -3,7 +3,7 @@ side at several frames, with a row showing where the flow path's dream is. Look 
 believing any number.
 
     python scripts/contact_sheet.py INPUT -o sheet.png [--width 320] [--frames 60] [--at 0,20,40,59]
-                                    [--preset P] [--reference noflow.mp4 --dream flow.mp4]
+                                    [--preset P] [--reference noflow.mp4 --dream flow.mp4] [--tile-width 320]
 
 Without `--dream` both videos are rendered here (seed 1) with the same pipeline as
 `streamdream video`; with it, the given files are used as they are.
@@ -51,13 +51,23 @@ def strength_view(dreamt: np.ndarray, frame: np.ndarray, scale: float) -> np.nda
     return cv2.applyColorMap((local * 255).astype(np.uint8), cv2.COLORMAP_INFERNO)[..., ::-1]
 
 
-def sheet(inputs, references, dreams, at: list[int]) -> np.ndarray:
+def fit(image: np.ndarray, width: int | None) -> np.ndarray:
+    if not width or image.shape[1] == width:
+        return image
+    height = round(image.shape[0] * width / image.shape[1])
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def sheet(inputs, references, dreams, at: list[int], tile_width: int | None = None) -> np.ndarray:
+    """Rows input / --no-flow / flow / where --no-flow dreams / where flow dreams, a column per frame in `at`."""
     rows = []
     for name, frames in (("input", inputs), ("--no-flow", references), ("flow", dreams)):
-        rows.append(np.hstack([label(frames[i], f"{name}  frame {i}") for i in at]))
+        rows.append(np.hstack([label(fit(frames[i], tile_width), f"{name}  frame {i}") for i in at]))
     scale = float(np.percentile(local_strength(references[at[0]], inputs[at[0]]), 90)) or 1.0
-    heat = [label(strength_view(dreams[i], inputs[i], scale), f"flow: where the dream is, frame {i}") for i in at]
-    heat_ref = [label(strength_view(references[i], inputs[i], scale), f"--no-flow: where, frame {i}") for i in at]
+    heat = [label(fit(strength_view(dreams[i], inputs[i], scale), tile_width), f"flow: where the dream is, frame {i}")
+            for i in at]
+    heat_ref = [label(fit(strength_view(references[i], inputs[i], scale), tile_width), f"--no-flow: where, frame {i}")
+                for i in at]
     rows += [np.hstack(heat_ref), np.hstack(heat)]
     return np.vstack(rows)
 
@@ -73,6 +83,7 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--reference", help="an existing --no-flow dream of INPUT")
     p.add_argument("--dream", help="an existing flow-path dream of INPUT")
+    p.add_argument("--tile-width", type=int, default=320, help="each picture shrunk to this width (0: as is)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         dream = Path(args.dream) if args.dream else render(args, True, Path(tmp) / "flow.mp4")
@@ -84,7 +95,7 @@ def main() -> None:
     n = min(n, len(inputs))
     at = [int(v) for v in args.at.split(",")] if args.at else sorted({0, n // 3, 2 * n // 3, n - 1})
     at = [i for i in at if 0 <= i < n]
-    image = sheet(inputs, references, dreams, at)
+    image = sheet(inputs, references, dreams, at, args.tile_width)
     cv2.imwrite(args.output, image[..., ::-1])
     print(f"{args.output}: {len(at)} frames {at}, {image.shape[1]}x{image.shape[0]}")
 
