@@ -29,9 +29,8 @@ MIN_TRUSTED = 0.3
 FLOW_WIDTH = 640
 # the local strength map averages over cells this share of the frame's width (as the metrics do)
 LOCAL_SHARE = 1 / 20
-# the carried detail's local strength is held between these quantiles of the keyframe's: a band,
-# not one level, so the dream keeps some of its strong and quiet places
-HOLD_BAND = (0.35, 0.75)
+# regions of carried detail weaker than this quantile of the keyframe's local strength are lifted
+HOLD_LOW = 0.35
 # the flow check's mask is blurred over this share of the width (see `soften`)
 TRUST_BLUR = 1 / 40
 
@@ -94,31 +93,40 @@ def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
 
 
 def local_strength(detail: torch.Tensor) -> torch.Tensor:
-    """Where the dream is: |detail| averaged over colour and over cells of LOCAL_SHARE of the
-    width, smoothly upsampled. (1, 3, H, W) -> (1, 1, H, W)."""
-    check_image(detail)
-    h, w = detail.shape[2:]
-    cell = max(1.0, w * LOCAL_SHARE / 2)  # half-cell spacing, then a 3x3 mean: about a box of LOCAL_SHARE
-    grid = (max(1, round(h / cell)), max(1, round(w / cell)))
-    cells = F.adaptive_avg_pool2d(detail.abs().mean(1, keepdim=True), grid)
-    cells = F.avg_pool2d(F.pad(cells, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    return F.interpolate(cells, size=(h, w), mode="bilinear", align_corners=False)
+    """Where the dream is: |detail| averaged over colour and box-blurred over LOCAL_SHARE of the
+    width (as the metrics measure it). (1, 3, H, W) -> (1, 1, H, W).
 
-
-def hold_strength(detail: torch.Tensor, low: float, high: float, max_gain: float) -> torch.Tensor:
-    """Pull each region's strength into [low, high], by at most a factor 1 + `max_gain` a frame.
-
-    detail (1, 3, H, W): a carried dream detail; low and high: local strengths (see
-    `local_strength`). The gain is a smooth map, so it changes how strong the detail is, not
-    where it is. It works per region, not on the whole frame: a global gain scales up whatever
-    little is left where the dream has gone, and piles it into saturated blobs.
+    A true sliding box, in two separable passes: an estimate pooled on a coarse grid and
+    interpolated is biased along the grid, and `hold_strength`, fed it frame after frame,
+    printed that grid into the dream as a lattice of strong spots.
     """
-    if not 0 <= low <= high:
-        raise ValueError(f"need 0 <= low <= high, got {low} and {high}")
+    check_image(detail)
+    side = max(1, round(detail.shape[3] * LOCAL_SHARE)) | 1
+    half = side // 2
+    local = detail.abs().mean(1, keepdim=True)
+    local = F.avg_pool2d(F.pad(local, (half, half, 0, 0), mode="replicate"), (1, side), stride=1)
+    return F.avg_pool2d(F.pad(local, (0, 0, half, half), mode="replicate"), (side, 1), stride=1)
+
+
+def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float) -> torch.Tensor:
+    """Keep a carried dream detail (1, 3, H, W) from fading in places or building up overall.
+
+    Regions whose local strength (see `local_strength`) is below `low` are scaled up, by at most
+    a factor 1 + `max_gain` a frame, through a smooth gain map. A global gain would scale up
+    whatever little is left where the dream has gone and pile it into blobs. The whole frame is
+    scaled down, by the same bound, when its mean strength is above `mean`. That is deliberately
+    one factor, not a map: a gain that pulls strong regions down and weak ones up from a local
+    average is a reaction-diffusion system, and frame after frame it printed a lattice of spots
+    and stripes about the averaging width into the dream.
+    """
+    if low < 0 or mean <= 0:
+        raise ValueError(f"need low >= 0 and mean > 0, got {low} and {mean}")
     local = local_strength(detail).clamp_min(1e-6)
-    gain = torch.where(local < low, (low / local).clamp(max=1.0 + max_gain), torch.ones_like(local))
-    gain = torch.where(local > high, (high / local).clamp(min=1.0 / (1.0 + max_gain)), gain)
-    return detail * gain
+    detail = detail * torch.where(local < low, (low / local).clamp(max=1.0 + max_gain), torch.ones_like(local))
+    now = float(detail.abs().mean())
+    if now > mean:
+        detail = detail * max(mean / now, 1.0 / (1.0 + max_gain))
+    return detail
 
 
 def soften(mask: torch.Tensor, side: int) -> torch.Tensor:
@@ -140,7 +148,8 @@ class StreamDreamer:
     band to hold. Every later frame, on the dream device:
     1. carries the previous detail along the flow (bicubic, so it does not blur over a moving
        subject), fading it where the flow check says the previous frame did not show the pixel;
-    2. holds each region's strength in the keyframe's band (`hold_strength`);
+    2. lifts regions that have grown weak, and holds the whole frame's strength at the
+       keyframe's (`hold_strength`);
     3. takes `refine_iterations` ascent steps at full size and, with `refine_octaves` > 1, one
        at one smaller octave, a different one each frame (amortised octaves), so that coarse
        shapes keep growing on moving subjects too. Pixels carried for a while take
@@ -154,7 +163,7 @@ class StreamDreamer:
         self.video = video
         self.detail: torch.Tensor | None = None  # (1, 3, H, W): dream - input
         self.settled: torch.Tensor | None = None  # (1, 1, H, W) in [0, 1]: 0 newly shown, 1 carried for a while
-        self.low = self.high = 0.0  # the keyframe's band of local strength
+        self.low = self.mean = 0.0  # the keyframe's HOLD_LOW quantile of local strength, and mean strength
         self.keyframes = 0
         self.carried = 0  # frames since the last keyframe
 
@@ -167,8 +176,9 @@ class StreamDreamer:
             self.keyframes += 1
             self.carried = 0
             self.settled = torch.ones_like(base[:, :1])
-            local = local_strength(dreamt - base).flatten().float().cpu()
-            self.low, self.high = (float(v) for v in torch.quantile(local, torch.tensor(HOLD_BAND)))
+            detail = dreamt - base
+            self.low = float(torch.quantile(local_strength(detail).flatten().float().cpu(), HOLD_LOW))
+            self.mean = float(detail.abs().mean())
         else:
             dreamt = self._carry(base, motion)
             self.carried += 1
@@ -182,7 +192,7 @@ class StreamDreamer:
         h, w = base.shape[2:]
         flow = torch.from_numpy(motion.flow).to(dreamer.device)
         trust = soften(torch.from_numpy(motion.mask).to(dreamer.device)[None, None], round(w * TRUST_BLUR))
-        carried = hold_strength(warp_tensor(self.detail, flow) * trust, self.low, self.high, v.max_gain)
+        carried = hold_strength(warp_tensor(self.detail, flow) * trust, self.low, self.mean, v.max_gain)
         image = (base + carried).clamp(0, 1)
         settled = warp_tensor(self.settled, flow, "bilinear") * trust
         weight = v.carried_step + (v.fresh_step - v.carried_step) * (1.0 - settled)
