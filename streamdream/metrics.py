@@ -177,7 +177,7 @@ def temporal_metrics(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray]
 
 def measure_files(source: str | Path, dreamt: str | Path, width: int | None = None, max_frames: int | None = None,
                   window: int = 50, progress: Callable[[int, int | None], None] | None = None,
-                  reference: str | Path | None = None, start: float = 0.0) -> TemporalMetrics:
+                  reference: str | Path | None = None) -> TemporalMetrics:
     """Metrics of a dreamt video file against its source (rescaled to `width` first, if given),
     optionally with `reference`, a full (`--no-flow`) dream of the same frames.
 
@@ -189,7 +189,7 @@ def measure_files(source: str | Path, dreamt: str | Path, width: int | None = No
     from .sources import VideoFileSource
 
     with ExitStack() as stack:
-        inputs = VideoFileSource(source, width, start, max_frames=max_frames)
+        inputs = VideoFileSource(source, width, max_frames=max_frames)
         stack.callback(inputs.close)
         outputs = VideoFileSource(dreamt, max_frames=max_frames)
         stack.callback(outputs.close)

@@ -92,20 +92,29 @@ def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
     return MotionTracker(video.scene_cut)
 
 
+def box_blur(image: torch.Tensor, side: int) -> torch.Tensor:
+    """Mean over a `side` x `side` box (made odd, so it stays centred), edges replicated:
+    (N, C, H, W) -> same shape. Two separable passes, so the cost does not grow with the box's area."""
+    if image.ndim != 4:
+        raise ValueError(f"image must be (N, C, H, W), got {tuple(image.shape)}")
+    half = max(1, side) // 2
+    if half == 0:
+        return image
+    side = 2 * half + 1
+    image = F.avg_pool2d(F.pad(image, (half, half, 0, 0), mode="replicate"), (1, side), stride=1)
+    return F.avg_pool2d(F.pad(image, (0, 0, half, half), mode="replicate"), (side, 1), stride=1)
+
+
 def local_strength(detail: torch.Tensor) -> torch.Tensor:
     """Where the dream is: |detail| averaged over colour and box-blurred over LOCAL_SHARE of the
     width (as the metrics measure it). (1, 3, H, W) -> (1, 1, H, W).
 
-    A true sliding box, in two separable passes: an estimate pooled on a coarse grid and
-    interpolated is biased along the grid, and `hold_strength`, fed it frame after frame,
-    printed that grid into the dream as a lattice of strong spots.
+    A true sliding box: an estimate pooled on a coarse grid and interpolated is biased along the
+    grid, and `hold_strength`, fed it frame after frame, printed that grid into the dream as a
+    lattice of strong spots.
     """
     check_image(detail)
-    side = max(1, round(detail.shape[3] * LOCAL_SHARE)) | 1
-    half = side // 2
-    local = detail.abs().mean(1, keepdim=True)
-    local = F.avg_pool2d(F.pad(local, (half, half, 0, 0), mode="replicate"), (1, side), stride=1)
-    return F.avg_pool2d(F.pad(local, (0, 0, half, half), mode="replicate"), (side, 1), stride=1)
+    return box_blur(detail.abs().mean(1, keepdim=True), round(detail.shape[3] * LOCAL_SHARE))
 
 
 def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float) -> torch.Tensor:
@@ -135,17 +144,15 @@ def soften(mask: torch.Tensor, side: int) -> torch.Tensor:
     while a real disocclusion, a region the previous frame did not show, stays near 0."""
     if mask.ndim != 4 or mask.shape[:2] != (1, 1):
         raise ValueError(f"mask must be (1, 1, H, W), got {tuple(mask.shape)}")
-    if side < 2:
-        return mask
-    side |= 1  # odd, so the blur stays centred
-    return F.avg_pool2d(F.pad(mask, (side // 2,) * 4, mode="replicate"), side, stride=1)
+    return box_blur(mask, side)
 
 
 class StreamDreamer:
     """The dream stage's state between frames: `next(frame, motion) -> dream`.
 
     The first frame and every scene cut get the full octave dream; its local strength sets the
-    band to hold. Every later frame, on the dream device:
+    level weak regions are lifted to, its mean the strength the frame is held at. Every later
+    frame, on the dream device:
     1. carries the previous detail along the flow (bicubic, so it does not blur over a moving
        subject), fading it where the flow check says the previous frame did not show the pixel;
     2. lifts regions that have grown weak, and holds the whole frame's strength at the
@@ -170,19 +177,21 @@ class StreamDreamer:
     def next(self, frame: np.ndarray, motion: Motion | None) -> np.ndarray:
         """RGB uint8 (H, W, 3) -> its dream. `motion` relates it to the previous frame (None: start over)."""
         base = to_tensor(frame, self.dreamer.device)
-        if (not self.video.flow or motion is None or motion.cut or self.detail is None
-                or tuple(self.detail.shape[2:]) != frame.shape[:2]):
+        keyframe = (not self.video.flow or motion is None or motion.cut or self.detail is None
+                    or tuple(self.detail.shape[2:]) != frame.shape[:2])
+        if keyframe:
             dreamt = self.dreamer.dream_tensor(base)
             self.keyframes += 1
             self.carried = 0
             self.settled = torch.ones_like(base[:, :1])
-            detail = dreamt - base
-            self.low = float(torch.quantile(local_strength(detail).flatten().float().cpu(), HOLD_LOW))
-            self.mean = float(detail.abs().mean())
         else:
             dreamt = self._carry(base, motion)
             self.carried += 1
         self.detail = dreamt - base
+        if keyframe:
+            # np.quantile, not torch.quantile: older torch refuses inputs over 16M values (big frames)
+            self.low = float(np.quantile(local_strength(self.detail).float().cpu().numpy(), HOLD_LOW))
+            self.mean = float(self.detail.abs().mean())
         return to_frame(dreamt)
 
     def _carry(self, base: torch.Tensor, motion: Motion) -> torch.Tensor:

@@ -5,7 +5,7 @@ import torch
 from streamdream.config import DreamConfig, VideoConfig
 from streamdream.dreamer import Dreamer
 from streamdream.metrics import strength, temporal_metrics
-from streamdream.temporal import MotionTracker, StreamDreamer, hold_strength, local_strength, soften
+from streamdream.temporal import MotionTracker, StreamDreamer, box_blur, hold_strength, local_strength, soften
 
 from .conftest import object_frame, pattern_frame
 
@@ -135,3 +135,16 @@ def test_soften_keeps_lone_flags_and_real_holes():
     assert soft[0, 0, 26:30, 26:30].max() == 0
     with pytest.raises(ValueError):
         soften(mask[0], 7)
+
+
+def test_box_blur_keeps_constants_and_spreads_an_impulse_over_the_box():
+    flat = torch.full((1, 1, 20, 30), 0.5)
+    assert torch.allclose(box_blur(flat, 7), flat)
+    impulse = torch.zeros(1, 1, 21, 21)
+    impulse[0, 0, 10, 10] = 1.0
+    blurred = box_blur(impulse, 4)  # made odd: a 5 x 5 box
+    assert blurred.sum().item() == pytest.approx(1.0)
+    assert (blurred[0, 0] > 0).sum().item() == 25
+    assert torch.equal(box_blur(impulse, 1), impulse)
+    with pytest.raises(ValueError):
+        box_blur(impulse[0], 5)
