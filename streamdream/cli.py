@@ -84,12 +84,14 @@ def dream_flags(args: argparse.Namespace) -> dict:
     return {k: getattr(args, k, None) for k in keys}
 
 
-def load_config(args: argparse.Namespace, video: dict | None = None, zoom: dict | None = None):
+def load_config(args: argparse.Namespace, video: dict | None = None, zoom: dict | None = None,
+                live: dict | None = None):
     from dataclasses import replace
 
     from .presets import build_config
 
-    config = build_config(args.preset, {"dream": dream_flags(args), "video": video or {}, "zoom": zoom or {}})
+    config = build_config(args.preset, {"dream": dream_flags(args), "video": video or {}, "zoom": zoom or {},
+                                        "live": live or {}})
     if args.class_name is not None and args.layers is None and args.guide is None:
         # `--class banana` asks for a banana, not a banana on top of the preset's layers
         config = replace(config, dream=replace(config.dream, layers=None))
@@ -101,7 +103,7 @@ def load_config(args: argparse.Namespace, video: dict | None = None, zoom: dict 
 def cmd_image(args: argparse.Namespace) -> int:
     from .dreamer import Dreamer
     from .sinks import IMAGE_SUFFIXES, check_output, write_image
-    from .sources import check_size, fit_width, noise_image, parse_noise, read_image
+    from .sources import check_size, fit_width, load_guide, noise_image, parse_noise, read_image
 
     config = load_config(args)
     output = check_output(args.output, [args.input], args.overwrite, IMAGE_SUFFIXES)
@@ -109,7 +111,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     source = noise_image(*size, seed=config.dream.seed or 0) if size else read_image(args.input)
     frame = fit_width(source, config.dream.width)
     check_size(frame.shape[0], frame.shape[1], f"input {args.input}")
-    dreamer = Dreamer.from_config(config.dream)
+    dreamer = Dreamer.from_config(config.dream, guide=load_guide(config.dream))
     start = time.perf_counter()
     with progress_bar("dreaming", "steps") as update:
         dreamt = dreamer.dream_frame(frame, update)
@@ -183,9 +185,10 @@ def _size(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
 
 def cmd_zoom(args: argparse.Namespace) -> int:
     from .dreamer import Dreamer
-    from .sinks import VIDEO_SUFFIXES, VideoFileSink, WindowClosed, WindowSink, check_output
-    from .sources import check_size, fit_width, noise_image, read_image
-    from .zoom import ZoomDreamer
+    from .pipeline import close_all, run
+    from .sinks import VIDEO_SUFFIXES, VideoFileSink, WindowSink, check_output
+    from .sources import check_size, fit_width, load_guide, noise_image, read_image
+    from .zoom import ZoomDreamer, ZoomSource
 
     config = load_config(args, zoom={"zoom": args.zoom, "rotate": args.rotate, "fps": args.fps,
                                      "keyframe_every": args.keyframe_every})
@@ -206,36 +209,99 @@ def cmd_zoom(args: argparse.Namespace) -> int:
     check_size(start.shape[0], start.shape[1], "the zoom")
     if min(start.shape[:2]) < 32:
         raise UsageError(f"the zoom is {start.shape[1]}x{start.shape[0]}; give at least 32 pixels a side")
-    dreamer = Dreamer.from_config(config.dream)
+    dreamer = Dreamer.from_config(config.dream, guide=load_guide(config.dream))
     zoomer = ZoomDreamer(dreamer, z.zoom, z.rotate, z.keyframe_every)
     if args.output is not None:
         sink = VideoFileSink(output, Fraction(z.fps), Fraction(1, z.fps), config.video.crf)
-    frames = 0
-    interrupted = False
-    begin = time.perf_counter()
+    commands = getattr(sink, "commands", None)
     try:
         with progress_bar("zooming", "frames") as update:
-            for image in zoomer.frames(start, args.frames):
-                sink.write(image, frames / z.fps)
-                frames += 1
-                update(frames, args.frames or frames)
-    except (KeyboardInterrupt, WindowClosed) as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt)
+            stats = run(ZoomSource(zoomer, start, z.fps, args.frames), None, [sink], controls=commands,
+                        handle=lambda command: command.name == "quit",
+                        progress=lambda s: update(s.frames, args.frames or s.frames))
     except BaseException:
-        sink.abort()
+        close_all([sink], error=True)
         raise
-    sink.close()
-    seconds = time.perf_counter() - begin
+    close_all([sink], error=False)
     if args.output is not None:
-        say(f"wrote {output} ({frames} frames, {start.shape[1]}x{start.shape[0]}, {z.fps} fps, "
+        say(f"wrote {output} ({stats.frames} frames, {start.shape[1]}x{start.shape[0]}, {z.fps} fps, "
             f"{zoomer.keyframes} dreamt; {config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}; "
-            f"{seconds / max(frames, 1):.2f} s/frame on {dreamer.device.type})")
+            f"{stats.wall_seconds / max(stats.frames, 1):.2f} s/frame on {dreamer.device.type})")
     else:
-        say(f"showed {frames} frames ({zoomer.keyframes} dreamt)")
-    if interrupted:
+        say(f"showed {stats.frames} frames ({zoomer.keyframes} dreamt)")
+    if stats.interrupted:
         say("interrupted" + (": the file holds the frames made so far" if args.output else ""), "yellow")
         return 130
     return 0
+
+
+def cmd_webcam(args: argparse.Namespace) -> int:
+    from .live import WebcamOptions, run_webcam
+    from .sources import list_cameras
+
+    if args.list:
+        found = list_cameras()
+        for line in found:
+            say(line)
+        if not found:
+            say("no camera found; --source test runs the built-in scene, --source FILE loops a video", "yellow")
+        return 0
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError(f"--duration must be more than 0 seconds, got {args.duration}")
+    if args.osc is not None and not 0 <= args.osc <= 65535:
+        raise UsageError(f"--osc must be a UDP port, 0 to 65535, got {args.osc}")
+    config = load_config(args, live={"fps": args.fps, "cycle": args.cycle})
+    options = WebcamOptions(args.source, not args.no_window, args.fullscreen, args.record, args.overwrite,
+                            args.duration, args.installation, args.virtual_camera, args.osc, args.osc_host,
+                            args.preset)
+    with live_status(args.installation) as status:
+        result = run_webcam(options, config, say, status)
+    stats = result.stats
+    for warning in result.warnings:
+        say(f"warning: {warning}", "yellow")
+    shown = stats.frames / max(stats.wall_seconds, 1e-9)
+    dreamt = stats.dreamt / max(stats.wall_seconds, 1e-9)
+    latency = 1000 * sorted(stats.latencies)[len(stats.latencies) // 2] if stats.latencies else 0.0
+    say(f"showed {stats.frames} frames in {stats.wall_seconds:.1f} s ({shown:.1f} fps), dreamt {stats.dreamt} "
+        f"({dreamt:.1f} fps) on {result.device}; latency {latency:.0f} ms (median), {stats.dropped} camera frames "
+        f"not dreamt; {result.look}")
+    for path in result.recordings:
+        say(f"recorded {path}")
+    if stats.interrupted:
+        say("interrupted" + ("; the recording is finalised" if result.recordings else ""), "yellow")
+        return 130
+    return 0
+
+
+@contextmanager
+def live_status(installation: bool):
+    """A rich Live status table for a live run (camera, dream and display fps, latency, dropped
+    frames, recording); in installation mode also one plain log line a minute."""
+    from rich.live import Live
+
+    from .live import rss_mb
+
+    last = {"table": 0.0, "log": time.perf_counter()}
+    view = Live(console=console, refresh_per_second=2, transient=True)
+
+    def status(stats, look: str) -> None:
+        now = time.perf_counter()
+        if now - last["table"] >= 0.5:
+            last["table"] = now
+            table = Table(show_header=False, box=None)
+            for name, value in [("camera", f"{stats.camera_fps:.1f} fps"), ("dream", f"{stats.dream_fps:.1f} fps"),
+                                ("display", f"{stats.display_fps:.1f} fps"), ("latency", f"{stats.latency_ms:.0f} ms"),
+                                ("dropped", str(stats.dropped)), ("look", look)]:
+                table.add_row(name, value)
+            view.update(table)
+        if installation and now - last["log"] >= 60:
+            last["log"] = now
+            view.console.log(f"camera {stats.camera_fps:.1f} fps, dream {stats.dream_fps:.1f} fps, "
+                             f"display {stats.display_fps:.1f} fps, latency {stats.latency_ms:.0f} ms, "
+                             f"RSS {rss_mb():.0f} MB; {look}")
+
+    with view:
+        yield status
 
 
 def cmd_visualize(args: argparse.Namespace) -> int:
@@ -370,6 +436,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_dream_options(p)
     p.set_defaults(run=cmd_zoom)
+
+    p = sub.add_parser("webcam", parents=[common], help="dream a camera live: window, recording, performer outputs")
+    p.add_argument("--source", default="0", help="a camera index (0), /dev/videoN, a video file (looped), "
+                                                 "an rtsp:// or http:// URL, or test (a built-in moving scene)")
+    p.add_argument("--list", action="store_true", help="list the cameras that open, then exit")
+    p.add_argument("--fps", type=float, help="frame rate to ask of the camera (default 30)")
+    p.add_argument("--fullscreen", action="store_true", help="start fullscreen (f toggles)")
+    p.add_argument("--no-window", action="store_true", help="show nothing (record, virtual camera, or a benchmark)")
+    p.add_argument("--record", metavar="FILE", help="record what is shown to FILE (.mp4, .mkv, .mov) from the start")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --record file")
+    p.add_argument("--duration", type=float, metavar="SEC", help="stop cleanly after this many seconds")
+    p.add_argument("--installation", action="store_true",
+                   help="unattended: fullscreen, no cursor, presets cycled, deepens when still, survives unplugging")
+    p.add_argument("--cycle", type=float, metavar="SEC", help="installation: seconds between presets (default 120)")
+    p.add_argument("--virtual-camera", action="store_true", help="send the dream to a virtual camera (OBS, Zoom); "
+                                                                 "needs the [live] extra")
+    p.add_argument("--osc", type=int, metavar="PORT", help="take OSC control messages on this UDP port ([live] extra)")
+    p.add_argument("--osc-host", default="127.0.0.1", help="address to listen for OSC on (default 127.0.0.1 only)")
+    add_dream_options(p)
+    p.set_defaults(run=cmd_webcam)
 
     p = sub.add_parser("visualize", parents=[common], help="what the network imagines for a class, from noise")
     p.add_argument("classes", nargs="*", metavar="CLASS", help="ImageNet class names or numbers, e.g. banana")

@@ -60,14 +60,33 @@ class ZoomConfig:
 
 
 @dataclass(frozen=True)
+class LiveConfig:
+    """`webcam`: the camera, the display between dreamt frames, and installation mode."""
+
+    fps: float = 30.0  # frame rate asked of the camera
+    dream_scale: float | None = None  # dream at this share of the shown size (None: 1 on CUDA, 0.5 on a CPU)
+    blend: float = 0.5  # seconds a preset or layer switch cross-fades over
+    cycle: float = 120.0  # installation: seconds between presets
+    still_seconds: float = 8.0  # installation: after this long without motion the dream deepens
+    still_motion: float = 0.3  # mean flow (px/frame) below which the scene counts as still
+    deepen_zoom: float = 1.002  # installation, still scene: the dream grows by this a frame
+    deepen_iterations: int = 1  # installation, still scene: extra steps a frame
+    stall: float = 3.0  # seconds without a new camera frame before the camera counts as lost
+    frozen: float = 10.0  # seconds of identical frames before the camera counts as lost
+    fade: float = 20.0  # installation, camera lost: seconds the last dream fades out over
+    retry_max: float = 30.0  # installation, camera lost: longest wait between reconnection tries
+
+
+@dataclass(frozen=True)
 class Config:
     description: str = "the default look: eyes and fur at mid depth of EfficientNet-Lite0"
     dream: DreamConfig = field(default_factory=DreamConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     zoom: ZoomConfig = field(default_factory=ZoomConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
 
 
-SECTIONS = {"dream": DreamConfig, "video": VideoConfig, "zoom": ZoomConfig}
+SECTIONS = {"dream": DreamConfig, "video": VideoConfig, "zoom": ZoomConfig, "live": LiveConfig}
 # TOML spells some keys as a user would; the dataclasses cannot use Python keywords
 TOML_KEYS = {"class": "class_name"}
 TOML_NAMES = {v: k for k, v in TOML_KEYS.items()}
@@ -124,6 +143,17 @@ def check(config: Config, where: str = "settings") -> Config:
         raise UsageError(f"{where}: fps must be 1 to 240, got {z.fps}")
     if z.keyframe_every < 1:
         raise UsageError(f"{where}: keyframe_every must be at least 1, got {z.keyframe_every}")
+    live = config.live
+    if not 1 <= live.fps <= 240:
+        raise UsageError(f"{where}: fps must be 1 to 240, got {live.fps}")
+    if live.dream_scale is not None and not 0.1 <= live.dream_scale <= 1.0:
+        raise UsageError(f"{where}: dream_scale must be in [0.1, 1], got {live.dream_scale}")
+    if not 1.0 <= live.deepen_zoom <= 1.05:
+        raise UsageError(f"{where}: deepen_zoom must be in [1, 1.05], got {live.deepen_zoom}")
+    for name in ("blend", "cycle", "still_seconds", "still_motion", "deepen_iterations", "fade"):
+        _positive(name, getattr(live, name), where, allow_zero=True)
+    for name in ("stall", "frozen", "retry_max"):
+        _positive(name, getattr(live, name), where)
     return config
 
 

@@ -18,14 +18,15 @@ from .config import DreamConfig
 from .dream import AscentSettings, Progress, dream, octave_sizes, resize
 from .errors import UsageError
 from .objectives import Objective
-from .sources import read_image
 
 GUIDE_SIDE = 320  # guide features come from the guide image at about this size
 
 
-def build_objective(cfg: DreamConfig, spec: models.ModelSpec, network: torch.nn.Module) -> Objective:
+def build_objective(cfg: DreamConfig, spec: models.ModelSpec, network: torch.nn.Module,
+                    guide: np.ndarray | None = None) -> Objective:
     """The objective a config describes: its layer spec, its class, or their sum; with a guide
-    image, the spec's layers are pushed towards the guide's features instead of amplified."""
+    (`cfg.guide` names it; `guide` is its RGB uint8 picture, see sources.load_guide), the spec's
+    layers are pushed towards the guide's features instead of amplified."""
 
     @cache
     def channels(name: str) -> int:
@@ -35,7 +36,9 @@ def build_objective(cfg: DreamConfig, spec: models.ModelSpec, network: torch.nn.
     total = None
     if cfg.layers:
         if cfg.guide:
-            total = _guide_objective(cfg, spec, network, resolve)
+            if guide is None:
+                raise ValueError(f"the guide {cfg.guide} was not loaded; pass its picture (sources.load_guide)")
+            total = _guide_objective(cfg, spec, network, resolve, guide)
         else:
             total = objectives.from_layers(cfg.layers, resolve, channels)
     elif cfg.guide:
@@ -50,8 +53,7 @@ def build_objective(cfg: DreamConfig, spec: models.ModelSpec, network: torch.nn.
     return total
 
 
-def _guide_objective(cfg, spec, network, resolve) -> Objective:
-    frame = read_image(cfg.guide)
+def _guide_objective(cfg, spec, network, resolve, frame: np.ndarray) -> Objective:
     guide = to_tensor(frame)
     scale = GUIDE_SIDE / max(guide.shape[2:])
     if scale < 1:
@@ -95,11 +97,15 @@ class Dreamer:
     generator: torch.Generator
 
     @classmethod
-    def from_config(cls, cfg: DreamConfig) -> "Dreamer":
+    def from_config(cls, cfg: DreamConfig, network: torch.nn.Module | None = None,
+                    guide: np.ndarray | None = None) -> "Dreamer":
+        """Load the config's network (or use `network`, already loaded for this config's model);
+        `guide` is the picture `cfg.guide` names, read by the caller (sources.load_guide)."""
         device = models.pick_device(cfg.device)
         spec = models.get_spec(cfg.model)
-        network = models.load_network(spec, cfg.weights, cfg.num_classes)
-        objective = build_objective(cfg, spec, network)
+        if network is None:
+            network = models.load_network(spec, cfg.weights, cfg.num_classes)
+        objective = build_objective(cfg, spec, network, guide)
         net = models.DreamNet(spec, network, objective.layers).to(device)
         seed = cfg.seed if cfg.seed is not None else random.randrange(2**31)
         if device.type == "cuda" and cfg.seed is not None:

@@ -38,8 +38,11 @@ class SameConv2d(nn.Conv2d):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads.append((total // 2, total - total // 2))
         (top, bottom), (left, right) = pads
-        if top or bottom or left or right:
-            x = F.pad(x, (left, right, top, bottom))
+        if top == bottom and left == right:
+            # even padding (every stride-1 conv): the convolution pads itself, a separate pad
+            # pass cost as much as a ReLU6 on a CPU dream step
+            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left), self.dilation, self.groups)
+        x = F.pad(x, (left, right, top, bottom))
         return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
@@ -96,3 +99,29 @@ class EfficientNetLite0(nn.Module):
         for block in self._blocks:
             x = block(x)
         return self.classifier()(self.head()(x))
+
+
+def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+    """Fold an eval-mode BatchNorm into the convolution before it (conv gets a bias)."""
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    conv.weight.data = conv.weight.detach() * scale.view(-1, 1, 1, 1)
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias.detach(), requires_grad=False)
+
+
+def fold_batchnorm(net: EfficientNetLite0) -> EfficientNetLite0:
+    """The same network for inference with every BatchNorm folded into its convolution.
+
+    Same outputs (to float rounding), but a dream step no longer runs BatchNorm forward and
+    backward: on a 2-core CPU that was half the time of a step. Only for eval; in place.
+    """
+    pairs = [(net, "_conv_stem", "_bn0"), (net, "_conv_head", "_bn1")]
+    for block in net._blocks:
+        if block.has_expand:
+            pairs.append((block, "_expand_conv", "_bn0"))
+        pairs += [(block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
+    for owner, conv, bn in pairs:
+        if isinstance(getattr(owner, bn), nn.BatchNorm2d):
+            _fold(getattr(owner, conv), getattr(owner, bn))
+            setattr(owner, bn, nn.Identity())
+    return net

@@ -101,6 +101,19 @@ def parse_terms(spec: str) -> list[tuple[str, int | None, float]]:
     return terms
 
 
+def shift_layers(spec: str, order: list[str], delta: int) -> str:
+    """The layer spec with every layer moved `delta` places along `order` (deeper when positive),
+    clamped to its ends; channels are dropped (a channel number means nothing in another layer).
+    'block3+block5*0.5', +1 -> 'block4+block6*0.5'."""
+    parts = []
+    for name, _, weight in parse_terms(spec):
+        if name not in order:
+            raise UsageError(f"layer {name} is not one of {', '.join(order)}")
+        moved = order[min(max(order.index(name) + delta, 0), len(order) - 1)]
+        parts.append(moved if weight == 1.0 else f"{moved}*{weight:g}")
+    return "+".join(parts)
+
+
 def from_layers(spec: str, resolve: Callable[[str], str], channels: Callable[[str], int]) -> Objective:
     """The objective a layer spec describes. `resolve` maps a typed layer name to the model's
     spelling (raising UsageError with close names); `channels(layer)` gives its channel count,

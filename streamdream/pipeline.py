@@ -1,10 +1,18 @@
-"""Threads and bounded queues between the stages of a video job:
+"""One run loop for every job: a source, a dream stage and sinks, each on its own thread.
 
-    decode (source) -> flow (MotionTracker) -> dream (StreamDreamer, this thread) -> encode (sink)
+    capture (source) -> [policy] -> flow (MotionTracker) -> dream (stage) -> sinks (main thread)
 
-Each queue holds a few frames, so memory stays flat for any clip length and the dream stage, the
-slow one, is the only one anybody waits for. An error in any stage stops them all and is raised
-here; Ctrl-C stops the dreaming, and what was dreamt is still encoded, so the file is playable.
+`video`, `zoom` and `webcam` all call `run`; they differ only in their parts:
+- **every frame** (files, the zoom): bounded queues that block, so nothing is dropped and memory
+  stays flat for any length;
+- **newest frame** (cameras): the flow and dream stages take the newest captured frame and the
+  rest are dropped *before* the flow, so flow is always between the frames actually dreamt. The
+  main thread shows every captured frame, each with the latest dream laid onto it (`present`),
+  so the display runs at the camera's rate even when the dream is slower.
+
+The main thread writes to the sinks, because a window (OpenCV highgui) must live there, and it
+reads the control channel (keys, OSC). A clean stop (the source ends, `quit`, the duration is
+reached, Ctrl-C) closes every sink so files are finalised; only an error aborts them.
 """
 
 from __future__ import annotations
@@ -14,35 +22,138 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator, Protocol
+
+import numpy as np
 
 from .config import Config
-from .sources import Frame, VideoFileSource, VideoInfo
+from .controls import Command, ControlChannel
+from .sources import Frame, Source, VideoFileSource, VideoInfo, load_guide
 from .temporal import MotionTracker, StreamDreamer
 
 QUEUE_SIZE = 4
 _END = object()
 
 
+class Stage(Protocol):
+    """The dream stage: `next(image, motion) -> dreamt image`, called on the dream thread only."""
+
+    def next(self, image: np.ndarray, motion) -> np.ndarray: ...
+
+
+class Sink(Protocol):
+    def write(self, image: np.ndarray, time: float) -> None: ...
+    def close(self) -> object: ...
+    def abort(self) -> None: ...
+
+
+class Mailbox:
+    """A one-frame slot where the newest item wins; `dropped` counts items replaced unread."""
+
+    def __init__(self):
+        self._item = None
+        self._full = False
+        self._cond = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item) -> None:
+        with self._cond:
+            if self._full:
+                self.dropped += 1
+            self._item, self._full = item, True
+            self._cond.notify_all()
+
+    def get(self, timeout: float):
+        """The newest item, waiting up to `timeout` s; None when nothing new came."""
+        with self._cond:
+            if not self._full:
+                self._cond.wait(timeout)
+            if not self._full:
+                return None
+            item, self._item, self._full = self._item, None, False
+            return item
+
+
+class Rate:
+    """Events per second over the last few seconds (a moving window, so a stall shows at once)."""
+
+    def __init__(self, window: float = 2.0):
+        self.window = window
+        self.times: list[float] = []
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.perf_counter() if now is None else now
+        self.times.append(now)
+        while self.times and self.times[0] < now - self.window:
+            self.times.pop(0)
+
+    def per_second(self, now: float | None = None) -> float:
+        now = time.perf_counter() if now is None else now
+        recent = [t for t in self.times if t >= now - self.window]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
+
+
 @dataclass
 class RunStats:
-    frames: int = 0
+    frames: int = 0  # frames written to the sinks
+    dreamt: int = 0  # frames through the dream stage
+    captured: int = 0
+    dropped: int = 0  # captured frames the dream stage never saw (newest-frame policy)
     wall_seconds: float = 0.0
     dream_seconds: float = 0.0  # time inside the dream stage alone
     keyframes: int = 0
-    interrupted: bool = False
+    interrupted: bool = False  # Ctrl-C
+    stopped: str = ""  # why a clean stop came early: "quit", "duration", "interrupted"
+    camera_fps: float = 0.0
+    dream_fps: float = 0.0
+    display_fps: float = 0.0
+    latency_ms: float = 0.0  # capture of the newest frame to its display, smoothed
+    latencies: list[float] = field(default_factory=list)  # every frame's, for the benchmark
 
 
-def run_video(frames: Iterable[Frame], dreamer: StreamDreamer, write: Callable[[Frame], None],
-              tracker: MotionTracker | None, progress: Callable[[int], None] | None = None) -> RunStats:
-    """Dream every frame of `frames` and hand each result to `write`, each stage on its own thread.
+@dataclass
+class Dreamt:
+    """The latest dream, for the display: the input frame it was dreamt on and the result."""
 
-    `tracker` None skips the flow (every frame is dreamt from scratch). KeyboardInterrupt ends the
-    run early with `interrupted` set; an error from any stage is raised once all have stopped.
+    frame: Frame
+    image: np.ndarray
+    count: int
+
+
+class Display(Protocol):
+    """Lays the latest dream onto a newer camera frame (see live.Compositor)."""
+
+    def present(self, frame: Frame, dreamt: Dreamt | None) -> np.ndarray: ...
+
+
+def run(source: Source, stage: Stage | None, sinks: list, *, tracker: MotionTracker | None = None,
+        newest: bool = False, display: Display | None = None, controls: ControlChannel | None = None,
+        handle: Callable[[Command], bool] | None = None, duration: float | None = None,
+        progress: Callable[[RunStats], None] | None = None, idle: Callable[[], np.ndarray | None] | None = None,
+        stage_commands: ControlChannel | None = None) -> RunStats:
+    """Run `source` through `stage` (None: frames pass through) into every sink until the source
+    ends or a clean stop, and return what happened.
+
+    newest: the newest-frame policy for live sources; `display` then composes each captured frame
+    with the latest dream. controls/handle: commands are read on this thread between frames and
+    given to `handle`, which returns True to stop. stage_commands: commands forwarded to the
+    dream thread, which hands them to `stage.control` before its next frame. idle: called when no
+    frame came for a while (a lost camera); what it returns is shown instead. progress gets the
+    stats after every frame written. KeyboardInterrupt is a clean stop with `interrupted` set.
     """
     stop = threading.Event()
     errors: list[BaseException] = []
-    decoded, moved, dreamt = (queue.Queue(QUEUE_SIZE) for _ in range(3))
+    stats = RunStats()
+    rates = {"camera": Rate(), "dream": Rate(), "display": Rate()}
+    if newest:
+        to_flow, shown = Mailbox(), Mailbox()
+    else:
+        to_flow, shown = queue.Queue(QUEUE_SIZE), None
+    to_dream = queue.Queue(1 if newest else QUEUE_SIZE)
+    out = queue.Queue(QUEUE_SIZE)  # every-frame policy: dreamt frames to the sinks
+    latest: list[Dreamt | None] = [None]  # newest-frame policy: the display reads the latest dream
 
     def put(q: queue.Queue, item) -> bool:
         while not stop.is_set():
@@ -53,76 +164,169 @@ def run_video(frames: Iterable[Frame], dreamer: StreamDreamer, write: Callable[[
                 continue
         return False
 
-    def items(q: queue.Queue) -> Iterator:
-        while True:
-            try:
-                item = q.get(timeout=0.1)
-            except queue.Empty:
-                if stop.is_set():
-                    return
-                continue
+    def items(q) -> Iterator:
+        while not stop.is_set():
+            if isinstance(q, Mailbox):
+                item = q.get(0.1)
+                if item is None:
+                    continue
+            else:
+                try:
+                    item = q.get(timeout=0.1)
+                except queue.Empty:
+                    continue
             if item is _END:
                 return
             yield item
 
-    def decode() -> None:
-        for frame in frames:
-            if not put(decoded, frame):
+    def capture() -> None:
+        for frame in source.frames():
+            if stop.is_set():
                 return
-        put(decoded, _END)
+            stats.captured += 1
+            rates["camera"].tick()
+            if newest:
+                to_flow.put(frame)
+                shown.put(frame)
+            elif not put(to_flow, frame):
+                return
+        if newest:
+            to_flow.put(_END)
+            shown.put(_END)
+        else:
+            put(to_flow, _END)
 
     def track() -> None:
-        for frame in items(decoded):
-            if not put(moved, (frame, tracker.next(frame.image) if tracker else None)):
+        for frame in items(to_flow):
+            if not put(to_dream, (frame, tracker.next(frame.image) if tracker else None)):
                 return
-        put(moved, _END)
+        put(to_dream, _END)
 
-    def encode() -> None:
-        for frame in items(dreamt):
-            write(frame)
+    def dream() -> None:
+        for frame, motion in items(to_dream):
+            if stage_commands is not None:
+                for command in stage_commands.drain():
+                    stage.control(command)
+            t = time.perf_counter()
+            image = stage.next(frame.image, motion) if stage is not None else frame.image
+            stats.dream_seconds += time.perf_counter() - t
+            stats.dreamt += 1
+            rates["dream"].tick()
+            if newest:
+                latest[0] = Dreamt(frame, image, stats.dreamt)
+            elif not put(out, Frame(image, frame.time, frame.index, frame.captured)):
+                return
+        if not newest:
+            put(out, _END)
+
+    interrupted = threading.Event()
 
     def start(name: str, body: Callable[[], None]) -> threading.Thread:
-        def run() -> None:
+        def body_or_error() -> None:
             try:
                 body()
+            except KeyboardInterrupt:  # as Ctrl-C on the main thread: a clean stop
+                interrupted.set()
+                stop.set()
             except BaseException as exc:  # raised in the calling thread below
                 errors.append(exc)
                 stop.set()
 
-        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread = threading.Thread(target=body_or_error, name=name, daemon=True)
         thread.start()
         return thread
 
-    stats = RunStats()
     begin = time.perf_counter()
-    upstream = [start("decode", decode), start("flow", track)]
-    encoder = start("encode", encode)
+    threads = [start("capture", capture), start("flow", track), start("dream", dream)]
+
+    def write(image: np.ndarray, at: float) -> None:
+        for sink in sinks:
+            sink.write(image, at)
+        stats.frames += 1
+        rates["display"].tick()
+
+    def next_live() -> tuple[np.ndarray, float] | None:
+        frame = shown.get(0.05)
+        if frame is _END:
+            raise StopIteration
+        if frame is None:
+            image = idle() if idle is not None else None
+            return None if image is None else (image, time.perf_counter() - begin)
+        image = display.present(frame, latest[0]) if display is not None else frame.image
+        if frame.captured is not None:
+            stats.latencies.append(time.perf_counter() - frame.captured)
+        return image, frame.time
+
     try:
-        for frame, motion in items(moved):
-            t = time.perf_counter()
-            image = dreamer.next(frame.image, motion)
-            stats.dream_seconds += time.perf_counter() - t
-            if not put(dreamt, Frame(image, frame.time, frame.index)):
+        while not errors:
+            if controls is not None and handle is not None:
+                if any(handle(command) for command in controls.drain()):
+                    stats.stopped = stats.stopped or "quit"
+                    break
+            if duration is not None and time.perf_counter() - begin >= duration:
+                stats.stopped = "duration"
                 break
-            stats.frames += 1
-            if progress:
-                progress(stats.frames)
-        put(dreamt, _END)
+            if newest:
+                try:
+                    item = next_live()
+                except StopIteration:
+                    break
+                if item is None:
+                    continue
+                write(*item)
+            else:
+                try:
+                    frame = out.get(timeout=0.1)
+                except queue.Empty:
+                    if stop.is_set():
+                        break
+                    continue
+                if frame is _END:
+                    break
+                write(frame.image, frame.time)
+            if progress is not None:
+                _fill(stats, rates, newest, to_flow)
+                progress(stats)
     except KeyboardInterrupt:
         stats.interrupted = True
-        put(dreamt, _END)
+        stats.stopped = "interrupted"
     except BaseException as exc:
         errors.append(exc)
-        stop.set()
-    encoder.join()
     stop.set()
-    for thread in upstream:
+    if interrupted.is_set():
+        stats.interrupted, stats.stopped = True, "interrupted"
+    for thread in threads:
         thread.join(timeout=5)
     stats.wall_seconds = time.perf_counter() - begin
-    stats.keyframes = dreamer.keyframes
+    stats.keyframes = getattr(stage, "keyframes", 0)
+    _fill(stats, rates, newest, to_flow)
     if errors:
         raise errors[0]
     return stats
+
+
+def _fill(stats: RunStats, rates: dict, newest: bool, to_flow) -> None:
+    now = time.perf_counter()
+    stats.camera_fps = rates["camera"].per_second(now)
+    stats.dream_fps = rates["dream"].per_second(now)
+    stats.display_fps = rates["display"].per_second(now)
+    if newest:
+        stats.dropped = to_flow.dropped
+    if stats.latencies:
+        stats.latency_ms = 1000 * float(np.median(stats.latencies[-30:]))
+
+
+def close_all(sinks: list, error: bool) -> None:
+    """Finalise every sink (a clean stop) or abort them (an error); one sink failing to close
+    does not stop the others from closing."""
+    first = None
+    for sink in sinks:
+        try:
+            sink.abort() if error else sink.close()
+        except BaseException as exc:
+            first = first or exc
+    if first is not None:
+        raise first
 
 
 @dataclass
@@ -147,14 +351,14 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
 
     info, max_frames = source.info, source.max_frames
     try:
-        dreamer = Dreamer.from_config(config.dream)
+        dreamer = Dreamer.from_config(config.dream, guide=load_guide(config.dream))
         stream = StreamDreamer(dreamer, config.video)
         tracker = make_tracker(config.video, dreamer.device)
         sink = VideoFileSink(output, info.rate, info.time_base, config.video.crf,
                              info.path if info.has_audio else None, info.start)
         try:
-            stats = run_video(source.frames(), stream, lambda f: sink.write(f.image, f.time), tracker,
-                              progress and (lambda done: progress(done, info.frames)))
+            stats = run(source, stream, [sink], tracker=tracker,
+                        progress=progress and (lambda s: progress(s.frames, info.frames)))
         except BaseException:
             sink.abort()
             raise

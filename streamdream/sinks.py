@@ -204,13 +204,14 @@ class VideoFileSink:
     """
 
     def __init__(self, output: str | Path, rate, time_base, crf: int = 18, audio_from: Path | None = None,
-                 audio_start: float = 0.0):
+                 audio_start: float = 0.0, speed: str = "medium"):
         self.output = Path(output)
         self.rate = rate
         self.time_base = time_base
         self.crf = crf
         self.audio_from = audio_from
         self.audio_start = audio_start
+        self.speed = speed  # x264 preset: a live recording must keep up with the camera
         self.tmp = _temporary_beside(self.output)
         self.container = None
         self.stream = None
@@ -229,7 +230,7 @@ class VideoFileSink:
         stream.codec_context.time_base = self.time_base
         stream.time_base = self.time_base
         if stream.codec_context.name == "libx264":
-            stream.codec_context.options = {"crf": str(self.crf), "preset": "medium"}
+            stream.codec_context.options = {"crf": str(self.crf), "preset": self.speed}
         self.stream = stream
         if self.audio_from is not None:
             try:
@@ -281,44 +282,205 @@ VIDEO_FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}  # suffix -> 
 VIDEO_SUFFIXES = tuple(VIDEO_FORMATS)
 
 
-class WindowClosed(Exception):
-    """The viewer closed the window or pressed q / Esc."""
-
-
 class WindowSink:
-    """Shows frames in an OpenCV window, paced to their times. q, Esc or closing the window ends it."""
+    """Shows frames in an OpenCV window (on the main thread: highgui needs it).
 
-    def __init__(self, title: str = "streamdream"):
+    Keys and closing the window become commands on `commands` (see controls.KEYS); q, Esc and
+    closing it are `quit`. pace: wait until each frame's time before showing it (a file or the
+    zoom); off for live frames, which arrive at the camera's rate.
+    """
+
+    def __init__(self, title: str = "streamdream", pace: bool = True, fullscreen: bool = False,
+                 hide_cursor: bool = False, commands=None):
         import sys
+
+        from .controls import ControlChannel
 
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise UsageError("there is no screen to show a window on (DISPLAY is not set); "
-                             "give -o FILE to write a video instead")
-        self.title = title
+                             "give -o FILE (zoom) or --no-window (webcam) instead")
+        self.title, self.pace = title, pace
+        self.commands = commands if commands is not None else ControlChannel()
         self.start: float | None = None
+        self.fullscreen = False
+        self.overlay = None  # image -> image drawn on what the window shows only (the HUD)
+        self.warnings: list[str] = []
         try:
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_GUI_NORMAL)  # no toolbar: it is art
+            # WINDOW_NORMAL: the window may be resized and made fullscreen; no toolbar: it is art
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_GUI_NORMAL)
         except cv2.error as exc:
             raise UsageError(f"cannot open a window ({str(exc).strip().splitlines()[-1]}); "
-                             f"give -o FILE to write a video instead") from None
+                             f"give -o FILE (zoom) or --no-window (webcam) instead") from None
+        if fullscreen:
+            self.toggle_fullscreen()
+        if hide_cursor and not _hide_cursor():
+            self.warnings.append("could not hide the mouse cursor (needs X11 with libXfixes)")
+
+    def toggle_fullscreen(self) -> None:
+        self.fullscreen = not self.fullscreen
+        cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN,
+                              cv2.WINDOW_FULLSCREEN if self.fullscreen else cv2.WINDOW_NORMAL)
 
     def write(self, image: np.ndarray, time: float) -> None:
-        """Show RGB uint8 (H, W, 3) at `time` seconds after the first frame; raises WindowClosed."""
+        """Show RGB uint8 (H, W, 3); with `pace`, at `time` seconds after the first frame."""
         import time as clock
 
-        now = clock.perf_counter()
-        if self.start is None:
-            self.start = now - time
-        wait_ms = max(1, int((self.start + time - now) * 1000))
-        cv2.imshow(self.title, np.ascontiguousarray(image[:, :, ::-1]))
-        key = cv2.waitKey(wait_ms) & 0xFF
-        if key in (ord("q"), 27) or cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
-            raise WindowClosed
+        from .controls import Command, key_command
+
+        wait_ms = 1
+        if self.pace:
+            now = clock.perf_counter()
+            if self.start is None:
+                self.start = now - time
+            wait_ms = max(1, int((self.start + time - now) * 1000))
+        shown = self.overlay(image) if self.overlay is not None else image
+        cv2.imshow(self.title, np.ascontiguousarray(shown[:, :, ::-1]))
+        command = key_command(cv2.waitKey(wait_ms))
+        if command is not None:
+            self.commands.put(command)
+        if cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            self.commands.put(Command("quit"))
 
     def close(self) -> None:
         try:
             cv2.destroyWindow(self.title)
+            cv2.waitKey(1)  # lets highgui actually take the window down
         except cv2.error:
             pass
 
     abort = close  # a window leaves nothing behind to remove
+
+
+def _hide_cursor() -> bool:
+    """Hide the X11 mouse pointer while this process runs (XFixes); False where that is not possible.
+    OpenCV has no cursor control of its own."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        x11 = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+        xfixes = ctypes.CDLL(ctypes.util.find_library("Xfixes") or "libXfixes.so.3")
+        x11.XOpenDisplay.restype = ctypes.c_void_p
+        x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+        x11.XDefaultRootWindow.restype = ctypes.c_ulong
+        xfixes.XFixesHideCursor.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+        x11.XFlush.argtypes = [ctypes.c_void_p]
+        display = x11.XOpenDisplay(None)
+        if not display:
+            return False
+        xfixes.XFixesHideCursor(display, x11.XDefaultRootWindow(display))
+        x11.XFlush(display)
+        _hide_cursor.display = display  # the pointer comes back when this connection closes
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+def unused_path(path: Path) -> Path:
+    """`path`, or path-2, path-3 ... beside it, whichever does not exist yet."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
+class Recorder:
+    """Records what is shown into a video file (H.264, variable frame rate), started and stopped
+    at will (the r key). Each recording is its own file: `path`, then path-2 ...; without a path,
+    streamdream-DATE-TIME.mp4 in `folder`. A recording is finalised on close, so an interrupted
+    or failed live run still leaves a playable file."""
+
+    def __init__(self, path: str | Path | None = None, folder: str | Path = ".", fps: float = 30.0, crf: int = 20):
+        self.path = Path(path) if path else None
+        self.folder, self.fps, self.crf = Path(folder), fps, crf
+        self.sink: VideoFileSink | None = None
+        self.t0 = 0.0
+        self.written: list[Path] = []
+        self.frames = 0  # in the current or last recording
+        self.first = True
+
+    @property
+    def recording(self) -> bool:
+        return self.sink is not None
+
+    def start(self) -> Path:
+        import time as clock
+        from fractions import Fraction
+
+        if self.path is not None:
+            # the first recording goes to --record (checked, or --overwrite given); later ones beside it
+            target = self.path if self.first else unused_path(self.path)
+        else:
+            target = unused_path(self.folder / clock.strftime("streamdream-%Y%m%d-%H%M%S.mp4"))
+        self.first = False
+        self.sink = VideoFileSink(target, Fraction(self.fps).limit_denominator(1001), Fraction(1, 1000), self.crf,
+                                  speed="veryfast")
+        self.t0, self.frames = None, 0
+        return target
+
+    def stop(self) -> Path | None:
+        """Finalise the recording; its path, or None when nothing was recording."""
+        sink, self.sink = self.sink, None
+        if sink is None:
+            return None
+        if sink.container is None:  # stopped before a frame came
+            sink.abort()
+            return None
+        self.written.append(sink.close())
+        return sink.output
+
+    def write(self, image: np.ndarray, time: float) -> None:
+        if self.sink is None:
+            return
+        if self.t0 is None:
+            self.t0 = time
+        self.sink.write(image, time - self.t0)
+        self.frames += 1
+
+    def close(self) -> None:
+        self.stop()
+
+    def abort(self) -> None:
+        # an error mid-performance: keep what was recorded, it is still a playable file
+        try:
+            self.stop()
+        except Exception:
+            if self.sink is not None:
+                self.sink.abort()
+
+
+class VirtualCameraSink:
+    """The dream as a camera other programs (OBS, Zoom) can pick, through pyvirtualcam (the
+    [live] extra). `backend` makes the camera (tests inject one: CI has no v4l2loopback)."""
+
+    def __init__(self, fps: float = 30.0, backend=None):
+        if backend is None:
+            try:
+                import pyvirtualcam
+            except ImportError:
+                raise UsageError('--virtual-camera needs pyvirtualcam; install it with: '
+                                 'pip install "streamdream[live]"') from None
+            backend = lambda width, height, fps: pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB)
+        self.backend, self.fps = backend, fps
+        self.camera = None
+        self.size: tuple[int, int] | None = None
+
+    def write(self, image: np.ndarray, time: float) -> None:
+        if self.camera is None:
+            self.size = (image.shape[1], image.shape[0])
+            try:
+                self.camera = self.backend(width=self.size[0], height=self.size[1], fps=self.fps)
+            except RuntimeError as exc:
+                raise UsageError(f"no virtual camera to send to ({exc}); on Linux load v4l2loopback "
+                                 f"(sudo modprobe v4l2loopback), elsewhere install OBS") from None
+        if (image.shape[1], image.shape[0]) != self.size:
+            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        self.camera.send(np.ascontiguousarray(image))
+
+    def close(self) -> None:
+        if self.camera is not None:
+            self.camera.close()
+            self.camera = None
+
+    abort = close

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 import cv2
 import numpy as np
@@ -37,6 +37,11 @@ def read_image(path: str | Path) -> np.ndarray:
     if image is None:
         raise UsageError(f"input {path} is not an image OpenCV can read; use a PNG, JPEG or WebP file")
     return np.ascontiguousarray(image[:, :, ::-1])
+
+
+def load_guide(cfg) -> np.ndarray | None:
+    """The guide picture a DreamConfig names (RGB uint8), or None when it names none."""
+    return read_image(cfg.guide) if cfg.guide else None
 
 
 def fit_width(image: np.ndarray, width: int | None) -> np.ndarray:
@@ -93,11 +98,24 @@ def check_size(height: int, width: int, where: str) -> None:
 
 @dataclass(frozen=True)
 class Frame:
-    """One upright RGB uint8 frame (H, W, 3), its time in seconds from the source's start, its index."""
+    """One upright RGB uint8 frame (H, W, 3), its time in seconds from the source's start, its index,
+    and for live sources the `time.perf_counter()` it was captured at (for latency)."""
 
     image: np.ndarray
     time: float
     index: int
+    captured: float | None = None
+
+
+class Source(Protocol):
+    """Where a run's frames come from. `live` sources deliver in real time (the run keeps only the
+    newest frame); the others are read as fast as the run takes them, every frame."""
+
+    live: bool
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -140,6 +158,8 @@ class VideoFileSource:
     Corrupt packets are skipped and counted in `corrupt` (once the file has been read to its
     end); a file cut short ends early and sets `truncated`. The file is opened read-only.
     """
+
+    live = False
 
     def __init__(self, path: str | Path, width: int | None = None, start: float = 0.0,
                  max_frames: int | None = None):
@@ -261,3 +281,331 @@ class VideoFileSource:
 
     def close(self) -> None:
         self.container.close()
+
+
+# --- live sources: frames in real time, for `webcam` ---------------------------------------------
+
+class CameraLost(Exception):
+    """A live source stopped delivering: unplugged, stalled, or frozen on one frame."""
+
+
+def _pace(start: float, at: float) -> float:
+    """Sleep until `at` seconds after `start` (perf_counter); return the capture clock."""
+    import time
+
+    delay = start + at - time.perf_counter()
+    if delay > 0:
+        time.sleep(delay)
+    return time.perf_counter()
+
+
+def _sprite(size: int, seed: int, shape: str) -> tuple[np.ndarray, np.ndarray]:
+    """A textured sprite (size, size, 3) float32 and its alpha (size, size, 1) for the test scene."""
+    rng = np.random.default_rng(seed)
+    texture = noise_image(size, size, seed).astype(np.float32)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    stripes = 60 * np.sin((x * rng.uniform(8, 20) + y * rng.uniform(-10, 10)) * np.pi)[..., None]
+    texture = (texture * 0.8 + stripes + rng.uniform(0, 255, 3) * 0.3).clip(0, 255)
+    if shape == "disc":
+        inside = x**2 + y**2 < 0.22
+    elif shape == "square":
+        inside = (abs(x) < 0.4) & (abs(y) < 0.4)
+    else:  # a triangle
+        inside = (y < 0.4) & (abs(x) < (y + 0.45) * 0.5)
+    alpha = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), max(0.5, size / 60))[..., None]
+    return texture, alpha
+
+
+class SyntheticSource:
+    """A built-in synthetic scene, so every live feature runs without a camera: textured shapes
+    (a disc, a square, a triangle), turning on curved paths at 2-6 px/frame (at 320 wide) over a
+    textured, slowly drifting background. Delivered in real time at `fps` (`realtime=False`: as
+    fast as read, for tests). `still_after` seconds in, the shapes stop for `still_for` seconds,
+    so an installation's stillness can be seen too.
+    """
+
+    live = True
+
+    def __init__(self, width: int = 640, height: int | None = None, fps: float = 30.0, frames: int | None = None,
+                 realtime: bool = True, still_after: float | None = None, still_for: float = 0.0):
+        height = height or max(2, round(width * 9 / 16 / 2) * 2)
+        if width < 32 or height < 32:
+            raise UsageError(f"the test scene needs at least 32x32, got {width}x{height}")
+        check_size(height, width, "the test scene")
+        self.width, self.height, self.fps = width, height, float(fps)
+        self.count, self.realtime = frames, realtime
+        self.still_after, self.still_for = still_after, still_for
+        pad = width // 8
+        big = noise_image(width + 2 * pad, height + 2 * pad, seed=11).astype(np.float32)
+        yy, xx = np.mgrid[0:height + 2 * pad, 0:width + 2 * pad].astype(np.float32)
+        big += 40 * (np.sin(xx / 9.0) * np.cos(yy / 13.0))[..., None]
+        self.background, self.pad = big.clip(0, 255), pad
+        side = max(12, min(width, height) // 3)
+        self.sprites = [_sprite(side, seed, shape) for seed, shape in ((1, "disc"), (2, "square"), (3, "triangle"))]
+        self.info = f"the built-in test scene, {width}x{height} at {self.fps:g} fps"
+
+    def scene_time(self, t: float) -> float:
+        """Time along the shapes' paths: it stands still from `still_after` for `still_for` s."""
+        if self.still_after is None or t < self.still_after:
+            return t
+        return t - min(t - self.still_after, self.still_for)
+
+    def render(self, t: float) -> np.ndarray:
+        """The scene at `t` seconds: RGB uint8 (height, width, 3)."""
+        t = self.scene_time(t)
+        w, h, pad = self.width, self.height, self.pad
+        ox = int(round(pad + pad * 0.8 * math.sin(t * 0.21)))
+        oy = int(round(pad + pad * 0.8 * math.sin(t * 0.17 + 1.0)))
+        frame = self.background[oy:oy + h, ox:ox + w].copy()
+        for i, (texture, alpha) in enumerate(self.sprites):
+            side = texture.shape[0]
+            # Lissajous paths: up to ~6 px a frame at 30 fps on a 320-wide frame
+            cx = w / 2 + (w / 2 - side / 2) * math.sin(t * (0.9 + 0.35 * i) + i * 2.1)
+            cy = h / 2 + (h / 2 - side / 2) * math.sin(t * (0.7 + 0.25 * i) + i * 1.3)
+            angle = math.degrees(t * (0.8 - 0.5 * i))
+            turn = cv2.getRotationMatrix2D((side / 2, side / 2), angle, 1.0)
+            tex = cv2.warpAffine(texture, turn, (side, side), borderMode=cv2.BORDER_REFLECT)
+            alp = cv2.warpAffine(alpha, turn, (side, side))[..., None]
+            x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+            xs, ys = slice(max(0, x0), min(w, x0 + side)), slice(max(0, y0), min(h, y0 + side))
+            tx, ty = slice(xs.start - x0, xs.stop - x0), slice(ys.start - y0, ys.stop - y0)
+            a = alp[ty, tx]
+            frame[ys, xs] = frame[ys, xs] * (1 - a) + tex[ty, tx] * a
+        return frame.clip(0, 255).astype(np.uint8)
+
+    def frames(self) -> Iterator[Frame]:
+        import itertools
+        import time
+
+        start = time.perf_counter()
+        for index in itertools.count():
+            if self.count is not None and index >= self.count:
+                return
+            at = index / self.fps
+            clock = _pace(start, at) if self.realtime else time.perf_counter()
+            yield Frame(self.render(at), at, index, clock)
+
+    def close(self) -> None:
+        pass
+
+
+def _open_capture(device):
+    """cv2.VideoCapture for an index, a /dev/video path or a URL (through FFmpeg)."""
+    if isinstance(device, str) and "://" in device:
+        return cv2.VideoCapture(device, cv2.CAP_FFMPEG)
+    return cv2.VideoCapture(device)
+
+
+class CameraSource:
+    """Frames from a camera or a stream (OpenCV), read on their own thread; newest frame wins.
+
+    Asks for MJPG at `width` (16:9) and `fps`, then reads back what the device granted
+    (`granted`); frames are rescaled to `width`. A watchdog raises CameraLost from `frames()`
+    when no new frame arrives for `stall` seconds, or when only identical frames arrive for
+    `frozen` seconds (some backends repeat the last frame after an unplug). `opener` makes the
+    capture object (tests pass a fake camera).
+    """
+
+    live = True
+
+    def __init__(self, device: int | str, width: int | None = None, fps: float | None = None, stall: float = 3.0,
+                 frozen: float = 10.0, opener=_open_capture):
+        import threading
+
+        self.device, self.width_wanted, self.stall, self.frozen = device, width, stall, frozen
+        self.capture = opener(device)
+        if self.capture is None or not self.capture.isOpened():
+            if self.capture is not None:
+                self.capture.release()
+            raise UsageError(f"no camera at {_describe(device)}; list cameras with `streamdream webcam --list`, "
+                             f"or pass --source test (the built-in scene), a video file or a URL")
+        if not (isinstance(device, str) and "://" in device):
+            self.capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))  # full rate over USB 2
+            if width:
+                self.capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+                self.capture.set(cv2.CAP_PROP_FRAME_HEIGHT, round(width * 9 / 16))
+            if fps:
+                self.capture.set(cv2.CAP_PROP_FPS, fps)
+        gw, gh = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        gfps = float(self.capture.get(cv2.CAP_PROP_FPS) or 0)
+        self.granted = (gw, gh, gfps)
+        asked = f"asked {width}x{round(width * 9 / 16)}" if width else "asked its default size"
+        self.info = (f"camera {_describe(device)}: {gw}x{gh} at {gfps:g} fps ({asked}"
+                     f"{' at ' + format(fps, 'g') + ' fps' if fps else ''})")
+        self._cond = threading.Condition()
+        self._latest: tuple[np.ndarray, float] | None = None
+        self._serial = 0
+        self._running = True
+        self._reader = threading.Thread(target=self._read, name="camera", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        import time
+
+        while self._running:
+            ok, image = self.capture.read()
+            if not ok or image is None:
+                time.sleep(0.01)  # the watchdog in frames() decides when this is a lost camera
+                continue
+            with self._cond:
+                self._latest = (image, time.perf_counter())
+                self._serial += 1
+                self._cond.notify_all()
+
+    def frames(self) -> Iterator[Frame]:
+        import time
+
+        start = time.perf_counter()
+        seen, index = 0, 0
+        last_new = time.perf_counter()
+        last_sum, same_since = None, None
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._serial != seen or not self._running, timeout=0.25)
+                if not self._running:
+                    return
+                fresh = self._serial != seen
+                if fresh:
+                    seen = self._serial
+                    image, clock = self._latest
+            now = time.perf_counter()
+            if not fresh:
+                if now - last_new > self.stall:
+                    raise CameraLost(f"{_describe(self.device)} sent no frame for {self.stall:g} s (unplugged?)")
+                continue
+            last_new = now
+            checksum = hash(image[::7, ::7].tobytes())
+            if checksum == last_sum:
+                same_since = same_since or now
+                if now - same_since > self.frozen:
+                    raise CameraLost(f"{_describe(self.device)} has sent the same frame for {self.frozen:g} s "
+                                     f"(unplugged or frozen?)")
+            else:
+                last_sum, same_since = checksum, None
+            rgb = fit_width(np.ascontiguousarray(image[:, :, ::-1]), self.width_wanted)
+            yield Frame(rgb, clock - start, index, clock)
+            index += 1
+
+    def close(self) -> None:
+        self._running = False
+        with self._cond:
+            self._cond.notify_all()
+        self._reader.join(timeout=2)
+        if not self._reader.is_alive():  # releasing under a read that still hangs can crash the backend
+            self.capture.release()
+
+
+def _describe(device) -> str:
+    return f"index {device}" if isinstance(device, int) else str(device)
+
+
+class LoopingFileSource:
+    """A video file played in real time at its own rate, over and over: a stand-in camera."""
+
+    live = True
+
+    def __init__(self, path: str | Path, width: int | None = None):
+        first = VideoFileSource(path, width)  # checks the file now, so a bad one is a usage error
+        self.path, self.width, self.rate = Path(path), width, float(first.info.rate)
+        first.close()
+        self.info = f"{self.path} ({first.info.width}x{first.info.height} at {self.rate:.3g} fps), looped"
+
+    def frames(self) -> Iterator[Frame]:
+        import time
+
+        start = time.perf_counter()
+        index = 0
+        while True:
+            source = VideoFileSource(self.path, self.width)
+            count = 0
+            try:
+                for frame in source.frames():
+                    at = index / self.rate
+                    yield Frame(frame.image, at, index, _pace(start, at))
+                    index += 1
+                    count += 1
+            finally:
+                source.close()
+            if count == 0:
+                raise CameraLost(f"{self.path} gave no frames to loop")
+
+    def close(self) -> None:
+        pass
+
+
+def open_live_source(spec: str, width: int | None = None, fps: float | None = None, stall: float = 3.0,
+                     frozen: float = 10.0, opener=_open_capture):
+    """`--source`: test, a camera index (0), /dev/videoN, a URL (rtsp://, http://) or a video file."""
+    if spec == "test":
+        return SyntheticSource(width or 640, fps=fps or 30.0)
+    if spec.isdigit():
+        return CameraSource(int(spec), width, fps, stall, frozen, opener)
+    if "://" in spec or spec.startswith("/dev/video"):
+        return CameraSource(spec, width, fps, stall, frozen, opener)
+    if Path(spec).exists():
+        return LoopingFileSource(spec, width)
+    raise UsageError(f"--source {spec} is not a camera index, a /dev/video device, a URL or an existing file; "
+                     f"try --source 0 (the first camera) or --source test")
+
+
+def list_cameras(limit: int = 10, opener=_open_capture) -> list[str]:
+    """One line for each camera index that opens: its index and the size it starts at."""
+    found = []
+    for index in range(limit):
+        capture = opener(index)
+        try:
+            if capture is not None and capture.isOpened():
+                w, h = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+                found.append(f"--source {index}: {w}x{h}")
+        finally:
+            if capture is not None:
+                capture.release()
+    return found
+
+
+class ReconnectingSource:
+    """A live source that outlives its camera (installation mode): when the camera is lost it is
+    reopened with `open_source`, waiting 1, 2, 4 ... up to `retry_max` seconds between tries, and
+    frames carry on from where they were. The first open is not retried: a wrong --source is a
+    usage error at once."""
+
+    live = True
+
+    def __init__(self, open_source, retry_max: float = 30.0, warn=lambda message: None):
+        self.open_source, self.retry_max, self.warn = open_source, retry_max, warn
+        self.current = open_source()
+        self.info = self.current.info
+        self.losses = 0
+        self._closed = False
+
+    def frames(self) -> Iterator[Frame]:
+        import time
+
+        start, index = time.perf_counter(), 0
+        while not self._closed:
+            wait = 1.0
+            try:
+                for frame in self.current.frames():
+                    clock = frame.captured if frame.captured is not None else time.perf_counter()
+                    yield Frame(frame.image, clock - start, index, clock)
+                    index += 1
+                message = "the source ended"
+            except CameraLost as exc:
+                message = str(exc)
+            self.losses += 1
+            self.current.close()
+            self.current = None
+            while self.current is None and not self._closed:
+                self.warn(f"camera lost ({message}); trying again in {wait:g} s")
+                time.sleep(wait)
+                wait = min(wait * 2, self.retry_max)
+                try:
+                    self.current = self.open_source()
+                    self.warn(f"camera back: {self.current.info}")
+                except (UsageError, CameraLost) as exc:
+                    message = str(exc)
+
+    def close(self) -> None:
+        self._closed = True
+        if self.current is not None:
+            self.current.close()

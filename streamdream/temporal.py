@@ -45,11 +45,11 @@ class Motion:
 
 
 class MotionTracker:
-    """Flow between consecutive input frames (DIS unless another flow is given, e.g. RAFTFlow).
-    Keeps the previous grey frame; one per thread."""
+    """Flow between consecutive input frames (DIS unless another flow is given, e.g. RAFTFlow),
+    computed on a copy at most `width` wide. Keeps the previous grey frame; one per thread."""
 
-    def __init__(self, scene_cut: float, flow=None):
-        self.scene_cut = scene_cut
+    def __init__(self, scene_cut: float, flow=None, width: int = FLOW_WIDTH):
+        self.scene_cut, self.width = scene_cut, width
         self.flow = flow or DISFlow()
         # the forward flow runs beside the backward one (OpenCV lets go of the GIL), with its own
         # DIS object: on a fast GPU the flow stage, not the dream, would otherwise set the pace
@@ -61,8 +61,8 @@ class MotionTracker:
         """Motion of RGB uint8 `frame` (H, W, 3) relative to the last frame given; None for the first."""
         h, w = frame.shape[:2]
         gray = to_gray(frame)
-        if w > FLOW_WIDTH:
-            gray = cv2.resize(gray, (FLOW_WIDTH, max(1, round(h * FLOW_WIDTH / w))), interpolation=cv2.INTER_AREA)
+        if w > self.width:
+            gray = cv2.resize(gray, (self.width, max(1, round(h * self.width / w))), interpolation=cv2.INTER_AREA)
         previous, self.previous = self.previous, gray
         if previous is None or previous.shape != gray.shape:
             return None
@@ -79,6 +79,14 @@ class MotionTracker:
             back = resize_flow(back, h, w)
             mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
         return Motion(back, mask, bool(mask.mean() < MIN_TRUSTED))
+
+
+def scale_motion(motion: Motion | None, height: int, width: int) -> Motion | None:
+    """`motion` brought to a frame of (height, width): flow resized and its vectors scaled."""
+    if motion is None or motion.flow.shape[:2] == (height, width):
+        return motion
+    mask = cv2.resize(motion.mask, (width, height), interpolation=cv2.INTER_AREA)
+    return Motion(resize_flow(motion.flow, height, width), mask, motion.cut)
 
 
 def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
@@ -165,20 +173,42 @@ class StreamDreamer:
        afresh within a few frames instead of staying plain.
     """
 
-    def __init__(self, dreamer: Dreamer, video: VideoConfig):
+    def __init__(self, dreamer: Dreamer, video: VideoConfig, live: bool = False):
         self.dreamer = dreamer
         self.video = video
+        # live: only the first frame is a keyframe; a cut lets the new scene dream itself in over
+        # a few frames (fresh_step), so the dream stage never stalls for a full octave dream in
+        # front of an audience
+        self.live = live
         self.detail: torch.Tensor | None = None  # (1, 3, H, W): dream - input
         self.settled: torch.Tensor | None = None  # (1, 1, H, W) in [0, 1]: 0 newly shown, 1 carried for a while
         self.low = self.mean = 0.0  # the keyframe's HOLD_LOW quantile of local strength, and mean strength
         self.keyframes = 0
         self.carried = 0  # frames since the last keyframe
+        self.strength = 1.0  # scales the step and the strength held (the +/- keys)
+        self.zoom = 1.0  # >1: the carried detail grows by this a frame (an installation deepening a still scene)
+        self.extra_iterations = 0  # more full-size steps a frame (also for deepening)
+
+    def swap(self, dreamer: Dreamer) -> None:
+        """Dream on with another network, objective or preset, keeping the detail dreamt so far:
+        it is reshaped over the next frames rather than dropped, so a switch does not flash."""
+        if self.mean:
+            ratio = dreamer.config.step / max(self.dreamer.config.step, 1e-9)
+            self.low, self.mean = self.low * ratio, self.mean * ratio
+        self.dreamer = dreamer
+        if self.settled is not None:
+            self.settled = torch.zeros_like(self.settled)  # let the new look take the fresh step
 
     def next(self, frame: np.ndarray, motion: Motion | None) -> np.ndarray:
         """RGB uint8 (H, W, 3) -> its dream. `motion` relates it to the previous frame (None: start over)."""
         base = to_tensor(frame, self.dreamer.device)
-        keyframe = (not self.video.flow or motion is None or motion.cut or self.detail is None
-                    or tuple(self.detail.shape[2:]) != frame.shape[:2])
+        new_size = self.detail is None or tuple(self.detail.shape[2:]) != frame.shape[:2]
+        keyframe = new_size or not self.video.flow or motion is None or motion.cut
+        if self.live and keyframe and not new_size and motion is not None:
+            # a cut in live mode: the new scene dreams itself in (everything is newly shown)
+            self.detail = torch.zeros_like(self.detail)
+            self.settled = torch.zeros_like(self.settled)
+            keyframe = False
         if keyframe:
             dreamt = self.dreamer.dream_tensor(base)
             self.keyframes += 1
@@ -201,16 +231,28 @@ class StreamDreamer:
         h, w = base.shape[2:]
         flow = torch.from_numpy(motion.flow).to(dreamer.device)
         trust = soften(torch.from_numpy(motion.mask).to(dreamer.device)[None, None], round(w * TRUST_BLUR))
-        carried = hold_strength(warp_tensor(self.detail, flow) * trust, self.low, self.mean, v.max_gain)
+        detail, settled = warp_tensor(self.detail, flow), warp_tensor(self.settled, flow, "bilinear")
+        if self.zoom != 1.0:
+            detail, settled = _zoom(detail, self.zoom), _zoom(settled, self.zoom)
+        carried = hold_strength(detail * trust, self.low * self.strength, self.mean * self.strength, v.max_gain)
         image = (base + carried).clamp(0, 1)
-        settled = warp_tensor(self.settled, flow, "bilinear") * trust
+        settled = settled * trust
         weight = v.carried_step + (v.fresh_step - v.carried_step) * (1.0 - settled)
         self.settled = (settled + 1.0 / v.fresh_frames).clamp(max=1.0)
         net, objective, generator = dreamer.net, dreamer.objective, dreamer.generator
-        if v.refine_iterations:
-            image = refine_at(image, (h, w), net, objective, v.refine_iterations, d.step, d.jitter, generator, weight)
+        step = d.step * self.strength
+        iterations = v.refine_iterations + self.extra_iterations
+        if iterations:
+            image = refine_at(image, (h, w), net, objective, iterations, step, d.jitter, generator, weight)
         smaller = octave_sizes(h, w, max(1, v.refine_octaves), d.octave_scale)[:-1]
         if smaller:
             size = smaller[self.carried % len(smaller)]
-            image = refine_at(image, size, net, objective, 1, d.step, d.jitter, generator, weight)
+            image = refine_at(image, size, net, objective, 1, step, d.jitter, generator, weight)
         return image
+
+
+def _zoom(image: torch.Tensor, scale: float) -> torch.Tensor:
+    """(1, C, H, W) enlarged about its centre by `scale`, same size (edges repeated)."""
+    theta = torch.tensor([[[1 / scale, 0.0, 0.0], [0.0, 1 / scale, 0.0]]], dtype=image.dtype, device=image.device)
+    grid = F.affine_grid(theta, list(image.shape), align_corners=False)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)

@@ -81,3 +81,22 @@ class ZoomDreamer:
                 if count is not None and produced >= count:
                     return
             a = b
+
+
+class ZoomSource:
+    """The zoom as a run's source (a feedback source: each frame comes from the last dream), for
+    `pipeline.run` with no dream stage. `count` None: without end."""
+
+    live = False
+
+    def __init__(self, zoomer: ZoomDreamer, start: np.ndarray, fps: int, count: int | None):
+        self.zoomer, self.start, self.fps, self.count = zoomer, start, fps, count
+
+    def frames(self):
+        from .sources import Frame
+
+        for index, image in enumerate(self.zoomer.frames(self.start, self.count)):
+            yield Frame(image, index / self.fps, index)
+
+    def close(self) -> None:
+        pass

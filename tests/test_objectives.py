@@ -5,6 +5,7 @@ from streamdream import models, objectives
 from streamdream.config import DreamConfig
 from streamdream.dream import ascend
 from streamdream.dreamer import build_objective
+from streamdream.sources import read_image
 from streamdream.errors import UsageError
 
 
@@ -84,7 +85,7 @@ def test_guide_pulls_features_towards_the_guide(lite0, picture, tmp_path):
     guide = picture[:, ::-1, [2, 0, 1]].copy()  # another image: mirrored, channels swapped
     path = tmp_path / "guide.png"
     cv2.imwrite(str(path), guide[:, :, ::-1])
-    objective = build_objective(_config(layers="block4", guide=str(path)), spec, network)
+    objective = build_objective(_config(layers="block4", guide=str(path)), spec, network, read_image(path))
     assert "guided" in objective.description
     net = models.DreamNet(spec, network, ["block4"])
     start = torch.rand(1, 3, 72, 96, generator=torch.Generator().manual_seed(0))

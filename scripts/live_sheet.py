@@ -1,0 +1,86 @@
+#!/usr/bin/env python
+"""Contact sheet of a live run: the input, a full dream of that input (the reference), what
+`webcam` showed, and heat maps of where each dream is, at several moments.
+
+    python scripts/live_sheet.py --source test -o docs/live_sheet.png
+    python scripts/live_sheet.py --source ../shared/media/bigbuckbunny.mp4 -o out/live_bbb.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from contact_sheet import fit, label, strength_view  # noqa: E402
+
+from streamdream.dreamer import Dreamer  # noqa: E402
+from streamdream.live import WebcamOptions, run_webcam  # noqa: E402
+from streamdream.metrics import local_strength  # noqa: E402
+from streamdream.presets import build_config  # noqa: E402
+from streamdream.sinks import write_image  # noqa: E402
+from streamdream.sources import SyntheticSource, VideoFileSource  # noqa: E402
+
+
+class Keep:
+    """A sink that keeps what was shown, with its source time."""
+
+    def __init__(self):
+        self.frames = []
+
+    def write(self, image, time):
+        self.frames.append((image, time))
+
+    def close(self):
+        pass
+
+    abort = close
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", default="test")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--width", type=int, default=320)
+    p.add_argument("--seconds", type=float, default=20)
+    p.add_argument("--preset", default="clouds")
+    p.add_argument("--columns", type=int, default=4)
+    args = p.parse_args()
+
+    config = build_config(args.preset, {"dream": {"width": args.width, "seed": 1}})
+    keep = Keep()
+    result = run_webcam(WebcamOptions(args.source, window=False, duration=args.seconds, preset=args.preset),
+                        config, say=lambda m: None, sinks=[keep])
+    if args.source == "test":
+        scene = SyntheticSource(args.width)
+        source_at = scene.render
+    else:
+        video = VideoFileSource(args.source, args.width)
+        decoded = [f.image for f in video.frames()]
+        rate = float(video.info.rate)
+        video.close()
+        source_at = lambda t: decoded[int(round(t * rate)) % len(decoded)]
+    dreamer = Dreamer.from_config(config.dream)
+    shown = keep.frames[len(keep.frames) // 5:]  # skip the start, before the first dream
+    picks = [shown[int(i * (len(shown) - 1) / (args.columns - 1))] for i in range(args.columns)]
+    inputs = [source_at(t) for _, t in picks]
+    refs = [dreamer.dream_frame(x) for x in inputs]
+    lives = [image for image, _ in picks]
+    scale = float(np.percentile(local_strength(refs[0], inputs[0]), 90)) or 1.0
+    rows = []
+    for name, frames in (("input", inputs), (f"full dream ({args.preset})", refs), ("webcam (live)", lives)):
+        rows.append(np.hstack([label(fit(f, None), f"{name}  {t:.1f} s") for f, (_, t) in zip(frames, picks)]))
+    for name, frames in (("full: where", refs), ("live: where", lives)):
+        rows.append(np.hstack([label(strength_view(f, x, scale), f"{name}  {t:.1f} s")
+                               for f, x, (_, t) in zip(frames, inputs, picks)]))
+    write_image(np.vstack(rows), args.output)
+    s = result.stats
+    print(f"wrote {args.output}: {result.source}; {result.look}; shown {s.frames / s.wall_seconds:.1f} fps, "
+          f"dreamt {s.dreamt / s.wall_seconds:.1f} fps")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""How a performer steers a live run: keys in the window and OSC messages become `Command`s on a
+`ControlChannel`; the run loop reads them between frames and hands the dream's share on to the
+dream stage. Nothing reaches into a stage from another thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Command:
+    """One instruction. name is one of NAMES; value its argument (see KEYS and OSC_ADDRESSES)."""
+
+    name: str
+    value: object = None
+
+
+NAMES = {
+    "quit": "stop cleanly (recordings are finalised)",
+    "preset": "+1 next / -1 previous preset",
+    "preset_index": "the preset at this index (0-based), or a name",
+    "strength": "multiply the dream's strength by this factor",
+    "set_strength": "set the strength factor (1 = the preset's)",
+    "layer": "+1 a layer deeper / -1 shallower; a layer spec sets it",
+    "freeze": "toggle (None) or set (True/False) freezing the picture",
+    "fullscreen": "toggle fullscreen",
+    "record": "start or stop recording",
+    "snapshot": "save the shown picture as a PNG",
+    "hud": "toggle the on-screen figures",
+}
+
+# the commands the dream stage carries out; the rest are the display's
+DREAM_COMMANDS = {"preset", "preset_index", "strength", "set_strength", "layer"}
+
+KEYS: dict[str, Command] = {
+    "q": Command("quit"),
+    "Esc": Command("quit"),
+    "n": Command("preset", 1),
+    "p": Command("preset", -1),
+    **{str(i): Command("preset_index", i - 1) for i in range(1, 10)},
+    "+": Command("strength", 1.25),
+    "=": Command("strength", 1.25),  # + without shift on most keyboards
+    "-": Command("strength", 0.8),
+    "[": Command("layer", 1),
+    "]": Command("layer", -1),
+    "space": Command("freeze"),
+    "f": Command("fullscreen"),
+    "r": Command("record"),
+    "s": Command("snapshot"),
+    "h": Command("hud"),
+}
+
+KEY_HELP = [  # (keys, what they do) for the README and the HUD
+    ("q, Esc", "quit (recordings are finalised)"),
+    ("n / p", "next / previous preset"),
+    ("1-9", "pick a preset"),
+    ("+ / -", "stronger / weaker"),
+    ("[ / ]", "layer deeper / shallower"),
+    ("space", "freeze the picture"),
+    ("f", "fullscreen"),
+    ("r", "start / stop recording"),
+    ("s", "snapshot (PNG)"),
+    ("h", "show / hide the figures (HUD)"),
+]
+
+
+def key_command(code: int) -> Command | None:
+    """The command for an OpenCV waitKey code (-1: no key), or None."""
+    if code < 0:
+        return None
+    code &= 0xFF
+    name = {27: "Esc", 32: "space"}.get(code, chr(code))
+    return KEYS.get(name)
+
+
+class ControlChannel:
+    """A thread-safe queue of commands: any thread puts, the run loop drains."""
+
+    def __init__(self):
+        self._queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
+
+    def put(self, command: Command) -> None:
+        self._queue.put(command)
+
+    def drain(self) -> list[Command]:
+        out = []
+        while True:
+            try:
+                out.append(self._queue.get_nowait())
+            except queue.Empty:
+                return out
+
+
+OSC_ADDRESSES = {
+    "/streamdream/preset": "a preset name or index (0-based); +1/-1 with /streamdream/preset/next, /prev",
+    "/streamdream/preset/next": "next preset",
+    "/streamdream/preset/prev": "previous preset",
+    "/streamdream/strength": "strength factor, 0.1 to 10 (1 = the preset's)",
+    "/streamdream/layer": "a layer spec (block7) or a step (+1 deeper, -1 shallower)",
+    "/streamdream/freeze": "1 freeze, 0 run",
+}
+
+
+def osc_command(address: str, args: tuple) -> Command:
+    """The command an OSC message asks for; ValueError (with the reason) when it makes no sense."""
+    one = args[0] if len(args) == 1 else None
+    if address == "/streamdream/preset/next":
+        return Command("preset", 1)
+    if address == "/streamdream/preset/prev":
+        return Command("preset", -1)
+    if len(args) != 1:
+        raise ValueError(f"{address} takes one argument, got {len(args)}")
+    if address == "/streamdream/preset":
+        if isinstance(one, str):
+            return Command("preset_index", one)
+        if isinstance(one, int) and not isinstance(one, bool):
+            return Command("preset_index", one)
+        raise ValueError("/streamdream/preset takes a name or an index")
+    if address == "/streamdream/strength":
+        if isinstance(one, (int, float)) and not isinstance(one, bool) and 0.1 <= one <= 10:
+            return Command("set_strength", float(one))
+        raise ValueError(f"/streamdream/strength takes a number from 0.1 to 10, got {one!r}")
+    if address == "/streamdream/layer":
+        if isinstance(one, str) and one:
+            return Command("layer", one)
+        if isinstance(one, int) and not isinstance(one, bool) and one in (-1, 1):
+            return Command("layer", one)
+        raise ValueError(f"/streamdream/layer takes a layer name or +1/-1, got {one!r}")
+    if address == "/streamdream/freeze":
+        if isinstance(one, (int, float, bool)):
+            return Command("freeze", bool(one))
+        raise ValueError(f"/streamdream/freeze takes 0 or 1, got {one!r}")
+    raise ValueError(f"unknown address {address}; known: {', '.join(OSC_ADDRESSES)}")
+
+
+class OscControl:
+    """An OSC server (python-osc, UDP) on its own thread that turns messages into commands.
+    A bad message is reported through `warn` and dropped, never raised."""
+
+    def __init__(self, channel: ControlChannel, port: int, host: str = "127.0.0.1",
+                 warn: Callable[[str], None] = lambda message: None):
+        try:
+            from pythonosc.dispatcher import Dispatcher
+            from pythonosc.osc_server import ThreadingOSCUDPServer
+        except ImportError:
+            from .errors import UsageError
+
+            raise UsageError('--osc needs python-osc; install it with: pip install "streamdream[live]"') from None
+        self.channel, self.warn = channel, warn
+
+        def on_message(address: str, *args) -> None:
+            try:
+                channel.put(osc_command(address, args))
+            except ValueError as exc:
+                warn(f"OSC message ignored: {exc}")
+
+        dispatcher = Dispatcher()
+        dispatcher.set_default_handler(on_message)
+        try:
+            self.server = ThreadingOSCUDPServer((host, port), dispatcher)
+        except OSError as exc:
+            from .errors import UsageError
+
+            raise UsageError(f"cannot listen for OSC on {host}:{port} ({exc.strerror}); pick another --osc port") from None
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self._serve, name="osc", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self.server.serve_forever(poll_interval=0.1)
+        except Exception as exc:  # a broken datagram must not take the show down
+            self.warn(f"OSC server stopped: {exc}")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

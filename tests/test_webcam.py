@@ -1,0 +1,191 @@
+"""`streamdream webcam`: the headless run with a recording, keys, bad input, and a window on a
+virtual screen (Xvfb)."""
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+import av
+import numpy as np
+import pytest
+
+from streamdream.cli import main
+from streamdream.controls import Command, key_command
+from streamdream.live import Compositor, LiveShow, LiveStage
+from streamdream.pipeline import run
+from streamdream.presets import build_config
+from streamdream.sinks import Recorder
+from streamdream.sources import SyntheticSource
+from streamdream.temporal import MotionTracker
+
+FAST = ["--preset", "clouds", "--width", "96", "--octaves", "2", "--iterations", "2", "--seed", "1"]
+
+
+def frames_in(path):
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def test_headless_run_records_for_the_duration(tmp_path, capsys):
+    out = tmp_path / "live.mp4"
+    assert main(["webcam", "--source", "test", "--no-window", "--record", str(out), "--duration", "6", *FAST]) == 0
+    text = capsys.readouterr().out
+    frames = frames_in(out)
+    assert len(frames) >= 60, text  # the display runs at the camera's rate, not the dream's
+    assert frames[0].shape == (54, 96, 3)
+    assert "recorded" in text and "dreamt" in text
+    # the dream is in the recording: late frames differ from the plain scene at the same moment
+    scene = SyntheticSource(96)
+    assert np.abs(frames[-1].astype(int) - scene.render(5.9).astype(int)).mean() > 2
+
+
+def test_an_existing_recording_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "live.mp4"
+    out.write_bytes(b"keep me")
+    assert main(["webcam", "--source", "test", "--no-window", "--record", str(out), "--duration", "1"]) == 2
+    assert out.read_bytes() == b"keep me"
+    assert "--overwrite" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags,words", [
+    (["--source", "7"], "no camera at index 7"),
+    (["--source", "test", "--duration", "0"], "--duration"),
+    (["--source", "nonsense"], "--source"),
+    (["--source", "test", "--osc", "70000"], "--osc"),
+])
+def test_bad_input_is_one_line(flags, words, capsys, monkeypatch):
+    monkeypatch.setenv("OPENCV_LOG_LEVEL", "SILENT")
+    assert main(["webcam", "--no-window", *flags]) == 2
+    out = capsys.readouterr().out
+    assert words in out and "Traceback" not in out
+
+
+def test_no_display_suggests_no_window(monkeypatch, capsys):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("DISPLAY only matters on Linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["webcam", "--source", "test", "--duration", "1"]) == 2
+    assert "--no-window" in capsys.readouterr().out
+
+
+def test_keys_drive_the_show(tmp_path):
+    """Keys from an injected key source: record, snapshot, freeze, stronger, next preset, quit."""
+    config = build_config("clouds", {"dream": {"width": 96, "device": "cpu", "octaves": 2, "iterations": 2}})
+    stage = LiveStage(config, ["clouds", "strokes"], {"device": "cpu", "width": 96})
+    stage.select("clouds")
+    compositor = Compositor(blend=0.2)
+    recorder = Recorder(folder=tmp_path, fps=30)
+    messages = []
+    show = LiveShow(stage, compositor, None, recorder, say=messages.append, snapshots=tmp_path)
+
+    def press(keys):
+        for delay, key in keys:
+            time.sleep(delay)
+            show.commands.put(key_command(ord(key)))
+
+    script = [(1.0, "r"), (1.0, "s"), (0.2, "+"), (0.2, "n"), (0.5, " "), (0.5, " "), (0.5, "r"), (0.2, "q")]
+    threading.Thread(target=press, args=(script,), daemon=True).start()
+    stats = run(SyntheticSource(96, fps=30), stage, [recorder], tracker=MotionTracker(0.15, width=48), newest=True,
+                display=compositor, controls=show.commands, handle=show.handle, stage_commands=show.to_dream,
+                progress=show.tick, duration=30)
+    assert stats.stopped == "quit"
+    (recording,) = recorder.written
+    assert recording.parent == tmp_path and len(frames_in(recording)) >= 30
+    (snapshot,) = show.snapshot_paths
+    assert snapshot.exists()
+    assert stage.stream.strength == pytest.approx(1.25)
+    assert stage.name == "strokes"
+    assert any(m == "frozen" for m in messages) and any(m == "running" for m in messages)
+
+
+def test_freeze_holds_the_picture():
+    compositor = Compositor()
+    source = SyntheticSource(64)
+    from streamdream.sources import Frame
+
+    a = compositor.present(Frame(source.render(0.0), 0.0, 0), None)
+    assert compositor.freeze() is True
+    b = compositor.present(Frame(source.render(1.0), 1.0, 30), None)
+    assert np.array_equal(a, b)
+    compositor.freeze(False)
+    assert not np.array_equal(a, compositor.present(Frame(source.render(1.0), 1.0, 30), None))
+
+
+def test_a_lost_camera_fades_the_last_picture_out():
+    from streamdream.live import LOST_AFTER
+    from streamdream.sources import Frame
+
+    compositor = Compositor(fade=2.0)
+    picture = np.full((32, 32, 3), 200, np.uint8)
+    compositor.present(Frame(picture, 0.0, 0), None)
+    assert compositor.idle() is None  # not lost yet
+    compositor.last_frame_at -= LOST_AFTER + 1.0
+    half = compositor.idle()
+    assert 80 < half.mean() < 120
+    compositor.last_frame_at -= 5
+    assert compositor.idle().max() == 0
+
+
+def test_installation_deepens_a_still_scene_and_follows_motion_again():
+    from streamdream.temporal import Motion
+
+    config = build_config("clouds", {"dream": {"width": 64, "device": "cpu", "octaves": 1, "iterations": 1},
+                                     "live": {"still_seconds": 0.0}})
+    stage = LiveStage(config, [], {}, installation=True)
+    image = np.random.default_rng(0).integers(0, 255, (36, 64, 3), dtype=np.uint8)
+    still = Motion(np.zeros((36, 64, 2), np.float32), np.ones((36, 64), np.float32), False)
+    moving = Motion(np.full((36, 64, 2), 3.0, np.float32), np.ones((36, 64), np.float32), False)
+    stage.next(image, None)
+    stage.next(image, still)
+    assert stage.deepening and stage.stream.zoom > 1 and stage.stream.extra_iterations > 0
+    stage.next(image, moving)
+    assert not stage.deepening and stage.stream.zoom == 1 and stage.stream.extra_iterations == 0
+
+
+@pytest.fixture
+def xvfb():
+    if not shutil.which("Xvfb"):
+        pytest.skip("Xvfb is not installed (apt install xvfb)")
+    display = ":97"
+    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    if server.poll() is not None:
+        pytest.skip("Xvfb did not start")
+    yield display
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_window_shows_the_dream_on_a_virtual_screen(xvfb, tmp_path):
+    import signal
+
+    from PIL import ImageGrab
+
+    env = dict(os.environ, DISPLAY=xvfb)
+    run_it = subprocess.Popen([sys.executable, "-m", "streamdream", "webcam", "--source", "test", "--duration", "60",
+                               *FAST], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    shot, start = None, time.perf_counter()
+    try:
+        # the window appears once torch and the network are loaded: poll for it
+        while time.perf_counter() - start < 50 and run_it.poll() is None:
+            time.sleep(1.0)
+            grab = np.asarray(ImageGrab.grab(xdisplay=xvfb))
+            if (grab.sum(2) > 0).mean() > 0.05:
+                time.sleep(2.0)  # let a few dreamt frames arrive
+                shot = np.asarray(ImageGrab.grab(xdisplay=xvfb))
+                break
+    finally:
+        run_it.send_signal(signal.SIGINT)  # Ctrl-C: a clean stop
+        out, _ = run_it.communicate(timeout=60)
+    assert run_it.returncode in (0, 130), out
+    assert shot is not None, f"the window never showed anything\n{out}"
+    window = shot[(shot.sum(2) > 0).any(1)][:, (shot.sum(2) > 0).any(0)]
+    # not blank, not a flat colour: the textured scene with its dream
+    assert window.shape[0] >= 40 and window.shape[1] >= 60
+    assert window.std() > 20
+    assert "showed" in out
