@@ -59,7 +59,7 @@ def main() -> None:
     numbers = {
         "source": result.source, "look": result.look, "device": result.device, "seconds": round(wall, 1),
         "dream_fps": round(s.dreamt / wall, 2), "display_fps": round(s.frames / wall, 2),
-        "camera_fps": round(s.captured / wall, 2), "latency_ms_median": round(float(np.median(lat)), 1),
+        "camera_fps": round(s.captured / wall, 2), "dream_fps_last_2s": round(s.dream_fps, 2), "latency_ms_median": round(float(np.median(lat)), 1),
         "latency_ms_p95": round(float(np.percentile(lat, 95)), 1), "dropped": s.dropped,
         "rss_mb": rss or [(round(wall), round(rss_mb()))],
     }
@@ -75,6 +75,7 @@ def main() -> None:
     print(f"{numbers['source']}; {numbers['look']}; {numbers['device']}; {wall:.1f} s")
     for name, value, target in targets:
         print(f"  {name:22s} {value:>9}   target {target}")
+    print(f"  dream fps over the last 2 s (after the first full dream): {s.dream_fps:.2f}")
     print(f"  latency p95 {numbers['latency_ms_p95']} ms; camera {numbers['camera_fps']} fps; "
           f"{numbers['dropped']} frames not dreamt; RSS {numbers['rss_mb'][-1][1]} MB")
     if args.json:

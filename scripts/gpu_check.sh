@@ -25,3 +25,8 @@ else
 fi
 echo "== zoom"
 timeout 90 python3 scripts/bench_zoom.py --device cuda --frames 300
+echo "== live (webcam, headless; target: 1280x720 at 30 dream fps)"
+timeout 60 python3 scripts/bench_live.py --device cuda --source test --width 1280 --seconds 20 --record
+if [ -f "$MEDIA" ]; then
+  timeout 60 python3 scripts/bench_live.py --device cuda --source "$MEDIA" --width 1280 --seconds 20
+fi

@@ -583,7 +583,7 @@ class ReconnectingSource:
 
         start, index = time.perf_counter(), 0
         while not self._closed:
-            wait = 1.0
+            wait = min(1.0, self.retry_max)
             try:
                 for frame in self.current.frames():
                     clock = frame.captured if frame.captured is not None else time.perf_counter()

@@ -156,3 +156,11 @@ def test_a_file_source_loops(tmp_path):
 def test_an_unknown_source_is_a_usage_error(spec):
     with pytest.raises(UsageError, match="--source"):
         open_live_source(spec)
+
+
+def test_a_stalled_v4l2_camera_blocks_for_a_second_not_ten():
+    import os
+
+    import streamdream  # noqa: F401  (sets it on import, before cv2 loads)
+
+    assert os.environ["OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"] == "1"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from streamdream.cli import main
-from streamdream.controls import Command, key_command
+from streamdream.controls import key_command
 from streamdream.live import Compositor, LiveShow, LiveStage
 from streamdream.pipeline import run
 from streamdream.presets import build_config
@@ -189,3 +189,46 @@ def test_window_shows_the_dream_on_a_virtual_screen(xvfb, tmp_path):
     assert window.shape[0] >= 40 and window.shape[1] >= 60
     assert window.std() > 20
     assert "showed" in out
+
+
+def test_a_switch_cross_fades_instead_of_flashing():
+    from streamdream.sources import Frame
+
+    compositor = Compositor(blend=10.0)  # long, so the test sees its start
+    old = np.zeros((16, 16, 3), np.uint8)
+    new = np.full((16, 16, 3), 200, np.uint8)
+    compositor.present(Frame(old, 0.0, 0), None)
+    compositor.start_blend()
+    shown = compositor.present(Frame(new, 0.1, 1), None)
+    assert shown.mean() < 20  # still mostly the old picture
+    compositor.blend_start -= 10.0
+    assert compositor.present(Frame(new, 0.2, 2), None).mean() == 200
+
+
+def test_installation_survives_an_unplugged_camera(tmp_path):
+    from streamdream.live import WebcamOptions, run_webcam
+    from tests.test_camera import FakeCamera
+
+    opened = []
+
+    def opener(device):
+        opened.append(device)
+        # the first camera dies after about a second, is not there for two tries, then works again
+        script = (lambda n: "ok" if n < 30 else "fail") if len(opened) == 1 else (lambda n: "ok")
+        return FakeCamera(script, size=(96, 54), fps=30, opened=len(opened) not in (2, 3))
+
+    config = build_config("clouds", {"dream": {"width": 96, "octaves": 2, "iterations": 2, "seed": 1},
+                                     "live": {"stall": 0.5, "retry_max": 0.5, "fade": 1.0}})
+    messages = []
+    out = tmp_path / "installation.mp4"
+    result = run_webcam(WebcamOptions("0", window=False, record=str(out), duration=6, installation=True),
+                        config, say=messages.append, opener=opener)
+    assert result.stats.frames > 0
+    assert len(opened) == 4
+    assert any("camera lost" in m for m in messages) and any("camera back" in m for m in messages)
+    assert result.stats.stopped == "duration"
+    frames = frames_in(out)
+    assert len(frames) >= 60
+    # while the camera was away the last picture faded: some frames are darker than any camera frame
+    means = [f.mean() for f in frames]
+    assert min(means) < 0.9 * np.median(means)
