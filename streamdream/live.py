@@ -49,6 +49,7 @@ class LiveStage:
         self.config, self.presets, self.keep = config, presets, keep
         self.installation, self.warn = installation, warn
         self.index = -1  # which of `presets` is on; -1: the config given (a file or flags)
+        self.unavailable: set[str] = set()  # presets that failed to load (e.g. need a download)
         self.name = "custom"
         self._networks: dict[tuple, object] = {}
         dreamer = self._dreamer(config)
@@ -86,6 +87,12 @@ class LiveStage:
         self.stream.swap(dreamer)
         self.switches += 1
 
+    def _to_preset(self, index: int) -> None:
+        if index == self.index:
+            return
+        self._switch(build_config(self.presets[index], {"dream": self.keep}))
+        self.index, self.name = index, self.presets[index]
+
     def control(self, command: Command) -> None:
         """Carry out a dream command (controls.DREAM_COMMANDS); a bad one is reported, not raised."""
         try:
@@ -99,20 +106,26 @@ class LiveStage:
             if not self.presets:
                 return
             if name == "preset":
-                index = (self.index + int(value)) % len(self.presets)
-            elif isinstance(value, str):
+                # step on past presets that cannot load here (classic needs a GoogLeNet download),
+                # so an installation's cycle does not stick on one
+                step = 1 if int(value) >= 0 else -1
+                for k in range(1, len(self.presets) + 1):
+                    index = (self.index + step * (abs(int(value)) - 1 + k)) % len(self.presets)
+                    if self.presets[index] in self.unavailable:
+                        continue
+                    try:
+                        self._to_preset(index)
+                        return
+                    except UsageError as exc:
+                        self.unavailable.add(self.presets[index])  # not tried again: each try costs
+                        self.warn(f"preset {self.presets[index]} skipped: {exc}")
+                return
+            if isinstance(value, str):
                 if value not in self.presets:
                     raise UsageError(f"no preset '{value}'; have {', '.join(self.presets)}")
-                index = self.presets.index(value)
-            else:
-                if not 0 <= int(value) < len(self.presets):
-                    return  # a digit key with no preset behind it
-                index = int(value)
-            if index == self.index:
-                return
-            config = build_config(self.presets[index], {"dream": self.keep})
-            self._switch(config)
-            self.index, self.name = index, self.presets[index]
+                self._to_preset(self.presets.index(value))
+            elif 0 <= int(value) < len(self.presets):  # a digit key with no preset behind it does nothing
+                self._to_preset(int(value))
         elif name == "strength":
             self.stream.strength = float(np.clip(self.stream.strength * float(value), 0.1, 10.0))
         elif name == "set_strength":

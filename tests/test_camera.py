@@ -164,3 +164,29 @@ def test_a_stalled_v4l2_camera_blocks_for_a_second_not_ten():
     import streamdream  # noqa: F401  (sets it on import, before cv2 loads)
 
     assert os.environ["OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT"] == "1"
+
+
+def test_a_url_opens_through_ffmpeg(tmp_path):
+    """An http:// stream (here a clip served on loopback) is a camera source like any other."""
+    import functools
+    import http.server
+    import threading
+
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, frames=60, width=64, height=48)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        try:
+            source = open_live_source(f"http://127.0.0.1:{server.server_address[1]}/clip.mp4", stall=2.0)
+        except UsageError:
+            pytest.skip("this OpenCV build's FFmpeg cannot open http:// URLs")
+        try:
+            frames = take(source, 10)
+        finally:
+            source.close()
+    finally:
+        server.shutdown()
+    assert len(frames) == 10 and frames[0].image.shape == (48, 64, 3)

@@ -173,3 +173,18 @@ def test_live_stage_carries_out_dream_commands():
     assert warnings and "nonesuch" in warnings[-1]
     image = np.random.default_rng(0).integers(0, 255, (36, 64, 3), dtype=np.uint8)
     assert stage.next(image, None).shape == image.shape
+
+
+def test_next_preset_steps_past_one_that_cannot_load(tmp_path):
+    from streamdream.live import LiveStage
+    from streamdream.presets import build_config
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[dream]\nmodel = "googlenet"\nweights = "/nowhere/googlenet.pth"\n')
+    config = build_config("clouds", {"dream": {"width": 64, "device": "cpu", "octaves": 1, "iterations": 1}})
+    warnings = []
+    stage = LiveStage(config, ["clouds", str(broken), "deep"], {"device": "cpu", "width": 64}, warn=warnings.append)
+    stage.select("clouds")
+    stage.control(Command("preset", 1))
+    assert stage.name == "deep"
+    assert any("skipped" in w for w in warnings)
