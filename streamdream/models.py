@@ -228,7 +228,7 @@ class DreamNet(nn.Module):
         if spec.torchvision_name is None:
             from .efficientnet_lite import fold_batchnorm
 
-            # a folded copy: about half the time of a CPU dream step went to BatchNorm
+            # a folded copy: no BatchNorm forward and backward in each dream step
             network = fold_batchnorm(copy.deepcopy(network).eval())
         chain = spec.stages(network)
         order = [n for n, _ in chain]
