@@ -17,9 +17,11 @@ reached, Ctrl-C) closes every sink so files are finalised; only an error aborts 
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
@@ -110,7 +112,8 @@ class RunStats:
     dream_fps: float = 0.0
     display_fps: float = 0.0
     latency_ms: float = 0.0  # capture of the newest frame to its display, smoothed
-    latencies: list[float] = field(default_factory=list)  # every frame's, for the benchmark
+    # each frame's, for the benchmark; bounded (about an hour at 30 fps), as an installation runs for days
+    latencies: deque = field(default_factory=lambda: deque(maxlen=100_000))
 
 
 @dataclass
@@ -261,7 +264,7 @@ def run(source: Source, stage: Stage | None, sinks: list, *, tracker: MotionTrac
         while not errors:
             if controls is not None and handle is not None:
                 if any(handle(command) for command in controls.drain()):
-                    stats.stopped = stats.stopped or "quit"
+                    stats.stopped = "quit"
                     break
             if duration is not None and time.perf_counter() - begin >= duration:
                 stats.stopped = "duration"
@@ -313,7 +316,7 @@ def _fill(stats: RunStats, rates: dict, newest: bool, to_flow) -> None:
     if newest:
         stats.dropped = to_flow.dropped
     if stats.latencies:
-        stats.latency_ms = 1000 * float(np.median(stats.latencies[-30:]))
+        stats.latency_ms = 1000 * float(np.median(list(itertools.islice(reversed(stats.latencies), 30))))
 
 
 def close_all(sinks: list, error: bool) -> None:
