@@ -13,25 +13,13 @@ from typing import Callable
 
 @dataclass(frozen=True)
 class Command:
-    """One instruction. name is one of NAMES; value its argument (see KEYS and OSC_ADDRESSES)."""
+    """One instruction: quit, preset (+1/-1), preset_index (an index or a name), strength (a factor),
+    set_strength, layer (+1 deeper/-1 shallower or a spec), freeze, fullscreen, record, snapshot,
+    hud; `value` its argument (see KEYS and OSC_ADDRESSES)."""
 
     name: str
     value: object = None
 
-
-NAMES = {
-    "quit": "stop cleanly (recordings are finalised)",
-    "preset": "+1 next / -1 previous preset",
-    "preset_index": "the preset at this index (0-based), or a name",
-    "strength": "multiply the dream's strength by this factor",
-    "set_strength": "set the strength factor (1 = the preset's)",
-    "layer": "+1 a layer deeper / -1 shallower; a layer spec sets it",
-    "freeze": "toggle (None) or set (True/False) freezing the picture",
-    "fullscreen": "toggle fullscreen",
-    "record": "start or stop recording",
-    "snapshot": "save the shown picture as a PNG",
-    "hud": "toggle the on-screen figures",
-}
 
 # the commands the dream stage carries out; the rest are the display's
 DREAM_COMMANDS = {"preset", "preset_index", "strength", "set_strength", "layer"}
@@ -53,19 +41,6 @@ KEYS: dict[str, Command] = {
     "s": Command("snapshot"),
     "h": Command("hud"),
 }
-
-KEY_HELP = [  # (keys, what they do) for the README and the HUD
-    ("q, Esc", "quit (recordings are finalised)"),
-    ("n / p", "next / previous preset"),
-    ("1-9", "pick a preset"),
-    ("+ / -", "stronger / weaker"),
-    ("[ / ]", "layer deeper / shallower"),
-    ("space", "freeze the picture"),
-    ("f", "fullscreen"),
-    ("r", "start / stop recording"),
-    ("s", "snapshot (PNG)"),
-    ("h", "show / hide the figures (HUD)"),
-]
 
 
 def key_command(code: int) -> Command | None:

@@ -29,6 +29,16 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
+def small_gray(frame: np.ndarray, width: int, min_height: int = 1) -> np.ndarray:
+    """RGB uint8 (H, W, 3) -> grey uint8, shrunk to `width` (keeping the aspect) if it is wider:
+    flow is computed on such a copy where its cost matters more than its last pixel of detail."""
+    gray = to_gray(frame)
+    h, w = gray.shape
+    if w > width:
+        gray = cv2.resize(gray, (width, max(min_height, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    return gray
+
+
 class DISFlow:
     """Dense flow with OpenCV's DIS (fast, CPU). Holds the OpenCV object, so one per thread."""
 

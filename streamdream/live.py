@@ -27,9 +27,9 @@ from .config import Config
 from .controls import DREAM_COMMANDS, Command, ControlChannel
 from .dreamer import Dreamer
 from .errors import RunError, UsageError
-from .flow import DISFlow, resize_flow, to_gray, warp
+from .flow import DISFlow, resize_flow, small_gray, warp
 from .pipeline import Dreamt, RunStats
-from .presets import build_config
+from .presets import build_config, builtin_presets
 from .sources import Frame
 from .temporal import Motion, StreamDreamer, scale_motion
 
@@ -192,14 +192,6 @@ class Compositor:
         self.frozen: np.ndarray | None = None
         self.last_frame_at = time.perf_counter()
 
-    def _small_gray(self, image: np.ndarray) -> np.ndarray:
-        gray = to_gray(image)
-        h, w = gray.shape
-        if w > DISPLAY_FLOW_WIDTH:
-            gray = cv2.resize(gray, (DISPLAY_FLOW_WIDTH, max(8, round(h * DISPLAY_FLOW_WIDTH / w))),
-                              interpolation=cv2.INTER_AREA)
-        return gray
-
     def start_blend(self) -> None:
         if self.last is not None and self.blend > 0:
             self.blend_from, self.blend_start = self.last, time.perf_counter()
@@ -218,12 +210,12 @@ class Compositor:
         if dreamt is not None and dreamt.image.shape == frame.image.shape:
             if dreamt.count != self.count:
                 self.count = dreamt.count
-                self.reference = self._small_gray(dreamt.frame.image)
+                self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
                 self.detail = dreamt.image.astype(np.float32) - dreamt.frame.image.astype(np.float32)
             if frame.index == dreamt.frame.index:
                 out = dreamt.image
             else:
-                small = self._small_gray(frame.image)
+                small = small_gray(frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
                 h, w = frame.image.shape[:2]
                 flow = resize_flow(self.flow(small, self.reference), h, w)  # this frame -> the dreamt one
                 out = (frame.image.astype(np.float32) + warp(self.detail, flow)).clip(0, 255).astype(np.uint8)
@@ -410,7 +402,7 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
     sys.setswitchinterval(0.0005)
     try:
         keep = {"device": d.device, "seed": d.seed, "width": width}
-        stage = LiveStage(replace(config, dream=replace(d, width=width)), sorted(_builtin_names()), keep,
+        stage = LiveStage(replace(config, dream=replace(d, width=width)), sorted(builtin_presets()), keep,
                           options.installation, say)
         stage.select(options.preset or "default")
         compositor = Compositor(live.blend, live.fade if options.installation else 0.0)
@@ -456,9 +448,3 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
 
 class CameraLostError(RunError):
     """The camera went away mid-run (not in installation mode): exit 1, recordings kept."""
-
-
-def _builtin_names() -> list[str]:
-    from .presets import builtin_presets
-
-    return list(builtin_presets())

@@ -395,9 +395,8 @@ class Recorder:
         self.path = Path(path) if path else None
         self.folder, self.fps, self.crf = Path(folder), fps, crf
         self.sink: VideoFileSink | None = None
-        self.t0 = 0.0
+        self.t0: float | None = None  # the first frame's time in the current recording
         self.written: list[Path] = []
-        self.frames = 0  # in the current or last recording
         self.first = True
 
     @property
@@ -416,7 +415,7 @@ class Recorder:
         self.first = False
         self.sink = VideoFileSink(target, Fraction(self.fps).limit_denominator(1001), Fraction(1, 1000), self.crf,
                                   speed="veryfast")
-        self.t0, self.frames = None, 0
+        self.t0 = None
         return target
 
     def stop(self) -> Path | None:
@@ -436,7 +435,6 @@ class Recorder:
         if self.t0 is None:
             self.t0 = time
         self.sink.write(image, time - self.t0)
-        self.frames += 1
 
     def close(self) -> None:
         self.stop()

@@ -575,7 +575,6 @@ class ReconnectingSource:
         self.open_source, self.retry_max, self.warn = open_source, retry_max, warn
         self.current = open_source()
         self.info = self.current.info
-        self.losses = 0
         self._closed = False
 
     def frames(self) -> Iterator[Frame]:
@@ -592,7 +591,6 @@ class ReconnectingSource:
                 message = "the source ended"
             except CameraLost as exc:
                 message = str(exc)
-            self.losses += 1
             self.current.close()
             self.current = None
             while self.current is None and not self._closed:

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from .config import VideoConfig
 from .dream import check_image, octave_sizes, refine_at
 from .dreamer import Dreamer, to_frame, to_tensor
-from .flow import DISFlow, consistency_mask, frame_difference, resize_flow, to_gray, warp_tensor
+from .flow import DISFlow, consistency_mask, frame_difference, resize_flow, small_gray, warp_tensor
+from .zoom import zoom_view
 
 # below this share of trusted pixels the flow explains too little of the frame to carry a dream
 MIN_TRUSTED = 0.3
@@ -60,9 +61,7 @@ class MotionTracker:
     def next(self, frame: np.ndarray) -> Motion | None:
         """Motion of RGB uint8 `frame` (H, W, 3) relative to the last frame given; None for the first."""
         h, w = frame.shape[:2]
-        gray = to_gray(frame)
-        if w > self.width:
-            gray = cv2.resize(gray, (self.width, max(1, round(h * self.width / w))), interpolation=cv2.INTER_AREA)
+        gray = small_gray(frame, self.width)
         previous, self.previous = self.previous, gray
         if previous is None or previous.shape != gray.shape:
             return None
@@ -75,17 +74,15 @@ class MotionTracker:
         else:
             back, forward = self.flow(gray, previous), self.flow(previous, gray)
         mask = consistency_mask(back, forward)
-        if mask.shape != (h, w):
-            back = resize_flow(back, h, w)
-            mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
-        return Motion(back, mask, bool(mask.mean() < MIN_TRUSTED))
+        return scale_motion(Motion(back, mask, bool(mask.mean() < MIN_TRUSTED)), h, w)
 
 
 def scale_motion(motion: Motion | None, height: int, width: int) -> Motion | None:
     """`motion` brought to a frame of (height, width): flow resized and its vectors scaled."""
     if motion is None or motion.flow.shape[:2] == (height, width):
         return motion
-    mask = cv2.resize(motion.mask, (width, height), interpolation=cv2.INTER_AREA)
+    shrink = width < motion.mask.shape[1]
+    mask = cv2.resize(motion.mask, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     return Motion(resize_flow(motion.flow, height, width), mask, motion.cut)
 
 
@@ -232,8 +229,8 @@ class StreamDreamer:
         flow = torch.from_numpy(motion.flow).to(dreamer.device)
         trust = soften(torch.from_numpy(motion.mask).to(dreamer.device)[None, None], round(w * TRUST_BLUR))
         detail, settled = warp_tensor(self.detail, flow), warp_tensor(self.settled, flow, "bilinear")
-        if self.zoom != 1.0:
-            detail, settled = _zoom(detail, self.zoom), _zoom(settled, self.zoom)
+        if self.zoom != 1.0:  # >= 1 (an enlargement), so the view never reaches past the edges
+            detail, settled = zoom_view(detail, self.zoom)[0], zoom_view(settled, self.zoom)[0]
         carried = hold_strength(detail * trust, self.low * self.strength, self.mean * self.strength, v.max_gain)
         image = (base + carried).clamp(0, 1)
         settled = settled * trust
@@ -249,10 +246,3 @@ class StreamDreamer:
             size = smaller[self.carried % len(smaller)]
             image = refine_at(image, size, net, objective, 1, step, d.jitter, generator, weight)
         return image
-
-
-def _zoom(image: torch.Tensor, scale: float) -> torch.Tensor:
-    """(1, C, H, W) enlarged about its centre by `scale`, same size (edges repeated)."""
-    theta = torch.tensor([[[1 / scale, 0.0, 0.0], [0.0, 1 / scale, 0.0]]], dtype=image.dtype, device=image.device)
-    grid = F.affine_grid(theta, list(image.shape), align_corners=False)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)

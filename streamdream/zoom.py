@@ -18,20 +18,20 @@ from .dreamer import Dreamer, to_frame, to_tensor
 
 
 def zoom_view(image: torch.Tensor, scale: float, degrees: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """`image` (1, 3, H, W) zoomed into its centre by `scale` (>1 enlarges) and turned by `degrees`.
+    """`image` (1, C, H, W) zoomed into its centre by `scale` (>1 enlarges) and turned by `degrees`.
 
     Returns the view and a mask (1, 1, H, W): 1 where the view shows the image, 0 where a
     zoom-out (scale < 1) or a turn reaches past its edges (there the border is reflected).
     """
-    if image.ndim != 4 or image.shape[:2] != (1, 3):
-        raise ValueError(f"expected (1, 3, H, W), got {tuple(image.shape)}")
+    if image.ndim != 4 or image.shape[0] != 1:
+        raise ValueError(f"expected (1, C, H, W), got {tuple(image.shape)}")
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
     _, _, h, w = image.shape
     a = math.radians(degrees)
     cos, sin = math.cos(a) / scale, math.sin(a) / scale
     theta = torch.tensor([[[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]]], dtype=image.dtype, device=image.device)
-    grid = F.affine_grid(theta, [1, 3, h, w], align_corners=False)
+    grid = F.affine_grid(theta, list(image.shape), align_corners=False)
     view = F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     inside = (grid.abs() <= 1.0).all(dim=-1)[:, None].to(image.dtype)
     return view, inside
