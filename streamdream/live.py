@@ -30,7 +30,7 @@ from .errors import RunError, UsageError
 from .flow import DISFlow, resize_flow, small_gray, warp
 from .pipeline import Dreamt, RunStats
 from .presets import build_config, builtin_presets
-from .sources import Frame
+from .sources import Frame, load_guide
 from .temporal import Motion, StreamDreamer, scale_motion
 
 # the display's flow (last dreamt input -> newest camera frame) runs on a copy this wide: it
@@ -75,7 +75,7 @@ class LiveStage:
         key = (d.model, d.weights, d.num_classes)
         if key not in self._networks:
             self._networks[key] = models.load_network(models.get_spec(d.model), d.weights, d.num_classes)
-        return Dreamer.from_config(d, self._networks[key])
+        return Dreamer.from_config(d, self._networks[key], load_guide(d))
 
     def select(self, name: str) -> None:
         self.index = self.presets.index(name) if name in self.presets else -1

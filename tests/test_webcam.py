@@ -232,3 +232,13 @@ def test_installation_survives_an_unplugged_camera(tmp_path):
     # while the camera was away the last picture faded: some frames are darker than any camera frame
     means = [f.mean() for f in frames]
     assert min(means) < 0.9 * np.median(means)
+
+
+def test_webcam_takes_a_guide_image(tmp_path, capsys):
+    import cv2
+
+    guide = tmp_path / "guide.png"
+    cv2.imwrite(str(guide), SyntheticSource(64).render(0.0)[:, :, ::-1])
+    assert main(["webcam", "--source", "test", "--no-window", "--duration", "2", *FAST[2:],
+                 "--layers", "block4", "--guide", str(guide)]) == 0
+    assert "block4 guided" in capsys.readouterr().out
