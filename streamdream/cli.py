@@ -1,12 +1,13 @@
 """The command line: parse flags, build the config, call the library, report.
 
 All terminal output goes through `console`. Exit codes: 0 done, 1 the work failed,
-2 bad usage or input, 130 interrupted.
+2 bad usage or input, 128 + the signal when stopped by one (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from contextlib import contextmanager
@@ -18,8 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
+from . import __version__, signals
 from .errors import RunError, StreamdreamError, UsageError
+from .signals import exit_code
 
 console = Console(highlight=False)
 
@@ -103,14 +105,16 @@ def load_config(args: argparse.Namespace, video: dict | None = None, zoom: dict 
 def cmd_image(args: argparse.Namespace) -> int:
     from .dreamer import Dreamer
     from .sinks import IMAGE_SUFFIXES, check_output, write_image
-    from .sources import check_size, fit_width, load_guide, noise_image, parse_noise, read_image
+    from .sources import check_size, fit_width, fitted_size, load_guide, noise_image, parse_noise, read_image
 
     config = load_config(args)
-    output = check_output(args.output, [args.input], args.overwrite, IMAGE_SUFFIXES)
+    output = check_output(args.output, [args.input, config.dream.guide], args.overwrite, IMAGE_SUFFIXES)
     size = None if Path(args.input).exists() else parse_noise(args.input)
+    if size:
+        check_size(*fitted_size(size[1], size[0], config.dream.width), f"input {args.input}")
     source = noise_image(*size, seed=config.dream.seed or 0) if size else read_image(args.input)
+    check_size(*fitted_size(*source.shape[:2], config.dream.width), f"input {args.input}")
     frame = fit_width(source, config.dream.width)
-    check_size(frame.shape[0], frame.shape[1], f"input {args.input}")
     dreamer = Dreamer.from_config(config.dream, guide=load_guide(config.dream))
     start = time.perf_counter()
     with progress_bar("dreaming", "steps") as update:
@@ -129,20 +133,31 @@ def cmd_video(args: argparse.Namespace) -> int:
 
     config = load_config(args, video={"flow": False if args.no_flow else None, "crf": args.crf,
                                       "optical_flow": args.optical_flow, "flow_weights": args.flow_weights})
-    output = check_output(args.output, [args.input], args.overwrite, VIDEO_SUFFIXES)
+    if args.start is not None and not math.isfinite(args.start):
+        raise UsageError(f"--start must be a number of seconds, got {args.start}")
+    if args.resume and args.overwrite:
+        raise UsageError("--resume continues the partial file and --overwrite starts over; give one of them")
+    output = check_output(args.output, [args.input, config.dream.guide], args.overwrite, VIDEO_SUFFIXES,
+                          resume=args.resume)
     source = VideoFileSource(args.input, config.dream.width, args.start or 0.0, args.frames)
     with progress_bar("dreaming", "frames") as update:
         result = dream_video_file(config, source, output,
-                                  lambda done, expected: update(done, max(done, expected or done)))
+                                  lambda done, expected: update(done, max(done, expected or done)),
+                                  overwrite=args.overwrite, resume=args.resume)
     for warning in result.warnings:
         say(f"warning: {warning}", "yellow")
     stats, info = result.stats, result.info
-    say(f"wrote {output} ({stats.frames} frames, {info.width}x{info.height}, {float(info.rate):.3f} fps, "
+    if result.resumed:
+        say(f"resumed after the {result.resumed} frames the partial file held")
+    padded = f" padded to {info.width + info.width % 2}x{info.height + info.height % 2}" \
+        if info.width % 2 or info.height % 2 else ""
+    say(f"wrote {output} ({result.resumed + stats.frames} frames, {info.width}x{info.height}{padded}, "
+        f"{float(info.rate):.3f} fps, "
         f"{result.audio}; {result.description}; {'flow' if config.video.flow else 'no flow'}, "
         f"{stats.keyframes} full dreams; {stats.wall_seconds / max(stats.frames, 1):.2f} s/frame on {result.device})")
     if stats.interrupted:
         say("interrupted: the file holds the frames dreamt so far", "yellow")
-        return 130
+        return exit_code(stats.signal)
     return 0
 
 
@@ -151,7 +166,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
     with progress_bar("measuring", "frames") as update:
         m = measure_files(args.input, args.output, max_frames=args.frames, reference=args.reference,
-                          progress=lambda done, expected: update(done, max(done, expected or done)))
+                          progress=lambda done, expected: update(done, max(done, expected or done)),
+                          warn=lambda message: say(f"warning: {message}", "yellow"))
     against = f"the full dream {args.reference}" if args.reference else "output frame 0"
     table = Table(title=f"{args.output} against {args.input} ({m.frames} frames)", title_justify="left")
     table.add_column("measure")
@@ -187,7 +203,7 @@ def cmd_zoom(args: argparse.Namespace) -> int:
     from .dreamer import Dreamer
     from .pipeline import close_all, run
     from .sinks import VIDEO_SUFFIXES, VideoFileSink, WindowSink, check_output
-    from .sources import check_size, fit_width, load_guide, noise_image, read_image
+    from .sources import check_size, fit_width, fitted_size, load_guide, noise_image, read_image
     from .zoom import ZoomDreamer, ZoomSource
 
     config = load_config(args, zoom={"zoom": args.zoom, "rotate": args.rotate, "fps": args.fps,
@@ -200,15 +216,17 @@ def cmd_zoom(args: argparse.Namespace) -> int:
     if args.output is None:
         sink = WindowSink("streamdream zoom  (q to quit)")
     else:
-        output = check_output(args.output, [args.source], args.overwrite, VIDEO_SUFFIXES)
+        output = check_output(args.output, [args.source, config.dream.guide], args.overwrite, VIDEO_SUFFIXES)
     width, height = _size(args.size, (640, 360))
     if args.source == "noise":
+        check_size(height, width, "the zoom", flag="--size")
         start = noise_image(width, height, seed=config.dream.seed or 0)
     else:
-        start = fit_width(read_image(args.source), config.dream.width)
-    check_size(start.shape[0], start.shape[1], "the zoom")
-    if min(start.shape[:2]) < 32:
-        raise UsageError(f"the zoom is {start.shape[1]}x{start.shape[0]}; give at least 32 pixels a side")
+        if args.size is not None:
+            raise UsageError("--size is for noise starts; an image start is sized with --width")
+        image = read_image(args.source)
+        check_size(*fitted_size(*image.shape[:2], config.dream.width), f"the zoom from {args.source}")
+        start = fit_width(image, config.dream.width)
     dreamer = Dreamer.from_config(config.dream, guide=load_guide(config.dream))
     zoomer = ZoomDreamer(dreamer, z.zoom, z.rotate, z.keyframe_every)
     if args.output is not None:
@@ -231,7 +249,7 @@ def cmd_zoom(args: argparse.Namespace) -> int:
         say(f"showed {stats.frames} frames ({zoomer.keyframes} dreamt)")
     if stats.interrupted:
         say("interrupted" + (": the file holds the frames made so far" if args.output else ""), "yellow")
-        return 130
+        return exit_code(stats.signal)
     return 0
 
 
@@ -269,7 +287,7 @@ def cmd_webcam(args: argparse.Namespace) -> int:
         say(f"recorded {path}")
     if stats.interrupted:
         say("interrupted" + ("; the recording is finalised" if result.recordings else ""), "yellow")
-        return 130
+        return exit_code(stats.signal)
     return 0
 
 
@@ -310,14 +328,16 @@ def cmd_visualize(args: argparse.Namespace) -> int:
     from . import models, objectives
     from .dreamer import to_frame
     from .sinks import IMAGE_SUFFIXES, check_output, write_image
+    from .sources import check_size
     from .visualize import VisualizeSettings, visualize
 
-    if args.steps < 1:
-        raise UsageError(f"--steps must be at least 1, got {args.steps}")
+    if not 1 <= args.steps <= 100_000:
+        raise UsageError(f"--steps must be 1 to 100000, got {args.steps}")
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise UsageError(f"--seed must be 0 to 2**63-1, got {args.seed}")
     width, height = _size(args.size, (224, 224))
     spec = models.get_spec(args.model)
-    if min(width, height) < 64:
-        raise UsageError(f"--size {width}x{height} is too small for {spec.name}; use at least 64x64 (224x224 is best)")
+    check_size(height, width, "the visualisation", flag="--size")
     check_output(args.output, [], args.overwrite, IMAGE_SUFFIXES)
     if len(args.classes) > 1 and not args.grid:
         raise UsageError("several classes go into one image with --grid")
@@ -413,7 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("video", parents=[common], help="dream a video file (audio kept)")
     p.add_argument("input", help="a video file FFmpeg can read")
     p.add_argument("-o", "--output", required=True, help="where to write the dream (.mp4, .mkv, .mov)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output (or start a partial one over)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the NAME.partial file an interrupted run left (same input and flags)")
     p.add_argument("--start", type=float, help="skip this many seconds first")
     p.add_argument("--frames", type=int, help="dream at most this many frames")
     p.add_argument("--no-flow", action="store_true", help="dream every frame from scratch (flickers; the baseline)")
@@ -495,14 +517,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
-    except KeyboardInterrupt:
+        with signals.handled():
+            return args.run(args)
+    except KeyboardInterrupt as exc:
         say("interrupted", "yellow")
-        return 130
+        return exit_code(signals.signal_number(exc))
     except StreamdreamError as exc:
         if args.debug:
             console.print_exception()
         say(f"error: {exc}", "red")
+        for note in getattr(exc, "__notes__", []):
+            say(note, "yellow")
         return exc.exit_code
     except Exception as exc:  # a bug or an environment failure: one line unless --debug
         if args.debug:
@@ -511,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
         if "out of memory" in message.lower():
             message += "; try a smaller --width"
         say(f"error: {type(exc).__name__}: {message} (run with --debug for the traceback)", "red")
+        for note in getattr(exc, "__notes__", []):
+            say(note, "yellow")
         return RunError.exit_code
 
 

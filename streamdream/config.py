@@ -7,6 +7,7 @@ flag get the same one-line message.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 
 from .errors import UsageError
@@ -102,7 +103,20 @@ def _positive(name: str, value, where: str, allow_zero: bool = False) -> None:
 
 def check(config: Config, where: str = "settings") -> Config:
     """Raise UsageError naming `where` and the key for the first value out of range."""
+    for section in SECTIONS:
+        part = getattr(config, section)
+        for f in fields(part):
+            value = getattr(part, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UsageError(f"{where}: {f.name} must be a finite number, got {value}")
     d, v = config.dream, config.video
+    if d.step > 0.5:
+        raise UsageError(f"{where}: step above 0.5 changes every pixel by half its range in one step "
+                         f"(got {d.step}); try 0.002 to 0.02")
+    if d.seed is not None and not 0 <= d.seed < 2**63:
+        raise UsageError(f"{where}: seed must be 0 to 2**63-1, got {d.seed}")
+    if d.octaves > 20 or d.iterations > 10_000:
+        raise UsageError(f"{where}: octaves at most 20 and iterations at most 10000, got {d.octaves} and {d.iterations}")
     for name in ("octaves", "iterations", "num_classes", "width"):
         _positive(name, getattr(d, name), where)
     for name in ("step", "jitter"):
@@ -115,8 +129,8 @@ def check(config: Config, where: str = "settings") -> Config:
         raise UsageError(f"{where}: device must be auto, cpu or cuda, got '{d.device}'")
     if d.layers is None and d.class_name is None:
         raise UsageError(f"{where}: nothing to dream: give layers, a class, or both")
-    if d.width is not None and d.width < 16:
-        raise UsageError(f"{where}: width must be at least 16 pixels, got {d.width}")
+    if d.width is not None and not 32 <= d.width <= 16384:
+        raise UsageError(f"{where}: width must be 32 to 16384 pixels, got {d.width}")
     if v.optical_flow not in ("dis", "raft"):
         raise UsageError(f"{where}: optical_flow must be dis or raft, got '{v.optical_flow}'")
     for name in ("refine_iterations", "refine_octaves", "max_gain"):
@@ -141,6 +155,8 @@ def check(config: Config, where: str = "settings") -> Config:
         raise UsageError(f"{where}: zoom above 2 leaves the dream nothing to carry (got {z.zoom}); try 1.02 to 1.1")
     if not 1 <= z.fps <= 240:
         raise UsageError(f"{where}: fps must be 1 to 240, got {z.fps}")
+    if abs(z.rotate) > 45:
+        raise UsageError(f"{where}: rotate must be within -45 to 45 degrees a keyframe, got {z.rotate}")
     if z.keyframe_every < 1:
         raise UsageError(f"{where}: keyframe_every must be at least 1, got {z.keyframe_every}")
     live = config.live

@@ -19,6 +19,12 @@ from .objectives import Objective
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
 
 MIN_OCTAVE_SIDE = 32  # below this the deeper layers have no spatial extent left to dream in
+# frames above this many pixels (past 720p: 1080p and 4K video, phone photos) take their gradient in tiles,
+# so memory stays bounded whatever the frame's size (a whole 1080p pass took 1.9 GB); smaller ones run whole
+TILE_ABOVE = 1_000_000
+TILE_SIDE = 512  # a tile with its margins: its activations and gradients take about 250 MB (Lite0, CPU)
+TILE_MARGIN = 32  # context on each side of a tile, so its edges see their neighbourhood
+TILE_ALIGN = 32  # the networks' total stride: windows start on its grid
 
 
 @dataclass(frozen=True)
@@ -71,13 +77,74 @@ def _autocast(device: torch.device):
     return nullcontext()
 
 
-def objective_gradient(image: torch.Tensor, net, objective: Objective) -> tuple[torch.Tensor, float]:
-    """Gradient of the objective with respect to the image (same shape), and the objective's value."""
+def objective_gradient(image: torch.Tensor, net, objective: Objective,
+                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, float]:
+    """Gradient of the objective with respect to the image (same shape), and the objective's value.
+    Images above TILE_ABOVE pixels are taken in tiles (see `tiled_gradient`)."""
+    if image.shape[2] * image.shape[3] > TILE_ABOVE:
+        return tiled_gradient(image, net, objective, TILE_SIDE, TILE_MARGIN, generator)
     x = image.detach().requires_grad_(True)
     with _autocast(image.device):
         value = objective(net(x))
     (grad,) = torch.autograd.grad(value, x)
     return grad, float(value.detach())
+
+
+def tile_spans(length: int, inner: int, offset: int) -> list[tuple[int, int]]:
+    """[start, end) spans of at most `inner` covering range(length), cut at offset + k * inner."""
+    if inner < 1 or length < 1:
+        raise ValueError(f"need positive length and tile, got {length} and {inner}")
+    bounds = [0, *range(offset % inner or inner, length, inner), length]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _window(start: int, length: int, side: int, margin: int) -> int:
+    # where a `side`-long window holding a span from `start` with its margin begins. Windows
+    # start on the network's stride grid (TILE_ALIGN), so a tile computes the same features as
+    # the whole frame would, and all have one size (running past the end is padded), so each
+    # tile reuses the memory of the last
+    if length <= side:
+        return 0
+    return min(max(0, start - margin), -(-length // TILE_ALIGN) * TILE_ALIGN - side)
+
+
+def tiled_gradient(image: torch.Tensor, net, objective: Objective, side: int, margin: int,
+                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, float]:
+    """The objective's gradient for (1, 3, H, W), taken one tile at a time: each part of at
+    most side - 2 * margin pixels a side gets its gradient from a `side` x `side` window around
+    it, so its edges see their neighbourhood. Each window's objective is weighted by its share
+    of the frame, as a whole-frame mean would weigh it. The grid is shifted at
+    random (on the stride grid) on each call, so tile edges fall somewhere else each step and
+    leave no seams. Memory: the frame, its gradient and one window's activations.
+    """
+    check_image(image)
+    if side % TILE_ALIGN or margin % TILE_ALIGN:
+        raise ValueError(f"tile side and margin must be multiples of {TILE_ALIGN}, got {side} and {margin}")
+    inner = side - 2 * margin
+    if inner < MIN_OCTAVE_SIDE:
+        raise ValueError(f"tiles of {side} px with {margin} px margins leave no room to dream")
+    h, w = image.shape[2:]
+    oy, ox = (TILE_ALIGN * torch.randint(0, inner // TILE_ALIGN, (2,), generator=generator)).tolist()
+    grad = torch.zeros_like(image)
+    total = 0.0
+    for y0, y1 in tile_spans(h, inner, oy):
+        ty = _window(y0, h, side, margin)
+        for x0, x1 in tile_spans(w, inner, ox):
+            tx = _window(x0, w, side, margin)
+            window = image[:, :, ty:ty + side, tx:tx + side]
+            short = (min(side, h) - window.shape[2], min(side, w) - window.shape[3])
+            if any(short):
+                window = F.pad(window, (0, short[1], 0, short[0]), mode="replicate")
+            x = window.detach().requires_grad_(True)
+            with _autocast(image.device):
+                # weighted by the window's share of the frame: each pixel's gradient comes out at
+                # the scale a whole-frame pass gives it
+                value = objective(net(x)) * (x.shape[2] * x.shape[3] / (h * w))
+            (g,) = torch.autograd.grad(value, x)
+            grad[:, :, y0:y1, x0:x1] = g[:, :, y0 - ty:y1 - ty, x0 - tx:x1 - tx]
+            total += float(value.detach())
+            del x, g, value, window
+    return grad, total
 
 
 def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jitter: int,
@@ -86,7 +153,7 @@ def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jit
 
     The roll hides the network's stride grid; dividing by the mean absolute gradient makes
     `step` the typical per-pixel change whatever the layer's scale. `weight` (1, 1, H, W), if
-    given, scales the step per pixel.
+    given, scales the step per pixel. In-place where it can be: a 4K frame's copies are 100 MB each.
     """
     check_image(image)
     if weight is not None and (weight.ndim != 4 or weight.shape[:2] != (1, 1) or weight.shape[2:] != image.shape[2:]):
@@ -95,11 +162,12 @@ def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jit
     if jitter > 0:
         dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
     rolled = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
-    grad, _ = objective_gradient(rolled, net, objective)
-    grad = grad / (grad.abs().mean() + 1e-8)
+    grad, _ = objective_gradient(rolled, net, objective, generator)
+    grad.div_(float(grad.norm(p=1)) / grad.numel() + 1e-8)
     if weight is not None:
-        grad = grad * torch.roll(weight, shifts=(dy, dx), dims=(2, 3))
-    rolled = rolled.detach() + step * grad
+        grad.mul_(torch.roll(weight, shifts=(dy, dx), dims=(2, 3)))
+    rolled = rolled.detach().add_(grad, alpha=step)
+    del grad
     return torch.roll(rolled, shifts=(-dy, -dx), dims=(2, 3)).clamp_(0.0, 1.0)
 
 
@@ -128,10 +196,14 @@ def dream(image: torch.Tensor, net, objective: Objective, settings: AscentSettin
     dreamt = image
     for k, size in enumerate(sizes):
         base = resize(image, size)
-        detail = resize(detail, size)
-        dreamt = ascend((base + detail).clamp(0, 1), net, objective, settings.iterations, settings.step,
-                        octave_jitter(settings.jitter, size[1], image.shape[3]), generator, progress, done=k * settings.iterations, total=total)
+        start = resize(detail, size).add_(base).clamp_(0, 1)
+        del dreamt, detail  # a big frame's copies are 100 MB each: hold no more than needed
+        dreamt = ascend(start, net, objective, settings.iterations, settings.step,
+                        octave_jitter(settings.jitter, size[1], image.shape[3]), generator, progress,
+                        done=k * settings.iterations, total=total)
+        del start
         detail = dreamt - base
+        del base
     return dreamt
 
 

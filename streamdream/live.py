@@ -406,7 +406,7 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
                           options.installation, say)
         stage.select(options.preset or "default")
         compositor = Compositor(live.blend, live.fade if options.installation else 0.0)
-        recorder = Recorder(options.record, fps=live.fps, crf=config.video.crf)
+        recorder = Recorder(options.record, fps=live.fps, crf=config.video.crf, overwrite=options.overwrite)
         sinks.append(recorder)
         show = LiveShow(stage, compositor, window, recorder, live.cycle if options.installation else None, say)
         if options.osc is not None:

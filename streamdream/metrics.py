@@ -51,6 +51,7 @@ class TemporalMetrics:
     coherence: float  # mean over frame pairs, trusted pixels
     coherence_moving: float  # mean over frame pairs, trusted moving pixels; nan when none moved
     reference_strength: float | None = None  # mean strength of the reference (full dream), if given
+    pair_errors: tuple[float, ...] = ()  # E_warp of the output for each frame pair (t-1, t), t = 1, 2 ...
 
     @property
     def ratio(self) -> float:
@@ -172,14 +173,15 @@ def temporal_metrics(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray]
         float(np.mean(covered)), float(np.min(covered)), float(np.mean(covered[-third:])),
         _nanmean(moving_covered), float(np.mean(concentrations)), float(np.max(concentrations)),
         _nanmean(coherence), _nanmean(coherence_moving),
-        float(np.mean(ref_strengths)) if ref_strengths else None)
+        float(np.mean(ref_strengths)) if ref_strengths else None, tuple(out_errors))
 
 
 def measure_files(source: str | Path, dreamt: str | Path, width: int | None = None, max_frames: int | None = None,
                   window: int = 50, progress: Callable[[int, int | None], None] | None = None,
-                  reference: str | Path | None = None) -> TemporalMetrics:
+                  reference: str | Path | None = None, warn: Callable[[str], None] | None = None) -> TemporalMetrics:
     """Metrics of a dreamt video file against its source (rescaled to `width` first, if given),
-    optionally with `reference`, a full (`--no-flow`) dream of the same frames.
+    optionally with `reference`, a full (`--no-flow`) dream of the same frames. `warn` hears of
+    files that do not look like a pair (another aspect or length).
 
     UsageError when a file is not a readable video or they share fewer than two frames.
     """
@@ -191,12 +193,21 @@ def measure_files(source: str | Path, dreamt: str | Path, width: int | None = No
     with ExitStack() as stack:
         inputs = VideoFileSource(source, width, max_frames=max_frames)
         stack.callback(inputs.close)
-        outputs = VideoFileSource(dreamt, max_frames=max_frames)
+        outputs = VideoFileSource(dreamt, max_frames=max_frames, role="output")
         stack.callback(outputs.close)
         refs = None
         if reference is not None:
-            refs = VideoFileSource(reference, max_frames=max_frames)
+            refs = VideoFileSource(reference, max_frames=max_frames, role="reference")
             stack.callback(refs.close)
+        if warn is not None:
+            for other in [outputs, refs] if refs is not None else [outputs]:
+                a, b = inputs.info, other.info
+                if abs(a.width / a.height - b.width / b.height) > 0.02:
+                    warn(f"{other.path} is {b.width}x{b.height} but {source} is {a.width}x{a.height}: a different "
+                         f"aspect, so it is stretched to match; is it the dream of this input?")
+                if a.frames and b.frames and abs(a.frames - b.frames) > 1:
+                    warn(f"{other.path} has {b.frames} frames and {source} {a.frames}: only the first "
+                         f"{min(a.frames, b.frames)} are paired")
         expected = min(inputs.info.frames or 0, outputs.info.frames or 0) or None
         try:
             return temporal_metrics((f.image for f in inputs.frames()), (f.image for f in outputs.frames()), window,

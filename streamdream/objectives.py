@@ -8,6 +8,8 @@ set of layers it reads (so the network can be cut above them). They add and scal
 
 from __future__ import annotations
 
+import math
+
 import re
 from typing import Callable
 
@@ -97,6 +99,8 @@ def parse_terms(spec: str) -> list[tuple[str, int | None, float]]:
             weight = float(m["w1"] or m["w2"] or 1.0)
         except ValueError:
             raise UsageError(f"bad weight in layer spec '{spec}' at '{part}'") from None
+        if not math.isfinite(weight) or abs(weight) > 1e6:
+            raise UsageError(f"weight in layer spec '{spec}' at '{part}' must be a finite number up to 1e6")
         terms.append((m["layer"], int(m["channel"]) if m["channel"] else None, weight))
     return terms
 
@@ -121,6 +125,8 @@ def from_layers(spec: str, resolve: Callable[[str], str], channels: Callable[[st
     total = None
     for name, index, weight in parse_terms(spec):
         name = resolve(name)
+        if name == "logits" and index is not None:
+            raise UsageError(f"'logits:{index}' is a class: give it as --class {index} (or the class name)")
         if index is None:
             term = layer(name)
         else:

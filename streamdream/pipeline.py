@@ -30,6 +30,8 @@ import numpy as np
 
 from .config import Config
 from .controls import Command, ControlChannel
+from .errors import UsageError
+from .signals import ignore_further, signal_number
 from .sources import Frame, Source, VideoFileSource, VideoInfo, load_guide
 from .temporal import MotionTracker, StreamDreamer
 
@@ -106,7 +108,8 @@ class RunStats:
     wall_seconds: float = 0.0
     dream_seconds: float = 0.0  # time inside the dream stage alone
     keyframes: int = 0
-    interrupted: bool = False  # Ctrl-C
+    interrupted: bool = False  # Ctrl-C, SIGTERM or SIGHUP
+    signal: int = 0  # which of them (signal number)
     stopped: str = ""  # why a clean stop came early: "quit", "duration", "interrupted"
     camera_fps: float = 0.0
     dream_fps: float = 0.0
@@ -290,14 +293,14 @@ def run(source: Source, stage: Stage | None, sinks: list, *, tracker: MotionTrac
             if progress is not None:
                 _fill(stats, rates, newest, to_flow)
                 progress(stats)
-    except KeyboardInterrupt:
-        stats.interrupted = True
-        stats.stopped = "interrupted"
+    except KeyboardInterrupt as exc:
+        ignore_further()
+        stats.interrupted, stats.stopped, stats.signal = True, "interrupted", signal_number(exc)
     except BaseException as exc:
         errors.append(exc)
     stop.set()
-    if interrupted.is_set():
-        stats.interrupted, stats.stopped = True, "interrupted"
+    if interrupted.is_set() and not stats.interrupted:
+        stats.interrupted, stats.stopped, stats.signal = True, "interrupted", signal_number(KeyboardInterrupt())
     for thread in threads:
         thread.join(timeout=5)
     stats.wall_seconds = time.perf_counter() - begin
@@ -340,42 +343,98 @@ class VideoResult:
     device: str
     audio: str  # what became of the audio
     warnings: list[str] = field(default_factory=list)
+    resumed: int = 0  # frames taken over from a partial output (--resume)
+
+
+class _Continued:
+    """The rest of a file source's frames, after the one a resumed run took to pick up from."""
+
+    live = False
+
+    def __init__(self, frames: Iterator[Frame]):
+        self._frames = frames
+
+    def frames(self) -> Iterator[Frame]:
+        return self._frames
+
+    def close(self) -> None:
+        pass
 
 
 def dream_video_file(config: Config, source: VideoFileSource, output: str | Path,
-                     progress: Callable[[int, int | None], None] | None = None) -> VideoResult:
+                     progress: Callable[[int, int | None], None] | None = None, overwrite: bool = False,
+                     resume: bool = False) -> VideoResult:
     """`streamdream video` as a library call: decode, track, dream and encode an opened `source`
     into `output` (audio kept), then close the source. `progress(done, expected)` gets each frame.
-    The output is written whole or, after Ctrl-C, up to what was dreamt; on an error it is removed.
+
+    The video is written to its partial file (see sinks.VideoFileSink) and renamed onto
+    `output` when whole or, after Ctrl-C, SIGTERM or SIGHUP, up to what was dreamt. On an error
+    the partial is kept when it holds frames; `resume` continues such a partial: its whole
+    frames are kept, the input is read on from the last of them, and the dream state is rebuilt
+    from that frame, so the seam carries on like any other frame.
     """
     from .dreamer import Dreamer
-    from .sinks import VideoFileSink
+    from .sinks import VideoFileSink, partial_path, read_partial
     from .temporal import make_tracker
 
     info, max_frames = source.info, source.max_frames
+    partial = read_partial(partial_path(output)) if resume else None
     try:
+        if partial is not None:
+            if max_frames is not None and partial.frames >= max_frames:
+                raise UsageError(f"{partial.path} already holds {partial.frames} frames, as many as --frames asks; "
+                                 f"nothing to resume")
+            source.continue_at(partial.last_time, partial.frames - 1)
         dreamer = Dreamer.from_config(config.dream, guide=load_guide(config.dream))
         stream = StreamDreamer(dreamer, config.video)
         tracker = make_tracker(config.video, dreamer.device)
+        frames = source.frames()
+        if partial is not None:
+            _pick_up(partial, next(frames, None), stream, tracker, info)
         sink = VideoFileSink(output, info.rate, info.time_base, config.video.crf,
-                             info.path if info.has_audio else None, info.start)
+                             info.path if info.has_audio else None, info.start, overwrite=overwrite,
+                             resume=partial, expected_frames=info.frames)
+        done = partial.frames if partial else 0
         try:
-            stats = run(source, stream, [sink], tracker=tracker,
-                        progress=progress and (lambda s: progress(s.frames, info.frames)))
-        except BaseException:
-            sink.abort()
+            stats = run(_Continued(frames), stream, [sink], tracker=tracker,
+                        progress=progress and (lambda s: progress(done + s.frames, info.frames)))
+        except BaseException as exc:
+            kept = sink.abort()
+            if kept is not None and sink.frames and not isinstance(exc, KeyboardInterrupt):
+                exc.add_note(f"kept {sink.frames} frames in {kept}; run the same command with --resume to continue")
             raise
-        cut_short = stats.interrupted or (max_frames is not None and stats.frames >= max_frames)
+        if sink.frames == 0 and info.start > 0 and not stats.interrupted:
+            sink.abort()
+            raise UsageError(f"no frames of {info.path} start at or after --start {info.start:g} s; "
+                             f"give an earlier --start")
+        cut_short = stats.interrupted or (max_frames is not None and done + stats.frames >= max_frames)
         sink.close(sink.last_time + 1 / float(info.rate) if cut_short else None)
     finally:
         source.close()
     warnings = list(sink.warnings)
     if source.corrupt:
         warnings.append(f"skipped {source.corrupt} corrupt packets in {source.path}")
-    elif source.missing:
-        warnings.append(f"skipped {source.missing} of {info.frames} frames in {source.path} "
-                        f"that could not be decoded (damaged file?)")
-    if source.truncated:
+    if source.missing > source.corrupt:
+        warnings.append(f"{source.missing} of the {info.frames} frames {source.path} promised could not be "
+                        f"decoded{' (the file is cut short)' if source.truncated else ' (damaged file?)'}")
+    elif source.truncated:
         warnings.append(f"{source.path} ended early (cut short?); dreamt what could be read")
     return VideoResult(stats, info, f"{config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}",
-                       dreamer.device.type, sink.audio.description if sink.audio else "no audio", warnings)
+                       dreamer.device.type, sink.audio.description if sink.audio else "no audio", warnings,
+                       partial.frames if partial else 0)
+
+
+def _pick_up(partial, first: Frame | None, stream: StreamDreamer, tracker, info: VideoInfo) -> None:
+    """Rebuild the dream state from a partial's last kept frame and the input frame it was dreamt from."""
+    if first is None or abs(first.time - partial.last_time) > 1.0 / float(info.rate):
+        raise UsageError(f"{info.path} has no frame at {partial.last_time:.2f} s, where {partial.path} ends; "
+                         f"resume with the same input, --start and --width (or --overwrite to start over)")
+    dreamt = partial.last_image
+    h, w = first.image.shape[:2]
+    if dreamt is None or dreamt.shape[0] < h or dreamt.shape[1] < w or dreamt.shape[0] > h + 1 or dreamt.shape[1] > w + 1:
+        size = "unreadable" if dreamt is None else f"{dreamt.shape[1]}x{dreamt.shape[0]}"
+        raise UsageError(f"{partial.path} is {size} but the input gives {w}x{h} frames; resume with the same "
+                         f"--width (or --overwrite to start over)")
+    stream.resume(first.image, np.ascontiguousarray(dreamt[:h, :w]))
+    if tracker is not None:
+        tracker.next(first.image)

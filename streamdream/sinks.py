@@ -1,12 +1,17 @@
 """Where dreamt frames go. Frames are RGB uint8 arrays (H, W, 3).
 
-Every file is written to a temporary name beside the output and renamed into place, so a
-failed or interrupted run never leaves half a file under the output's name.
+Nothing a run writes can be lost or left half-made under the output's name:
+- a video is written to `NAME.partial.EXT` beside the output (fragmented MP4, or Matroska in
+  half-second clusters), which plays up to its last half second whatever kills the process, and
+  which `video --resume` continues; it is renamed onto the output when finished;
+- an image is written to a short hidden temporary name and renamed into place.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,55 +19,121 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from . import signals
 from .errors import RunError, UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+VIDEO_FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}  # suffix -> FFmpeg muxer
+VIDEO_SUFFIXES = tuple(VIDEO_FORMATS)
+# how often the partial file becomes playable up to the frame written: what a kill can cost
+FRAGMENT_SECONDS = 0.5
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
-def check_output(output: str | Path, inputs=(), overwrite: bool = False, suffixes=None) -> Path:
+def partial_path(output: str | Path) -> Path:
+    """Where a video is written until it is finished: NAME.partial.EXT beside NAME.EXT."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.partial{output.suffix}")
+
+
+def _resuming_path(output: Path) -> Path:
+    # a resumed run writes here until the old partial's frames are safely copied over
+    return output.with_name(f"{output.stem}.resuming{output.suffix}")
+
+
+def _probe(path: Path, shown: Path) -> None:
+    """Create and remove `path`, so an unwritable folder, a read-only or pseudo file system, or a
+    name too long for the file system is refused before any work rather than after it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        reason = exc.strerror or "not writable"
+        if exc.errno == errno.ENAMETOOLONG:
+            reason += f" (the file system allows about {os.pathconf(path.parent, 'PC_NAME_MAX')} bytes a name"
+            reason += "; streamdream adds up to 9 for its partial file)" if path != shown else ")"
+        raise UsageError(f"cannot write {shown}: {reason}; choose another name or folder") from None
+    os.close(fd)
+    os.unlink(path)
+
+
+def check_output(output: str | Path, inputs=(), overwrite: bool = False, suffixes=None,
+                 resume: bool | None = None) -> Path:
     """Refuse, before any work, an output that would overwrite an input, clobber a file without
-    --overwrite, land in a missing folder or have a suffix we cannot write."""
+    --overwrite, land in a missing or unwritable folder, or have a suffix we cannot write.
+
+    resume: for outputs written through a partial file (videos). None: the command has no
+    --resume, False/True: it has, and it was not/was given. A partial left by an interrupted run
+    is continued with --resume, replaced with --overwrite, and refused otherwise.
+    """
     output = Path(output)
     if suffixes and output.suffix.lower() not in suffixes:
         raise UsageError(f"output {output} must end in one of {', '.join(suffixes)}")
-    for source in inputs:
-        if source is not None and Path(source).exists() and output.exists() and output.samefile(source):
-            raise UsageError(f"output {output} is the input; inputs are never written, choose another name")
-    if output.is_dir():
-        raise UsageError(f"output {output} is a folder; give a file name")
-    if output.exists() and not overwrite:
-        raise UsageError(f"output {output} exists; pass --overwrite to replace it")
     if not output.parent.is_dir():
         raise UsageError(f"output folder {output.parent} does not exist")
+    limit = os.pathconf(output.parent, "PC_NAME_MAX")
+    if len(output.name.encode()) > limit:
+        raise UsageError(f"cannot write {output}: its name is {len(output.name.encode())} bytes and the file system "
+                         f"allows {limit}; choose a shorter name")
+    for source in inputs:
+        if source is not None and Path(source).exists() and output.exists() and output.samefile(source):
+            raise UsageError(f"output {output} is also an input ({source}); inputs are never written, "
+                             f"choose another name")
+    if output.is_dir():
+        raise UsageError(f"output {output} is a folder; give a file name")
+    partial = partial_path(output) if output.suffix.lower() in VIDEO_SUFFIXES else None
+    if partial is not None:
+        _probe(partial, output)  # first: asking whether a too-long name exists is an error too
+    if resume:
+        if partial is None or not partial.exists():
+            done = " (it is already finished)" if output.exists() else ""
+            raise UsageError(f"nothing to resume: {partial or output} does not exist{done}")
+        _probe(_resuming_path(output), output)
+        return output
+    if output.exists() and not overwrite:
+        raise UsageError(f"output {output} exists; pass --overwrite to replace it")
+    if partial is not None:
+        if partial.exists() and not overwrite:
+            how = "--resume continues it, --overwrite starts over" if resume is not None else \
+                "--overwrite replaces it"
+            raise UsageError(f"{partial} is there from an interrupted run (or another run is writing it); {how}")
+    else:
+        _probe(output.with_name(f".sd{os.getpid()}{output.suffix}"), output)
     return output
 
 
-def _temporary_beside(output: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".part{output.suffix}", dir=output.parent)
+@contextmanager
+def atomic_path(output: str | Path):
+    """A short hidden temporary path beside `output`, renamed onto it when the block succeeds
+    (short, so any name the file system takes for the output it takes for this too)."""
+    output = Path(output)
+    fd, name = tempfile.mkstemp(prefix=".sd", suffix=output.suffix, dir=output.parent)
     os.close(fd)
-    return Path(tmp)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with signals.deferred():
+            _publish(tmp, output)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def _publish(tmp: Path, output: Path) -> None:
-    """Rename the finished temporary file onto the output, with the permissions a new file gets
-    (mkstemp makes it private to the user)."""
+    """Rename a finished file onto the output, with the permissions a new file gets (mkstemp
+    makes it private to the user)."""
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, output)
 
 
-@contextmanager
-def atomic_path(output: str | Path):
-    """A temporary path beside `output`; renamed onto it only when the block succeeds."""
-    output = Path(output)
-    tmp = _temporary_beside(output)
+def free_mb(folder: Path) -> float:
     try:
-        yield tmp
-        _publish(tmp, output)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        return shutil.disk_usage(folder).free / 1e6
+    except OSError:
+        return float("nan")
 
 
 def write_image(image: np.ndarray, output: str | Path) -> None:
@@ -80,7 +151,11 @@ def write_image(image: np.ndarray, output: str | Path) -> None:
         try:
             data.tofile(tmp)
         except OSError as exc:
-            raise RunError(f"could not write {output}: {exc.strerror}") from None
+            reason = exc.strerror or "only part of it could be written"
+            if exc.errno in DISK_FULL or exc.errno is None:
+                reason += f"; {output.parent} has {free_mb(output.parent):.1f} MB free and the image needs " \
+                          f"{data.size / 1e6:.1f} MB"
+            raise RunError(f"could not write {output}: {reason}") from None
 
 
 def even_pad(image: np.ndarray) -> np.ndarray:
@@ -194,17 +269,31 @@ class AudioTrack:
         self.input.close()
 
 
+class DiskFull(RunError):
+    """The disk filled up while writing; the partial file is kept for --resume."""
+
+
 class VideoFileSink:
-    """H.264 (yuv420p) video with the input's timing and audio, written to a temporary file and
-    renamed onto the output by `close()`. `close()` after an interruption still gives a playable
-    file of what was written; `abort()` removes it.
+    """H.264 (yuv420p) video with the input's timing and audio.
+
+    Written to `partial_path(output)` as it goes: fragmented MP4 (a fragment at each keyframe
+    and every FRAGMENT_SECONDS, keyframes about a second apart) or Matroska in short clusters,
+    so whatever stops the process, the partial plays up to its last fragment. `close()`
+    finalises it and renames it onto the output (refusing when the output appeared meanwhile
+    and `overwrite` is off). `abort()` keeps a partial that holds frames, for --resume, and
+    removes one that holds none.
+
+    resume: a `Partial` (see `read_partial`) whose kept frames are copied into the new file
+    first; the new frames follow them. Audio is always taken from the input afresh, so it stays
+    in step across the seam.
 
     Frame times (seconds) become timestamps in the input's time base, so exact rates (30000/1001)
     and variable frame rates survive.
     """
 
     def __init__(self, output: str | Path, rate, time_base, crf: int = 18, audio_from: Path | None = None,
-                 audio_start: float = 0.0, speed: str = "medium"):
+                 audio_start: float = 0.0, speed: str = "medium", overwrite: bool = False,
+                 resume: "Partial | None" = None, expected_frames: int | None = None):
         self.output = Path(output)
         self.rate = rate
         self.time_base = time_base
@@ -212,74 +301,242 @@ class VideoFileSink:
         self.audio_from = audio_from
         self.audio_start = audio_start
         self.speed = speed  # x264 preset: a live recording must keep up with the camera
-        self.tmp = _temporary_beside(self.output)
+        self.overwrite = overwrite
+        self.existed = self.output.exists()
+        self.partial = partial_path(self.output)
+        self.resume = resume
+        self.expected_frames = expected_frames
+        # a resumed run writes beside the old partial until the old frames are on disk again
+        self.path = _resuming_path(self.output) if resume else self.partial
+        self._claim(self.path)
         self.container = None
         self.stream = None
         self.audio: AudioTrack | None = None
         self.last_pts = -1
         self.last_time = 0.0
+        self.frames = 0  # frames in the file, copied ones included
         self.warnings: list[str] = []
+
+    def _claim(self, path: Path) -> None:
+        # created exclusively now, so a second run aiming at the same output fails at once
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if self.overwrite or self.resume else os.O_EXCL)
+        try:
+            os.close(os.open(path, flags, 0o644))
+        except FileExistsError:
+            raise UsageError(f"{path} exists: another run is writing it, or one was interrupted") from None
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
     def _open(self, height: int, width: int) -> None:
         import av
 
-        self.container = av.open(str(self.tmp), mode="w", format=VIDEO_FORMATS[self.output.suffix.lower()])
+        kind = VIDEO_FORMATS[self.output.suffix.lower()]
+        if kind == "matroska":
+            options = {"cluster_time_limit": str(round(FRAGMENT_SECONDS * 1000))}
+        else:
+            options = {"movflags": "frag_keyframe+empty_moov+default_base_moof",
+                       "frag_duration": str(round(FRAGMENT_SECONDS * 1e6))}
+        options["flush_packets"] = "1"  # each fragment to the OS at once, not when a 32 KB buffer fills
+        self.container = av.open(str(self.path), mode="w", format=kind, options=options)
         stream = self.container.add_stream(_video_codec(), rate=self.rate)
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = self.time_base
         stream.time_base = self.time_base
+        # a keyframe about every second: --resume restarts at one, so it bounds what is dreamt twice
+        stream.codec_context.gop_size = max(1, round(float(self.rate)))
+        # no B-frames: decode order is display order, so a resumed run's packets follow the kept
+        # ones with rising timestamps, and the encoder holds fewer frames a kill would lose
+        stream.codec_context.max_b_frames = 0
         if stream.codec_context.name == "libx264":
-            stream.codec_context.options = {"crf": str(self.crf), "preset": self.speed}
+            # a short lookahead: frames the encoder holds are frames a kill loses
+            stream.codec_context.options = {"crf": str(self.crf), "preset": self.speed, "rc-lookahead": "10"}
         self.stream = stream
         if self.audio_from is not None:
             try:
                 self.audio = AudioTrack(self.audio_from, self.container, self.audio_start)
             except Exception as exc:  # an unreadable audio stream must not cost the video
                 self.warnings.append(f"audio not kept: {exc}")
+        if self.resume is not None:
+            self._copy_kept(self.resume)
+
+    def _copy_kept(self, partial: "Partial") -> None:
+        """The old partial's kept video packets, as they were (no second encode), with the
+        input's audio interleaved up to each one."""
+        import av
+
+        with av.open(str(partial.path)) as old:
+            source = old.streams.video[0]
+            # stored length-prefixed; the encoder's stream (and the muxer) take Annex B, as the
+            # encoder itself gives them
+            annexb = av.BitStreamFilterContext("h264_mp4toannexb", source) if source.codec_context.name == "h264" \
+                else None
+            kept = 0
+            for packet in old.demux(source):
+                if kept >= partial.packets:
+                    break
+                if not packet.size:
+                    continue
+                kept += 1
+                time = float(packet.pts * packet.time_base)
+                for out in annexb.filter(packet) if annexb is not None else [packet]:
+                    out.stream = self.stream
+                    self._mux(out)
+                if self.audio is not None:
+                    self.audio.pump(self.container, time)
+        self.frames = partial.frames
+        self.last_pts = round(partial.last_time / self.time_base)
+        self.last_time = partial.last_time
+
+    def _emit(self, packets) -> None:
+        self.container.mux(packets)  # the one place bytes go to the file (tests inject failures here)
+
+    def _mux(self, packets) -> None:
+        try:
+            self._emit(packets)
+        except Exception as exc:
+            raise self._write_error(exc) from None
+        if self.resume is not None and self.path != self.partial and \
+                self.path.stat().st_size >= self.resume.path.stat().st_size:
+            # every frame of the old partial is on disk again: this file is now the partial
+            os.replace(self.path, self.partial)
+            self.path = self.partial
+
+    def _write_error(self, exc: Exception) -> Exception:
+        code = getattr(exc, "errno", None)
+        if code not in DISK_FULL:
+            return exc
+        folder = self.output.parent.resolve()
+        size = self.path.stat().st_size if self.path.exists() else 0
+        need = ""
+        if self.expected_frames and self.frames:
+            remaining = max(0, self.expected_frames - self.frames) * size / self.frames
+            need = f"; the rest needs about {remaining / 1e6 * 1.2:.0f} MB"
+        return DiskFull(f"the disk is full: {folder} has {free_mb(folder):.1f} MB free after {self.frames} frames"
+                        f"{need}; free some space and run the same command with --resume to continue "
+                        f"{self.path.name}")
 
     def write(self, image: np.ndarray, time: float) -> None:
         """Encode one RGB uint8 frame (H, W, 3) shown at `time` seconds."""
         import av
 
         if self.container is None:
-            self._open(*image.shape[:2])
+            try:
+                self._open(*image.shape[:2])
+            except Exception as exc:
+                raise self._write_error(exc) from None
         pts = max(round(time / self.time_base), self.last_pts + 1)  # strictly increasing, whatever the input
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(even_pad(image)), format="rgb24")
         frame.pts = pts
         frame.time_base = self.time_base
-        self.container.mux(self.stream.encode(frame))
+        self._mux(self.stream.encode(frame))
+        self.frames += 1
         self.last_pts = pts
         self.last_time = float(pts * self.time_base)
         if self.audio is not None:
-            self.audio.pump(self.container, self.last_time)
+            try:
+                self.audio.pump(self.container, self.last_time)
+            except Exception as exc:
+                raise self._write_error(exc) from None
 
     def close(self, audio_until: float | None = None) -> Path:
         """Flush, finish the audio (to `audio_until` seconds, or all of it) and rename into place."""
         if self.container is None:
             self.abort()
             raise UsageError("no video frames could be decoded, so nothing was written")
-        self.container.mux(self.stream.encode(None))
-        if self.audio is not None:
-            self.audio.finish(self.container, audio_until)
-        self.container.close()
-        self.container = None
-        _publish(self.tmp, self.output)
+        with signals.deferred():
+            try:
+                self._mux(self.stream.encode(None))
+                if self.audio is not None:
+                    self.audio.finish(self.container, audio_until)
+                self.container.close()
+            except Exception as exc:
+                error = self._write_error(exc)
+                self.abort()
+                raise error from None
+            self.container = None
+            if self.output.exists() and not self.existed and not self.overwrite:
+                raise RunError(f"{self.output} appeared while this run was writing (another run?); "
+                               f"it was left alone and this run's video is {self.path}")
+            _publish(self.path, self.output)
+            if self.resume is not None and self.resume.path.exists() and self.resume.path != self.output:
+                self.resume.path.unlink()  # finished before the swap: the old partial is done with
         return self.output
 
-    def abort(self) -> None:
-        if self.container is not None:
+    def abort(self) -> Path | None:
+        """Stop writing. The partial is kept when it holds frames (returned, for --resume) and
+        removed when it holds none."""
+        with signals.deferred():
+            if self.container is not None:
+                try:
+                    self.container.close()
+                except Exception:
+                    pass
+                self.container = None
+            if self.path != self.partial:  # resuming, before the swap: the old partial is intact
+                self.path.unlink(missing_ok=True)
+                return self.partial
+            if self.frames == 0:
+                self.path.unlink(missing_ok=True)
+                return None
+            return self.partial
+
+
+class Partial:
+    """What an interrupted run left in a partial file, as `read_partial` found it."""
+
+    def __init__(self, path: Path, packets: int, frames: int, last_time: float, last_image: np.ndarray | None):
+        self.path = path
+        self.packets = packets  # leading video packets to keep (decode order)
+        self.frames = frames  # the frames they hold
+        self.last_time = last_time  # seconds: the last kept frame's time
+        self.last_image = last_image  # RGB uint8 (H, W, 3) of that frame
+
+
+def read_partial(path: str | Path) -> Partial:
+    """The frames of a partial video to keep: every packet up to the first damaged one (a
+    process killed mid-write leaves its last fragment cut off) that still decodes. Our files
+    have no B-frames, so any such run of packets from the start is whole. UsageError when
+    nothing is kept."""
+    import av
+
+    path = Path(path)
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise UsageError(f"cannot read {path} to resume it ({exc.strerror or exc}); remove it or pass "
+                         f"--overwrite to start over") from None
+    with container:
+        if not container.streams.video:
+            raise UsageError(f"{path} holds no video to resume; remove it or pass --overwrite to start over")
+        stream = container.streams.video[0]
+        packets = []
+        try:
+            for packet in container.demux(stream):
+                if packet.is_corrupt or packet.pts is None:
+                    break
+                if packet.size:
+                    packets.append(packet)
+        except av.error.FFmpegError:
+            pass
+        keys = [i for i, p in enumerate(packets) if p.is_keyframe]
+        # decode from the last keyframe on: the last frame kept is the state a resume starts from
+        keep, last_image = 0, None
+        if keys:
+            keep = keys[-1]
             try:
-                self.container.close()
-            except Exception:
+                for packet in [*packets[keys[-1]:], None]:
+                    for frame in stream.codec_context.decode(packet):
+                        last_image = frame.to_ndarray(format="rgb24")
+                        keep += 1
+            except av.error.FFmpegError:
                 pass
-            self.container = None
-        if self.tmp.exists():
-            self.tmp.unlink()
-
-
-VIDEO_FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}  # suffix -> FFmpeg muxer
-VIDEO_SUFFIXES = tuple(VIDEO_FORMATS)
+        if keep < 2 or last_image is None:
+            raise UsageError(f"{path} holds no whole frames to resume from; pass --overwrite to start over")
+        last_pts = packets[keep - 1].pts
+        time_base = packets[0].time_base
+    # one packet, one frame
+    return Partial(path, keep, keep, float(last_pts * time_base), last_image)
 
 
 class WindowSink:
@@ -377,9 +634,9 @@ def _hide_cursor() -> bool:
 
 
 def unused_path(path: Path) -> Path:
-    """`path`, or path-2, path-3 ... beside it, whichever does not exist yet."""
+    """`path`, or path-2, path-3 ... beside it, whichever does not exist yet (nor its partial file)."""
     candidate, n = path, 1
-    while candidate.exists():
+    while candidate.exists() or partial_path(candidate).exists():
         n += 1
         candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
     return candidate
@@ -391,8 +648,10 @@ class Recorder:
     streamdream-DATE-TIME.mp4 in `folder`. A recording is finalised on close, so an interrupted
     or failed live run still leaves a playable file."""
 
-    def __init__(self, path: str | Path | None = None, folder: str | Path = ".", fps: float = 30.0, crf: int = 20):
+    def __init__(self, path: str | Path | None = None, folder: str | Path = ".", fps: float = 30.0, crf: int = 20,
+                 overwrite: bool = False):
         self.path = Path(path) if path else None
+        self.overwrite = overwrite  # the first recording may replace --record (it was checked)
         self.folder, self.fps, self.crf = Path(folder), fps, crf
         self.sink: VideoFileSink | None = None
         self.t0: float | None = None  # the first frame's time in the current recording
@@ -409,12 +668,12 @@ class Recorder:
 
         if self.path is not None:
             # the first recording goes to --record (checked, or --overwrite given); later ones beside it
-            target = self.path if self.first else unused_path(self.path)
+            target = self.path if self.first and (self.overwrite or not self.path.exists()) else unused_path(self.path)
         else:
             target = unused_path(self.folder / clock.strftime("streamdream-%Y%m%d-%H%M%S.mp4"))
         self.first = False
         self.sink = VideoFileSink(target, Fraction(self.fps).limit_denominator(1001), Fraction(1, 1000), self.crf,
-                                  speed="veryfast")
+                                  speed="veryfast", overwrite=self.overwrite and target == self.path)
         self.t0 = None
         return target
 

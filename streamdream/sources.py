@@ -17,10 +17,12 @@ import numpy as np
 
 from .errors import UsageError
 
-MAX_PIXELS = 40_000_000  # beyond this a frame's activations and gradients outgrow a laptop's memory
+# beyond this even the frame's own copies (the dream is tiled, see dream.py) outgrow a laptop's memory
+MAX_PIXELS = 40_000_000
+MIN_SIDE = 32  # below this the deeper layers have nothing left to dream in, and optical flow fails
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, role: str = "input") -> np.ndarray:
     """RGB uint8 (H, W, 3) of a PNG, JPEG or WebP file, upright by its EXIF orientation.
 
     Alpha is dropped and 16-bit or grey files are brought to 8-bit RGB. UsageError when the file
@@ -28,27 +30,34 @@ def read_image(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     if not path.exists():
-        raise UsageError(f"input {path} does not exist")
+        raise UsageError(f"{role} {path} does not exist")
     if not path.is_file():
-        raise UsageError(f"input {path} is not a file")
+        raise UsageError(f"{role} {path} is not a file")
     # np.fromfile + imdecode reads any path spelling; imdecode applies EXIF orientation
     data = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
-        raise UsageError(f"input {path} is not an image OpenCV can read; use a PNG, JPEG or WebP file")
+        raise UsageError(f"{role} {path} is not an image OpenCV can read; use a PNG, JPEG or WebP file")
     return np.ascontiguousarray(image[:, :, ::-1])
 
 
 def load_guide(cfg) -> np.ndarray | None:
     """The guide picture a DreamConfig names (RGB uint8), or None when it names none."""
-    return read_image(cfg.guide) if cfg.guide else None
+    return read_image(cfg.guide, "guide") if cfg.guide else None
+
+
+def fitted_size(height: int, width: int, wanted: int | None) -> tuple[int, int]:
+    """(height, width) of a picture rescaled to `wanted` pixels wide keeping the aspect."""
+    if wanted is None or wanted == width:
+        return height, width
+    return max(1, round(height * wanted / width)), wanted
 
 
 def fit_width(image: np.ndarray, width: int | None) -> np.ndarray:
     """`image` rescaled to `width` pixels wide keeping the aspect (height at least 1), or as is."""
     if width is None or width == image.shape[1]:
         return image
-    height = max(1, round(image.shape[0] * width / image.shape[1]))
+    height = fitted_size(image.shape[0], image.shape[1], width)[0]
     interpolation = cv2.INTER_AREA if width < image.shape[1] else cv2.INTER_CUBIC
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
@@ -83,17 +92,25 @@ def parse_noise(spec: str, default: tuple[int, int] = (640, 360)) -> tuple[int, 
         return default
     if spec.startswith("noise:"):
         w, h = parse_size(spec[len("noise:"):], "noise:640x360")
-        if w < 16 or h < 16:
-            raise UsageError(f"'{spec}' is too small; use at least 16x16")
+        check_size(h, w, f"'{spec}'", flag=None)
         return w, h
     return None
 
 
-def check_size(height: int, width: int, where: str) -> None:
-    """UsageError naming --width when a frame is too large to dream in memory."""
+def check_size(height: int, width: int, where: str, flag: str | None = "--width") -> None:
+    """UsageError when a frame is too small to dream (any command: the same MIN_SIDE) or too
+    large to hold in memory. Call it before making the frame. `flag` is the option that fixes
+    it (--width rescales an input; None: the size itself was given)."""
+    if min(height, width) < MIN_SIDE:
+        if flag == "--width":
+            fix = f"pass --width {max(64, -(-MIN_SIDE * width // max(1, min(height, width))))} to scale it up"
+        else:
+            fix = f"give at least {MIN_SIDE}x{MIN_SIDE}" + (f" with {flag}" if flag else "")
+        raise UsageError(f"{where} is {width}x{height}, smaller than {MIN_SIDE} pixels a side; {fix}")
     if height * width > MAX_PIXELS:
-        raise UsageError(f"{where} is {width}x{height}, too large to dream in memory; "
-                         f"pass --width 1920 (or smaller) to rescale it first")
+        fix = "pass --width 1920 (or smaller) to rescale it first" if flag == "--width" else \
+            "give a smaller size" + (f" with {flag}" if flag else "")
+        raise UsageError(f"{where} is {width}x{height}, too large to dream in memory; {fix}")
 
 
 @dataclass(frozen=True)
@@ -131,19 +148,19 @@ class VideoInfo:
     rotation: int  # degrees the input's display matrix turned the picture (undone in the frames)
 
 
-def _open_container(path: Path):
+def _open_container(path: Path, role: str = "input"):
     import av
 
     if not path.exists():
-        raise UsageError(f"input {path} does not exist")
+        raise UsageError(f"{role} {path} does not exist")
     if not path.is_file():
-        raise UsageError(f"input {path} is not a file")
+        raise UsageError(f"{role} {path} is not a file")
     if path.stat().st_size == 0:
-        raise UsageError(f"input {path} is empty")
+        raise UsageError(f"{role} {path} is empty")
     try:
         return av.open(str(path), mode="r")
     except av.error.FFmpegError as exc:
-        raise UsageError(f"input {path} is not a video file FFmpeg can read ({exc.strerror or exc})") from None
+        raise UsageError(f"{role} {path} is not a video file FFmpeg can read ({exc.strerror or exc})") from None
 
 
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -162,17 +179,18 @@ class VideoFileSource:
     live = False
 
     def __init__(self, path: str | Path, width: int | None = None, start: float = 0.0,
-                 max_frames: int | None = None):
+                 max_frames: int | None = None, role: str = "input"):
         self.path = Path(path)
+        self.skip_to: tuple[float, int] | None = None  # see `continue_at`
         if start < 0:
             raise UsageError(f"--start must be 0 or more seconds, got {start}")
         if max_frames is not None and max_frames < 1:
             raise UsageError(f"--frames must be at least 1, got {max_frames}")
-        self.container = _open_container(self.path)
+        self.container = _open_container(self.path, role)
         if not self.container.streams.video:
             kind = "audio only" if self.container.streams.audio else "no streams FFmpeg can decode"
             self.container.close()
-            raise UsageError(f"input {self.path} has no video stream ({kind}); give a video file")
+            raise UsageError(f"{role} {self.path} has no video stream ({kind}); give a video file")
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
         self.width_wanted = width
@@ -187,10 +205,10 @@ class VideoFileSource:
         w, h = (ctx.height, ctx.width) if rotation % 180 else (ctx.width, ctx.height)
         if not w or not h:
             self.container.close()
-            raise UsageError(f"input {self.path} has a video stream with no picture size; is the file damaged?")
+            raise UsageError(f"{role} {self.path} has a video stream with no picture size; is the file damaged?")
         if width:
             w, h = width, max(2, round(h * width / w))
-        check_size(h, w, f"input {self.path}")
+        check_size(h, w, f"{role} {self.path}")
         rate = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate or Fraction(25)
         duration = self._duration()
         frames = self.stream.frames or (math.floor(duration * rate) if duration else None)
@@ -224,11 +242,17 @@ class VideoFileSource:
             return self.container.duration / 1_000_000
         return None
 
+    def continue_at(self, time: float, index: int) -> None:
+        """Start at the frame shown at `time` seconds (from --start), numbering it `index`: a
+        resumed run picks up where its partial output ends."""
+        self.skip_to = (time, index)
+
     def _decoded(self) -> Iterator:
         import av
 
-        if self.start > 0:
-            self.container.seek(int(self.start / self.stream.time_base), stream=self.stream)
+        seek = self.start + (self.skip_to[0] if self.skip_to else 0.0)
+        if seek > 0:
+            self.container.seek(int(seek / self.stream.time_base), stream=self.stream)
         packets = self.container.demux(self.stream)
         sent = decoded = 0
         while True:
@@ -254,13 +278,15 @@ class VideoFileSource:
     def frames(self) -> Iterator[Frame]:
         """Upright RGB frames from --start on, at most --frames of them, with their times."""
         first_time = None
-        index = 0
+        index = self.skip_to[1] if self.skip_to else 0
+        # a frame counts as the one asked for when within half a frame of its time
+        earliest = self.start + (self.skip_to[0] - 0.5 / float(self.info.rate) if self.skip_to else -1e-6)
         for frame in self._decoded():
             time = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else None
             if time is None:
                 time = (first_time or 0.0) + index / float(self.info.rate)
-            if time < self.start - 1e-6:
-                continue  # decoded from the keyframe before --start
+            if time < earliest:
+                continue  # decoded from the keyframe before --start (or before the resume point)
             if first_time is None:
                 first_time = time
             image = upright(frame.to_ndarray(format="rgb24"), self.info.rotation)

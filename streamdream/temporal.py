@@ -38,16 +38,18 @@ TRUST_BLUR = 1 / 40
 
 @dataclass(frozen=True)
 class Motion:
-    """How the current input frame relates to the previous one (all (H, W) of the current frame)."""
+    """How the current input frame relates to the previous one, at the flow's size (h, w), which
+    may be smaller than the frame's, with the same aspect."""
 
-    flow: np.ndarray  # float32 (H, W, 2): current -> previous
-    mask: np.ndarray  # float32 (H, W): 1 where the previous frame shows this pixel, 0 where occluded
+    flow: np.ndarray  # float32 (h, w, 2): current -> previous, in pixels of this size
+    mask: np.ndarray  # float32 (h, w): 1 where the previous frame shows this pixel, 0 where occluded
     cut: bool  # a scene cut: start the dream over
 
 
 class MotionTracker:
     """Flow between consecutive input frames (DIS unless another flow is given, e.g. RAFTFlow),
-    computed on a copy at most `width` wide. Keeps the previous grey frame; one per thread."""
+    computed on a copy at most `width` wide and given at that size (`motion_on` brings it to the
+    frame's). Keeps the previous grey frame; one per thread."""
 
     def __init__(self, scene_cut: float, flow=None, width: int = FLOW_WIDTH):
         self.scene_cut, self.width = scene_cut, width
@@ -74,7 +76,9 @@ class MotionTracker:
         else:
             back, forward = self.flow(gray, previous), self.flow(previous, gray)
         mask = consistency_mask(back, forward)
-        return scale_motion(Motion(back, mask, bool(mask.mean() < MIN_TRUSTED)), h, w)
+        # kept at the flow's size: the dream stage brings it to the frame's on its device, so a 4K
+        # frame's motion is 4 MB in the queue and on the bus, not 100 MB
+        return Motion(back, mask, bool(mask.mean() < MIN_TRUSTED))
 
 
 def scale_motion(motion: Motion | None, height: int, width: int) -> Motion | None:
@@ -84,6 +88,23 @@ def scale_motion(motion: Motion | None, height: int, width: int) -> Motion | Non
     shrink = width < motion.mask.shape[1]
     mask = cv2.resize(motion.mask, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     return Motion(resize_flow(motion.flow, height, width), mask, motion.cut)
+
+
+def motion_on(motion: Motion, height: int, width: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """`motion` as tensors on `device` at a frame's size: flow (height, width, 2) in that
+    frame's pixels and mask (1, 1, height, width). Upscaled there, so only the small flow crosses."""
+    flow = torch.from_numpy(motion.flow).to(device)
+    mask = torch.from_numpy(motion.mask).to(device)[None, None]
+    h, w = flow.shape[:2]
+    if (h, w) == (height, width):
+        return flow, mask
+    if abs(h / w - height / width) > 0.05:
+        raise ValueError(f"motion {h}x{w} does not fit a frame of {height}x{width}")
+    flow = F.interpolate(flow.permute(2, 0, 1)[None], size=(height, width), mode="bilinear", align_corners=False)[0]
+    flow[0] *= width / w
+    flow[1] *= height / h
+    mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)
+    return flow.permute(1, 2, 0).contiguous(), mask
 
 
 def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
@@ -196,6 +217,22 @@ class StreamDreamer:
         if self.settled is not None:
             self.settled = torch.zeros_like(self.settled)  # let the new look take the fresh step
 
+    def resume(self, frame: np.ndarray, dreamt: np.ndarray) -> None:
+        """Pick up a run that stopped after dreaming `frame` into `dreamt` (both RGB uint8
+        (H, W, 3); `dreamt` as read back from the output), so the next frame is carried on from
+        it like any other instead of starting over with a full dream and a visible jump.
+
+        The strength targets come from the carried detail itself: frame after frame it is held
+        at the keyframe's, so it is what the keyframe would have set, give or take the codec."""
+        if frame.shape != dreamt.shape:
+            raise ValueError(f"frame {frame.shape} and its dream {dreamt.shape} differ in shape")
+        base = to_tensor(frame, self.dreamer.device)
+        self.detail = to_tensor(dreamt, self.dreamer.device) - base
+        self.settled = torch.ones_like(base[:, :1])
+        self.low = float(np.quantile(local_strength(self.detail).float().cpu().numpy(), HOLD_LOW))
+        self.mean = max(float(self.detail.abs().mean()), 1e-6)
+        self.carried = 1
+
     def next(self, frame: np.ndarray, motion: Motion | None) -> np.ndarray:
         """RGB uint8 (H, W, 3) -> its dream. `motion` relates it to the previous frame (None: start over)."""
         base = to_tensor(frame, self.dreamer.device)
@@ -222,12 +259,10 @@ class StreamDreamer:
         return to_frame(dreamt)
 
     def _carry(self, base: torch.Tensor, motion: Motion) -> torch.Tensor:
-        if motion.flow.shape[:2] != tuple(base.shape[2:]):
-            raise ValueError(f"motion {motion.flow.shape[:2]} does not match frame {tuple(base.shape[2:])}")
         d, v, dreamer = self.dreamer.config, self.video, self.dreamer
         h, w = base.shape[2:]
-        flow = torch.from_numpy(motion.flow).to(dreamer.device)
-        trust = soften(torch.from_numpy(motion.mask).to(dreamer.device)[None, None], round(w * TRUST_BLUR))
+        flow, mask = motion_on(motion, h, w, dreamer.device)
+        trust = soften(mask, round(w * TRUST_BLUR))
         detail, settled = warp_tensor(self.detail, flow), warp_tensor(self.settled, flow, "bilinear")
         if self.zoom != 1.0:  # >= 1 (an enlargement), so the view never reaches past the edges
             detail, settled = zoom_view(detail, self.zoom)[0], zoom_view(settled, self.zoom)[0]

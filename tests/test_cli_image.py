@@ -60,7 +60,7 @@ def test_existing_output_is_kept_without_overwrite(photo, tmp_path, capsys):
 @pytest.mark.parametrize("args,message", [
     (["{missing}", "-o", "{out}"], "does not exist"),
     (["{text}", "-o", "{out}"], "not an image"),
-    (["{photo}", "-o", "{photo}", "--overwrite"], "is the input"),
+    (["{photo}", "-o", "{photo}", "--overwrite"], "is also an input"),
     (["{photo}", "-o", "{tmp}/dream.gif"], "must end in one of"),
     (["{photo}", "-o", "{tmp}/no/such/dream.png"], "folder"),
     (["{photo}", "-o", "{out}", "--layers", "blok9"], "did you mean block9"),

@@ -1,0 +1,195 @@
+#!/usr/bin/env python
+"""Measure what the crash-safety issue promises, and print each target beside its number.
+
+1. SIGKILL at random moments: frames handed to the encoder that the partial file does not play.
+2. `--resume` after a kill: every input frame exactly once, audio in step, and E_warp at the
+   resume seam against the clip's mean.
+3. SIGTERM mid-render: exit code and a playable output.
+4. Peak RSS of a 3840x2160 video and a 4000x3000 photo at the default preset (fresh processes).
+   Memory does not depend on the number of steps (every step has the same shapes), so the
+   default is one iteration per octave; --full runs the preset's ten (about 20 minutes on 2 cores).
+
+    python scripts/faults.py [--input CLIP] [--width 320] [--kills 4] [--full] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "media" / "bigbuckbunny.mp4"
+
+# a run of the library that says each frame it hands to the file, so a kill can be scored
+RUNNER = """
+import sys
+from streamdream.cli import load_config, build_parser
+from streamdream.pipeline import dream_video_file
+from streamdream.sources import VideoFileSource
+args = build_parser().parse_args(["video", sys.argv[1], "-o", sys.argv[2], "--width", sys.argv[3], "--seed", "1"])
+config = load_config(args, video={})
+source = VideoFileSource(args.input, config.dream.width)
+dream_video_file(config, source, sys.argv[2], lambda done, total: print(done, flush=True))
+"""
+
+
+def decodable(path: Path) -> tuple[int, list[float]]:
+    times = []
+    try:
+        with av.open(str(path)) as c:
+            for f in c.decode(video=0):
+                times.append(float(f.pts * f.time_base))
+    except av.error.FFmpegError:
+        pass
+    return len(times), times
+
+
+def kill_loss(clip: Path, width: int, folder: Path, rate: float, after: float) -> dict:
+    out = folder / "kill.mp4"
+    for p in folder.glob("kill*"):
+        p.unlink()
+    process = subprocess.Popen([sys.executable, "-c", RUNNER, str(clip), str(out), str(width)],
+                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    handed, start = 0, time.monotonic()
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(process.stdout, selectors.EVENT_READ)
+    while time.monotonic() - start < after:
+        if sel.select(timeout=0.05):
+            line = process.stdout.readline()
+            if not line:
+                break
+            handed = int(line)
+    process.kill()
+    process.wait()
+    kept, _ = decodable(folder / "kill.partial.mp4")
+    return {"seconds_in": round(after, 1), "frames_handed": handed, "frames_playable": kept,
+            "lost_seconds": round(max(0, handed - kept) / rate, 2)}
+
+
+def pair_errors(clip: Path, output: Path, width: int) -> list[float]:
+    from streamdream.metrics import measure_files
+
+    return list(measure_files(clip, output, width=width).pair_errors)
+
+
+def peak_rss_mb(command: list[str]) -> tuple[float, float, int]:
+    """Peak RSS (MB) of a fresh process running `command`, its seconds and exit code."""
+    script = ("import resource, subprocess, sys, json\n"
+              "r = subprocess.run(sys.argv[1:])\n"
+              "print(json.dumps([resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode]))")
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", script, *command], capture_output=True, text=True, cwd=ROOT)
+    rss, code = json.loads(result.stdout.strip().splitlines()[-1])
+    return rss, time.perf_counter() - start, code
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", type=Path, default=SHARED)
+    parser.add_argument("--width", type=int, default=320)
+    parser.add_argument("--kills", type=int, default=4)
+    parser.add_argument("--full", action="store_true", help="the preset's iterations for the RSS runs")
+    parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--keep", type=Path, help="keep the outputs (crops of the big dreams) in this folder")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    report: dict = {"machine": f"{resource.getpagesize()} B pages, {__import__('os').cpu_count()} CPUs"}
+    with av.open(str(args.input)) as c:
+        rate = float(c.streams.video[0].average_rate)
+        total = sum(1 for _ in c.decode(video=0))
+    rng = random.Random(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        kills = [kill_loss(args.input, args.width, folder, rate, rng.uniform(12, 40)) for _ in range(args.kills)]
+        report["sigkill"] = kills
+        worst = max(k["lost_seconds"] for k in kills)
+        print(f"SIGKILL: worst loss {worst:.2f} s of frames over {len(kills)} kills (target <= 1.5 s): "
+              + ", ".join(f"{k['frames_handed']} handed / {k['frames_playable']} playable" for k in kills))
+
+        # resume the last kill's partial with the CLI, then compare the seam
+        kept, _ = decodable(folder / "kill.partial.mp4")
+        out = folder / "kill.mp4"
+        code = subprocess.run([sys.executable, "-m", "streamdream", "video", str(args.input), "-o", str(out),
+                               "--width", str(args.width), "--seed", "1", "--resume"], cwd=ROOT,
+                              capture_output=True, text=True).returncode
+        frames, times = decodable(out)
+        with av.open(str(args.input)) as c:
+            v = c.streams.video[0]
+            in_times = [float(f.pts * f.time_base) for f in c.decode(v)]
+            in_times = [t - in_times[0] for t in in_times]
+        with av.open(str(out)) as c:
+            a = c.streams.audio[0] if c.streams.audio else None
+            audio = None
+            if a is not None:
+                packets = [p for p in c.demux(a) if p.pts is not None]
+                audio = max(float((p.pts + p.duration) * p.time_base) for p in packets)
+        once = frames == total and np.allclose(times, in_times[:len(times)], atol=1e-3)
+        errors = pair_errors(args.input, out, args.width)
+        seam = errors[kept - 1] if 0 < kept <= len(errors) else float("nan")  # pair (kept-1, kept)
+        mean = float(np.mean(errors))
+        report["resume"] = {"exit": code, "kept_before": kept, "frames": frames, "input_frames": total,
+                            "every_frame_once": bool(once), "video_seconds": frames / rate, "audio_seconds": audio,
+                            "seam_ewarp": seam, "mean_ewarp": mean, "seam_over_mean": seam / mean}
+        print(f"resume: exit {code}, {frames} frames of {total} (every input frame once: {once}), audio "
+              f"{audio:.3f} s for {frames / rate:.3f} s of video; E_warp at the seam {seam:.5f}, clip mean {mean:.5f}: "
+              f"{seam / mean:.2f}x (target <= 1.5x)")
+
+        # SIGTERM half way
+        out = folder / "term.mp4"
+        process = subprocess.Popen([sys.executable, "-m", "streamdream", "video", str(args.input), "-o", str(out),
+                                    "--width", str(args.width), "--seed", "1"], cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(25)
+        process.send_signal(signal.SIGTERM)
+        process.wait()
+        n, _ = decodable(out) if out.exists() else (0, [])
+        leftovers = sorted(p.name for p in folder.iterdir() if p.name.startswith(("term", ".")))
+        report["sigterm"] = {"exit": process.returncode, "frames": n, "files": leftovers}
+        print(f"SIGTERM after 25 s: exit {process.returncode}, {n} playable frames, files left: {leftovers}")
+
+        if not args.skip_rss:
+            first = cv2.VideoCapture(str(args.input)).read()[1]
+            photo, frame4k = folder / "photo.jpg", folder / "frame.png"
+            cv2.imwrite(str(photo), cv2.resize(first, (4000, 3000), interpolation=cv2.INTER_CUBIC))
+            big = cv2.resize(first, (3840 + 40, 2160 + 24), interpolation=cv2.INTER_CUBIC)[:, :, ::-1]
+            clip4k = folder / "clip4k.mp4"
+            with av.open(str(clip4k), "w") as c:
+                s = c.add_stream("libx264", rate=25)
+                s.width, s.height, s.pix_fmt = 3840, 2160, "yuv420p"
+                for i in range(3):
+                    image = np.ascontiguousarray(big[i * 4:i * 4 + 2160, i * 6:i * 6 + 3840])
+                    c.mux(s.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+                c.mux(s.encode(None))
+            steps = [] if args.full else ["--iterations", "1"]
+            keep = args.keep or folder
+            keep.mkdir(parents=True, exist_ok=True)
+            for name, command in [
+                ("photo 4000x3000", ["image", str(photo), "-o", str(keep / "photo-dream.png"), "--overwrite"]),
+                ("video 3840x2160, 3 frames", ["video", str(clip4k), "-o", str(keep / "clip4k-dream.mp4"),
+                                               "--overwrite"]),
+            ]:
+                rss, seconds, code = peak_rss_mb([sys.executable, "-m", "streamdream", *command, "--seed", "0", *steps])
+                report[name] = {"peak_rss_mb": round(rss), "seconds": round(seconds, 1), "exit": code,
+                                "iterations": "preset" if args.full else 1}
+                print(f"{name}: peak RSS {rss:.0f} MB (target <= 2048 MiB = 2147 MB), {seconds:.0f} s, exit {code}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

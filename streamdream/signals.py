@@ -1,0 +1,83 @@
+"""SIGTERM and SIGHUP stop a run the way Ctrl-C does, so `timeout`, `docker stop`, systemd and a
+closed terminal all leave a finalised, playable output; and a second signal cannot cut the
+finalising of a file short.
+
+`Terminated` is a KeyboardInterrupt, so every path that already finishes cleanly on Ctrl-C
+(the run loop, the sinks) does the same for these signals without knowing about them.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+HANDLED = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived (`signum` says which)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def signal_number(exc: BaseException) -> int:
+    """The signal behind an interruption: SIGINT for a plain KeyboardInterrupt."""
+    return getattr(exc, "signum", signal.SIGINT)
+
+
+def exit_code(signum: int) -> int:
+    """The shell's convention: 128 + the signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."""
+    return 128 + int(signum)
+
+
+def _raise(signum, frame) -> None:
+    raise Terminated(signum)
+
+
+_handling = threading.Event()  # set inside `handled`
+
+
+@contextmanager
+def handled():
+    """Within the block, SIGTERM and SIGHUP raise `Terminated` in the main thread (and all
+    three signals' handlers are put back as they were after it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, *HANDLED)}
+    for s in HANDLED:
+        signal.signal(s, _raise)
+    _handling.set()
+    try:
+        yield
+    finally:
+        _handling.clear()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def ignore_further() -> None:
+    """After the first interruption there is nothing left to ask for but a finished file: a
+    second Ctrl-C while the threads wind down must not cut the finalising short. Only within
+    `handled`, which puts the handlers back."""
+    if _handling.is_set() and threading.current_thread() is threading.main_thread():
+        for s in (signal.SIGINT, *HANDLED):
+            signal.signal(s, signal.SIG_IGN)
+
+
+@contextmanager
+def deferred():
+    """Within the block, SIGINT, SIGTERM and SIGHUP are ignored: an impatient second Ctrl-C must
+    not leave a file half finalised, and a finalised file is what the first one asked for."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, *HANDLED)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
