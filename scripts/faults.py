@@ -56,27 +56,30 @@ def decodable(path: Path) -> tuple[int, list[float]]:
     return len(times), times
 
 
-def kill_loss(clip: Path, width: int, folder: Path, rate: float, after: float) -> dict:
+def kill_loss(clip: Path, width: int, folder: Path, rate: float, target: int, delay: float) -> dict:
+    """Kill -9 a run `delay` seconds after it handed its `target`-th frame to the encoder."""
     out = folder / "kill.mp4"
     for p in folder.glob("kill*"):
         p.unlink()
     process = subprocess.Popen([sys.executable, "-c", RUNNER, str(clip), str(out), str(width)],
                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    handed, start = 0, time.monotonic()
+    handed, deadline = 0, None
     import selectors
 
     sel = selectors.DefaultSelector()
     sel.register(process.stdout, selectors.EVENT_READ)
-    while time.monotonic() - start < after:
-        if sel.select(timeout=0.05):
+    while deadline is None or time.monotonic() < deadline:
+        if sel.select(timeout=0.02):
             line = process.stdout.readline()
             if not line:
                 break
             handed = int(line)
+            if handed >= target and deadline is None:
+                deadline = time.monotonic() + delay
     process.kill()
     process.wait()
     kept, _ = decodable(folder / "kill.partial.mp4")
-    return {"seconds_in": round(after, 1), "frames_handed": handed, "frames_playable": kept,
+    return {"target": target, "delay": round(delay, 2), "frames_handed": handed, "frames_playable": kept,
             "lost_seconds": round(max(0, handed - kept) / rate, 2)}
 
 
@@ -114,7 +117,8 @@ def main() -> int:
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        kills = [kill_loss(args.input, args.width, folder, rate, rng.uniform(12, 40)) for _ in range(args.kills)]
+        kills = [kill_loss(args.input, args.width, folder, rate, rng.randint(10, total - 10), rng.uniform(0, 0.5))
+                 for _ in range(args.kills)]
         report["sigkill"] = kills
         worst = max(k["lost_seconds"] for k in kills)
         print(f"SIGKILL: worst loss {worst:.2f} s of frames over {len(kills)} kills (target <= 1.5 s): "
@@ -148,22 +152,27 @@ def main() -> int:
               f"{audio:.3f} s for {frames / rate:.3f} s of video; E_warp at the seam {seam:.5f}, clip mean {mean:.5f}: "
               f"{seam / mean:.2f}x (target <= 1.5x)")
 
-        # SIGTERM half way
+        # SIGTERM once the partial plays a few dozen frames
         out = folder / "term.mp4"
         process = subprocess.Popen([sys.executable, "-m", "streamdream", "video", str(args.input), "-o", str(out),
                                     "--width", str(args.width), "--seed", "1"], cwd=ROOT,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(25)
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        partial = folder / "term.partial.mp4"
+        while process.poll() is None and (not partial.exists() or decodable(partial)[0] < 30):
+            time.sleep(0.5)
+        shown = decodable(partial)[0] if partial.exists() else 0
         process.send_signal(signal.SIGTERM)
-        process.wait()
-        n, _ = decodable(out) if out.exists() else (0, [])
+        printed, _ = process.communicate()
+        n = decodable(out)[0] if out.exists() else 0
         leftovers = sorted(p.name for p in folder.iterdir() if p.name.startswith(("term", ".")))
-        report["sigterm"] = {"exit": process.returncode, "frames": n, "files": leftovers}
-        print(f"SIGTERM after 25 s: exit {process.returncode}, {n} playable frames, files left: {leftovers}")
+        report["sigterm"] = {"exit": process.returncode, "partial_frames_at_signal": shown, "frames": n,
+                             "files": leftovers, "said": printed.strip().splitlines()[-1:]}
+        print(f"SIGTERM when the partial played {shown} frames: exit {process.returncode} (target 143), {n} playable "
+              f"frames in the output, files left: {leftovers}; said: {printed.strip().splitlines()[-1:]}")
 
         if not args.skip_rss:
             first = cv2.VideoCapture(str(args.input)).read()[1]
-            photo, frame4k = folder / "photo.jpg", folder / "frame.png"
+            photo = folder / "photo.jpg"
             cv2.imwrite(str(photo), cv2.resize(first, (4000, 3000), interpolation=cv2.INTER_CUBIC))
             big = cv2.resize(first, (3840 + 40, 2160 + 24), interpolation=cv2.INTER_CUBIC)[:, :, ::-1]
             clip4k = folder / "clip4k.mp4"

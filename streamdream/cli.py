@@ -237,8 +237,11 @@ def cmd_zoom(args: argparse.Namespace) -> int:
             stats = run(ZoomSource(zoomer, start, z.fps, args.frames), None, [sink], controls=commands,
                         handle=lambda command: command.name == "quit",
                         progress=lambda s: update(s.frames, args.frames or s.frames))
-    except BaseException:
+    except BaseException as exc:
         close_all([sink], error=True)
+        kept = getattr(sink, "partial", None)
+        if kept is not None and kept.exists() and not isinstance(exc, KeyboardInterrupt):
+            exc.add_note(f"the frames made so far are in {kept} (--overwrite starts over)")
         raise
     close_all([sink], error=False)
     if args.output is not None:

@@ -22,7 +22,7 @@ MIN_OCTAVE_SIDE = 32  # below this the deeper layers have no spatial extent left
 # frames above this many pixels (past 720p: 1080p and 4K video, phone photos) take their gradient in tiles,
 # so memory stays bounded whatever the frame's size (a whole 1080p pass took 1.9 GB); smaller ones run whole
 TILE_ABOVE = 1_000_000
-TILE_SIDE = 512  # a tile with its margins: its activations and gradients take about 250 MB (Lite0, CPU)
+TILE_SIDE = 448  # a tile with its margins: its activations and gradients take about 180 MB (Lite0, CPU)
 TILE_MARGIN = 32  # context on each side of a tile, so its edges see their neighbourhood
 TILE_ALIGN = 32  # the networks' total stride: windows start on its grid
 
@@ -197,12 +197,13 @@ def dream(image: torch.Tensor, net, objective: Objective, settings: AscentSettin
     for k, size in enumerate(sizes):
         base = resize(image, size)
         start = resize(detail, size).add_(base).clamp_(0, 1)
-        del dreamt, detail  # a big frame's copies are 100 MB each: hold no more than needed
+        dreamt = detail = None  # a big frame's copies are 100 MB each: hold no more than needed
         dreamt = ascend(start, net, objective, settings.iterations, settings.step,
                         octave_jitter(settings.jitter, size[1], image.shape[3]), generator, progress,
                         done=k * settings.iterations, total=total)
         del start
-        detail = dreamt - base
+        if k + 1 < len(sizes):
+            detail = dreamt - base
         del base
     return dreamt
 

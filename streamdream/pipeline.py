@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import signal
 import threading
 import time
 from collections import deque
@@ -31,11 +32,12 @@ import numpy as np
 from .config import Config
 from .controls import Command, ControlChannel
 from .errors import UsageError
-from .signals import ignore_further, signal_number
+from .signals import Terminated, ignore_further, signal_number
 from .sources import Frame, Source, VideoFileSource, VideoInfo, load_guide
 from .temporal import MotionTracker, StreamDreamer
 
 QUEUE_SIZE = 4
+BIG_FRAME = 2_100_000  # pixels: above 1080p
 _END = object()
 
 
@@ -138,7 +140,7 @@ def run(source: Source, stage: Stage | None, sinks: list, *, tracker: MotionTrac
         newest: bool = False, display: Display | None = None, controls: ControlChannel | None = None,
         handle: Callable[[Command], bool] | None = None, duration: float | None = None,
         progress: Callable[[RunStats], None] | None = None, idle: Callable[[], np.ndarray | None] | None = None,
-        stage_commands: ControlChannel | None = None) -> RunStats:
+        stage_commands: ControlChannel | None = None, queue_size: int = QUEUE_SIZE) -> RunStats:
     """Run `source` through `stage` (None: frames pass through) into every sink until the source
     ends or a clean stop, and return what happened.
 
@@ -156,9 +158,9 @@ def run(source: Source, stage: Stage | None, sinks: list, *, tracker: MotionTrac
     if newest:
         to_flow, shown = Mailbox(), Mailbox()
     else:
-        to_flow, shown = queue.Queue(QUEUE_SIZE), None
-    to_dream = queue.Queue(1 if newest else QUEUE_SIZE)
-    out = queue.Queue(QUEUE_SIZE)  # every-frame policy: dreamt frames to the sinks
+        to_flow, shown = queue.Queue(queue_size), None
+    to_dream = queue.Queue(1 if newest else queue_size)
+    out = queue.Queue(queue_size)  # every-frame policy: dreamt frames to the sinks
     latest: list[Dreamt | None] = [None]  # newest-frame policy: the display reads the latest dream
 
     def put(q: queue.Queue, item) -> bool:
@@ -391,19 +393,25 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
         frames = source.frames()
         if partial is not None:
             _pick_up(partial, next(frames, None), stream, tracker, info)
+        # a big frame dreamt on a CPU is a minute's work: hold as few of them as possible, and
+        # let the encoder keep less in flight (it took 700 MB at 4K with its defaults)
+        lean = info.width * info.height > BIG_FRAME and dreamer.device.type == "cpu"
         sink = VideoFileSink(output, info.rate, info.time_base, config.video.crf,
                              info.path if info.has_audio else None, info.start, overwrite=overwrite,
-                             resume=partial, expected_frames=info.frames)
+                             resume=partial, expected_frames=info.frames, lean=lean)
         done = partial.frames if partial else 0
         try:
-            stats = run(_Continued(frames), stream, [sink], tracker=tracker,
+            stats = run(_Continued(frames), stream, [sink], tracker=tracker, queue_size=1 if lean else QUEUE_SIZE,
                         progress=progress and (lambda s: progress(done + s.frames, info.frames)))
         except BaseException as exc:
             kept = sink.abort()
             if kept is not None and sink.frames and not isinstance(exc, KeyboardInterrupt):
                 exc.add_note(f"kept {sink.frames} frames in {kept}; run the same command with --resume to continue")
             raise
-        if sink.frames == 0 and info.start > 0 and not stats.interrupted:
+        if sink.frames == 0 and stats.interrupted:
+            sink.abort()
+            raise KeyboardInterrupt() if stats.signal == signal.SIGINT else Terminated(stats.signal)
+        if sink.frames == 0 and info.start > 0:
             sink.abort()
             raise UsageError(f"no frames of {info.path} start at or after --start {info.start:g} s; "
                              f"give an earlier --start")
@@ -415,7 +423,7 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
     if source.corrupt:
         warnings.append(f"skipped {source.corrupt} corrupt packets in {source.path}")
     if source.missing > source.corrupt:
-        warnings.append(f"{source.missing} of the {info.frames} frames {source.path} promised could not be "
+        warnings.append(f"skipped {source.missing} of the {info.frames} frames of {source.path} that could not be "
                         f"decoded{' (the file is cut short)' if source.truncated else ' (damaged file?)'}")
     elif source.truncated:
         warnings.append(f"{source.path} ended early (cut short?); dreamt what could be read")

@@ -293,7 +293,7 @@ class VideoFileSink:
 
     def __init__(self, output: str | Path, rate, time_base, crf: int = 18, audio_from: Path | None = None,
                  audio_start: float = 0.0, speed: str = "medium", overwrite: bool = False,
-                 resume: "Partial | None" = None, expected_frames: int | None = None):
+                 resume: "Partial | None" = None, expected_frames: int | None = None, lean: bool = False):
         self.output = Path(output)
         self.rate = rate
         self.time_base = time_base
@@ -306,6 +306,7 @@ class VideoFileSink:
         self.partial = partial_path(self.output)
         self.resume = resume
         self.expected_frames = expected_frames
+        self.lean = lean  # one encoder thread and a short lookahead: less memory for big frames
         # a resumed run writes beside the old partial until the old frames are on disk again
         self.path = _resuming_path(self.output) if resume else self.partial
         self._claim(self.path)
@@ -350,7 +351,10 @@ class VideoFileSink:
         stream.codec_context.max_b_frames = 0
         if stream.codec_context.name == "libx264":
             # a short lookahead: frames the encoder holds are frames a kill loses
-            stream.codec_context.options = {"crf": str(self.crf), "preset": self.speed, "rc-lookahead": "10"}
+            options = {"crf": str(self.crf), "preset": self.speed, "rc-lookahead": "10"}
+            if self.lean:
+                options.update({"threads": "1", "rc-lookahead": "2"})
+            stream.codec_context.options = options
         self.stream = stream
         if self.audio_from is not None:
             try:

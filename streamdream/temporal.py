@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import VideoConfig
-from .dream import check_image, octave_sizes, refine_at
+from .dream import ascend, check_image, octave_sizes, refine_at
 from .dreamer import Dreamer, to_frame, to_tensor
 from .flow import DISFlow, consistency_mask, frame_difference, resize_flow, small_gray, warp_tensor
 from .zoom import zoom_view
@@ -259,23 +259,31 @@ class StreamDreamer:
         return to_frame(dreamt)
 
     def _carry(self, base: torch.Tensor, motion: Motion) -> torch.Tensor:
+        # each full-size tensor of a 4K frame is 100 MB: references are dropped as soon as they
+        # are used up, so the peak stays near the keyframe's
         d, v, dreamer = self.dreamer.config, self.video, self.dreamer
         h, w = base.shape[2:]
         flow, mask = motion_on(motion, h, w, dreamer.device)
         trust = soften(mask, round(w * TRUST_BLUR))
+        del mask
         detail, settled = warp_tensor(self.detail, flow), warp_tensor(self.settled, flow, "bilinear")
+        self.detail = self.settled = None
+        del flow
         if self.zoom != 1.0:  # >= 1 (an enlargement), so the view never reaches past the edges
             detail, settled = zoom_view(detail, self.zoom)[0], zoom_view(settled, self.zoom)[0]
-        carried = hold_strength(detail * trust, self.low * self.strength, self.mean * self.strength, v.max_gain)
-        image = (base + carried).clamp(0, 1)
-        settled = settled * trust
+        detail.mul_(trust)
+        image = hold_strength(detail, self.low * self.strength, self.mean * self.strength, v.max_gain)
+        del detail
+        image.add_(base).clamp_(0, 1)
+        settled.mul_(trust)
+        del trust
         weight = v.carried_step + (v.fresh_step - v.carried_step) * (1.0 - settled)
-        self.settled = (settled + 1.0 / v.fresh_frames).clamp(max=1.0)
+        self.settled = settled.add_(1.0 / v.fresh_frames).clamp_(max=1.0)
         net, objective, generator = dreamer.net, dreamer.objective, dreamer.generator
         step = d.step * self.strength
         iterations = v.refine_iterations + self.extra_iterations
         if iterations:
-            image = refine_at(image, (h, w), net, objective, iterations, step, d.jitter, generator, weight)
+            image = ascend(image, net, objective, iterations, step, d.jitter, generator, weight=weight)
         smaller = octave_sizes(h, w, max(1, v.refine_octaves), d.octave_scale)[:-1]
         if smaller:
             size = smaller[self.carried % len(smaller)]

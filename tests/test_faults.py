@@ -338,13 +338,15 @@ def test_tiled_gradient_runs_fixed_windows_and_matches_the_whole(lite0):
 
 def test_a_4k_frame_dreams_under_a_memory_cap(tmp_path):
     """One full-size tiled ascent step on a 3840x2160 frame in a fresh process: its peak memory
-    beyond the loaded model stays far below what the whole frame would need (about 7 GB)."""
+    beyond the loaded model stays far below what the whole frame would need (gigabytes). A
+    shallow layer keeps it quick; the tiles bound memory the same way at any depth
+    (scripts/faults.py measures the default preset)."""
     script = """
 import resource, torch
 from streamdream.config import DreamConfig
 from streamdream.dreamer import Dreamer
 from streamdream.dream import ascent_step
-d = Dreamer.from_config(DreamConfig(layers="block3", seed=0, device="cpu"))
+d = Dreamer.from_config(DreamConfig(layers="block0", seed=0, device="cpu"))
 x = torch.rand(1, 3, 2160, 3840)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 y = ascent_step(x, d.net, d.objective, 0.006, 32, d.generator)
@@ -353,4 +355,48 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert int(result.stdout.strip().splitlines()[-1]) < 900  # MB above the frame and model
+    assert int(result.stdout.strip().splitlines()[-1]) < 700  # MB above the frame and model
+
+
+# --- reporting ----------------------------------------------------------------------------------
+
+def test_a_file_cut_in_half_reports_the_missing_frames(tmp_path, capsys):
+    clip = write_clip(tmp_path / "in.mp4", frames=40)
+    cut = tmp_path / "cut.mp4"
+    data = clip.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    assert run(cut, "-o", tmp_path / "out.mp4") == 0
+    printed = capsys.readouterr().out
+    kept = len(probe(tmp_path / "out.mp4")[0])
+    assert f"skipped {40 - kept} of the 40 frames" in printed and "cut short" in printed
+
+
+def test_start_after_the_last_frame_says_so(tmp_path, capsys):
+    # 10 frames with the last at 0.36 s; a --start between it and the stream's end finds none
+    clip = write_clip(tmp_path / "in.mkv", frames=10, times=[i * 0.04 for i in range(9)] + [0.36])
+    assert run(clip, "-o", tmp_path / "out.mp4", "--start", "0.39") == 2
+    assert "give an earlier --start" in capsys.readouterr().out
+    assert _names(tmp_path) == ["in.mkv"]
+
+
+def test_summary_names_the_padding(tmp_path, capsys):
+    clip = write_clip(tmp_path / "in.mkv", frames=3, width=65, height=49, pix_fmt="yuv444p")
+    assert run(clip, "-o", tmp_path / "out.mp4") == 0
+    assert "65x49 padded to 66x50" in capsys.readouterr().out
+
+
+def test_metrics_warns_about_files_that_do_not_pair(tmp_path, capsys):
+    clip = write_clip(tmp_path / "in.mp4", frames=12)
+    other = write_clip(tmp_path / "other.mp4", frames=6, width=64, height=64)
+    assert main(["metrics", str(clip), str(other)]) == 0
+    printed = capsys.readouterr().out
+    assert "a different aspect" in printed and "only the first 6 are paired" in printed
+
+
+def test_errors_name_the_guide_and_the_output(tmp_path, capsys):
+    clip = write_clip(tmp_path / "in.mp4", frames=3)
+    assert main(["image", "noise:64x48", "-o", str(tmp_path / "o.png"), "--layers", "block3",
+                 "--guide", str(tmp_path / "nope.png")]) == 2
+    assert f"guide {tmp_path / 'nope.png'} does not exist" in capsys.readouterr().out
+    assert main(["metrics", str(clip), str(tmp_path / "missing.mp4")]) == 2
+    assert f"output {tmp_path / 'missing.mp4'} does not exist" in capsys.readouterr().out

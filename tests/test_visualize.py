@@ -79,7 +79,7 @@ def test_visualize_command_grid(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["bananna"], "did you mean banana"),
-    (["banana", "--size", "32x32"], "too small"),
+    (["banana", "--size", "16x16"], "smaller than 32"),
     (["banana", "goldfish"], "--grid"),
     ([], "at least one class"),
     (["banana", "--steps", "0"], "--steps"),
