@@ -424,7 +424,7 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
         warnings.append(f"skipped {source.corrupt} corrupt packets in {source.path}")
     if source.missing > source.corrupt:
         warnings.append(f"skipped {source.missing} of the {info.frames} frames of {source.path} that could not be "
-                        f"decoded{' (the file is cut short)' if source.truncated else ' (damaged file?)'}")
+                        f"decoded{' (the file is cut short)' if source.truncated else ' (damaged or cut short?)'}")
     elif source.truncated:
         warnings.append(f"{source.path} ended early (cut short?); dreamt what could be read")
     return VideoResult(stats, info, f"{config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}",
