@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import signal
 import subprocess
 import sys
@@ -110,7 +109,11 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="keep the outputs (crops of the big dreams) in this folder")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    report: dict = {"machine": f"{resource.getpagesize()} B pages, {__import__('os').cpu_count()} CPUs"}
+    import os
+    import platform
+
+    report: dict = {"machine": f"{platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs, "
+                               f"Python {platform.python_version()}"}
     with av.open(str(args.input)) as c:
         rate = float(c.streams.video[0].average_rate)
         total = sum(1 for _ in c.decode(video=0))
