@@ -49,7 +49,8 @@ def handled():
         return
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, *HANDLED)}
     for s in HANDLED:
-        signal.signal(s, _raise)
+        if previous[s] is not signal.SIG_IGN:  # `nohup` asked for SIGHUP to be ignored: it stays so
+            signal.signal(s, _raise)
     _handling.set()
     try:
         yield

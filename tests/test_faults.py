@@ -45,10 +45,18 @@ def _decodable(path: Path) -> int:
         return n
 
 
+def default_signals() -> None:
+    """For a child process: the signals as a terminal gives them. A test run started in the
+    background (`cmd &`, nohup) has SIGINT and SIGHUP ignored, and children inherit that."""
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, signal.SIG_DFL)
+
+
 def _start(args, cwd) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "streamdream", "video", *FAST, *map(str, args)], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            preexec_fn=default_signals)
 
 
 def _wait_for_frames(partial: Path, frames: int, process: subprocess.Popen, timeout: float = 120) -> int:
@@ -400,3 +408,15 @@ def test_errors_name_the_guide_and_the_output(tmp_path, capsys):
     assert f"guide {tmp_path / 'nope.png'} does not exist" in capsys.readouterr().out
     assert main(["metrics", str(clip), str(tmp_path / "missing.mp4")]) == 2
     assert f"output {tmp_path / 'missing.mp4'} does not exist" in capsys.readouterr().out
+
+
+def test_nohup_keeps_sighup_ignored(long_clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    process = subprocess.Popen([sys.executable, "-m", "streamdream", "video", *FAST, str(long_clip), "-o", str(out)],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    _wait_for_frames(sinks.partial_path(out), 10, process)
+    process.send_signal(signal.SIGHUP)
+    printed, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, printed
+    assert len(probe(out)[0]) == 150

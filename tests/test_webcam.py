@@ -167,8 +167,10 @@ def test_window_shows_the_dream_on_a_virtual_screen(xvfb, tmp_path):
     from PIL import ImageGrab
 
     env = dict(os.environ, DISPLAY=xvfb)
+    # SIGINT as a terminal gives it, even when the tests run in the background (`&` ignores it)
     run_it = subprocess.Popen([sys.executable, "-m", "streamdream", "webcam", "--source", "test", "--duration", "60",
-                               *FAST], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               *FAST], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     shot, start = None, time.perf_counter()
     try:
         # the window appears once torch and the network are loaded: poll for it
