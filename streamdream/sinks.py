@@ -377,7 +377,7 @@ class VideoFileSink:
                 else None
             kept = 0
             for packet in old.demux(source):
-                if kept >= partial.packets:
+                if kept >= partial.frames:
                     break
                 if not packet.size:
                     continue
@@ -489,10 +489,9 @@ class VideoFileSink:
 class Partial:
     """What an interrupted run left in a partial file, as `read_partial` found it."""
 
-    def __init__(self, path: Path, packets: int, frames: int, last_time: float, last_image: np.ndarray | None):
+    def __init__(self, path: Path, frames: int, last_time: float, last_image: np.ndarray | None):
         self.path = path
-        self.packets = packets  # leading video packets to keep (decode order)
-        self.frames = frames  # the frames they hold
+        self.frames = frames  # leading video packets to keep: one frame each (our files have no B-frames)
         self.last_time = last_time  # seconds: the last kept frame's time
         self.last_image = last_image  # RGB uint8 (H, W, 3) of that frame
 
@@ -539,8 +538,7 @@ def read_partial(path: str | Path) -> Partial:
             raise UsageError(f"{path} holds no whole frames to resume from; pass --overwrite to start over")
         last_pts = packets[keep - 1].pts
         time_base = packets[0].time_base
-    # one packet, one frame
-    return Partial(path, keep, keep, float(last_pts * time_base), last_image)
+    return Partial(path, keep, float(last_pts * time_base), last_image)
 
 
 class WindowSink:
