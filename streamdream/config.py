@@ -30,6 +30,7 @@ class DreamConfig:
     jitter: int = 32
     seed: int | None = None  # None: a fresh random seed each run (reported, so it can be repeated)
     device: str = "auto"
+    precision: str = "auto"  # fp32, bf16, or auto: bf16 where it is faster (see models.bf16_from)
     width: int | None = None  # rescale the input to this width first, keeping the aspect
 
 
@@ -127,6 +128,8 @@ def check(config: Config, where: str = "settings") -> Config:
         raise UsageError(f"{where}: octave_scale above 4 skips whole scales (got {d.octave_scale}); try 1.2 to 1.6")
     if d.device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"{where}: device must be auto, cpu or cuda, got '{d.device}'")
+    if d.precision not in ("auto", "fp32", "bf16"):
+        raise UsageError(f"{where}: precision must be auto, fp32 or bf16, got '{d.precision}'")
     if d.layers is None and d.class_name is None:
         raise UsageError(f"{where}: nothing to dream: give layers, a class, or both")
     if d.width is not None and not 32 <= d.width <= 16384:

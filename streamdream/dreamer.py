@@ -75,7 +75,9 @@ def to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Te
     """RGB uint8 (H, W, 3) -> float (1, 3, H, W) in [0, 1] on `device`."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 frame (H, W, 3), got {frame.dtype} {frame.shape}")
-    return torch.from_numpy(np.ascontiguousarray(frame)).to(device).permute(2, 0, 1)[None].float().div_(255)
+    from .temporal import upload
+
+    return upload(frame, device).permute(2, 0, 1)[None].float().div_(255)
 
 
 def to_frame(image: torch.Tensor) -> np.ndarray:
@@ -106,12 +108,13 @@ class Dreamer:
         if network is None:
             network = models.load_network(spec, cfg.weights, cfg.num_classes)
         objective = build_objective(cfg, spec, network, guide)
-        net = models.DreamNet(spec, network, objective.layers).to(device)
+        net = models.DreamNet(spec, network, objective.layers).prepare(device, cfg.precision)
         seed = cfg.seed if cfg.seed is not None else random.randrange(2**31)
-        if device.type == "cuda" and cfg.seed is not None:
-            # a seed promises the same dream again: keep cuDNN to its deterministic kernels
-            torch.backends.cudnn.deterministic = True
-            torch.backends.cudnn.benchmark = False
+        if device.type == "cuda":
+            # a seed promises the same dream again: keep cuDNN to its deterministic kernels;
+            # without one, let it time its kernels for each new shape (a video's shapes repeat)
+            torch.backends.cudnn.deterministic = cfg.seed is not None
+            torch.backends.cudnn.benchmark = cfg.seed is None
         return cls(cfg, net, objective, device, seed, torch.Generator().manual_seed(seed))
 
     @property

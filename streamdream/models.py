@@ -6,7 +6,9 @@ A new network is one `ModelSpec` in `REGISTRY`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 
 import os
 import socket
@@ -34,6 +36,7 @@ class ModelSpec:
     std: tuple[float, float, float]
     torchvision_name: str | None = None  # weights through torchvision's weights API
     optional_prefixes: tuple[str, ...] = ()  # state-dict keys a file may lack or carry (aux heads)
+    depthwise: bool = False  # mostly depthwise convolutions (see `bf16_from`)
 
 
 # --- EfficientNet-Lite0 (offline default) ------------------------------------------------------
@@ -182,7 +185,7 @@ HALF = (0.5, 0.5, 0.5)
 
 REGISTRY: dict[str, ModelSpec] = {
     "lite0": ModelSpec("lite0", "EfficientNet-Lite0, ImageNet; weights ship with the package (offline)",
-                       _lite0_build, _lite0_stages, _LITE0_HINTS, HALF, HALF),
+                       _lite0_build, _lite0_stages, _LITE0_HINTS, HALF, HALF, depthwise=True),
     "googlenet": ModelSpec("googlenet", "GoogLeNet (Inception v1), ImageNet: the classic 2015 look (download)",
                            _tv_build("googlenet", aux_logits=True, init_weights=False), _googlenet_stages,
                            _GOOGLENET_HINTS, HALF, HALF, "googlenet", ("aux1.", "aux2.")),
@@ -216,6 +219,54 @@ def resolve_layer(spec: ModelSpec, name: str) -> str:
                      f"`streamdream layers --model {spec.name}` lists them")
 
 
+def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+    """Fold an eval-mode BatchNorm into the convolution before it (conv gets a bias)."""
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    conv.weight.data = conv.weight.detach() * scale.view(-1, *[1] * (conv.weight.ndim - 1))
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias.detach(), requires_grad=False)
+
+
+def fold_batchnorm(network: nn.Module, size: int = 96) -> nn.Module:
+    """The same network for inference with each BatchNorm that directly follows a convolution
+    folded into it (in place; eval only). Same outputs to float rounding, but a dream step no
+    longer runs BatchNorm forward and backward: memory-bound passes that cost a CPU step 10-30%.
+
+    Which BatchNorm follows which convolution is found by running the network once on a small
+    input and watching which module gets which tensor, so any architecture works, whatever its
+    attributes are called. A BatchNorm whose input is not a convolution's output is kept.
+    """
+    # id of a conv's output -> (the conv, the output): holding the tensor keeps its id from
+    # being reused by a later one while the network runs
+    made: dict[int, tuple[nn.Conv2d, torch.Tensor]] = {}
+    pairs: list[tuple[nn.Conv2d, nn.BatchNorm2d]] = []
+
+    def after_conv(module, args, output):
+        made[id(output)] = (module, output)
+
+    def before_bn(module, args):
+        conv, _ = made.get(id(args[0]), (None, None))
+        if conv is not None and conv.out_channels == module.num_features:
+            pairs.append((conv, module))
+
+    hooks = [m.register_forward_hook(after_conv) for m in network.modules() if isinstance(m, nn.Conv2d)]
+    hooks += [m.register_forward_pre_hook(before_bn) for m in network.modules() if isinstance(m, nn.BatchNorm2d)]
+    try:
+        with torch.no_grad():
+            network.eval()(torch.zeros(1, 3, size, size))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    folded = {id(bn) for _, bn in pairs}
+    owners = [(owner, name) for owner in network.modules() for name, child in owner.named_children()
+              if id(child) in folded]
+    for conv, bn in pairs:
+        _fold(conv, bn)
+    for owner, name in owners:
+        setattr(owner, name, nn.Identity())
+    return network
+
+
 class DreamNet(nn.Module):
     """A registry network cut after its deepest requested layer.
 
@@ -225,9 +276,7 @@ class DreamNet(nn.Module):
 
     def __init__(self, spec: ModelSpec, network: nn.Module, layers):
         super().__init__()
-        if spec.torchvision_name is None:
-            from .efficientnet_lite import fold_batchnorm
-
+        if any(isinstance(m, nn.BatchNorm2d) for m in network.modules()):
             # a folded copy: no BatchNorm forward and backward in each dream step
             network = fold_batchnorm(copy.deepcopy(network).eval())
         chain = spec.stages(network)
@@ -240,11 +289,31 @@ class DreamNet(nn.Module):
         self.names = order[:depth]
         self.wanted = frozenset(wanted)
         self.stages = nn.ModuleList(m for _, m in chain[:depth])
+        # images of at least this many pixels run under bf16 autocast, None: never (see `prepare`)
+        self.bf16_from: int | None = None
+        self.prepared = False  # unprepared: bf16 on CUDA, fp32 on a CPU
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
         self.eval()
         for p in self.parameters():
             p.requires_grad_(False)
+
+    def prepare(self, device: torch.device, precision: str = "auto") -> "DreamNet":
+        """This network on `device`, ready for dream steps: weights in channels_last, which the
+        convolutions run fastest in (a Lite0 CPU step took under half the time), and the
+        precision ("auto", "fp32" or "bf16", see `bf16_from`) that `autocast` applies."""
+        self.bf16_from = bf16_from(precision, torch.device(device), self.spec)
+        self.prepared = True
+        return self.to(device, memory_format=torch.channels_last)
+
+    def autocast(self, image: torch.Tensor):
+        """The autocast a forward and backward pass on `image` (N, 3, H, W) runs under: bf16 for
+        the convolutions and matmuls where the precision says so for its size; the image and its
+        gradient stay fp32."""
+        start = self.bf16_from if self.prepared else (0 if image.device.type == "cuda" else None)
+        if start is not None and image.shape[-2] * image.shape[-1] >= start:
+            return torch.autocast(image.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         if image.ndim != 4 or image.shape[1] != 3:
@@ -364,6 +433,54 @@ def layer_shapes(spec: ModelSpec, network: nn.Module, size: int = 224) -> dict[s
     with torch.no_grad():
         acts = net(torch.zeros(1, 3, size, size))
     return {n: tuple(a.shape[1:]) for n, a in acts.items()}
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+# On a CPU with AVX512-BF16 but no AMX, bf16 made Lite0's steps slower on small images (its
+# depthwise layers gain little and every layer pays for casts) and faster on large ones:
+# 640x360 was a toss-up, 960x540 took 0.75x and 1280x720 0.4-0.8x the fp32 time (scripts/bench.py)
+DEPTHWISE_BF16_FROM = 400_000
+
+
+def bf16_from(precision: str, device: torch.device, spec: ModelSpec) -> int | None:
+    """From how many pixels an image's dream step computes in bf16 (autocast; the image and its
+    gradient stay fp32, and the gradient is normalised, so bf16's short mantissa does not change
+    the look); None: never.
+
+    "fp32": never; "bf16": always. "auto": bf16 on CUDA where the card has it (about twice the
+    step rate); on a CPU only where it computes bf16 natively (AVX512-BF16 or AMX; elsewhere it
+    is emulated and slow): always for dense networks (GoogLeNet's 640x360 step took 0.55x the
+    fp32 time) and with AMX, from DEPTHWISE_BF16_FROM pixels for depthwise ones.
+    """
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return 0
+    if precision != "auto":
+        raise UsageError(f"unknown precision '{precision}'; choose auto, fp32 or bf16")
+    if device.type == "cuda":
+        return 0 if torch.cuda.is_bf16_supported() else None
+    flags = cpu_flags()
+    if "amx_bf16" in flags or ("avx512_bf16" in flags and not spec.depthwise):
+        return 0
+    return DEPTHWISE_BF16_FROM if "avx512_bf16" in flags else None
+
+
+def describe_precision(start: int | None) -> str:
+    """`bf16_from`'s answer in words."""
+    return "fp32" if start is None else "bf16" if start == 0 else f"bf16 from {start / 1e6:g} MP, fp32 below"
 
 
 def pick_device(device: str) -> torch.device:

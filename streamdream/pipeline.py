@@ -109,6 +109,11 @@ class RunStats:
     dropped: int = 0  # captured frames the dream stage never saw (newest-frame policy)
     wall_seconds: float = 0.0
     dream_seconds: float = 0.0  # time inside the dream stage alone
+    # the other stages' busy time, each on its own thread: reading and decoding frames, the flow,
+    # and the sinks (encoding, the window) on the main thread
+    capture_seconds: float = 0.0
+    flow_seconds: float = 0.0
+    sink_seconds: float = 0.0
     keyframes: int = 0
     interrupted: bool = False  # Ctrl-C, SIGTERM or SIGHUP
     signal: int = 0  # which of them (signal number)
@@ -188,7 +193,13 @@ def run(source: Source, stage: Stage | None, sinks: list, *, tracker: MotionTrac
             yield item
 
     def capture() -> None:
-        for frame in source.frames():
+        frames = iter(source.frames())
+        while True:
+            t = time.perf_counter()
+            frame = next(frames, _END)
+            stats.capture_seconds += time.perf_counter() - t
+            if frame is _END:
+                break
             if stop.is_set():
                 return
             stats.captured += 1
@@ -206,7 +217,10 @@ def run(source: Source, stage: Stage | None, sinks: list, *, tracker: MotionTrac
 
     def track() -> None:
         for frame in items(to_flow):
-            if not put(to_dream, (frame, tracker.next(frame.image) if tracker else None)):
+            t = time.perf_counter()
+            motion = tracker.next(frame.image) if tracker else None
+            stats.flow_seconds += time.perf_counter() - t
+            if not put(to_dream, (frame, motion)):
                 return
         put(to_dream, _END)
 
@@ -248,8 +262,10 @@ def run(source: Source, stage: Stage | None, sinks: list, *, tracker: MotionTrac
     threads = [start("capture", capture), start("flow", track), start("dream", dream)]
 
     def write(image: np.ndarray, at: float) -> None:
+        t = time.perf_counter()
         for sink in sinks:
             sink.write(image, at)
+        stats.sink_seconds += time.perf_counter() - t
         stats.frames += 1
         rates["display"].tick()
 
@@ -365,9 +381,10 @@ class _Continued:
 
 def dream_video_file(config: Config, source: VideoFileSource, output: str | Path,
                      progress: Callable[[int, int | None], None] | None = None, overwrite: bool = False,
-                     resume: bool = False) -> VideoResult:
+                     resume: bool = False, network=None) -> VideoResult:
     """`streamdream video` as a library call: decode, track, dream and encode an opened `source`
-    into `output` (audio kept), then close the source. `progress(done, expected)` gets each frame.
+    into `output` (audio kept), then close the source. `progress(done, expected)` gets each frame;
+    `network`, if given, is the config's model already loaded (e.g. with random weights, to time it).
 
     The video is written to its partial file (see sinks.VideoFileSink) and renamed onto
     `output` when whole or, after Ctrl-C, SIGTERM or SIGHUP, up to what was dreamt. On an error
@@ -387,7 +404,7 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
                 raise UsageError(f"{partial.path} already holds {partial.frames} frames, as many as --frames asks; "
                                  f"nothing to resume")
             source.continue_at(partial.last_time, partial.frames - 1)
-        dreamer = Dreamer.from_config(config.dream, guide=load_guide(config.dream))
+        dreamer = Dreamer.from_config(config.dream, network, guide=load_guide(config.dream))
         stream = StreamDreamer(dreamer, config.video)
         tracker = make_tracker(config.video, dreamer.device)
         frames = source.frames()

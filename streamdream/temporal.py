@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.profiler import record_function
 
 from .config import VideoConfig
 from .dream import ascend, check_image, octave_sizes, refine_at
@@ -93,8 +94,7 @@ def scale_motion(motion: Motion | None, height: int, width: int) -> Motion | Non
 def motion_on(motion: Motion, height: int, width: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """`motion` as tensors on `device` at a frame's size: flow (height, width, 2) in that
     frame's pixels and mask (1, 1, height, width). Upscaled there, so only the small flow crosses."""
-    flow = torch.from_numpy(motion.flow).to(device)
-    mask = torch.from_numpy(motion.mask).to(device)[None, None]
+    flow, mask = upload(motion.flow, device), upload(motion.mask, device)[None, None]
     h, w = flow.shape[:2]
     if (h, w) == (height, width):
         return flow, mask
@@ -105,6 +105,14 @@ def motion_on(motion: Motion, height: int, width: int, device) -> tuple[torch.Te
     flow[1] *= height / h
     mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)
     return flow.permute(1, 2, 0).contiguous(), mask
+
+
+def upload(array: np.ndarray, device) -> torch.Tensor:
+    """A numpy array as a tensor on `device`; to a GPU through pinned memory, without waiting."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if torch.device(device).type != "cuda":
+        return tensor
+    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
@@ -120,15 +128,22 @@ def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
 
 def box_blur(image: torch.Tensor, side: int) -> torch.Tensor:
     """Mean over a `side` x `side` box (made odd, so it stays centred), edges replicated:
-    (N, C, H, W) -> same shape. Two separable passes, so the cost does not grow with the box's area."""
+    (N, C, H, W) -> same shape. Two separable passes, each a running sum (cumsum) read at the
+    box's two ends, so the cost does not grow with the box: avg_pool2d, which sums every box
+    afresh, took 80 ms a call at 640x360 on a CPU, a quarter of a video frame; this takes 7."""
     if image.ndim != 4:
         raise ValueError(f"image must be (N, C, H, W), got {tuple(image.shape)}")
     half = max(1, side) // 2
     if half == 0:
         return image
     side = 2 * half + 1
-    image = F.avg_pool2d(F.pad(image, (half, half, 0, 0), mode="replicate"), (1, side), stride=1)
-    return F.avg_pool2d(F.pad(image, (0, 0, half, half), mode="replicate"), (side, 1), stride=1)
+    for dim in (3, 2):
+        n = image.shape[dim]
+        ends = (half, half, 0, 0) if dim == 3 else (0, 0, half, half)
+        total = F.pad(image, ends, mode="replicate").cumsum(dim)
+        total = F.pad(total, (1, 0, 0, 0) if dim == 3 else (0, 0, 1, 0))  # the sum before the first
+        image = (total.narrow(dim, side, n) - total.narrow(dim, 0, n)).div_(side)
+    return image
 
 
 def local_strength(detail: torch.Tensor) -> torch.Tensor:
@@ -234,8 +249,13 @@ class StreamDreamer:
         self.carried = 1
 
     def next(self, frame: np.ndarray, motion: Motion | None) -> np.ndarray:
-        """RGB uint8 (H, W, 3) -> its dream. `motion` relates it to the previous frame (None: start over)."""
-        base = to_tensor(frame, self.dreamer.device)
+        """RGB uint8 (H, W, 3) -> its dream. `motion` relates it to the previous frame (None: start over).
+
+        The parts are labelled for torch.profiler (scripts/bench.py --profile): upload, keyframe,
+        carry, ascent, download. The frame and its motion cross to the device once, the dream
+        comes back once, as uint8; the carried state stays on the device."""
+        with record_function("streamdream.upload"):
+            base = to_tensor(frame, self.dreamer.device)
         new_size = self.detail is None or tuple(self.detail.shape[2:]) != frame.shape[:2]
         keyframe = new_size or not self.video.flow or motion is None or motion.cut
         if self.live and keyframe and not new_size and motion is not None:
@@ -244,7 +264,8 @@ class StreamDreamer:
             self.settled = torch.zeros_like(self.settled)
             keyframe = False
         if keyframe:
-            dreamt = self.dreamer.dream_tensor(base)
+            with record_function("streamdream.keyframe"):
+                dreamt = self.dreamer.dream_tensor(base)
             self.keyframes += 1
             self.carried = 0
             self.settled = torch.ones_like(base[:, :1])
@@ -256,29 +277,44 @@ class StreamDreamer:
             # np.quantile, not torch.quantile: older torch refuses inputs over 16M values (big frames)
             self.low = float(np.quantile(local_strength(self.detail).float().cpu().numpy(), HOLD_LOW))
             self.mean = float(self.detail.abs().mean())
-        return to_frame(dreamt)
+        with record_function("streamdream.download"):
+            return to_frame(dreamt)
 
     def _carry(self, base: torch.Tensor, motion: Motion) -> torch.Tensor:
         # each full-size tensor of a 4K frame is 100 MB: references are dropped as soon as they
         # are used up, so the peak stays near the keyframe's
-        d, v, dreamer = self.dreamer.config, self.video, self.dreamer
+        image, weight = self._carried(base, motion)
+        with record_function("streamdream.ascent"):
+            return self._refine(image, weight)
+
+    def _carried(self, base: torch.Tensor, motion: Motion) -> tuple[torch.Tensor, torch.Tensor]:
+        # the previous detail moved onto this frame and held at the keyframe's strength, (1, 3, H, W),
+        # and the per-pixel step weight, (1, 1, H, W)
+        v = self.video
         h, w = base.shape[2:]
-        flow, mask = motion_on(motion, h, w, dreamer.device)
-        trust = soften(mask, round(w * TRUST_BLUR))
-        del mask
-        detail, settled = warp_tensor(self.detail, flow), warp_tensor(self.settled, flow, "bilinear")
-        self.detail = self.settled = None
-        del flow
-        if self.zoom != 1.0:  # >= 1 (an enlargement), so the view never reaches past the edges
-            detail, settled = zoom_view(detail, self.zoom)[0], zoom_view(settled, self.zoom)[0]
-        detail.mul_(trust)
-        image = hold_strength(detail, self.low * self.strength, self.mean * self.strength, v.max_gain)
-        del detail
-        image.add_(base).clamp_(0, 1)
-        settled.mul_(trust)
-        del trust
-        weight = v.carried_step + (v.fresh_step - v.carried_step) * (1.0 - settled)
-        self.settled = settled.add_(1.0 / v.fresh_frames).clamp_(max=1.0)
+        with record_function("streamdream.upload"):
+            flow, mask = motion_on(motion, h, w, self.dreamer.device)
+        with record_function("streamdream.carry"):
+            trust = soften(mask, round(w * TRUST_BLUR))
+            del mask
+            detail, settled = warp_tensor(self.detail, flow), warp_tensor(self.settled, flow, "bilinear")
+            self.detail = self.settled = None
+            del flow
+            if self.zoom != 1.0:  # >= 1 (an enlargement), so the view never reaches past the edges
+                detail, settled = zoom_view(detail, self.zoom)[0], zoom_view(settled, self.zoom)[0]
+            detail.mul_(trust)
+            image = hold_strength(detail, self.low * self.strength, self.mean * self.strength, v.max_gain)
+            del detail
+            image.add_(base).clamp_(0, 1)
+            settled.mul_(trust)
+            del trust
+            weight = v.carried_step + (v.fresh_step - v.carried_step) * (1.0 - settled)
+            self.settled = settled.add_(1.0 / v.fresh_frames).clamp_(max=1.0)
+        return image, weight
+
+    def _refine(self, image: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        d, v, dreamer = self.dreamer.config, self.video, self.dreamer
+        h, w = image.shape[2:]
         net, objective, generator = dreamer.net, dreamer.objective, dreamer.generator
         step = d.step * self.strength
         iterations = v.refine_iterations + self.extra_iterations

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
+import torch
 
-from streamdream.flow import DISFlow, consistency_mask, frame_difference, resize_flow, to_gray, warp
+from streamdream.flow import DISFlow, consistency_mask, frame_difference, resize_flow, to_gray, warp, warp_tensor
 
 from .conftest import pattern_frame
 
@@ -139,3 +140,15 @@ def test_tensor_warp_rejects_bad_shapes():
         warp_tensor(torch.zeros(3, 8, 8), torch.zeros(8, 8, 2))
     with pytest.raises(ValueError):
         warp_tensor(torch.zeros(1, 3, 8, 8), torch.zeros(8, 9, 2))
+
+
+@pytest.mark.parametrize("mode", ["bicubic", "bilinear"])
+def test_warp_tensor_on_a_cpu_matches_grid_sample(mode):
+    # float32 on a CPU goes through cv2.remap, float64 through grid_sample: one warp, two kernels
+    torch.manual_seed(1)
+    image, flow = torch.rand(2, 3, 40, 64), torch.randn(40, 64, 2) * 4
+    fast = warp_tensor(image, flow, mode)
+    reference = warp_tensor(image.double(), flow.double(), mode).float()
+    assert fast.shape == image.shape and fast.dtype == torch.float32
+    assert float((fast - reference).abs().max()) < 1e-3
+    assert float((fast - reference).abs().mean()) < 1e-5

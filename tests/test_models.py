@@ -1,3 +1,4 @@
+import copy
 import socket
 import time
 
@@ -36,18 +37,36 @@ def test_lite0_weights_load_and_layer_shapes(lite0):
 
 
 def test_lite0_batchnorm_folding_keeps_the_outputs():
-    from streamdream.efficientnet_lite import EfficientNetLite0, fold_batchnorm
-
-    plain = EfficientNetLite0()
-    plain.load_state_dict(models._lite0_weights(), strict=False)
-    plain.eval()
-    folded = EfficientNetLite0()
-    folded.load_state_dict(models._lite0_weights(), strict=False)
-    folded = fold_batchnorm(folded.eval())
+    plain = models.load_network(models.get_spec("lite0"))
+    folded = models.fold_batchnorm(copy.deepcopy(plain))
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
     x = torch.rand(2, 3, 96, 128)
     with torch.no_grad():
         assert torch.allclose(plain(x), folded(x), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["googlenet", "inception_v3", "resnet50"])
+def test_batchnorm_folding_finds_the_pairs_of_any_network(name):
+    # random weights with BatchNorm statistics moved off 0 and 1, so a wrong fold shows
+    torch.manual_seed(0)
+    spec = models.get_spec(name)
+    plain = spec.build(1000).eval()
+    for m in plain.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    count = sum(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    folded = models.fold_batchnorm(copy.deepcopy(plain))
+    assert count > 10
+    # the auxiliary heads never run in eval, so their BatchNorms stay (and do no harm)
+    kept = [n for n, m in folded.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(n.startswith(spec.optional_prefixes) for n in kept), kept[:3]
+    x = torch.rand(1, 3, 160, 160)
+    with torch.no_grad():
+        a, b = plain(x), folded(x)
+    assert torch.allclose(a, b, atol=1e-3 * float(a.abs().max()), rtol=1e-3)
 
 
 @pytest.mark.parametrize("name,layer,shape", [

@@ -148,3 +148,15 @@ def test_box_blur_keeps_constants_and_spreads_an_impulse_over_the_box():
     assert torch.equal(box_blur(impulse, 1), impulse)
     with pytest.raises(ValueError):
         box_blur(impulse[0], 5)
+
+
+@pytest.mark.parametrize("side", [3, 8, 33])
+@pytest.mark.parametrize("size", [(9, 40), (64, 48)])
+def test_box_blur_matches_the_mean_of_each_box(side, size):
+    # the running-sum blur against the plain definition: each box's mean, edges replicated
+    torch.manual_seed(side)
+    image = torch.rand(1, 2, *size)
+    half = side // 2
+    padded = torch.nn.functional.pad(image, (half, half, half, half), mode="replicate")
+    expected = torch.nn.functional.avg_pool2d(padded, 2 * half + 1, stride=1)
+    assert torch.allclose(box_blur(image, side), expected, atol=1e-5)

@@ -1,0 +1,413 @@
+"""Speed against the machine's own limits: one JSON document on stdout.
+
+    python scripts/bench.py [--device auto|cpu|cuda] [--models lite0,googlenet]
+                            [--sizes 320x180,640x360,1280x720,1920x1080] [--video-sizes ...]
+                            [--input CLIP] [--frames 24] [--steps 4] [--no-video] [--no-live]
+                            [--no-profile] [--markdown] [--out FILE]
+
+- `machine`: the CPU (model, cores, threads, bf16 support), the card, the library versions.
+- `peak`: this machine's dense matmul rate, fp32 and bf16, in GFLOP/s (best of several runs,
+  measured before and after the steps; the higher is kept).
+- `steps`: for each model and size, fp32 and bf16: seconds per dream ascent step (the
+  default preset's layer; lite0 with its shipped weights, googlenet with random ones: same
+  compute), its floating-point operations (counted with torch.utils.flop_counter, forward and
+  backward), the GFLOP/s that makes and its share of the peak of that precision. `auto` says
+  which precision the tool picks here.
+- `video`: `streamdream video` file to file (decode, flow, dream, encode; audio kept) with the
+  default preset (googlenet: the classic preset) at each of `--video-sizes`, each in a fresh
+  process: seconds per frame and fps over every frame (the first is a full octave dream),
+  steady fps after it, pipeline wall time over the dream stage's, each stage's busy time, and
+  peak memory (RSS on a CPU, CUDA max allocated on a GPU).
+- `live`: `streamdream webcam --preset live` headless on the built-in scene at 320x180.
+- `profile`: one video frame of the default path taken apart with torch.profiler: decode,
+  flow, upload, carry (warp and hold), ascent steps, download, encode, and the dream stage's
+  time outside any tensor op (Python and dispatch).
+
+`--markdown` prints the README's performance table from a JSON document given as --input-json.
+The targets of the speed issue are in `targets`, each with the figure it is judged on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from fractions import Fraction
+from pathlib import Path
+
+import torch
+
+from streamdream import models
+from streamdream.dream import ascent_step
+from streamdream.objectives import from_layers
+from streamdream.presets import build_config
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INPUT = ROOT.parent / "shared" / "media" / "bigbuckbunny.mp4"
+SIZES = "320x180,640x360,1280x720,1920x1080"
+PRESETS = {"lite0": None, "googlenet": "classic"}  # the look each model is timed with
+LAYERS = {"lite0": "block10", "googlenet": "inception4c"}
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    sizes = []
+    for part in filter(None, text.split(",")):
+        w, h = part.lower().split("x")
+        sizes.append((int(w), int(h)))
+    return sizes
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+# --- the machine and its ceiling --------------------------------------------------------------
+
+def machine(device: torch.device) -> dict:
+    import av
+    import cv2
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    flags = models.cpu_flags()
+    out = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+           "cpu_bf16": sorted(flags & {"avx512_bf16", "amx_bf16", "amx_tile"}),
+           "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+           "device": device.type, "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
+           "torch": torch.__version__, "av": av.__version__, "ffmpeg": av.ffmpeg_version_info,
+           "opencv": cv2.__version__, "python": platform.python_version(),
+           "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    return out
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int = 8) -> float:
+    """Best dense matmul rate in GFLOP/s: the ceiling a convolution's arithmetic could reach here."""
+    n = 4096 if device.type == "cuda" else 2048
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    inner = 20 if device.type == "cuda" else 1
+    best = float("inf")
+    for i in range(repeats + 1):
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(inner):
+            a @ b
+        sync(device)
+        if i:  # the first run warms up the library
+            best = min(best, (time.perf_counter() - start) / inner)
+    return 2 * n**3 / best / 1e9
+
+
+# --- dream steps ------------------------------------------------------------------------------
+
+def dream_net(model: str, device: torch.device, precision: str):
+    spec = models.get_spec(model)
+    # googlenet's weights are a download: random ones cost the same arithmetic
+    network = models.load_network(spec) if spec.torchvision_name is None else spec.build(1000).eval()
+    layer = LAYERS[model]
+    net = models.DreamNet(spec, network, [layer]).prepare(device, precision)
+    return net, from_layers(layer, lambda name: name, lambda name: 1)
+
+
+def step_flops(net, objective, image) -> float:
+    """Floating-point operations of one ascent step's forward and backward pass, counted by
+    torch (convolutions and matmuls; the step's elementwise work is a rounding error beside them).
+    Counted with .backward(), as FlopCounterMode's module tracking refuses autograd.grad on a leaf."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = image.detach().clone().requires_grad_(True)
+    counter = FlopCounterMode(display=False)
+    with counter, net.autocast(x):
+        objective(net(x)).backward()
+    return float(counter.get_total_flops())
+
+
+def time_steps(net, objective, image, steps: int) -> list[float]:
+    device = image.device
+    generator = torch.Generator().manual_seed(0)
+    ascent_step(image, net, objective, 0.006, 32, generator)  # warm-up: allocations, kernel choice
+    times = []
+    for _ in range(steps):
+        sync(device)
+        start = time.perf_counter()
+        ascent_step(image, net, objective, 0.006, 32, generator)
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_steps(args, device: torch.device, peak: dict) -> list[dict]:
+    rows = []
+    for model in args.models:
+        nets = {p: dream_net(model, device, p) for p in ("fp32", "bf16")}
+        for w, h in args.sizes:
+            image = torch.rand(1, 3, h, w, device=device)
+            flops = step_flops(*nets["fp32"], image)
+            for precision, (net, objective) in nets.items():
+                times = sorted(time_steps(net, objective, image, args.steps))
+                median, best = times[len(times) // 2], times[0]
+                rows.append({"model": model, "size": f"{w}x{h}", "precision": precision,
+                             "seconds_per_step": round(median, 4), "best_seconds_per_step": round(best, 4),
+                             "gflop_per_step": round(flops / 1e9, 2),
+                             "gflops": round(flops / median / 1e9, 1), "best_gflops": round(flops / best / 1e9, 1),
+                             "share_of_peak": round(flops / best / 1e9 / peak[precision], 3)})
+                print(f"step {model} {w}x{h} {precision}: {median * 1000:.0f} ms "
+                      f"(best {best * 1000:.0f}), {flops / best / 1e9:.1f} GFLOP/s", file=sys.stderr, flush=True)
+    return rows
+
+
+# --- file to file -----------------------------------------------------------------------------
+
+def make_clip(path: Path, frames: int = 48) -> None:
+    """A 1920x1080 H.264 clip of the built-in moving scene (when no real clip is at hand)."""
+    import av
+
+    from streamdream.sources import SyntheticSource
+
+    scene = SyntheticSource(1920, 1080, fps=25, realtime=False)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"crf": "18", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(scene.render(i / 25), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+
+
+def video_child(args) -> dict:
+    """One `streamdream video` run, in this (fresh) process: its numbers and its peak memory."""
+    from streamdream.pipeline import dream_video_file
+    from streamdream.sources import VideoFileSource
+
+    model, (w, h) = args.child_model, parse_sizes(args.child_size)[0]
+    device = models.pick_device(args.device)
+    config = build_config(PRESETS[model], {"dream": {"width": w, "device": args.device, "seed": 1,
+                                                     "precision": args.precision}})
+    network = None if model == "lite0" else models.get_spec(model).build(1000).eval()
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        source = VideoFileSource(args.input, w, 0.0, args.frames)
+        result = dream_video_file(config, source, Path(tmp) / "out.mp4", network=network,
+                                  progress=lambda done, total: times.append(time.perf_counter()))
+    s = result.stats
+    steady = (len(times) - 2) / (times[-1] - times[1]) if len(times) > 3 else None
+    memory = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
+              else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {"model": model, "size": f"{result.info.width}x{result.info.height}", "frames": s.frames,
+            "keyframes": s.keyframes, "seconds_per_frame": round(s.wall_seconds / s.frames, 4),
+            "fps": round(s.frames / s.wall_seconds, 2), "steady_fps": steady and round(steady, 2),
+            "wall_over_dream": round(s.wall_seconds / s.dream_seconds, 3),
+            "stage_seconds_per_frame": {k: round(v / s.frames, 4) for k, v in (
+                ("decode", s.capture_seconds), ("flow", s.flow_seconds), ("dream", s.dream_seconds),
+                ("encode", s.sink_seconds))},
+            "peak_memory_mb": round(memory), "memory_kind": "cuda max allocated" if device.type == "cuda" else "rss",
+            "precision": models.describe_precision(models.bf16_from(args.precision, device, models.get_spec(model)))}
+
+
+def child(args, kind: str, **fields) -> dict:
+    command = [sys.executable, __file__, "--child", kind, "--device", args.device, "--precision", args.precision,
+               "--input", str(args.input), "--frames", str(args.frames), "--live-seconds", str(args.live_seconds)]
+    for key, value in fields.items():
+        command += [f"--child-{key}", value]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if done.returncode:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1], **fields}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_video(args) -> list[dict]:
+    rows = []
+    for model in args.models:
+        for w, h in args.video_sizes:
+            row = child(args, "video", model=model, size=f"{w}x{h}")
+            rows.append(row)
+            print(f"video {model} {w}x{h}: {row.get('fps')} fps (steady {row.get('steady_fps')})",
+                  file=sys.stderr, flush=True)
+    return rows
+
+
+def live_child(args) -> dict:
+    from streamdream.live import WebcamOptions, run_webcam
+
+    config = build_config("live", {"dream": {"width": 320, "device": args.device, "precision": args.precision}})
+    options = WebcamOptions("test", window=False, duration=args.live_seconds, preset="live")
+    s = run_webcam(options, config, say=lambda m: None).stats
+    return {"preset": "live", "size": "320x180", "seconds": round(s.wall_seconds, 1),
+            "dream_fps": round(s.dreamt / s.wall_seconds, 2), "display_fps": round(s.frames / s.wall_seconds, 2),
+            "camera_fps": round(s.captured / s.wall_seconds, 2), "dropped": s.dropped,
+            "latency_ms_median": round(s.latency_ms, 1)}
+
+
+# --- one frame taken apart --------------------------------------------------------------------
+
+LABELS = ["upload", "keyframe", "carry", "ascent", "download"]
+
+
+def profile_child(args) -> dict:
+    """The default path at 640x360 under torch.profiler: where one steady frame's time goes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from streamdream.pipeline import dream_video_file
+    from streamdream.sources import VideoFileSource
+
+    device = models.pick_device(args.device)
+    config = build_config(None, {"dream": {"width": 640, "device": args.device, "seed": 1,
+                                           "precision": args.precision}})
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with tempfile.TemporaryDirectory() as tmp, profile(activities=activities) as prof:
+        result = dream_video_file(config, VideoFileSource(args.input, 640, 0.0, args.frames), Path(tmp) / "o.mp4")
+    s = result.stats
+    carried = max(1, s.frames - s.keyframes)
+    labelled, ops, copies = {}, 0.0, 0.0
+    for event in prof.key_averages():
+        if event.key.startswith("streamdream."):
+            labelled[event.key.split(".", 1)[1]] = event.cpu_time_total / 1e6
+        elif not event.key.startswith(("ProfilerStep", "[")):
+            ops += event.self_cpu_time_total / 1e6
+            if event.key in ("aten::copy_", "aten::to", "aten::_to_copy") and device.type == "cuda":
+                copies += event.self_cpu_time_total / 1e6
+    per = lambda seconds, frames: round(1000 * seconds / frames, 2)
+    steady = {name: per(labelled.get(name, 0.0), carried) for name in ("carry", "ascent")}
+    return {"size": f"{result.info.width}x{result.info.height}", "frames": s.frames, "keyframes": s.keyframes,
+            "note": "ms per frame under the profiler (which slows small ops); carry and ascent are per "
+                    "carried frame, keyframe per full dream, the rest over all frames",
+            "ms_per_frame": {"decode": per(s.capture_seconds, s.frames), "flow": per(s.flow_seconds, s.frames),
+                             "upload": per(labelled.get("upload", 0.0), s.frames), **steady,
+                             "download": per(labelled.get("download", 0.0), s.frames),
+                             "encode": per(s.sink_seconds, s.frames),
+                             "keyframe": per(labelled.get("keyframe", 0.0), max(1, s.keyframes)),
+                             "dream_stage": per(s.dream_seconds, s.frames),
+                             "outside_ops": per(max(0.0, s.dream_seconds - ops), s.frames),
+                             "host_device_copies": per(copies, s.frames),
+                             "pipeline_wall": per(s.wall_seconds, s.frames)}}
+
+
+# --- the report -------------------------------------------------------------------------------
+
+def targets(report: dict) -> list[dict]:
+    """The speed issue's targets beside the figures they are judged on (None: not measured here)."""
+    gpu = report["machine"]["device"] == "cuda"
+    video = {(r.get("model"), r.get("size")): r for r in report.get("video", [])}
+    steps = report.get("steps", [])
+    out = []
+    if not gpu:
+        row = video.get(("lite0", "640x360"), {})
+        out.append({"what": "default video path 640x360, fps", "target": ">= 2", "value": row.get("fps")})
+        live = report.get("live", {})
+        out.append({"what": "live preset 320x180, dream fps", "target": ">= 12", "value": live.get("dream_fps")})
+        for model, share in (("googlenet", 0.5), ("lite0", 0.35)):
+            rows = [r for r in steps if r["model"] == model and r["size"] == "640x360" and r["precision"] == "fp32"]
+            out.append({"what": f"{model} 640x360 fp32 step, share of fp32 matmul peak", "target": f">= {share}",
+                        "value": rows[0]["share_of_peak"] if rows else None})
+    else:
+        for model in ("lite0", "googlenet"):
+            for size, fps in (("1280x720", 60), ("1920x1080", 30)):
+                out.append({"what": f"{model} {size} file to file, fps", "target": f">= {fps}",
+                            "value": video.get((model, size), {}).get("fps")})
+    return out
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    where = m["gpu"] or f"{m['cpu']}, {m['cores']} cores"
+    lines = [f"Measured {m['when']} on {where} (`scripts/bench.py`); peak matmul "
+             f"{report['peak']['fp32']:.0f} GFLOP/s fp32, {report['peak']['bf16']:.0f} bf16.", "",
+             "| model | size | step fp32 | step bf16 | GFLOP/step | fp32 share of peak | bf16 share | video fps (steady) | wall/dream | memory |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    video = {(r.get("model"), r.get("size")): r for r in report.get("video", [])}
+    keys = sorted({(r["model"], r["size"]) for r in report.get("steps", [])},
+                  key=lambda k: (k[0], int(k[1].split("x")[0])))
+    for model, size in keys:
+        rows = {r["precision"]: r for r in report["steps"] if (r["model"], r["size"]) == (model, size)}
+        v = video.get((model, size))
+        fps = f"{v['fps']} ({v['steady_fps']})" if v and "fps" in v else "-"
+        ratio = f"{v['wall_over_dream']}" if v and "fps" in v else "-"
+        memory = f"{v['peak_memory_mb']} MB" if v and "fps" in v else "-"
+        lines.append(f"| {model} | {size} | {rows['fp32']['seconds_per_step'] * 1000:.0f} ms | "
+                     f"{rows['bf16']['seconds_per_step'] * 1000:.0f} ms | {rows['fp32']['gflop_per_step']} | "
+                     f"{rows['fp32']['share_of_peak']:.0%} | {rows['bf16']['share_of_peak']:.0%} | {fps} | "
+                     f"{ratio} | {memory} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="for the video, live and profile runs (the steps are timed in both)")
+    p.add_argument("--models", default="lite0,googlenet")
+    p.add_argument("--sizes", default=SIZES, help="sizes the steps are timed at")
+    p.add_argument("--video-sizes", help=f"sizes of the file-to-file runs (default: {SIZES} on a GPU, "
+                                         f"320x180,640x360 on a CPU, where a 1080p dream takes minutes)")
+    p.add_argument("--steps", type=int, default=4, help="timed steps per model, size and precision")
+    p.add_argument("--frames", type=int, default=24, help="frames per file-to-file run")
+    p.add_argument("--live-seconds", type=float, default=15.0)
+    p.add_argument("--input", help="the clip to dream (default: the shared clip, else a generated 1080p one)")
+    p.add_argument("--no-steps", action="store_true")
+    p.add_argument("--no-video", action="store_true")
+    p.add_argument("--no-live", action="store_true")
+    p.add_argument("--no-profile", action="store_true")
+    p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--markdown", metavar="JSON", help="print the README table from this report and stop")
+    p.add_argument("--child", choices=["video", "live", "profile"], help=argparse.SUPPRESS)
+    p.add_argument("--child-model", help=argparse.SUPPRESS)
+    p.add_argument("--child-size", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(Path(args.markdown).read_text())))
+        return
+    if args.child:
+        print(json.dumps({"video": video_child, "live": live_child, "profile": profile_child}[args.child](args)))
+        return
+    device = models.pick_device(args.device)
+    args.models = [m for m in args.models.split(",") if m]
+    for model in args.models:
+        if model not in LAYERS:
+            p.error(f"--models: choose from {', '.join(LAYERS)}")
+    args.sizes = parse_sizes(args.sizes)
+    args.video_sizes = parse_sizes(args.video_sizes or (SIZES if device.type == "cuda" else "320x180,640x360"))
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.input is None:
+            args.input = DEFAULT_INPUT
+            if not DEFAULT_INPUT.exists():
+                args.input = Path(tmp) / "scene.mp4"
+                make_clip(args.input)
+        report = {"machine": machine(device)}
+        peaks = [{"fp32": matmul_peak(device, torch.float32), "bf16": matmul_peak(device, torch.bfloat16)}]
+        report["peak"] = peaks[0]
+        if not args.no_steps:
+            report["steps"] = bench_steps(args, device, peaks[0])
+            peaks.append({"fp32": matmul_peak(device, torch.float32), "bf16": matmul_peak(device, torch.bfloat16)})
+            report["peak"] = {k: round(max(p[k] for p in peaks), 1) for k in ("fp32", "bf16")}
+            for row in report["steps"]:  # against the higher of the two peaks
+                row["share_of_peak"] = round(row["best_gflops"] / report["peak"][row["precision"]], 3)
+        report["auto_precision"] = {m: models.describe_precision(models.bf16_from("auto", device, models.get_spec(m)))
+                                    for m in args.models}
+        report["input"] = str(args.input)
+        if not args.no_video:
+            report["video"] = bench_video(args)
+        if not args.no_live:
+            report["live"] = child(args, "live")
+        if not args.no_profile:
+            report["profile"] = child(args, "profile")
+        report["targets"] = targets(report)
+    text = json.dumps(report, indent=1)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
