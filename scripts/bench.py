@@ -54,6 +54,7 @@ DEFAULT_INPUT = ROOT.parent / "shared" / "media" / "bigbuckbunny.mp4"
 SIZES = "320x180,640x360,1280x720,1920x1080"
 PRESETS = {"lite0": None, "googlenet": "classic"}  # the look each model is timed with
 LAYERS = {"lite0": "block10", "googlenet": "inception4c"}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -92,21 +93,31 @@ def machine(device: torch.device) -> dict:
     return out
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int = 8) -> float:
-    """Best dense matmul rate in GFLOP/s: the ceiling a convolution's arithmetic could reach here."""
+def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int = 6) -> dict:
+    """This machine's dense matmul rate in GFLOP/s, the ceiling a convolution's arithmetic could
+    reach: the best of torch.matmul (MKL or cuBLAS) and the same product as a 1x1 convolution
+    (oneDNN or cuDNN, the library the dream's convolutions run in). On this project's AMD CPU MKL's
+    sgemm reached 30 GFLOP/s and oneDNN 68: taking only the first would flatter every share."""
     n = 4096 if device.type == "cuda" else 2048
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    side = 64  # the 1x1 convolution: (side * side) x n times n x n
+    x = torch.randn(1, n, side, side, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(n, n, 1, 1, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
     inner = 20 if device.type == "cuda" else 1
-    best = float("inf")
-    for i in range(repeats + 1):
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(inner):
-            a @ b
-        sync(device)
-        if i:  # the first run warms up the library
-            best = min(best, (time.perf_counter() - start) / inner)
-    return 2 * n**3 / best / 1e9
+    rates = {}
+    for name, work, flops in (("matmul", lambda: a @ b, 2 * n**3), ("conv1x1", lambda: torch.conv2d(x, w),
+                                                                      2 * n * n * side * side)):
+        best = float("inf")
+        for i in range(repeats + 1):
+            sync(device)
+            start = time.perf_counter()
+            for _ in range(inner):
+                work()
+            sync(device)
+            if i:  # the first run warms up the library
+                best = min(best, (time.perf_counter() - start) / inner)
+        rates[name] = round(flops / best / 1e9, 1)
+    return {**rates, "peak": max(rates.values())}
 
 
 # --- dream steps ------------------------------------------------------------------------------
@@ -155,13 +166,18 @@ def bench_steps(args, device: torch.device, peak: dict) -> list[dict]:
             image = torch.rand(1, 3, h, w, device=device)
             flops = step_flops(*nets["fp32"], image)
             for precision, (net, objective) in nets.items():
+                # this machine's speed drifts (a shared VM: 2x within minutes), so each row's share
+                # is taken against a peak measured right beside it
+                nearby = matmul_peak(device, DTYPES[precision], repeats=2)["peak"]
                 times = sorted(time_steps(net, objective, image, args.steps))
                 median, best = times[len(times) // 2], times[0]
                 rows.append({"model": model, "size": f"{w}x{h}", "precision": precision,
                              "seconds_per_step": round(median, 4), "best_seconds_per_step": round(best, 4),
                              "gflop_per_step": round(flops / 1e9, 2),
                              "gflops": round(flops / median / 1e9, 1), "best_gflops": round(flops / best / 1e9, 1),
-                             "share_of_peak": round(flops / best / 1e9 / peak[precision], 3)})
+                             "peak_nearby": nearby,
+                             "share_of_peak": round(flops / best / 1e9 / max(nearby, peak[precision]), 3),
+                             "share_of_nearby_peak": round(flops / best / 1e9 / nearby, 3)})
                 print(f"step {model} {w}x{h} {precision}: {median * 1000:.0f} ms "
                       f"(best {best * 1000:.0f}), {flops / best / 1e9:.1f} GFLOP/s", file=sys.stderr, flush=True)
     return rows
@@ -191,7 +207,7 @@ def video_child(args) -> dict:
     from streamdream.pipeline import dream_video_file
     from streamdream.sources import VideoFileSource
 
-    model, (w, h) = args.child_model, parse_sizes(args.child_size)[0]
+    model, (w, _) = args.child_model, parse_sizes(args.child_size)[0]
     device = models.pick_device(args.device)
     config = build_config(PRESETS[model], {"dream": {"width": w, "device": args.device, "seed": 1,
                                                      "precision": args.precision}})
@@ -203,8 +219,7 @@ def video_child(args) -> dict:
                                   progress=lambda done, total: times.append(time.perf_counter()))
     s = result.stats
     steady = (len(times) - 2) / (times[-1] - times[1]) if len(times) > 3 else None
-    memory = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
-              else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    memory = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else peak_rss_mb()
     return {"model": model, "size": f"{result.info.width}x{result.info.height}", "frames": s.frames,
             "keyframes": s.keyframes, "seconds_per_frame": round(s.wall_seconds / s.frames, 4),
             "fps": round(s.frames / s.wall_seconds, 2), "steady_fps": steady and round(steady, 2),
@@ -216,9 +231,20 @@ def video_child(args) -> dict:
             "precision": models.describe_precision(models.bf16_from(args.precision, device, models.get_spec(model)))}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux carries that over from
+    the parent across fork and exec, so every child reported the parent's 3 GB."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(args, kind: str, **fields) -> dict:
     command = [sys.executable, __file__, "--child", kind, "--device", args.device, "--precision", args.precision,
-               "--input", str(args.input), "--frames", str(args.frames), "--live-seconds", str(args.live_seconds)]
+               "--input", str(args.input), "--frames", str(args.frames), "--live-seconds", str(args.live_seconds),
+               "--profile-width", str(args.profile_width)]
     for key, value in fields.items():
         command += [f"--child-{key}", value]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -252,46 +278,76 @@ def live_child(args) -> dict:
 
 # --- one frame taken apart --------------------------------------------------------------------
 
-LABELS = ["upload", "keyframe", "carry", "ascent", "download"]
-
-
 def profile_child(args) -> dict:
-    """The default path at 640x360 under torch.profiler: where one steady frame's time goes."""
-    from torch.profiler import ProfilerActivity, profile
+    """The default path (--profile-width, 640) under torch.profiler, its stages run one after another on
+    this thread (the profiler sees only the thread it started on): where one frame's time goes."""
+    from torch.profiler import ProfilerActivity, profile, record_function
 
-    from streamdream.pipeline import dream_video_file
+    from streamdream.dreamer import Dreamer
+    from streamdream.sinks import VideoFileSink
     from streamdream.sources import VideoFileSource
+    from streamdream.temporal import StreamDreamer, make_tracker
 
     device = models.pick_device(args.device)
-    config = build_config(None, {"dream": {"width": 640, "device": args.device, "seed": 1,
+    config = build_config(None, {"dream": {"width": args.profile_width, "device": args.device, "seed": 1,
                                            "precision": args.precision}})
+    source = VideoFileSource(args.input, args.profile_width, 0.0, args.frames)
+    info = source.info
+    dreamer = Dreamer.from_config(config.dream)
+    stream, tracker = StreamDreamer(dreamer, config.video), make_tracker(config.video, device)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with tempfile.TemporaryDirectory() as tmp, profile(activities=activities) as prof:
-        result = dream_video_file(config, VideoFileSource(args.input, 640, 0.0, args.frames), Path(tmp) / "o.mp4")
-    s = result.stats
-    carried = max(1, s.frames - s.keyframes)
-    labelled, ops, copies = {}, 0.0, 0.0
+    frames = iter(source.frames())
+    count = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        sink = VideoFileSink(Path(tmp) / "o.mp4", info.rate, info.time_base, config.video.crf, None, 0.0)
+        with profile(activities=activities) as prof:
+            start = time.perf_counter()  # inside: the profiler's start and its processing at exit are not the frames'
+            while True:
+                with record_function("streamdream.decode"):
+                    frame = next(frames, None)
+                if frame is None:
+                    break
+                with record_function("streamdream.flow"):
+                    motion = tracker.next(frame.image)
+                dreamt = stream.next(frame.image, motion)
+                with record_function("streamdream.encode"):
+                    sink.write(dreamt, frame.time)
+                count += 1
+            wall = time.perf_counter() - start
+        sink.close()
+    source.close()
+    carried = max(1, count - stream.keyframes)
+    labelled, own, copies, device_busy, memcpy = {}, {}, 0.0, 0.0, 0.0
     for event in prof.key_averages():
         if event.key.startswith("streamdream."):
-            labelled[event.key.split(".", 1)[1]] = event.cpu_time_total / 1e6
-        elif not event.key.startswith(("ProfilerStep", "[")):
-            ops += event.self_cpu_time_total / 1e6
-            if event.key in ("aten::copy_", "aten::to", "aten::_to_copy") and device.type == "cuda":
+            name = event.key.split(".", 1)[1]
+            labelled[name] = event.cpu_time_total / 1e6
+            own[name] = event.self_cpu_time_total / 1e6  # inside the label but in no op: Python, OpenCV
+        elif device.type == "cuda":
+            if event.key in ("aten::copy_", "aten::_to_copy"):
                 copies += event.self_cpu_time_total / 1e6
-    per = lambda seconds, frames: round(1000 * seconds / frames, 2)
-    steady = {name: per(labelled.get(name, 0.0), carried) for name in ("carry", "ascent")}
-    return {"size": f"{result.info.width}x{result.info.height}", "frames": s.frames, "keyframes": s.keyframes,
-            "note": "ms per frame under the profiler (which slows small ops); carry and ascent are per "
-                    "carried frame, keyframe per full dream, the rest over all frames",
-            "ms_per_frame": {"decode": per(s.capture_seconds, s.frames), "flow": per(s.flow_seconds, s.frames),
-                             "upload": per(labelled.get("upload", 0.0), s.frames), **steady,
-                             "download": per(labelled.get("download", 0.0), s.frames),
-                             "encode": per(s.sink_seconds, s.frames),
-                             "keyframe": per(labelled.get("keyframe", 0.0), max(1, s.keyframes)),
-                             "dream_stage": per(s.dream_seconds, s.frames),
-                             "outside_ops": per(max(0.0, s.dream_seconds - ops), s.frames),
-                             "host_device_copies": per(copies, s.frames),
-                             "pipeline_wall": per(s.wall_seconds, s.frames)}}
+            device_time = getattr(event, "self_device_time_total", 0.0) / 1e6
+            if "Memcpy" in event.key:
+                memcpy += device_time
+            device_busy += device_time
+    ms = lambda seconds, frames: round(1000 * seconds / frames, 2)
+    stages = ("decode", "flow", "upload", "keyframe", "carry", "ascent", "download", "encode")
+    out = {"decode": ms(labelled.get("decode", 0.0), count), "flow": ms(labelled.get("flow", 0.0), count),
+           "upload": ms(labelled.get("upload", 0.0), count), "carry": ms(labelled.get("carry", 0.0), carried),
+           "ascent": ms(labelled.get("ascent", 0.0), carried),
+           "ascent_outside_ops": ms(own.get("ascent", 0.0), carried),
+           "download": ms(labelled.get("download", 0.0), count), "encode": ms(labelled.get("encode", 0.0), count),
+           "keyframe": ms(labelled.get("keyframe", 0.0), max(1, stream.keyframes)),
+           "between_stages": ms(max(0.0, wall - sum(labelled.get(k, 0.0) for k in stages)), count),
+           "wall": ms(wall, count)}
+    if device.type == "cuda":
+        out.update({"host_device_copies_cpu": ms(copies, count), "memcpy_device": ms(memcpy, count),
+                    "device_busy_share": round(device_busy / wall, 3)})
+    return {"size": f"{info.width}x{info.height}", "frames": count, "keyframes": stream.keyframes,
+            "note": "ms per frame, stages run one after another under torch.profiler (which slows small "
+                    "ops); carry, ascent and ascent_outside_ops (Python and dispatch between the steps' "
+                    "ops) per carried frame, keyframe per full dream, the rest over all frames",
+            "ms_per_frame": out}
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -354,6 +410,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=4, help="timed steps per model, size and precision")
     p.add_argument("--frames", type=int, default=24, help="frames per file-to-file run")
     p.add_argument("--live-seconds", type=float, default=15.0)
+    p.add_argument("--profile-width", type=int, default=640)
     p.add_argument("--input", help="the clip to dream (default: the shared clip, else a generated 1080p one)")
     p.add_argument("--no-steps", action="store_true")
     p.add_argument("--no-video", action="store_true")
@@ -385,14 +442,15 @@ def main() -> None:
                 args.input = Path(tmp) / "scene.mp4"
                 make_clip(args.input)
         report = {"machine": machine(device)}
-        peaks = [{"fp32": matmul_peak(device, torch.float32), "bf16": matmul_peak(device, torch.bfloat16)}]
-        report["peak"] = peaks[0]
+        runs = [{k: matmul_peak(device, dtype) for k, dtype in DTYPES.items()}]
+        report["peak"] = {k: runs[0][k]["peak"] for k in DTYPES}
         if not args.no_steps:
-            report["steps"] = bench_steps(args, device, peaks[0])
-            peaks.append({"fp32": matmul_peak(device, torch.float32), "bf16": matmul_peak(device, torch.bfloat16)})
-            report["peak"] = {k: round(max(p[k] for p in peaks), 1) for k in ("fp32", "bf16")}
-            for row in report["steps"]:  # against the higher of the two peaks
-                row["share_of_peak"] = round(row["best_gflops"] / report["peak"][row["precision"]], 3)
+            report["steps"] = bench_steps(args, device, report["peak"])
+            runs.append({k: matmul_peak(device, dtype) for k, dtype in DTYPES.items()})
+            report["peak"] = {k: max(r[k]["peak"] for r in runs) for k in DTYPES}
+            for row in report["steps"]:  # against the highest peak seen, before, beside or after
+                row["share_of_peak"] = round(row["best_gflops"] / max(row["peak_nearby"], report["peak"][row["precision"]]), 3)
+        report["peak_runs"] = runs
         report["auto_precision"] = {m: models.describe_precision(models.bf16_from("auto", device, models.get_spec(m)))
                                     for m in args.models}
         report["input"] = str(args.input)

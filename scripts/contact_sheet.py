@@ -58,15 +58,18 @@ def fit(image: np.ndarray, width: int | None) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def sheet(inputs, references, dreams, at: list[int], tile_width: int | None = None) -> np.ndarray:
-    """Rows input / --no-flow / flow / where --no-flow dreams / where flow dreams, a column per frame in `at`."""
+def sheet(inputs, references, dreams, at: list[int], tile_width: int | None = None,
+          names: tuple[str, str] = ("--no-flow", "flow")) -> np.ndarray:
+    """Rows input / reference / dream / where the reference dreams / where the dream is, a column
+    per frame in `at`; `names` labels the reference and the dream rows."""
     rows = []
-    for name, frames in (("input", inputs), ("--no-flow", references), ("flow", dreams)):
+    ref_name, dream_name = names
+    for name, frames in (("input", inputs), (ref_name, references), (dream_name, dreams)):
         rows.append(np.hstack([label(fit(frames[i], tile_width), f"{name}  frame {i}") for i in at]))
     scale = float(np.percentile(local_strength(references[at[0]], inputs[at[0]]), 90)) or 1.0
-    heat = [label(fit(strength_view(dreams[i], inputs[i], scale), tile_width), f"flow: where the dream is, frame {i}")
+    heat = [label(fit(strength_view(dreams[i], inputs[i], scale), tile_width), f"{dream_name}: where the dream is, frame {i}")
             for i in at]
-    heat_ref = [label(fit(strength_view(references[i], inputs[i], scale), tile_width), f"--no-flow: where, frame {i}")
+    heat_ref = [label(fit(strength_view(references[i], inputs[i], scale), tile_width), f"{ref_name}: where, frame {i}")
                 for i in at]
     rows += [np.hstack(heat_ref), np.hstack(heat)]
     return np.vstack(rows)
@@ -84,6 +87,7 @@ def main() -> None:
     p.add_argument("--reference", help="an existing --no-flow dream of INPUT")
     p.add_argument("--dream", help="an existing flow-path dream of INPUT")
     p.add_argument("--tile-width", type=int, default=320, help="each picture shrunk to this width (0: as is)")
+    p.add_argument("--names", default="--no-flow,flow", help="labels of the reference and dream rows")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         dream = Path(args.dream) if args.dream else render(args, True, Path(tmp) / "flow.mp4")
@@ -95,7 +99,7 @@ def main() -> None:
     n = min(n, len(inputs))
     at = [int(v) for v in args.at.split(",")] if args.at else sorted({0, n // 3, 2 * n // 3, n - 1})
     at = [i for i in at if 0 <= i < n]
-    image = sheet(inputs, references, dreams, at, args.tile_width)
+    image = sheet(inputs, references, dreams, at, args.tile_width, tuple(args.names.split(",", 1)))
     cv2.imwrite(args.output, image[..., ::-1])
     print(f"{args.output}: {len(at)} frames {at}, {image.shape[1]}x{image.shape[0]}")
 

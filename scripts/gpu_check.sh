@@ -11,6 +11,11 @@ import torch, torchvision, av, cv2
 print("torch", torch.__version__, "torchvision", torchvision.__version__, "av", av.__version__, "cv2", cv2.__version__)
 print("cuda", torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else "")
 PY
+echo "== bench (one JSON document: steps against the card's matmul peak, file to file 320x180-1920x1080, profile)"
+if [ -f "$MEDIA" ]; then BENCH_INPUT=(--input "$MEDIA"); else BENCH_INPUT=(); fi
+timeout 420 python3 scripts/bench.py --device cuda --frames 48 "${BENCH_INPUT[@]}" --out "${OUT:-.}/bench_cuda.json" \
+  | python3 -c "import json,sys; r=json.load(sys.stdin); print(json.dumps(r['targets'], indent=1)); print(json.dumps(r.get('profile'), indent=1))"
+python3 scripts/bench.py --markdown "${OUT:-.}/bench_cuda.json"
 echo "== tests"
 timeout 240 python3 -m pytest -q -p no:cacheprovider tests 2>&1 | tail -n 15
 echo "== image"

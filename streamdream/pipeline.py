@@ -415,7 +415,8 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
         lean = info.width * info.height > BIG_FRAME and dreamer.device.type == "cpu"
         sink = VideoFileSink(output, info.rate, info.time_base, config.video.crf,
                              info.path if info.has_audio else None, info.start, overwrite=overwrite,
-                             resume=partial, expected_frames=info.frames, lean=lean)
+                             resume=partial, expected_frames=info.frames, lean=lean,
+                             hardware=dreamer.device.type == "cuda")
         done = partial.frames if partial else 0
         try:
             stats = run(_Continued(frames), stream, [sink], tracker=tracker, queue_size=1 if lean else QUEUE_SIZE,

@@ -10,10 +10,12 @@ Nothing a run writes can be lost or left half-made under the output's name:
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -166,9 +168,30 @@ def even_pad(image: np.ndarray) -> np.ndarray:
     return np.pad(image, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
 
 
-def _video_codec() -> str:
+@functools.cache
+def nvenc_works() -> bool:
+    """Whether NVIDIA's hardware H.264 encoder opens here: PyAV's FFmpeg may carry h264_nvenc
+    and still have no driver or card to run it on, so it is tried once on a small frame."""
     import av
 
+    if "h264_nvenc" not in av.codecs_available:
+        return False
+    try:
+        context = av.CodecContext.create("h264_nvenc", "w")
+        context.width, context.height, context.pix_fmt = 256, 144, "yuv420p"
+        context.time_base = Fraction(1, 25)
+        context.open()
+        context.close()
+        return True
+    except Exception:  # no driver, no card, too old a driver: all mean software encoding
+        return False
+
+
+def _video_codec(hardware: bool = False) -> str:
+    import av
+
+    if hardware and nvenc_works():
+        return "h264_nvenc"
     for name in ("libx264", "libopenh264", "h264", "mpeg4"):
         if name in av.codecs_available:
             return name
@@ -293,8 +316,10 @@ class VideoFileSink:
 
     def __init__(self, output: str | Path, rate, time_base, crf: int = 18, audio_from: Path | None = None,
                  audio_start: float = 0.0, speed: str = "medium", overwrite: bool = False,
-                 resume: "Partial | None" = None, expected_frames: int | None = None, lean: bool = False):
+                 resume: "Partial | None" = None, expected_frames: int | None = None, lean: bool = False,
+                 hardware: bool = False):
         self.output = Path(output)
+        self.hardware = hardware  # encode on the GPU (h264_nvenc) where it works, so the CPU feeds the dream
         self.rate = rate
         self.time_base = time_base
         self.crf = crf
@@ -339,7 +364,7 @@ class VideoFileSink:
                        "frag_duration": str(round(FRAGMENT_SECONDS * 1e6))}
         options["flush_packets"] = "1"  # each fragment to the OS at once, not when a 32 KB buffer fills
         self.container = av.open(str(self.path), mode="w", format=kind, options=options)
-        stream = self.container.add_stream(_video_codec(), rate=self.rate)
+        stream = self.container.add_stream(_video_codec(self.hardware), rate=self.rate)
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = self.time_base
@@ -355,6 +380,10 @@ class VideoFileSink:
             if self.lean:
                 options.update({"threads": "1", "rc-lookahead": "2"})
             stream.codec_context.options = options
+        elif stream.codec_context.name == "h264_nvenc":
+            # constant quality as x264's crf gives it; no lookahead, so frames are not held back
+            stream.codec_context.options = {"rc": "vbr", "cq": str(self.crf), "b": "0", "preset": "p4",
+                                            "rc-lookahead": "0"}
         self.stream = stream
         if self.audio_from is not None:
             try:
