@@ -365,8 +365,10 @@ def targets(report: dict) -> list[dict]:
         out.append({"what": "live preset 320x180, dream fps", "target": ">= 12", "value": live.get("dream_fps")})
         for model, share in (("googlenet", 0.5), ("lite0", 0.35)):
             rows = [r for r in steps if r["model"] == model and r["size"] == "640x360" and r["precision"] == "fp32"]
+            # against the peak measured beside the step: this VM's speed drifts 2x within minutes
             out.append({"what": f"{model} 640x360 fp32 step, share of fp32 matmul peak", "target": f">= {share}",
-                        "value": rows[0]["share_of_peak"] if rows else None})
+                        "value": rows[0]["share_of_nearby_peak"] if rows else None,
+                        "against_the_highest_peak_of_the_run": rows[0]["share_of_peak"] if rows else None})
     else:
         for model in ("lite0", "googlenet"):
             for size, fps in (("1280x720", 60), ("1920x1080", 30)):
@@ -379,7 +381,8 @@ def markdown(report: dict) -> str:
     m = report["machine"]
     where = m["gpu"] or f"{m['cpu']}, {m['cores']} cores"
     lines = [f"Measured {m['when']} on {where} (`scripts/bench.py`); peak matmul "
-             f"{report['peak']['fp32']:.0f} GFLOP/s fp32, {report['peak']['bf16']:.0f} bf16.", "",
+             f"{report['peak']['fp32']:.0f} GFLOP/s fp32, {report['peak']['bf16']:.0f} bf16 at best; each share is "
+             f"against the peak measured beside its row (this machine's speed drifts).", "",
              "| model | size | step fp32 | step bf16 | GFLOP/step | fp32 share of peak | bf16 share | video fps (steady) | wall/dream | memory |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     video = {(r.get("model"), r.get("size")): r for r in report.get("video", [])}
@@ -393,7 +396,7 @@ def markdown(report: dict) -> str:
         memory = f"{v['peak_memory_mb']} MB" if v and "fps" in v else "-"
         lines.append(f"| {model} | {size} | {rows['fp32']['seconds_per_step'] * 1000:.0f} ms | "
                      f"{rows['bf16']['seconds_per_step'] * 1000:.0f} ms | {rows['fp32']['gflop_per_step']} | "
-                     f"{rows['fp32']['share_of_peak']:.0%} | {rows['bf16']['share_of_peak']:.0%} | {fps} | "
+                     f"{rows['fp32']['share_of_nearby_peak']:.0%} | {rows['bf16']['share_of_nearby_peak']:.0%} | {fps} | "
                      f"{ratio} | {memory} |")
     return "\n".join(lines)
 
