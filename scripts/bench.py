@@ -125,7 +125,7 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, repeats: int = 6) -> d
 def dream_net(model: str, device: torch.device, precision: str):
     spec = models.get_spec(model)
     # googlenet's weights are a download: random ones cost the same arithmetic
-    network = models.load_network(spec) if spec.torchvision_name is None else spec.build(1000).eval()
+    network = models.load_network(spec) if spec.packaged is not None else spec.build(1000).eval()
     layer = LAYERS[model]
     net = models.DreamNet(spec, network, [layer]).prepare(device, precision)
     return net, from_layers(layer, lambda name: name, lambda name: 1)

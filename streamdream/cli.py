@@ -64,7 +64,7 @@ def progress_bar(description: str, unit: str):
 def add_dream_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("dream options (override the preset)")
     g.add_argument("--preset", help="a built-in preset (see `streamdream presets`) or a .toml file")
-    g.add_argument("--model", help="network: lite0 (default, offline), googlenet, inception_v3, vgg16, resnet50")
+    g.add_argument("--model", help="network: lite0 (default), lite1, lite2 (offline), googlenet, inception_v3, vgg16, resnet50")
     g.add_argument("--weights", metavar="FILE", help="a local state dict for the model")
     g.add_argument("--num-classes", type=int, help="classes in the --weights file's head (e.g. 365 for Places365)")
     g.add_argument("--layers", metavar="SPEC", help="what to amplify: block9, block9:12, block5*0.5+block9")

