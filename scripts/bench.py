@@ -53,7 +53,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INPUT = ROOT.parent / "shared" / "media" / "bigbuckbunny.mp4"
 SIZES = "320x180,640x360,1280x720,1920x1080"
 PRESETS = {"lite0": None, "googlenet": "classic"}  # the look each model is timed with
-LAYERS = {"lite0": "block10", "googlenet": "inception4c"}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
@@ -126,7 +125,7 @@ def dream_net(model: str, device: torch.device, precision: str):
     spec = models.get_spec(model)
     # googlenet's weights are a download: random ones cost the same arithmetic
     network = models.load_network(spec) if spec.packaged is not None else spec.build(1000).eval()
-    layer = LAYERS[model]
+    layer = build_config(PRESETS[model]).dream.layers  # the layer its preset dreams
     net = models.DreamNet(spec, network, [layer]).prepare(device, precision)
     return net, from_layers(layer, lambda name: name, lambda name: 1)
 
@@ -434,8 +433,8 @@ def main() -> None:
     device = models.pick_device(args.device)
     args.models = [m for m in args.models.split(",") if m]
     for model in args.models:
-        if model not in LAYERS:
-            p.error(f"--models: choose from {', '.join(LAYERS)}")
+        if model not in PRESETS:
+            p.error(f"--models: choose from {', '.join(PRESETS)}")
     args.sizes = parse_sizes(args.sizes)
     args.video_sizes = parse_sizes(args.video_sizes or (SIZES if device.type == "cuda" else "320x180,640x360"))
     with tempfile.TemporaryDirectory() as tmp:

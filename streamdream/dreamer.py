@@ -71,12 +71,18 @@ def _guide_objective(cfg, spec, network, resolve, frame: np.ndarray) -> Objectiv
     return total
 
 
+def upload(array: np.ndarray, device) -> torch.Tensor:
+    """A numpy array as a tensor on `device`; to a GPU through pinned memory, without waiting."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if torch.device(device).type != "cuda":
+        return tensor
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 def to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """RGB uint8 (H, W, 3) -> float (1, 3, H, W) in [0, 1] on `device`."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 frame (H, W, 3), got {frame.dtype} {frame.shape}")
-    from .temporal import upload
-
     return upload(frame, device).permute(2, 0, 1)[None].float().div_(255)
 
 

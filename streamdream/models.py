@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from .efficientnet_lite import LITE0_STAGES, LITE1_STAGES, LITE2_STAGES, EfficientNetLite
 from .errors import UsageError, did_you_mean
 
 Stages = list[tuple[str, nn.Module]]
@@ -43,13 +44,8 @@ class ModelSpec:
 
 # --- EfficientNet-Lite0 (offline default) ------------------------------------------------------
 
-def _lite_build(stages: str) -> Callable[[int], nn.Module]:
-    def build(num_classes: int) -> nn.Module:
-        from . import efficientnet_lite
-
-        return efficientnet_lite.EfficientNetLite(getattr(efficientnet_lite, stages), num_classes)
-
-    return build
+def _lite_build(stages: list[tuple[int, ...]]) -> Callable[[int], nn.Module]:
+    return lambda num_classes: EfficientNetLite(stages, num_classes)
 
 
 def _lite_stages(m) -> Stages:
@@ -103,10 +99,6 @@ def _packaged(n: int) -> Callable[[], tuple[dict, str]]:
         return torch.load(path, map_location="cpu", weights_only=True), f"shipped with {package}"
 
     return load
-
-
-def _lite0_weights() -> dict:
-    return _packaged(0)()[0]
 
 
 # --- torchvision models (weights downloaded and cached by torchvision) --------------------------
@@ -212,13 +204,13 @@ HALF = (0.5, 0.5, 0.5)
 
 REGISTRY: dict[str, ModelSpec] = {
     "lite0": ModelSpec("lite0", "EfficientNet-Lite0, ImageNet; weights ship with the package (offline)",
-                       _lite_build("LITE0_STAGES"), _lite_stages, _LITE0_HINTS, HALF, HALF, depthwise=True,
+                       _lite_build(LITE0_STAGES), _lite_stages, _LITE0_HINTS, HALF, HALF, depthwise=True,
                        packaged=_packaged(0)),
     "lite1": ModelSpec("lite1", "EfficientNet-Lite1, ImageNet: deeper than Lite0 (21 blocks), offline",
-                       _lite_build("LITE1_STAGES"), _lite_stages, _deeper_hints(21), HALF, HALF, depthwise=True,
+                       _lite_build(LITE1_STAGES), _lite_stages, _deeper_hints(21), HALF, HALF, depthwise=True,
                        packaged=_packaged(1)),
     "lite2": ModelSpec("lite2", "EfficientNet-Lite2, ImageNet: deeper and wider than Lite0, offline",
-                       _lite_build("LITE2_STAGES"), _lite_stages, _deeper_hints(21), HALF, HALF, depthwise=True,
+                       _lite_build(LITE2_STAGES), _lite_stages, _deeper_hints(21), HALF, HALF, depthwise=True,
                        packaged=_packaged(2)),
     "googlenet": ModelSpec("googlenet", "GoogLeNet (Inception v1), ImageNet: the classic 2015 look (download)",
                            _tv_build("googlenet", aux_logits=True, init_weights=False), _googlenet_stages,

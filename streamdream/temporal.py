@@ -20,7 +20,7 @@ from torch.profiler import record_function
 
 from .config import VideoConfig
 from .dream import ascend, check_image, octave_sizes, refine_at
-from .dreamer import Dreamer, to_frame, to_tensor
+from .dreamer import Dreamer, to_frame, to_tensor, upload
 from .flow import DISFlow, consistency_mask, frame_difference, resize_flow, small_gray, warp_tensor
 from .zoom import zoom_view
 
@@ -105,14 +105,6 @@ def motion_on(motion: Motion, height: int, width: int, device) -> tuple[torch.Te
     flow[1] *= height / h
     mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)
     return flow.permute(1, 2, 0).contiguous(), mask
-
-
-def upload(array: np.ndarray, device) -> torch.Tensor:
-    """A numpy array as a tensor on `device`; to a GPU through pinned memory, without waiting."""
-    tensor = torch.from_numpy(np.ascontiguousarray(array))
-    if torch.device(device).type != "cuda":
-        return tensor
-    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
