@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Renders the README's gallery into docs/gallery/ with streamdream's own commands:
 #   bash scripts/gallery.sh [path/to/bigbuckbunny.mp4]
-# A Big Buck Bunny frame amplified at a low, a middle and a high layer; a banana visualised from
-# noise; frames 0, 100 and 200 of a zoom from noise. Small PNGs, fixed seeds.
+# A Big Buck Bunny frame amplified at a low, a middle and a high layer; a banana and the five
+# classes of the 2015 post visualised from noise; frames 0, 100 and 200 of a zoom from noise.
+# Small PNGs, fixed seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clip=${1:-../shared/media/bigbuckbunny.mp4}
@@ -25,7 +26,9 @@ streamdream image "$work/photo.png" -o "$out/photo.png" --iterations 1 --step 0 
 streamdream image "$work/photo.png" -o "$out/low-block2.png" --layers block2 "${common[@]}"
 streamdream image "$work/photo.png" -o "$out/mid-block6.png" --layers block6 "${common[@]}"
 streamdream image "$work/photo.png" -o "$out/high-block11.png" --layers block11 --octaves 5 "${common[@]}"
-streamdream visualize banana -o "$out/banana.png" --size 224x224 --steps 384 --seed 1 --overwrite
+streamdream visualize banana -o "$out/banana.png" --seed 1 --overwrite
+# the five classes of the 2015 post, made by lite0+lite1 and judged by lite2 (the README's table)
+python3 scripts/visualize_check.py --gallery "$out/classes.png" > docs/visualize_check.json
 streamdream zoom -o "$work/zoom.mp4" --size 400x224 --frames 201 --seed 1 --overwrite
 python3 - "$work/zoom.mp4" "$out" <<'PY'
 import sys, av, cv2

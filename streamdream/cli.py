@@ -334,44 +334,75 @@ def cmd_visualize(args: argparse.Namespace) -> int:
     from .dreamer import to_frame
     from .sinks import IMAGE_SUFFIXES, check_output, write_image
     from .sources import check_size
-    from .visualize import VisualizeSettings, visualize
+    from .visualize import SAMPLE_DIVERSITY, VisualizeSettings, shown, visualize
 
     if not 1 <= args.steps <= 100_000:
         raise UsageError(f"--steps must be 1 to 100000, got {args.steps}")
+    if not 1 <= args.samples <= 64:
+        raise UsageError(f"--samples must be 1 to 64, got {args.samples}")
+    if args.diversity is not None and not 0 <= args.diversity <= 1e4:
+        raise UsageError(f"--diversity must be 0 to 10000, got {args.diversity}")
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise UsageError(f"--seed must be 0 to 2**63-1, got {args.seed}")
-    width, height = _size(args.size, (224, 224))
-    spec = models.get_spec(args.model)
+    width, height = _size(args.size, (256, 256))
     check_size(height, width, "the visualisation", flag="--size")
     check_output(args.output, [], args.overwrite, IMAGE_SUFFIXES)
-    if len(args.classes) > 1 and not args.grid:
-        raise UsageError("several classes go into one image with --grid")
-    network = models.load_network(spec, args.weights, args.num_classes)
+    # a layer or channel belongs to one network; a class is shared by the whole ensemble
+    names = [n.strip() for n in (args.model or ("lite0" if args.layers else "lite0,lite1")).split(",")]
+    specs = [models.get_spec(n) for n in names]
+    if len(specs) > 1 and (args.layers or args.weights):
+        raise UsageError(f"{'--layers' if args.layers else '--weights'} needs one network: give --model NAME "
+                         f"instead of the ensemble {'+'.join(names)}")
+    tiles_count = len(args.classes) * args.samples if args.classes else args.samples
+    if tiles_count > 1 and not args.grid:
+        raise UsageError("several classes or --samples go into one image with --grid")
+    if args.alpha and (args.opaque or Path(args.output).suffix.lower() not in (".png", ".webp")):
+        raise UsageError("--alpha writes a transparent PNG or WebP: use a .png or .webp output, without --opaque")
+    networks = [models.load_network(spec, args.weights, args.num_classes) for spec in specs]
     classes = models.imagenet_classes() if args.num_classes == 1000 else [str(i) for i in range(args.num_classes)]
     indices = [objectives.class_index(name, classes) for name in args.classes]
     if args.layers:
         from .config import DreamConfig
         from .dreamer import build_objective
 
-        extra = build_objective(DreamConfig(layers=args.layers, model=spec.name), spec, network)
+        extra = build_objective(DreamConfig(layers=args.layers, model=specs[0].name), specs[0], networks[0])
         objs = [objectives.class_logit(i, classes[i]) + extra for i in indices] if indices else [extra]
     else:
         objs = [objectives.class_logit(i, classes[i]) for i in indices]
     if not objs:
         raise UsageError("name at least one class (e.g. banana) or give --layers")
+    groups = [g for g in range(len(objs)) for _ in range(args.samples)]
+    objs = [objs[g] for g in groups]
+    # layers alone draw textures, which have no outline to find: those stay opaque
+    transparent = not args.opaque and bool(indices)
+    settings = VisualizeSettings(steps=args.steps, transparent=transparent, param=args.param,
+                                 diversity=(SAMPLE_DIVERSITY if args.diversity is None else args.diversity)
+                                 if args.samples > 1 else 0.0)
     device = models.pick_device(args.device)
     layers = set().union(*(o.layers for o in objs))
-    net = models.DreamNet(spec, network, sorted(layers)).prepare(device)
+    diversity_layers = [_middle_layer(spec) for spec in specs]
+    nets = [models.DreamNet(spec, network, sorted(layers | ({d} if settings.diversity else set()))).prepare(device)
+            for spec, network, d in zip(specs, networks, diversity_layers)]
     seed = args.seed if args.seed is not None else int(time.time()) % 2**31
     generator = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
     with progress_bar("visualising", "steps") as update:
-        images = visualize(net, objs, height, width, VisualizeSettings(steps=args.steps), device, generator, update)
+        images = visualize(nets, objs, height, width, settings, device, generator, update, groups, diversity_layers)
+    if not args.alpha:
+        images = shown(images)
     tiles = [to_frame(images[i:i + 1]) for i in range(len(objs))]
     write_image(_grid(tiles) if len(tiles) > 1 else tiles[0], args.output)
-    say(f"wrote {args.output} ({', '.join(o.description for o in objs)}; {spec.name}, seed {seed}, "
-        f"{time.perf_counter() - start:.1f} s on {device.type})")
+    what = sorted({o.description for o in objs}, key=[o.description for o in objs].index)
+    say(f"wrote {args.output} ({', '.join(what)}{f', {args.samples} samples each' if args.samples > 1 else ''}; "
+        f"{'+'.join(names)}, seed {seed}, {time.perf_counter() - start:.1f} s on {device.type})")
     return 0
+
+
+def _middle_layer(spec) -> str:
+    """The layer halfway up a network's dreamable layers: where samples are told apart by their
+    parts and textures rather than by their pixels or their class."""
+    layers = list(spec.layers)
+    return layers[len(layers) // 2]
 
 
 def _grid(tiles):
@@ -381,8 +412,8 @@ def _grid(tiles):
 
     columns = math.ceil(math.sqrt(len(tiles)))
     rows = math.ceil(len(tiles) / columns)
-    h, w = tiles[0].shape[:2]
-    sheet = np.full((rows * h, columns * w, 3), 255, np.uint8)
+    h, w, c = tiles[0].shape
+    sheet = np.full((rows * h, columns * w, c), 255 if c == 3 else 0, np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
         sheet[r * h:(r + 1) * h, c * w:(c + 1) * w] = tile
@@ -487,13 +518,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("visualize", parents=[common], help="what the network imagines for a class, from noise")
     p.add_argument("classes", nargs="*", metavar="CLASS", help="ImageNet class names or numbers, e.g. banana")
     p.add_argument("-o", "--output", required=True, help="the image to write (.png, .jpg, .webp)")
-    p.add_argument("--model", default="lite0")
+    p.add_argument("--model", help="a network, or an ensemble as NAME,NAME (default lite0,lite1 for classes, "
+                                    "lite0 for --layers)")
     p.add_argument("--weights", metavar="FILE")
     p.add_argument("--num-classes", type=int, default=1000)
-    p.add_argument("--size", help="WIDTHxHEIGHT of each image (default 224x224)")
+    p.add_argument("--size", help="WIDTHxHEIGHT of each image (default 256x256)")
     p.add_argument("--steps", type=int, default=256, help="optimisation steps (default 256)")
     p.add_argument("--layers", metavar="SPEC", help="a layer or channel objective, alone or added to the classes")
-    p.add_argument("--grid", action="store_true", help="several classes side by side in one image")
+    p.add_argument("--grid", action="store_true", help="several classes or samples side by side in one image")
+    p.add_argument("--samples", type=int, default=1, help="images per class, pushed apart from each other")
+    p.add_argument("--diversity", type=float,
+                   help="how hard --samples are pushed apart, in units of the class score (default 10)")
+    p.add_argument("--opaque", action="store_true",
+                   help="no alpha channel: the class fills the frame as texture instead of an object on white")
+    p.add_argument("--alpha", action="store_true", help="keep the alpha channel in the PNG/WebP instead of white")
+    p.add_argument("--param", choices=["fourier", "pyramid", "pixel"], default="fourier",
+                   help="the image prior: a 1/f Fourier spectrum (default), a Laplacian pyramid, "
+                        "or none (pixels: the adversarial-noise baseline)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--overwrite", action="store_true")

@@ -87,9 +87,9 @@ def to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Te
 
 
 def to_frame(image: torch.Tensor) -> np.ndarray:
-    """float (1, 3, H, W) in [0, 1] -> RGB uint8 (H, W, 3) on the CPU."""
-    if image.ndim != 4 or image.shape[:2] != (1, 3):
-        raise ValueError(f"expected (1, 3, H, W), got {tuple(image.shape)}")
+    """float (1, C, H, W) in [0, 1] -> uint8 (H, W, C) on the CPU; C is 3 (RGB) or 4 (RGBA)."""
+    if image.ndim != 4 or image.shape[0] != 1 or image.shape[1] not in (3, 4):
+        raise ValueError(f"expected (1, 3 or 4, H, W), got {tuple(image.shape)}")
     return image[0].detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 

@@ -519,7 +519,27 @@ def pick_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def imagenet_classes() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _imagenet_categories() -> tuple[str, ...]:
+    # Importing torchvision pulls in torch._dynamo (about 8 s here) for a list of names: read the
+    # list from torchvision's source instead, and import only if that file is not as expected.
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("torchvision")
+    try:
+        source = Path(spec.origin).with_name("models").joinpath("_meta.py").read_text(encoding="utf-8")
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "_IMAGENET_CATEGORIES":
+                names = ast.literal_eval(node.value)
+                if len(names) == 1000:
+                    return tuple(names)
+    except (AttributeError, OSError, SyntaxError, ValueError, TypeError):
+        pass
     from torchvision.models._meta import _IMAGENET_CATEGORIES
 
-    return list(_IMAGENET_CATEGORIES)
+    return tuple(_IMAGENET_CATEGORIES)
+
+
+def imagenet_classes() -> list[str]:
+    return list(_imagenet_categories())

@@ -60,6 +60,14 @@ def class_logit(index: int, label: str = "") -> Objective:
     return obj
 
 
+def class_log_prob(index: int, label: str = "") -> Objective:
+    """The log-probability of one class (log-softmax of the logits). Unlike the raw logit it
+    stops rewarding once the class is certain, so the image is not driven to saturated colour."""
+    obj = Objective(lambda a: a["logits"].float().log_softmax(1)[:, index].mean(), {"logits"},
+                    f"class {label or index}")
+    return obj
+
+
 def guided(name: str, guide: torch.Tensor) -> Objective:
     """The original notebook's guide: each position's features are pushed towards the guide
     feature vector they already match best (largest dot product).

@@ -139,14 +139,18 @@ def free_mb(folder: Path) -> float:
 
 
 def write_image(image: np.ndarray, output: str | Path) -> None:
-    """Write RGB uint8 (H, W, 3) as PNG, JPEG (quality 95) or WebP by the output's suffix."""
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"write_image expects uint8 (H, W, 3), got {image.dtype} {image.shape}")
+    """Write RGB uint8 (H, W, 3) as PNG, JPEG (quality 95) or WebP by the output's suffix; RGBA
+    (H, W, 4) as PNG or WebP."""
+    if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
+        raise ValueError(f"write_image expects uint8 (H, W, 3 or 4), got {image.dtype} {image.shape}")
     output = Path(output)
     suffix = output.suffix.lower()
+    if image.shape[2] == 4 and suffix not in (".png", ".webp"):
+        raise ValueError(f"{suffix} has no alpha channel: write RGBA as .png or .webp")
     params = {".jpg": [cv2.IMWRITE_JPEG_QUALITY, 95], ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, 95],
               ".webp": [cv2.IMWRITE_WEBP_QUALITY, 95]}.get(suffix, [])
-    ok, data = cv2.imencode(suffix, np.ascontiguousarray(image[:, :, ::-1]), params)
+    bgr = image[:, :, [2, 1, 0, 3][:image.shape[2]]]
+    ok, data = cv2.imencode(suffix, np.ascontiguousarray(bgr), params)
     if not ok:
         raise RunError(f"could not encode {output} as {suffix}")
     with atomic_path(output) as tmp:
