@@ -63,9 +63,8 @@ def class_logit(index: int, label: str = "") -> Objective:
 def class_log_prob(index: int, label: str = "") -> Objective:
     """The log-probability of one class (log-softmax of the logits). Unlike the raw logit it
     stops rewarding once the class is certain, so the image is not driven to saturated colour."""
-    obj = Objective(lambda a: a["logits"].float().log_softmax(1)[:, index].mean(), {"logits"},
-                    f"class {label or index}")
-    return obj
+    return Objective(lambda a: a["logits"].float().log_softmax(1)[:, index].mean(), {"logits"},
+                     f"class {label or index}")
 
 
 def guided(name: str, guide: torch.Tensor) -> Objective:

@@ -106,3 +106,14 @@ def test_unknown_class(name, match):
 @pytest.mark.parametrize("name,index", [("banana", 954), ("Golden_Retriever", 207), ("954", 954)])
 def test_class_names(name, index):
     assert objectives.class_index(name, models.imagenet_classes()) == index
+
+
+def test_class_scores_logit_and_log_probability():
+    logits = torch.tensor([[2.0, 0.0, -1.0]])
+    acts = {"logits": logits}
+    assert float(objectives.class_logit(0, "a")(acts)) == 2.0
+    assert abs(float(objectives.class_log_prob(0, "a")(acts)) - float(logits.log_softmax(1)[0, 0])) < 1e-6
+    # the log-probability saturates: a far larger lead adds almost nothing
+    bigger = {"logits": torch.tensor([[20.0, 0.0, -1.0]])}
+    assert float(objectives.class_log_prob(0)(bigger)) - float(objectives.class_log_prob(0)(acts)) < 0.2
+    assert objectives.class_log_prob(0, "banana").description == "class banana"
