@@ -356,8 +356,9 @@ def cmd_visualize(args: argparse.Namespace) -> int:
     tiles_count = len(args.classes) * args.samples if args.classes else args.samples
     if tiles_count > 1 and not args.grid:
         raise UsageError("several classes or --samples go into one image with --grid")
-    if args.alpha and (args.opaque or Path(args.output).suffix.lower() not in (".png", ".webp")):
-        raise UsageError("--alpha writes a transparent PNG or WebP: use a .png or .webp output, without --opaque")
+    if args.alpha and (args.opaque or not args.classes or Path(args.output).suffix.lower() not in (".png", ".webp")):
+        raise UsageError("--alpha writes a class on transparency to a PNG or WebP: name a class, use a .png or "
+                         ".webp output, and leave out --opaque")
     networks = [models.load_network(spec, args.weights, args.num_classes) for spec in specs]
     classes = models.imagenet_classes() if args.num_classes == 1000 else [str(i) for i in range(args.num_classes)]
     indices = [objectives.class_index(name, classes) for name in args.classes]
@@ -533,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no alpha channel: the class fills the frame as texture instead of an object on white")
     p.add_argument("--alpha", action="store_true", help="keep the alpha channel in the PNG/WebP instead of white")
     p.add_argument("--param", choices=["fourier", "pyramid", "pixel"], default="fourier",
-                   help="the image prior: a 1/f Fourier spectrum (default), a Laplacian pyramid, "
+                   help="the image prior: a Fourier spectrum falling as 1/f^1.5 (default), a Laplacian pyramid, "
                         "or none (pixels: the adversarial-noise baseline)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")

@@ -215,6 +215,7 @@ def test_visualize_command_layers_use_one_network(tmp_path, capsys):
     (["banana", "--model", "lite0,lit1"], "did you mean lite1"),
     (["--layers", "block3", "--model", "lite0,lite1"], "needs one network"),
     (["banana", "--alpha", "--opaque"], "--alpha"),
+    (["--layers", "block3", "--alpha"], "name a class"),
 ])
 def test_visualize_bad_input(tmp_path, capsys, args, message):
     assert main(["visualize", *args, "--steps", "2", "-o", str(tmp_path / "v.png")] if "--steps" not in args
