@@ -393,7 +393,7 @@ def cmd_visualize(args: argparse.Namespace) -> int:
         images = shown(images)
     tiles = [to_frame(images[i:i + 1]) for i in range(len(objs))]
     write_image(_grid(tiles) if len(tiles) > 1 else tiles[0], args.output)
-    what = sorted({o.description for o in objs}, key=[o.description for o in objs].index)
+    what = dict.fromkeys(o.description for o in objs)  # each class once, in order
     say(f"wrote {args.output} ({', '.join(what)}{f', {args.samples} samples each' if args.samples > 1 else ''}; "
         f"{'+'.join(names)}, seed {seed}, {time.perf_counter() - start:.1f} s on {device.type})")
     return 0

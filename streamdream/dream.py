@@ -70,7 +70,7 @@ def octave_jitter(jitter: int, width: int, full_width: int) -> int:
     return max(1, round(jitter * width / full_width)) if jitter else 0
 
 
-def _autocast(net, image: torch.Tensor):
+def autocast_for(net, image: torch.Tensor):
     # the network's precision for this image (models.DreamNet.autocast); a plain module runs as it is
     return net.autocast(image) if hasattr(net, "autocast") else nullcontext()
 
@@ -82,7 +82,7 @@ def objective_gradient(image: torch.Tensor, net, objective: Objective,
     if image.shape[2] * image.shape[3] > TILE_ABOVE:
         return tiled_gradient(image, net, objective, TILE_SIDE, TILE_MARGIN, generator)
     x = image.detach().requires_grad_(True)
-    with _autocast(net, x):
+    with autocast_for(net, x):
         value = objective(net(x))
     (grad,) = torch.autograd.grad(value, x)
     return grad, float(value.detach())
@@ -134,7 +134,7 @@ def tiled_gradient(image: torch.Tensor, net, objective: Objective, side: int, ma
             if any(short):
                 window = F.pad(window, (0, short[1], 0, short[0]), mode="replicate")
             x = window.detach().requires_grad_(True)
-            with _autocast(net, x):
+            with autocast_for(net, x):
                 # weighted by the window's share of the frame: each pixel's gradient comes out at
                 # the scale a whole-frame pass gives it
                 value = objective(net(x)) * (x.shape[2] * x.shape[3] / (h * w))

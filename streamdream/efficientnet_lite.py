@@ -28,27 +28,27 @@ LITE0_STAGES = [
     (1, 3, 1, 6, 192, 320),
 ]
 
-# deeper: three blocks more in stages 2-6 (the weights' 21 blocks), same widths
-LITE1_STAGES = [
-    (1, 3, 1, 1, 32, 16),
-    (3, 3, 2, 6, 16, 24),
-    (3, 5, 2, 6, 24, 40),
-    (4, 3, 2, 6, 40, 80),
-    (4, 5, 1, 6, 80, 112),
-    (5, 5, 2, 6, 112, 192),
-    (1, 3, 1, 6, 192, 320),
-]
+def scaled_stages(width: float, depth: float) -> list[tuple[int, ...]]:
+    """Lite0's stage table scaled the EfficientNet way: channels by `width`, rounded to a multiple
+    of 8 (never more than 10% down), repeats by `depth`, rounded up. Lite keeps the stem (32
+    channels), the first and the last stage as they are."""
+    def channels(c: int) -> int:
+        scaled = c * width
+        rounded = max(8, int(scaled + 4) // 8 * 8)
+        return rounded + 8 if rounded < 0.9 * scaled else rounded
 
-# Lite1's depth, about 1.1x its widths
-LITE2_STAGES = [
-    (1, 3, 1, 1, 32, 16),
-    (3, 3, 2, 6, 16, 24),
-    (3, 5, 2, 6, 24, 48),
-    (4, 3, 2, 6, 48, 88),
-    (4, 5, 1, 6, 88, 120),
-    (5, 5, 2, 6, 120, 208),
-    (1, 3, 1, 6, 208, 352),
-]
+    last = len(LITE0_STAGES) - 1
+    stages = []
+    for i, (repeats, kernel, stride, expand, cin, cout) in enumerate(LITE0_STAGES):
+        if 0 < i < last:
+            repeats = math.ceil(repeats * depth)
+        stages.append((repeats, kernel, stride, expand, cin if i == 0 else channels(cin), channels(cout)))
+    return stages
+
+
+# the (width, depth) multipliers of the published Lite1 and Lite2 (21 blocks against Lite0's 16)
+LITE1_STAGES = scaled_stages(1.0, 1.1)
+LITE2_STAGES = scaled_stages(1.1, 1.2)
 
 
 class SameConv2d(nn.Conv2d):

@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from .dream import autocast_for
 from .objectives import Objective
 
 # ImageNet colour correlation, square root of its covariance via SVD (as used by Lucid): moving
@@ -55,10 +56,6 @@ class VisualizeSettings:
     colour_jitter: float = 0.1  # per-view contrast and colour shift
     view_size: int | None = 192  # side of the square view the networks see (None: the image's size)
     diversity: float = 0.0  # weight pushing apart several samples of one objective
-
-    def __post_init__(self):
-        if self.param not in PARAMETERISATIONS:
-            raise ValueError(f"param must be one of {PARAMETERISATIONS}, got {self.param!r}")
 
 
 def spectrum_scale(height: int, width: int, decay_power: float = 1.0) -> torch.Tensor:
@@ -95,8 +92,8 @@ class ImageParam(torch.nn.Module):
             raise ValueError(f"need a positive batch and size, got {batch}x{height}x{width}")
         if param not in PARAMETERISATIONS:
             raise ValueError(f"param must be one of {PARAMETERISATIONS}, got {param!r}")
-        self.kind, self.size, self.channels = param, (height, width), 4 if alpha else 3
-        c = self.channels
+        self.kind, self.size = param, (height, width)
+        c = 4 if alpha else 3
         if param == "fourier":
             self.register_buffer("scale", spectrum_scale(height, width, decay_power)[None, None, :, :, None])
             self.param = torch.nn.Parameter(torch.randn((batch, c, height, width // 2 + 1, 2), generator=generator) * sd)
@@ -249,7 +246,7 @@ def visualize(nets, objectives: list[Objective], height: int, width: int, settin
         # of the cost (Adam's normalised steps make their different logit scales matter little)
         k = step % len(nets)
         net = nets[k]
-        with _autocast(net, view):
+        with autocast_for(net, view):
             acts = net(view)
         loss = -sum(obj({name: a[i:i + 1] for name, a in acts.items()}) for i, obj in enumerate(objectives))
         if settings.diversity:
@@ -277,16 +274,6 @@ def shown(image: torch.Tensor, background: tuple[float, float, float] = (1.0, 1.
     if image.shape[1] == 3:
         return image
     return composite(image, torch.tensor(background, dtype=image.dtype, device=image.device).view(1, 3, 1, 1))
-
-
-def _autocast(net, image: torch.Tensor):
-    import contextlib
-
-    if hasattr(net, "autocast"):
-        return net.autocast(image)
-    if image.device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def high_frequency_share(image: torch.Tensor, cutoff: float = 0.25) -> float:
