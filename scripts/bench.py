@@ -44,7 +44,7 @@ from pathlib import Path
 
 import torch
 
-from streamdream import models
+from streamdream import allocator, models
 from streamdream.dream import ascent_step
 from streamdream.objectives import from_layers
 from streamdream.presets import build_config
@@ -401,6 +401,7 @@ def markdown(report: dict) -> str:
 
 
 def main() -> None:
+    allocator.keep_freed_memory()  # as the command line does, before any thread starts
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],

@@ -19,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from streamdream import allocator
 from streamdream.live import WebcamOptions, rss_mb, run_webcam
 from streamdream.presets import build_config
 
 
 def main() -> None:
+    allocator.keep_freed_memory()  # as the command line does, before any thread starts
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", default="test")
     p.add_argument("--width", type=int, default=320)

@@ -1,7 +1,8 @@
 """The video benchmark: the flow path against `--no-flow` on a real clip.
 
     python scripts/bench_video.py [--input ../shared/media/bigbuckbunny.mp4] [--width 640]
-                                  [--frames 50] [--preset NAME] [--flow-only]
+                                  [--frames 50] [--preset NAME] [--flow-only] [--reference NOFLOW.mp4]
+                                  [--set flow_width=640] [--keep DIR]
 
 For each path it runs the same pipeline as `streamdream video`, then measures the flow path
 against its input with the `--no-flow` dream as the reference (see metrics.py): where the dream
@@ -19,6 +20,8 @@ import torch
 
 from streamdream.metrics import measure_files
 from streamdream.pipeline import dream_video_file
+from streamdream import allocator
+from streamdream.config import VideoConfig
 from streamdream.presets import build_config
 from streamdream.sources import VideoFileSource
 
@@ -26,8 +29,11 @@ DEFAULT_INPUT = Path(__file__).resolve().parent.parent.parent / "shared" / "medi
 
 
 def dream_video(args, flow: bool, output: Path):
-    config = build_config(args.preset, {"dream": {"seed": 1, "width": args.width, "device": args.device},
-                                        "video": {"flow": flow, "optical_flow": args.optical_flow}})
+    video = {"flow": flow, "optical_flow": args.optical_flow}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        video[key] = type(getattr(VideoConfig, key))(value)
+    config = build_config(args.preset, {"dream": {"seed": 1, "width": args.width, "device": args.device}, "video": video})
     return dream_video_file(config, VideoFileSource(args.input, config.dream.width, 0.0, args.frames), output)
 
 
@@ -42,6 +48,7 @@ def line(name, stats, m) -> str:
 
 
 def main() -> None:
+    allocator.keep_freed_memory()  # as the command line does, before any thread starts
     p = argparse.ArgumentParser()
     p.add_argument("--input", default=str(DEFAULT_INPUT))
     p.add_argument("--width", type=int, default=640)
@@ -52,6 +59,10 @@ def main() -> None:
     p.add_argument("--flow-only", action="store_true", help="skip the slow --no-flow baseline (coverage is then "
                                                             "judged against output frame 0)")
     p.add_argument("--optical-flow", default="dis", choices=["dis", "raft"])
+    p.add_argument("--reference", metavar="FILE", help="an existing --no-flow dream of the same input, width, frames "
+                                                      "and preset (e.g. from --keep), instead of dreaming it again")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a [video] setting for the flow path, e.g. flow_width=640 (repeatable)")
     p.add_argument("--keep", metavar="DIR", help="keep the two videos in DIR (e.g. for scripts/contact_sheet.py)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,7 +71,9 @@ def main() -> None:
         flow_out, full_out = folder / "flow.mp4", folder / "noflow.mp4"
         fs = dream_video(args, True, flow_out).stats
         ns = None
-        if not args.flow_only:
+        if args.reference:
+            full_out = Path(args.reference)
+        elif not args.flow_only:
             result = dream_video(args, False, full_out)
             ns = result.stats
         reference = None if args.flow_only else full_out
@@ -79,9 +92,11 @@ def main() -> None:
     print(f"strength drift, last {args.window} / first {args.window} frames: "
           f"{fm.strength_last / fm.strength_first:.3f} (target within 0.7-1.3)")
     print(f"flow path wall / dream stage: {fs.wall_seconds / fs.dream_seconds:.3f}")
-    if ns is None:
+    if args.flow_only:
         return
     print(f"strength flow / no-flow: {fm.strength / fm.reference_strength:.3f} (target 0.9-1.2)")
+    if ns is None:
+        return
     print(f"speed-up per frame: {ns.wall_seconds / ns.frames / (fs.wall_seconds / fs.frames):.2f}x (target >= 5)")
 
 

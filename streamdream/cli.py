@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, signals
+from . import __version__, allocator, signals
 from .errors import RunError, StreamdreamError, UsageError
 from .signals import exit_code
 
@@ -563,6 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    allocator.keep_freed_memory()  # before any thread starts: each keeps the allocator arena it starts with
     try:
         with signals.handled():
             return args.run(args)

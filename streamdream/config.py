@@ -41,6 +41,7 @@ class VideoConfig:
     flow: bool = True  # False: dream every frame from scratch (the baseline)
     optical_flow: str = "dis"  # dis (OpenCV, CPU) or raft (torchvision RAFT-small, for CUDA; downloads weights)
     flow_weights: str | None = None  # a local RAFT-small state dict
+    flow_width: int = 640  # flow is computed on a copy at most this wide: DIS cost grows with the pixels
     refine_iterations: int = 1  # full-size ascent steps on each frame after the carried detail is laid down
     refine_octaves: int = 4  # >1: one more step a frame at one of the smaller octaves, in turn (amortised octaves)
     carried_step: float = 0.25  # share of the step on pixels carried for a while (1: all)
@@ -134,6 +135,8 @@ def check(config: Config, where: str = "settings") -> Config:
         raise UsageError(f"{where}: nothing to dream: give layers, a class, or both")
     if d.width is not None and not 32 <= d.width <= 16384:
         raise UsageError(f"{where}: width must be 32 to 16384 pixels, got {d.width}")
+    if not 32 <= v.flow_width <= 4096:
+        raise UsageError(f"{where}: flow_width must be 32 to 4096 pixels, got {v.flow_width}")
     if v.optical_flow not in ("dis", "raft"):
         raise UsageError(f"{where}: optical_flow must be dis or raft, got '{v.optical_flow}'")
     for name in ("refine_iterations", "refine_octaves", "max_gain"):

@@ -124,7 +124,9 @@ def temporal_metrics(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray]
     `references`, if given, are full dreams of the same inputs (e.g. `--no-flow`): each frame's
     coverage is then judged against the median local strength of its own full dream.
     """
-    dis = DISFlow()
+    # the measuring flow stays MEDIUM whatever preset the tool's flow stage uses: the ruler must
+    # not change with what it measures
+    dis = DISFlow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     previous = None
     out_errors, in_errors, strengths, ref_strengths = [], [], [], []
     covered, moving_covered, concentrations, coherence, coherence_moving = [], [], [], [], []

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from . import allocator
 from .efficientnet_lite import LITE0_STAGES, LITE1_STAGES, LITE2_STAGES, EfficientNetLite
 from .errors import UsageError, did_you_mean
 
@@ -327,7 +328,9 @@ class DreamNet(nn.Module):
     def prepare(self, device: torch.device, precision: str = "auto") -> "DreamNet":
         """This network on `device`, ready for dream steps: weights in channels_last, which the
         convolutions run fastest in (a Lite0 CPU step took under half the time), and the
-        precision ("auto", "fp32" or "bf16", see `bf16_from`) that `autocast` applies."""
+        precision ("auto", "fp32" or "bf16", see `bf16_from`) that `autocast` applies. The
+        process's allocator keeps freed memory for the next step (see allocator.py)."""
+        allocator.keep_freed_memory()
         self.bf16_from = bf16_from(precision, torch.device(device), self.spec)
         self.prepared = True
         return self.to(device, memory_format=torch.channels_last)
@@ -474,12 +477,6 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-# On a CPU with AVX512-BF16 but no AMX, bf16 made Lite0's steps slower on small images (its
-# depthwise layers gain little and every layer pays for casts) and faster on large ones:
-# 640x360 was a toss-up, 960x540 took 0.75x and 1280x720 0.4-0.8x the fp32 time (scripts/bench.py)
-DEPTHWISE_BF16_FROM = 400_000
-
-
 def bf16_from(precision: str, device: torch.device, spec: ModelSpec) -> int | None:
     """From how many pixels an image's dream step computes in bf16 (autocast; the image and its
     gradient stay fp32, and the gradient is normalised, so bf16's short mantissa does not change
@@ -487,8 +484,11 @@ def bf16_from(precision: str, device: torch.device, spec: ModelSpec) -> int | No
 
     "fp32": never; "bf16": always. "auto": bf16 on CUDA where the card has it (about twice the
     step rate); on a CPU only where it computes bf16 natively (AVX512-BF16 or AMX; elsewhere it
-    is emulated and slow): always for dense networks (GoogLeNet's 640x360 step took 0.55x the
-    fp32 time) and with AMX, from DEPTHWISE_BF16_FROM pixels for depthwise ones.
+    is emulated and slow): for dense networks (GoogLeNet's step took 0.72-0.79x the fp32 time
+    from 320x180 to 1280x720 on AVX512-BF16) and, with AMX, for depthwise ones. Without AMX a
+    depthwise network stays fp32: Lite0's depthwise layers gain little and every layer pays for
+    the casts, so bf16 took 1.3-1.4x the fp32 time at every size up to 1280x720 (scripts/bench.py,
+    with the allocator keeping freed memory; before that fix large sizes had looked faster in bf16).
     """
     if precision == "fp32":
         return None
@@ -501,7 +501,7 @@ def bf16_from(precision: str, device: torch.device, spec: ModelSpec) -> int | No
     flags = cpu_flags()
     if "amx_bf16" in flags or ("avx512_bf16" in flags and not spec.depthwise):
         return 0
-    return DEPTHWISE_BF16_FROM if "avx512_bf16" in flags else None
+    return None
 
 
 def describe_precision(start: int | None) -> str:

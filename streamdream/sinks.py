@@ -319,7 +319,7 @@ class VideoFileSink:
     """
 
     def __init__(self, output: str | Path, rate, time_base, crf: int = 18, audio_from: Path | None = None,
-                 audio_start: float = 0.0, speed: str = "medium", overwrite: bool = False,
+                 audio_start: float = 0.0, speed: str = "faster", overwrite: bool = False,
                  resume: "Partial | None" = None, expected_frames: int | None = None, lean: bool = False,
                  hardware: bool = False):
         self.output = Path(output)
@@ -329,7 +329,11 @@ class VideoFileSink:
         self.crf = crf
         self.audio_from = audio_from
         self.audio_start = audio_start
-        self.speed = speed  # x264 preset: a live recording must keep up with the camera
+        # x264 preset. "faster", not x264's "medium": on a CPU the encoder shares the cores with the
+        # dream, and on a dreamt 640x360 clip at crf 18 medium took 2.4x the time (253 against 107
+        # ms a frame on 2 cores) for 1.2 dB more PSNR (35.0 against 33.9) at about the same size.
+        # A live recording takes "veryfast" to keep up with the camera
+        self.speed = speed
         self.overwrite = overwrite
         self.existed = self.output.exists()
         self.partial = partial_path(self.output)

@@ -26,9 +26,6 @@ from .zoom import zoom_view
 
 # below this share of trusted pixels the flow explains too little of the frame to carry a dream
 MIN_TRUSTED = 0.3
-# flow on wider frames is computed on a copy this wide: DIS cost grows with the pixels, and the
-# dream's detail is coarser than the flow error this leaves
-FLOW_WIDTH = 640
 # the local strength map averages over cells this share of the frame's width (as the metrics do)
 LOCAL_SHARE = 1 / 20
 # regions of carried detail weaker than this quantile of the keyframe's local strength are lifted
@@ -49,10 +46,10 @@ class Motion:
 
 class MotionTracker:
     """Flow between consecutive input frames (DIS unless another flow is given, e.g. RAFTFlow),
-    computed on a copy at most `width` wide and given at that size (`motion_on` brings it to the
-    frame's). Keeps the previous grey frame; one per thread."""
+    computed on a copy at most `width` wide (VideoConfig.flow_width) and given at that size
+    (`motion_on` brings it to the frame's). Keeps the previous grey frame; one per thread."""
 
-    def __init__(self, scene_cut: float, flow=None, width: int = FLOW_WIDTH):
+    def __init__(self, scene_cut: float, flow=None, width: int = VideoConfig.flow_width):
         self.scene_cut, self.width = scene_cut, width
         self.flow = flow or DISFlow()
         # the forward flow runs beside the backward one (OpenCV lets go of the GIL), with its own
@@ -114,8 +111,8 @@ def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
     if video.optical_flow == "raft":
         from .flow import RAFTFlow
 
-        return MotionTracker(video.scene_cut, RAFTFlow(device, video.flow_weights))
-    return MotionTracker(video.scene_cut)
+        return MotionTracker(video.scene_cut, RAFTFlow(device, video.flow_weights), video.flow_width)
+    return MotionTracker(video.scene_cut, width=video.flow_width)
 
 
 def box_blur(image: torch.Tensor, side: int) -> torch.Tensor:

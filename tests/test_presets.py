@@ -50,6 +50,7 @@ def test_user_preset_file(tmp_path):
     ('[dream]\noctave_scale = 0.5\n', "octave_scale must be 1.0 or more"),
     ('[dream]\nstep = -1\n', "step must be 0 or more"),
     ('[video]\nflow = 1\n', "video.flow must be bool"),
+    ('[video]\nflow_width = 8\n', "flow_width must be 32 to 4096 pixels"),
     ('[dream\n', "not valid TOML"),
 ])
 def test_bad_preset_names_file_key_and_choices(tmp_path, text, match):
