@@ -14,26 +14,25 @@ issue are printed beside them.
 
 import argparse
 import tempfile
+import tomllib
 from pathlib import Path
 
 import torch
 
+from streamdream import allocator
 from streamdream.metrics import measure_files
 from streamdream.pipeline import dream_video_file
-from streamdream import allocator
-from streamdream.config import VideoConfig
-from streamdream.presets import build_config
+from streamdream.presets import apply, build_config
 from streamdream.sources import VideoFileSource
 
 DEFAULT_INPUT = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
 
 
 def dream_video(args, flow: bool, output: Path):
-    video = {"flow": flow, "optical_flow": args.optical_flow}
-    for item in args.set:
-        key, value = item.split("=", 1)
-        video[key] = type(getattr(VideoConfig, key))(value)
-    config = build_config(args.preset, {"dream": {"seed": 1, "width": args.width, "device": args.device}, "video": video})
+    config = build_config(args.preset, {"dream": {"seed": 1, "width": args.width, "device": args.device},
+                                        "video": {"flow": flow, "optical_flow": args.optical_flow}})
+    if args.set:  # read as TOML and laid over like a preset's [video] table: typed, checked, unknown keys refused
+        config = apply(config, {"video": tomllib.loads("\n".join(args.set))}, "--set")
     return dream_video_file(config, VideoFileSource(args.input, config.dream.width, 0.0, args.frames), output)
 
 
@@ -62,7 +61,7 @@ def main() -> None:
     p.add_argument("--reference", metavar="FILE", help="an existing --no-flow dream of the same input, width, frames "
                                                       "and preset (e.g. from --keep), instead of dreaming it again")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a [video] setting for the flow path, e.g. flow_width=640 (repeatable)")
+                   help="a [video] preset key in TOML, e.g. flow_width=640 or flow=false (repeatable)")
     p.add_argument("--keep", metavar="DIR", help="keep the two videos in DIR (e.g. for scripts/contact_sheet.py)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
