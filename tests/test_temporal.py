@@ -48,6 +48,34 @@ def test_flow_path_is_steadier_than_dreaming_each_frame(dreamer):
     assert steady.strength > 0.8 * flicker.strength  # coherence does not come from dreaming less
 
 
+@pytest.mark.parametrize("video,full_size_passes", [
+    (VideoConfig(), 0),  # the default: one step a frame at a smaller octave, in turn, none at full size
+    (VideoConfig(refine_iterations=1), 1),
+    (VideoConfig(refine_iterations=2, refine_octaves=1), 2),
+])
+def test_steps_a_carried_frame_takes(dreamer, video, full_size_passes):
+    # the cost of a carried frame is set by where its steps run: record each network pass's size
+    frames = [pattern_frame(i, 128, 96) for i in range(5)]
+    stream, tracker = StreamDreamer(dreamer, video), MotionTracker(video.scene_cut)
+    stream.next(frames[0], tracker.next(frames[0]))  # the keyframe's full dream
+    sizes = []
+    hook = dreamer.net.register_forward_pre_hook(lambda module, args: sizes.append(tuple(args[0].shape[2:])))
+    try:
+        for f in frames[1:]:
+            before = len(sizes)
+            stream.next(f, tracker.next(f))
+            passes = sizes[before:]
+            assert sum(s == (96, 128) for s in passes) == full_size_passes
+            smaller = [s for s in passes if s != (96, 128)]
+            assert len(smaller) == (1 if video.refine_octaves > 1 else 0)
+            assert all(h < 96 and w < 128 for h, w in smaller)
+    finally:
+        hook.remove()
+    assert stream.keyframes == 1
+    # the three smaller octaves of four, taken in turn
+    assert len({s for s in sizes if s != (96, 128)}) == (3 if video.refine_octaves > 1 else 0)
+
+
 @pytest.fixture(scope="module")
 def moving_object(dreamer):
     """A textured disc crossing a still textured background, dreamt both ways."""
