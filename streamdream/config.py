@@ -43,11 +43,11 @@ class VideoConfig:
     flow_weights: str | None = None  # a local RAFT-small state dict
     flow_width: int = 640  # flow is computed on a copy at most this wide: DIS cost grows with the pixels
     # The default is one step a frame at one of the smaller octaves, in turn, and none at full size:
-    # on a 2-core CPU that took 0.45 s a 640x360 frame in the pipeline against 1.0 s with a
-    # full-size step as well. The doubled fresh step (4 against 2) keeps moving subjects as dreamt
+    # on a 2-core CPU that took 0.36-0.46 s a 640x360 frame in the pipeline against 0.79-1.03 s
+    # with a full-size step as well (interleaved runs). The doubled fresh step (4 against 2) keeps moving subjects as dreamt
     # as the full-size step did (scripts/bench_video.py, README "Performance").
     refine_iterations: int = 0  # full-size ascent steps on each frame after the carried detail is laid down
-    refine_octaves: int = 4  # >1: one more step a frame at one of the smaller octaves, in turn (amortised octaves)
+    refine_octaves: int = 4  # >1: a step a frame at one of the smaller octaves, in turn (amortised octaves)
     carried_step: float = 0.25  # share of the step on pixels carried for a while (1: all)
     fresh_step: float = 4.0  # share of the step on pixels the previous frame did not show
     fresh_frames: int = 6  # frames over which a newly shown pixel's step falls from fresh_step to carried_step
