@@ -595,6 +595,10 @@ class WindowSink:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise UsageError("there is no screen to show a window on (DISPLAY is not set); "
                              "give -o FILE (zoom) or --no-window (webcam) instead")
+        if sys.platform.startswith("linux") and os.environ.get("DISPLAY") and _x_display_answers() is False:
+            # checked here because OpenCV's Qt aborts the whole process (SIGABRT) on an X server it cannot reach
+            raise UsageError(f"cannot reach the screen DISPLAY={os.environ['DISPLAY']} (no X server answers there); "
+                             "set DISPLAY to a running one, or give -o FILE (zoom) or --no-window (webcam)")
         self.title, self.pace = title, pace
         self.commands = commands if commands is not None else ControlChannel()
         self.start: float | None = None
@@ -645,6 +649,25 @@ class WindowSink:
             pass
 
     abort = close  # a window leaves nothing behind to remove
+
+
+def _x_display_answers() -> bool | None:
+    """Whether the X server named by $DISPLAY accepts a connection; None where libX11 is not there to ask."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        x11 = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+    except OSError:
+        return None
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    connection = x11.XOpenDisplay(None)
+    if not connection:
+        return False
+    x11.XCloseDisplay(connection)
+    return True
 
 
 def _hide_cursor() -> bool:

@@ -150,15 +150,32 @@ def test_installation_deepens_a_still_scene_and_follows_motion_again():
 def xvfb():
     if not shutil.which("Xvfb"):
         pytest.skip("Xvfb is not installed (apt install xvfb)")
-    display = ":97"
-    server = subprocess.Popen(["Xvfb", display, "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)
-    if server.poll() is not None:
+    # -displayfd: Xvfb picks a free display and writes its number once it accepts connections
+    # (a fixed number and a fixed wait failed on a loaded CI machine: the window opened before the server was up)
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_end,))
+    os.close(write_end)
+    with os.fdopen(read_end) as ready:
+        number = ready.readline().strip()  # empty if the server exits first
+    if not number or server.poll() is not None:
+        server.kill()
         pytest.skip("Xvfb did not start")
-    yield display
+    yield f":{number}"
     server.terminate()
     server.wait(timeout=10)
+
+
+def test_an_unreachable_screen_is_one_line():
+    if not sys.platform.startswith("linux"):
+        pytest.skip("DISPLAY only matters on Linux")
+    # OpenCV's Qt would abort the process (SIGABRT) on this; the window sink must refuse first
+    env = dict(os.environ, DISPLAY=":4242", OPENCV_LOG_LEVEL="SILENT")
+    done = subprocess.run([sys.executable, "-m", "streamdream", "webcam", "--source", "test", "--duration", "1", *FAST],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "DISPLAY=:4242" in done.stdout and "--no-window" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_window_shows_the_dream_on_a_virtual_screen(xvfb, tmp_path):
