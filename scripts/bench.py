@@ -227,7 +227,7 @@ def video_child(args) -> dict:
                 ("decode", s.capture_seconds), ("flow", s.flow_seconds), ("dream", s.dream_seconds),
                 ("encode", s.sink_seconds))},
             "peak_memory_mb": round(memory), "memory_kind": "cuda max allocated" if device.type == "cuda" else "rss",
-            "precision": models.describe_precision(models.bf16_from(args.precision, device, models.get_spec(model)))}
+            "precision": models.describe_precision(models.uses_bf16(args.precision, device, models.get_spec(model)))}
 
 
 def peak_rss_mb() -> float:
@@ -455,7 +455,7 @@ def main() -> None:
             for row in report["steps"]:  # against the highest peak seen, before, beside or after
                 row["share_of_peak"] = round(row["best_gflops"] / max(row["peak_nearby"], report["peak"][row["precision"]]), 3)
         report["peak_runs"] = runs
-        report["auto_precision"] = {m: models.describe_precision(models.bf16_from("auto", device, models.get_spec(m)))
+        report["auto_precision"] = {m: models.describe_precision(models.uses_bf16("auto", device, models.get_spec(m)))
                                     for m in args.models}
         report["input"] = str(args.input)
         if not args.no_video:

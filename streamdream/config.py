@@ -30,7 +30,7 @@ class DreamConfig:
     jitter: int = 32
     seed: int | None = None  # None: a fresh random seed each run (reported, so it can be repeated)
     device: str = "auto"
-    precision: str = "auto"  # fp32, bf16, or auto: bf16 where it is faster (see models.bf16_from)
+    precision: str = "auto"  # fp32, bf16, or auto: bf16 where it is faster (see models.uses_bf16)
     width: int | None = None  # rescale the input to this width first, keeping the aspect
 
 

@@ -38,7 +38,7 @@ class ModelSpec:
     std: tuple[float, float, float]
     torchvision_name: str | None = None  # weights through torchvision's weights API
     optional_prefixes: tuple[str, ...] = ()  # state-dict keys a file may lack or carry (aux heads)
-    depthwise: bool = False  # mostly depthwise convolutions (see `bf16_from`)
+    depthwise: bool = False  # mostly depthwise convolutions (see `uses_bf16`)
     # weights that ship inside a Python package: () -> (state dict, where it came from)
     packaged: Callable[[], tuple[dict, str]] | None = None
 
@@ -316,8 +316,7 @@ class DreamNet(nn.Module):
         self.names = order[:depth]
         self.wanted = frozenset(wanted)
         self.stages = nn.ModuleList(m for _, m in chain[:depth])
-        # images of at least this many pixels run under bf16 autocast, None: never (see `prepare`)
-        self.bf16_from: int | None = None
+        self.bf16 = False  # dream steps run under bf16 autocast (see `prepare`)
         self.prepared = False  # unprepared: bf16 on CUDA, fp32 on a CPU
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
@@ -328,19 +327,19 @@ class DreamNet(nn.Module):
     def prepare(self, device: torch.device, precision: str = "auto") -> "DreamNet":
         """This network on `device`, ready for dream steps: weights in channels_last, which the
         convolutions run fastest in (a Lite0 CPU step took under half the time), and the
-        precision ("auto", "fp32" or "bf16", see `bf16_from`) that `autocast` applies. The
+        precision ("auto", "fp32" or "bf16", see `uses_bf16`) that `autocast` applies. The
         process's allocator keeps freed memory for the next step (see allocator.py)."""
         allocator.keep_freed_memory()
-        self.bf16_from = bf16_from(precision, torch.device(device), self.spec)
+        self.bf16 = uses_bf16(precision, torch.device(device), self.spec)
         self.prepared = True
         return self.to(device, memory_format=torch.channels_last)
 
     def autocast(self, image: torch.Tensor):
         """The autocast a forward and backward pass on `image` (N, 3, H, W) runs under: bf16 for
-        the convolutions and matmuls where the precision says so for its size; the image and its
-        gradient stay fp32."""
-        start = self.bf16_from if self.prepared else (0 if image.device.type == "cuda" else None)
-        if start is not None and image.shape[-2] * image.shape[-1] >= start:
+        the convolutions and matmuls where the precision says so; the image and its gradient
+        stay fp32."""
+        bf16 = self.bf16 if self.prepared else image.device.type == "cuda"
+        if bf16:
             return torch.autocast(image.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -477,10 +476,10 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-def bf16_from(precision: str, device: torch.device, spec: ModelSpec) -> int | None:
-    """From how many pixels an image's dream step computes in bf16 (autocast; the image and its
-    gradient stay fp32, and the gradient is normalised, so bf16's short mantissa does not change
-    the look); None: never.
+def uses_bf16(precision: str, device: torch.device, spec: ModelSpec) -> bool:
+    """Whether dream steps compute in bf16 (autocast; the image and its gradient stay fp32, and
+    the gradient is normalised, so bf16's short mantissa does not change the look). The answer
+    holds for every image size: no size measured here asked for a threshold.
 
     "fp32": never; "bf16": always. "auto": bf16 on CUDA where the card has it (about twice the
     step rate); on a CPU only where it computes bf16 natively (AVX512-BF16 or AMX; elsewhere it
@@ -491,22 +490,20 @@ def bf16_from(precision: str, device: torch.device, spec: ModelSpec) -> int | No
     with the allocator keeping freed memory; before that fix large sizes had looked faster in bf16).
     """
     if precision == "fp32":
-        return None
+        return False
     if precision == "bf16":
-        return 0
+        return True
     if precision != "auto":
         raise UsageError(f"unknown precision '{precision}'; choose auto, fp32 or bf16")
     if device.type == "cuda":
-        return 0 if torch.cuda.is_bf16_supported() else None
+        return torch.cuda.is_bf16_supported()
     flags = cpu_flags()
-    if "amx_bf16" in flags or ("avx512_bf16" in flags and not spec.depthwise):
-        return 0
-    return None
+    return "amx_bf16" in flags or ("avx512_bf16" in flags and not spec.depthwise)
 
 
-def describe_precision(start: int | None) -> str:
-    """`bf16_from`'s answer in words."""
-    return "fp32" if start is None else "bf16" if start == 0 else f"bf16 from {start / 1e6:g} MP, fp32 below"
+def describe_precision(bf16: bool) -> str:
+    """`uses_bf16`'s answer in words."""
+    return "bf16" if bf16 else "fp32"
 
 
 def pick_device(device: str) -> torch.device:

@@ -23,25 +23,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("flags,model,expected", [
-    (set(), "lite0", None),  # bf16 emulated: slower, so fp32
-    (set(), "googlenet", None),
-    ({"avx512_bf16"}, "googlenet", 0),  # dense: bf16 at every size
-    ({"avx512_bf16"}, "lite0", None),  # depthwise: the casts cost more than bf16 gains
-    ({"amx_bf16", "avx512_bf16"}, "lite0", 0),
+    (set(), "lite0", False),  # bf16 emulated: slower, so fp32
+    (set(), "googlenet", False),
+    ({"avx512_bf16"}, "googlenet", True),  # dense: bf16 at every size
+    ({"avx512_bf16"}, "lite0", False),  # depthwise: the casts cost more than bf16 gains
+    ({"amx_bf16", "avx512_bf16"}, "lite0", True),
 ])
 def test_auto_precision_on_a_cpu_follows_what_it_computes_natively(monkeypatch, flags, model, expected):
     monkeypatch.setattr(models, "cpu_flags", lambda: frozenset(flags))
-    assert models.bf16_from("auto", torch.device("cpu"), models.get_spec(model)) == expected
+    assert models.uses_bf16("auto", torch.device("cpu"), models.get_spec(model)) == expected
 
 
-@pytest.mark.parametrize("precision,expected", [("fp32", None), ("bf16", 0)])
+@pytest.mark.parametrize("precision,expected", [("fp32", False), ("bf16", True)])
 def test_explicit_precision_wins(precision, expected):
-    assert models.bf16_from(precision, torch.device("cpu"), models.get_spec("lite0")) == expected
+    assert models.uses_bf16(precision, torch.device("cpu"), models.get_spec("lite0")) == expected
 
 
 def test_unknown_precision_is_refused():
     with pytest.raises(UsageError, match="choose auto, fp32 or bf16"):
-        models.bf16_from("fp16", torch.device("cpu"), models.get_spec("lite0"))
+        models.uses_bf16("fp16", torch.device("cpu"), models.get_spec("lite0"))
     with pytest.raises(UsageError, match="precision"):
         from streamdream.config import Config, check
 
@@ -54,10 +54,10 @@ def _net(lite0, precision, layer="block4"):
     return net, from_layers(layer, lambda n: n, lambda n: 1)
 
 
-def test_autocast_turns_on_by_image_size(lite0):
-    net, _ = _net(lite0, "fp32")
-    net.bf16_from = 5000  # a threshold by image size
-    for side, on in ((64, False), (96, True)):
+@pytest.mark.parametrize("precision,on", [("fp32", False), ("bf16", True)])
+def test_autocast_follows_the_precision_at_every_size(lite0, precision, on):
+    net, _ = _net(lite0, precision)
+    for side in (32, 96, 400):
         with net.autocast(torch.zeros(1, 3, side, side)):
             assert torch.is_autocast_enabled("cpu") is on
 
