@@ -121,7 +121,7 @@ def test_bench_script_prints_one_json_document(tmp_path):
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench.py"), "--device", "cpu", "--models", "lite0,googlenet",
          "--sizes", "64x36", "--steps", "1", "--video-sizes", "64x36", "--frames", "4", "--input", str(clip),
-         "--live-seconds", "2", "--profile-width", "64", "--out", str(tmp_path / "bench.json")],
+         "--live-seconds", "2", "--live-runs", "2", "--profile-width", "64", "--out", str(tmp_path / "bench.json")],
         capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
@@ -139,7 +139,9 @@ def test_bench_script_prints_one_json_document(tmp_path):
         assert "error" not in row, row
         assert row["frames"] == 4 and row["fps"] > 0 and row["peak_memory_mb"] > 0
         assert row["wall_over_dream"] >= 1.0
-    assert report["live"]["dream_fps"] > 0
+    live = report["live"]
+    assert live["dream_fps"] > 0 and len(live["runs_dream_fps"]) == 2
+    assert live["dream_fps"] in live["runs_dream_fps"] and live["runs_dream_fps"] == sorted(live["runs_dream_fps"])
     parts = report["profile"]["ms_per_frame"]
     assert parts["ascent"] > 0 and parts["flow"] > 0 and parts["encode"] > 0 and parts["wall"] > 0
     assert {t["what"] for t in report["targets"]} >= {"default video path 640x360, fps"}
