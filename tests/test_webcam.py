@@ -261,3 +261,32 @@ def test_webcam_takes_a_guide_image(tmp_path, capsys):
     assert main(["webcam", "--source", "test", "--no-window", "--duration", "2", *FAST[2:],
                  "--layers", "block4", "--guide", str(guide)]) == 0
     assert "block4 guided" in capsys.readouterr().out
+
+
+def test_a_cpu_show_leaves_a_core_and_puts_everything_back():
+    import cv2
+    import torch
+
+    from streamdream.live import WebcamOptions, run_webcam
+
+    threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
+    if threads < 2:
+        pytest.skip("one CPU thread: nothing to leave to the display")
+
+    class Watch:  # a sink: what the show runs with, seen while it runs
+        def __init__(self):
+            self.seen = set()
+
+        def write(self, image, time):
+            self.seen.add((torch.get_num_threads(), cv2.getNumThreads()))
+
+        def close(self, error=False):
+            pass
+
+    watch = Watch()
+    config = build_config("clouds", {"dream": {"width": 96, "octaves": 2, "iterations": 2, "seed": 1, "device": "cpu"}})
+    run_webcam(WebcamOptions("test", window=False, duration=2), config, say=lambda m: None, sinks=[watch])
+    # the dream gives up a core, and OpenCV works on one thread: its pool cost more CPU than it
+    # saved on the show's small frames
+    assert watch.seen == {(threads - 1, 1)}
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == (threads, cv_threads)
