@@ -416,8 +416,8 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=24, help="frames per file-to-file run")
     p.add_argument("--live-seconds", type=float, default=15.0)
     p.add_argument("--live-runs", type=int, default=3,
-                   help="live runs; the report gives the median run and every run's dream fps (one run of this "
-                        "VM ranged 7-12 fps for one setting)")
+                   help="live runs; the report gives the median run and every run's dream fps (single runs of this "
+                        "VM ranged 7-12 dream fps for one setting)")
     p.add_argument("--profile-width", type=int, default=640)
     p.add_argument("--input", help="the clip to dream (default: the shared clip, else a generated 1080p one)")
     p.add_argument("--no-steps", action="store_true")
