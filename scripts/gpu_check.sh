@@ -13,7 +13,7 @@ print("cuda", torch.cuda.is_available(), torch.cuda.get_device_name() if torch.c
 PY
 echo "== bench (one JSON document: steps against the card's matmul peak, file to file 320x180-1920x1080, profile)"
 if [ -f "$MEDIA" ]; then BENCH_INPUT=(--input "$MEDIA"); else BENCH_INPUT=(); fi
-timeout 420 python3 scripts/bench.py --device cuda --frames 48 "${BENCH_INPUT[@]}" --out "${OUT:-.}/bench_cuda.json" \
+timeout 420 python3 scripts/bench.py --device cuda --frames 48 --live-runs 1 "${BENCH_INPUT[@]}" --out "${OUT:-.}/bench_cuda.json" \
   | python3 -c "import json,sys; r=json.load(sys.stdin); print(json.dumps(r['targets'], indent=1)); print(json.dumps(r.get('profile'), indent=1))"
 python3 scripts/bench.py --markdown "${OUT:-.}/bench_cuda.json"
 echo "== tests"
