@@ -651,8 +651,8 @@ class WindowSink:
     abort = close  # a window leaves nothing behind to remove
 
 
-def _x_display_answers() -> bool | None:
-    """Whether the X server named by $DISPLAY accepts a connection; None where libX11 is not there to ask."""
+def _libx11():
+    """libX11 through ctypes, its display calls typed; None where it is not installed."""
     import ctypes
     import ctypes.util
 
@@ -663,6 +663,17 @@ def _x_display_answers() -> bool | None:
     x11.XOpenDisplay.restype = ctypes.c_void_p
     x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
     x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+    x11.XDefaultRootWindow.restype = ctypes.c_ulong
+    x11.XFlush.argtypes = [ctypes.c_void_p]
+    return x11
+
+
+def _x_display_answers() -> bool | None:
+    """Whether the X server named by $DISPLAY accepts a connection; None where libX11 is not there to ask."""
+    x11 = _libx11()
+    if x11 is None:
+        return None
     connection = x11.XOpenDisplay(None)
     if not connection:
         return False
@@ -677,13 +688,11 @@ def _hide_cursor() -> bool:
     import ctypes.util
 
     try:
-        x11 = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+        x11 = _libx11()
+        if x11 is None:
+            return False
         xfixes = ctypes.CDLL(ctypes.util.find_library("Xfixes") or "libXfixes.so.3")
-        x11.XOpenDisplay.restype = ctypes.c_void_p
-        x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-        x11.XDefaultRootWindow.restype = ctypes.c_ulong
         xfixes.XFixesHideCursor.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
-        x11.XFlush.argtypes = [ctypes.c_void_p]
         display = x11.XOpenDisplay(None)
         if not display:
             return False
