@@ -2,6 +2,7 @@
 virtual screen (Xvfb)."""
 
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -157,7 +158,8 @@ def xvfb():
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_end,))
     os.close(write_end)
     with os.fdopen(read_end) as ready:
-        number = ready.readline().strip()  # empty if the server exits first
+        # empty if the server exits first, or says nothing in 30 s (a hung server must not hang the suite)
+        number = ready.readline().strip() if select.select([ready], [], [], 30)[0] else ""
     if not number or server.poll() is not None:
         server.kill()
         pytest.skip("Xvfb did not start")
