@@ -137,10 +137,19 @@ def step_flops(net, objective, image) -> float:
     Counted with .backward(), as FlopCounterMode's module tracking refuses autograd.grad on a leaf."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    from streamdream import efficientnet_lite
+
     x = image.detach().clone().requires_grad_(True)
     counter = FlopCounterMode(display=False)
-    with counter, net.autocast(x):
-        objective(net(x)).backward()
+    # counted on the plain arithmetic the network defines: the counter does not see the fused
+    # oneDNN convolution+ReLU6 of the CPU fast path, and would count the zero row of its
+    # padded depthwise kernels
+    fast, efficientnet_lite.CPU_FAST_PATH = efficientnet_lite.CPU_FAST_PATH, False
+    try:
+        with counter, net.autocast(x):
+            objective(net(x)).backward()
+    finally:
+        efficientnet_lite.CPU_FAST_PATH = fast
     return float(counter.get_total_flops())
 
 

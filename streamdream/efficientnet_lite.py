@@ -51,22 +51,118 @@ LITE1_STAGES = scaled_stages(1.0, 1.1)
 LITE2_STAGES = scaled_stages(1.1, 1.2)
 
 
+# the CPU fast path of a dream step (see `conv_relu6` and `SameConv2d`); False runs the plain
+# arithmetic the network defines, which the benchmark counts FLOPs on and the tests compare with
+CPU_FAST_PATH = True
+
+
+def _cpu_autocast() -> bool:
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:  # torch before 2.4
+        return torch.is_autocast_cpu_enabled()
+
+
+def _fused_op_available() -> bool:
+    # a private oneDNN op (the one torch.compile fuses into on a CPU); builds without it, or
+    # where it fails, take the plain path
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+_FUSED_OP = _fused_op_available()
+
+
+def _fast(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether the CPU fast path can take this convolution: fp32 on a CPU with oneDNN, no
+    autocast (under bf16 the plain path's convolutions run in bf16), frozen weights."""
+    return (CPU_FAST_PATH and _FUSED_OP and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
+            and not weight.requires_grad and not _cpu_autocast())
+
+
+class _ConvReLU6(torch.autograd.Function):
+    """relu6(conv2d(x)) as one oneDNN pass forward; backward gives the gradient of x only (the
+    weights are frozen in a dream). The ReLU6 mask comes from the output: 0 < y < 6 exactly where
+    0 < conv < 6."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, groups):
+        y = torch.ops.mkldnn._convolution_pointwise(x, weight, bias, padding, stride, [1, 1], groups,
+                                                    "hardtanh", [0.0, 6.0], None)
+        ctx.save_for_backward(x, weight, y)
+        ctx.stride, ctx.padding, ctx.groups = stride, padding, groups
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, y = ctx.saved_tensors
+        grad = torch.ops.aten.hardtanh_backward(grad, y, 0.0, 6.0)
+        grad_x = torch.ops.aten.convolution_backward(grad, x, weight, None, ctx.stride, ctx.padding, [1, 1], False,
+                                                     [0, 0], ctx.groups, [True, False, False])[0]
+        return grad_x, None, None, None, None, None
+
+
+def conv_relu6(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: tuple[int, int],
+               padding: tuple[int, int], groups: int) -> torch.Tensor:
+    """relu6(conv2d(x, weight, bias, stride, padding, groups)), x (N, C, H, W). On a CPU in fp32
+    one fused oneDNN pass (the separate ReLU6 forward and backward were a quarter of a Lite0
+    step there); elsewhere the plain ops."""
+    if x.ndim != 4:
+        raise ValueError(f"conv_relu6 expects (N, C, H, W), got {tuple(x.shape)}")
+    global _FUSED_OP
+    if _fast(x, weight):
+        try:
+            return _ConvReLU6.apply(x, weight, bias, list(stride), list(padding), groups)
+        except RuntimeError:
+            _FUSED_OP = False  # this build's oneDNN refuses it: the plain path from now on
+    return F.relu6(F.conv2d(x, weight, bias, stride, padding, 1, groups))
+
+
 class SameConv2d(nn.Conv2d):
     """Conv2d with TensorFlow "same" padding: the weights were trained with it, and the
-    asymmetric pad keeps stride-2 features aligned the way the network learnt them."""
+    asymmetric pad keeps stride-2 features aligned the way the network learnt them.
+    `forward(x, relu6=True)` also applies ReLU6, fused where `conv_relu6` can."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, relu6: bool = False) -> torch.Tensor:
         pads = []
         for size, k, s in zip(x.shape[-2:], self.kernel_size, self.stride):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads.append((total // 2, total - total // 2))
         (top, bottom), (left, right) = pads
-        if top == bottom and left == right:
-            # even padding (every stride-1 conv): the convolution pads itself, a separate pad
-            # pass cost as much as a ReLU6 on a CPU dream step
-            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left), self.dilation, self.groups)
-        x = F.pad(x, (left, right, top, bottom))
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        weight, padding = self.weight, (top, left)
+        if top != bottom or left != right:
+            if self.groups > 1 and _fast(x, weight):
+                # one more pixel at the bottom/right than at the top/left is the same sum as a
+                # kernel with a zero row/column in front and the larger pad on both sides: exact,
+                # and on a CPU twice as fast as a separate pad pass for a depthwise stride-2
+                # convolution (not for the dense stem, whose 4x4 kernel ran slower)
+                weight = F.pad(weight, (right - left, 0, bottom - top, 0))
+                padding = (bottom, right)
+            else:
+                x = F.pad(x, (left, right, top, bottom))
+                padding = (0, 0)
+        if relu6:
+            return conv_relu6(x, weight, self.bias, self.stride, padding, self.groups)
+        # even padding (every stride-1 conv): the convolution pads itself, a separate pad pass
+        # cost as much as a ReLU6 on a CPU dream step
+        return F.conv2d(x, weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class ConvBNReLU6(nn.Module):
+    """conv, BatchNorm, ReLU6; one fused pass once the BatchNorm is folded into the conv
+    (`models.fold_batchnorm` puts an Identity in its place)."""
+
+    def __init__(self, conv: SameConv2d, bn: nn.Module):
+        super().__init__()
+        self.conv, self.bn = conv, bn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return relu6_after(self.conv, self.bn, x)
+
+
+def relu6_after(conv: SameConv2d, bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if isinstance(bn, nn.Identity):
+        return conv(x, relu6=True)
+    return F.relu6(bn(conv(x)))
 
 
 class MBConvBlock(nn.Module):
@@ -88,8 +184,8 @@ class MBConvBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x
         if self.has_expand:
-            y = F.relu6(self._bn0(self._expand_conv(y)))
-        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+            y = relu6_after(self._expand_conv, self._bn0, y)
+        y = relu6_after(self._depthwise_conv, self._bn1, y)
         y = self._bn2(self._project_conv(y))
         return y + x if self.skip else y
 
@@ -111,10 +207,10 @@ class EfficientNetLite(nn.Module):
         self._fc = nn.Linear(1280, num_classes)
 
     def stem(self) -> nn.Module:
-        return nn.Sequential(self._conv_stem, self._bn0, nn.ReLU6())
+        return ConvBNReLU6(self._conv_stem, self._bn0)
 
     def head(self) -> nn.Module:
-        return nn.Sequential(self._conv_head, self._bn1, nn.ReLU6())
+        return ConvBNReLU6(self._conv_head, self._bn1)
 
     def classifier(self) -> nn.Module:
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), self._fc)

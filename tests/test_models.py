@@ -47,6 +47,50 @@ def test_lite0_batchnorm_folding_keeps_the_outputs():
         assert torch.allclose(plain(x), folded(x), atol=1e-4, rtol=1e-4)
 
 
+def _dream_gradient(net, image, layer):
+    x = image.clone().requires_grad_(True)
+    loss = net(x)[layer].pow(2).mean()
+    (grad,) = torch.autograd.grad(loss, x)
+    return loss.detach(), grad
+
+
+@pytest.mark.parametrize("size", [(64, 96), (65, 97), (72, 128), (50, 91)])  # even sizes pad stride-2 convs unevenly
+def test_the_cpu_fast_path_gives_the_plain_path_s_dream_gradient(lite0, size, monkeypatch):
+    from streamdream import efficientnet_lite
+
+    if not efficientnet_lite._FUSED_OP:
+        pytest.skip("this torch build has no fused oneDNN convolution")
+    spec, network = lite0
+    net = models.DreamNet(spec, network, ["block8"])  # BatchNorm folded: ReLU6 follows the conv directly
+    image = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0))
+    fused = []
+    apply = efficientnet_lite._ConvReLU6.apply
+    monkeypatch.setattr(efficientnet_lite._ConvReLU6, "apply", lambda *a: fused.append(1) or apply(*a))
+    fast_loss, fast_grad = _dream_gradient(net, image, "block8")
+    assert len(fused) == 18  # the stem, and 9 depthwise and 8 expand convs in blocks 0-8 (block 0 has no expand)
+    monkeypatch.setattr(efficientnet_lite, "CPU_FAST_PATH", False)
+    plain_loss, plain_grad = _dream_gradient(net, image, "block8")
+    assert len(fused) == 18
+    torch.testing.assert_close(fast_loss, plain_loss, rtol=1e-5, atol=0)
+    torch.testing.assert_close(fast_grad, plain_grad, rtol=1e-4, atol=1e-4 * float(plain_grad.abs().max()))
+
+
+def test_the_cpu_fast_path_leaves_bf16_and_unfolded_networks_alone(lite0, monkeypatch):
+    from streamdream import efficientnet_lite
+
+    spec, network = lite0
+    fused = []
+    apply = efficientnet_lite._ConvReLU6.apply
+    monkeypatch.setattr(efficientnet_lite._ConvReLU6, "apply", lambda *a: fused.append(1) or apply(*a))
+    net = models.DreamNet(spec, network, ["block3"]).prepare(torch.device("cpu"), "bf16")
+    x = torch.rand(1, 3, 64, 64, requires_grad=True)
+    with net.autocast(x):
+        net(x)["block3"].mean().backward()
+    with torch.no_grad():
+        network(torch.rand(1, 3, 64, 64))  # BatchNorm between conv and ReLU6: nothing to fuse
+    assert fused == []
+
+
 @pytest.mark.parametrize("name", ["googlenet", "inception_v3", "resnet50"])
 def test_batchnorm_folding_finds_the_pairs_of_any_network(name):
     # random weights with BatchNorm statistics moved off 0 and 1, so a wrong fold shows
