@@ -54,6 +54,10 @@ LITE2_STAGES = scaled_stages(1.1, 1.2)
 # the CPU fast path of a dream step (see `conv_relu6` and `SameConv2d`); False runs the plain
 # arithmetic the network defines, which the benchmark counts FLOPs on and the tests compare with
 CPU_FAST_PATH = True
+# convolutions with fewer output values than this keep the separate ReLU6: the fused pass's
+# Python autograd node costs about 0.1 ms a call, more than the ReLU6 pass it saves on small
+# tensors (a 160x90 Lite0 step took 10 ms fused against 8.7 ms plain)
+FUSE_FROM = 1_000_000
 
 
 def _cpu_autocast() -> bool:
@@ -77,6 +81,12 @@ def _fast(x: torch.Tensor, weight: torch.Tensor) -> bool:
     autocast (under bf16 the plain path's convolutions run in bf16), frozen weights."""
     return (CPU_FAST_PATH and _FUSED_OP and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
             and not weight.requires_grad and not _cpu_autocast())
+
+
+def _out_pixels(x: torch.Tensor, weight: torch.Tensor, stride, padding) -> int:
+    h = (x.shape[2] + 2 * padding[0] - weight.shape[2]) // stride[0] + 1
+    w = (x.shape[3] + 2 * padding[1] - weight.shape[3]) // stride[1] + 1
+    return h * w
 
 
 class _ConvReLU6(torch.autograd.Function):
@@ -109,7 +119,7 @@ def conv_relu6(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     if x.ndim != 4:
         raise ValueError(f"conv_relu6 expects (N, C, H, W), got {tuple(x.shape)}")
     global _FUSED_OP
-    if _fast(x, weight):
+    if _fast(x, weight) and x.shape[0] * weight.shape[0] * _out_pixels(x, weight, stride, padding) >= FUSE_FROM:
         try:
             return _ConvReLU6.apply(x, weight, bias, list(stride), list(padding), groups)
         except RuntimeError:

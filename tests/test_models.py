@@ -63,6 +63,7 @@ def test_the_cpu_fast_path_gives_the_plain_path_s_dream_gradient(lite0, size, mo
     spec, network = lite0
     net = models.DreamNet(spec, network, ["block8"])  # BatchNorm folded: ReLU6 follows the conv directly
     image = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0))
+    monkeypatch.setattr(efficientnet_lite, "FUSE_FROM", 0)  # fuse even these small convolutions
     fused = []
     apply = efficientnet_lite._ConvReLU6.apply
     monkeypatch.setattr(efficientnet_lite._ConvReLU6, "apply", lambda *a: fused.append(1) or apply(*a))
@@ -82,6 +83,7 @@ def test_the_cpu_fast_path_leaves_bf16_and_unfolded_networks_alone(lite0, monkey
     fused = []
     apply = efficientnet_lite._ConvReLU6.apply
     monkeypatch.setattr(efficientnet_lite._ConvReLU6, "apply", lambda *a: fused.append(1) or apply(*a))
+    monkeypatch.setattr(efficientnet_lite, "FUSE_FROM", 0)
     net = models.DreamNet(spec, network, ["block3"]).prepare(torch.device("cpu"), "bf16")
     x = torch.rand(1, 3, 64, 64, requires_grad=True)
     with net.autocast(x):
