@@ -2,7 +2,9 @@
 # The CUDA check, for a machine with an NVIDIA GPU, from the repository root:
 #   bash scripts/gpu_check.sh [path/to/bigbuckbunny.mp4]
 # Runs the test suite (CUDA tests included) and prints fps for images, video and zoom.
+# DEVICE=cpu runs the same steps on the CPU: a dry run of the script where no GPU is lent.
 set -u
+DEVICE=${DEVICE:-cuda}
 export PYTHONUNBUFFERED=1
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 MEDIA=${1:-../shared/media/bigbuckbunny.mp4}
@@ -13,25 +15,25 @@ print("cuda", torch.cuda.is_available(), torch.cuda.get_device_name() if torch.c
 PY
 echo "== bench (one JSON document: steps against the card's matmul peak, file to file 320x180-1920x1080, profile)"
 if [ -f "$MEDIA" ]; then BENCH_INPUT=(--input "$MEDIA"); else BENCH_INPUT=(); fi
-timeout 420 python3 scripts/bench.py --device cuda --frames 48 --live-runs 1 "${BENCH_INPUT[@]}" --out "${OUT:-.}/bench_cuda.json" \
+timeout 420 python3 scripts/bench.py --device "$DEVICE" --frames 48 --live-runs 1 "${BENCH_INPUT[@]}" --out "${OUT:-.}/bench_${DEVICE}.json" \
   | python3 -c "import json,sys; r=json.load(sys.stdin); print(json.dumps(r['targets'], indent=1)); print(json.dumps(r.get('profile'), indent=1))"
-python3 scripts/bench.py --markdown "${OUT:-.}/bench_cuda.json"
+python3 scripts/bench.py --markdown "${OUT:-.}/bench_${DEVICE}.json"
 echo "== tests"
 timeout 240 python3 -m pytest -q -p no:cacheprovider tests 2>&1 | tail -n 15
 echo "== image"
-timeout 60 python3 scripts/bench_image.py --device cuda --repeats 5
-timeout 60 python3 scripts/bench_image.py --device cuda --width 1280 --height 720 --repeats 3
+timeout 60 python3 scripts/bench_image.py --device "$DEVICE" --repeats 5
+timeout 60 python3 scripts/bench_image.py --device "$DEVICE" --width 1280 --height 720 --repeats 3
 echo "== video"
 if [ -f "$MEDIA" ]; then
-  timeout 150 python3 scripts/bench_video.py --device cuda --input "$MEDIA" --frames 132
-  timeout 90 python3 scripts/bench_video.py --device cuda --input "$MEDIA" --frames 60 --width 1280 --flow-only --window 20
+  timeout 150 python3 scripts/bench_video.py --device "$DEVICE" --input "$MEDIA" --frames 132
+  timeout 90 python3 scripts/bench_video.py --device "$DEVICE" --input "$MEDIA" --frames 60 --width 1280 --flow-only --window 20
 else
   echo "no clip at $MEDIA: video benchmark skipped"
 fi
 echo "== zoom"
-timeout 90 python3 scripts/bench_zoom.py --device cuda --frames 300
+timeout 90 python3 scripts/bench_zoom.py --device "$DEVICE" --frames 300
 echo "== live (webcam, headless; target: 1280x720 at 30 dream fps)"
-timeout 60 python3 scripts/bench_live.py --device cuda --source test --width 1280 --seconds 20 --record
+timeout 60 python3 scripts/bench_live.py --device "$DEVICE" --source test --width 1280 --seconds 20 --record
 if [ -f "$MEDIA" ]; then
-  timeout 60 python3 scripts/bench_live.py --device cuda --source "$MEDIA" --width 1280 --seconds 20
+  timeout 60 python3 scripts/bench_live.py --device "$DEVICE" --source "$MEDIA" --width 1280 --seconds 20
 fi
