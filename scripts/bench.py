@@ -17,7 +17,8 @@
   default preset (googlenet: the classic preset) at each of `--video-sizes`, each in a fresh
   process: seconds per frame and fps over every frame (the first is a full octave dream),
   steady fps after it, pipeline wall time over the dream stage's, each stage's busy time, and
-  peak memory (RSS on a CPU, CUDA max allocated on a GPU).
+  peak memory (RSS on a CPU, CUDA max allocated on a GPU); with `--compile`, compiled with
+  torch.compile, and the seconds that took.
 - `live`: `streamdream webcam --preset live` headless on the built-in scene at 320x180,
   `--live-runs` times in fresh processes: the median run, and every run's dream fps.
 - `profile`: one video frame of the default path taken apart with torch.profiler: decode,
@@ -219,7 +220,7 @@ def video_child(args) -> dict:
     model, (w, _) = args.child_model, parse_sizes(args.child_size)[0]
     device = models.pick_device(args.device)
     config = build_config(PRESETS[model], {"dream": {"width": w, "device": args.device, "seed": 1,
-                                                     "precision": args.precision}})
+                                                     "precision": args.precision, "compile": args.compile}})
     network = None if model == "lite0" else models.get_spec(model).build(1000).eval()
     times = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -237,7 +238,8 @@ def video_child(args) -> dict:
                 ("decode", s.capture_seconds), ("flow", s.flow_seconds), ("dream", s.dream_seconds),
                 ("encode", s.sink_seconds))},
             "peak_memory_mb": round(memory), "memory_kind": "cuda max allocated" if device.type == "cuda" else "rss",
-            "precision": models.describe_precision(models.uses_bf16(args.precision, device, models.get_spec(model)))}
+            "precision": models.describe_precision(models.uses_bf16(args.precision, device, models.get_spec(model))),
+            "compiled": args.compile, "compile_seconds": round(result.compile_seconds, 1)}
 
 
 def peak_rss_mb() -> float:
@@ -252,6 +254,7 @@ def peak_rss_mb() -> float:
 
 def child(args, kind: str, **fields) -> dict:
     command = [sys.executable, __file__, "--child", kind, "--device", args.device, "--precision", args.precision,
+               *(["--compile"] if args.compile else []),
                "--input", str(args.input), "--frames", str(args.frames), "--live-seconds", str(args.live_seconds),
                "--profile-width", str(args.profile_width)]
     for key, value in fields.items():
@@ -417,6 +420,8 @@ def main() -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                    help="for the video, live and profile runs (the steps are timed in both)")
+    p.add_argument("--compile", action="store_true",
+                   help="the file-to-file runs with --compile (torch.compile); their rows give compile_seconds")
     p.add_argument("--models", default="lite0,googlenet")
     p.add_argument("--sizes", default=SIZES, help="sizes the steps are timed at")
     p.add_argument("--video-sizes", help=f"sizes of the file-to-file runs (default: {SIZES} on a GPU, "

@@ -30,6 +30,13 @@ if [ -f "$MEDIA" ]; then
 else
   echo "no clip at $MEDIA: video benchmark skipped"
 fi
+echo "== compile (opt-in --compile): the default path at 1280x720, 96 frames, without and with"
+if [ -f "$MEDIA" ]; then
+  for flag in "" --compile; do
+    timeout 240 python3 -m streamdream video "$MEDIA" -o /tmp/gpu_check_compile.mp4 --width 1280 --frames 96 \
+      --device "$DEVICE" --overwrite $flag 2>&1 | tail -n 1
+  done
+fi
 echo "== zoom"
 timeout 90 python3 scripts/bench_zoom.py --device "$DEVICE" --frames 300
 echo "== live (webcam, headless; target: 1280x720 at 30 dream fps)"

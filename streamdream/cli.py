@@ -80,11 +80,14 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to dream (auto: CUDA when present)")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="what a dream step computes in (auto: bf16 where this device runs it faster)")
+    g.add_argument("--compile", action="store_true", default=None,
+                   help="compile the network with torch.compile for each frame size met (tens of seconds "
+                        "to minutes each, reported; may pay off over a long video on a GPU, slower on a CPU here)")
 
 
 def dream_flags(args: argparse.Namespace) -> dict:
     keys = ["model", "weights", "num_classes", "layers", "class_name", "guide", "octaves", "octave_scale",
-            "iterations", "step", "jitter", "seed", "width", "device", "precision"]
+            "iterations", "step", "jitter", "seed", "width", "device", "precision", "compile"]
     return {k: getattr(args, k, None) for k in keys}
 
 
@@ -103,6 +106,11 @@ def load_config(args: argparse.Namespace, video: dict | None = None, zoom: dict 
 
 
 # --- commands ------------------------------------------------------------------------------------
+
+def compiling(compiled: bool, seconds: float) -> str:
+    """The report's note on --compile: how much of the time went into compiling."""
+    return f", {seconds:.1f} s of it compiling" if compiled else ""
+
 
 def cmd_image(args: argparse.Namespace) -> int:
     from .dreamer import Dreamer
@@ -124,7 +132,8 @@ def cmd_image(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     write_image(dreamt, output)
     say(f"wrote {output} ({frame.shape[1]}x{frame.shape[0]}, {config.dream.model} "
-        f"{dreamer.objective.description}, seed {dreamer.seed}, {seconds:.1f} s on {dreamer.device.type})")
+        f"{dreamer.objective.description}, seed {dreamer.seed}, {seconds:.1f} s on {dreamer.device.type}"
+        f"{compiling(config.dream.compile, dreamer.net.compile_seconds)})")
     return 0
 
 
@@ -156,7 +165,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     say(f"wrote {output} ({result.resumed + stats.frames} frames, {info.width}x{info.height}{padded}, "
         f"{float(info.rate):.3f} fps, "
         f"{result.audio}; {result.description}; {'flow' if config.video.flow else 'no flow'}, "
-        f"{stats.keyframes} full dreams; {stats.wall_seconds / max(stats.frames, 1):.2f} s/frame on {result.device})")
+        f"{stats.keyframes} full dreams; {stats.wall_seconds / max(stats.frames, 1):.2f} s/frame on {result.device}"
+        f"{compiling(config.dream.compile, result.compile_seconds)})")
     if stats.interrupted:
         say("interrupted: the file holds the frames dreamt so far", "yellow")
         return exit_code(stats.signal)

@@ -31,6 +31,7 @@ class DreamConfig:
     seed: int | None = None  # None: a fresh random seed each run (reported, so it can be repeated)
     device: str = "auto"
     precision: str = "auto"  # fp32, bf16, or auto: bf16 where it is faster (see models.uses_bf16)
+    compile: bool = False  # torch.compile the network (opt-in: each new frame size compiles anew)
     width: int | None = None  # rescale the input to this width first, keeping the aspect
 
 

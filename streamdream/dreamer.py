@@ -115,6 +115,8 @@ class Dreamer:
             network = models.load_network(spec, cfg.weights, cfg.num_classes)
         objective = build_objective(cfg, spec, network, guide)
         net = models.DreamNet(spec, network, objective.layers).prepare(device, cfg.precision)
+        if cfg.compile:
+            net.compile_steps()
         seed = cfg.seed if cfg.seed is not None else random.randrange(2**31)
         if device.type == "cuda":
             # a seed promises the same dream again: keep cuDNN to its deterministic kernels;

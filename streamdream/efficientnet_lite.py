@@ -80,7 +80,13 @@ def _fast(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """Whether the CPU fast path can take this convolution: fp32 on a CPU with oneDNN, no
     autocast (under bf16 the plain path's convolutions run in bf16), frozen weights."""
     return (CPU_FAST_PATH and _FUSED_OP and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
-            and not weight.requires_grad and not _cpu_autocast())
+            and not weight.requires_grad and not _cpu_autocast() and not _compiling())
+
+
+def _compiling() -> bool:
+    # under torch.compile inductor fuses the plain ops itself
+    is_compiling = getattr(torch.compiler, "is_compiling", None) or torch._dynamo.is_compiling
+    return is_compiling()
 
 
 def _out_pixels(x: torch.Tensor, weight: torch.Tensor, stride, padding) -> int:

@@ -12,6 +12,7 @@ import functools
 
 import os
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -318,6 +319,9 @@ class DreamNet(nn.Module):
         self.stages = nn.ModuleList(m for _, m in chain[:depth])
         self.bf16 = False  # dream steps run under bf16 autocast (see `prepare`)
         self.prepared = False  # unprepared: bf16 on CUDA, fp32 on a CPU
+        self.compiled = False  # see `compile_steps`
+        self.compile_seconds = 0.0  # spent compiling so far, for every input shape met
+        self._compiled_for: set[tuple] = set()
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
         self.eval()
@@ -342,6 +346,44 @@ class DreamNet(nn.Module):
         if bf16:
             return torch.autocast(image.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def compile_steps(self) -> "DreamNet":
+        """Compile this network's forward and backward pass with torch.compile (inductor), once
+        for each input shape met (a video's octave and tile sizes repeat, an image's do not);
+        `compile_seconds` adds up the time that took. Opt-in ([dream] compile, --compile): each
+        shape costs tens of seconds to minutes, and on this project's 2-core CPU the compiled
+        Lite0 step ran slower than eager (129-134 against ~60 ms at 640x360)."""
+        import torch._dynamo
+
+        # a video meets more shapes than dynamo's default of 8 recompiles (octaves, the smaller
+        # octave's step, tiles, odd frame sizes); past the limit it would silently run eager
+        for name in ("recompile_limit", "cache_size_limit"):
+            if hasattr(torch._dynamo.config, name):
+                setattr(torch._dynamo.config, name, max(64, getattr(torch._dynamo.config, name)))
+        self.compile(dynamic=False)
+        self.compiled = True
+        return self
+
+    def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.compiled:
+            key = (tuple(image.shape), image.dtype, image.requires_grad and torch.is_grad_enabled(),
+                   torch.is_autocast_enabled(image.device.type))
+            if key not in self._compiled_for:
+                self._compiled_for.add(key)
+                self._compile_for(image)
+        return super().__call__(image)
+
+    def _compile_for(self, image: torch.Tensor) -> None:
+        """Compile for `image`'s shape now, forward and (when a gradient is wanted) backward, on
+        a copy, and time it: otherwise the backward would compile unseen inside the first step."""
+        start = time.perf_counter()
+        x = image.detach().clone().requires_grad_(image.requires_grad and torch.is_grad_enabled())
+        out = super().__call__(x)
+        if x.requires_grad:
+            torch.autograd.grad(sum(o.float().sum() for o in out.values()), x)
+        if x.device.type == "cuda":
+            torch.cuda.synchronize(x.device)
+        self.compile_seconds += time.perf_counter() - start
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         if image.ndim != 4 or image.shape[1] != 3:

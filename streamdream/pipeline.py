@@ -362,6 +362,7 @@ class VideoResult:
     audio: str  # what became of the audio
     warnings: list[str] = field(default_factory=list)
     resumed: int = 0  # frames taken over from a partial output (--resume)
+    compile_seconds: float = 0.0  # spent compiling the network ([dream] compile), part of the wall time
 
 
 class _Continued:
@@ -447,7 +448,7 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
         warnings.append(f"{source.path} ended early (cut short?); dreamt what could be read")
     return VideoResult(stats, info, f"{config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}",
                        dreamer.device.type, sink.audio.description if sink.audio else "no audio", warnings,
-                       partial.frames if partial else 0)
+                       partial.frames if partial else 0, dreamer.net.compile_seconds)
 
 
 def _pick_up(partial, first: Frame | None, stream: StreamDreamer, tracker, info: VideoInfo) -> None:

@@ -149,3 +149,28 @@ def test_bench_script_prints_one_json_document(tmp_path):
                             str(tmp_path / "bench.json")], capture_output=True, text=True,
                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert table.returncode == 0 and "| lite0 | 64x36 |" in table.stdout
+
+
+def test_compile_is_opt_in_reports_its_time_and_dreams_the_same(picture):
+    import shutil
+
+    from streamdream.dreamer import Dreamer
+
+    if not (shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")):
+        pytest.skip("no C++ compiler: torch.compile cannot build CPU kernels here")
+    settings = dict(model="lite0", layers="block1", octaves=1, iterations=2, seed=1, device="cpu", width=48)
+    plain = Dreamer.from_config(DreamConfig(**settings))
+    assert not DreamConfig().compile and not plain.net.compiled
+    compiled = Dreamer.from_config(DreamConfig(**settings, compile=True))
+    frame = picture[:36, :48]
+    from torch._dynamo.utils import counters
+
+    graphs = counters["stats"]["unique_graphs"]
+    expected, got = plain.dream_frame(frame), compiled.dream_frame(frame)
+    assert counters["stats"]["unique_graphs"] > graphs  # dynamo did compile the network
+    assert compiled.net.compiled and compiled.net.compile_seconds > 0
+    first = compiled.net.compile_seconds
+    compiled.dream_frame(frame)  # the same shape: nothing more to compile
+    assert compiled.net.compile_seconds == first
+    # inductor may sum in another order: the same dream to a rounding
+    assert (got != frame).any() and abs(got.astype(int) - expected.astype(int)).max() <= 2
