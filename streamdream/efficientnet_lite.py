@@ -60,11 +60,12 @@ CPU_FAST_PATH = True
 FUSE_FROM = 1_000_000
 
 
-def _cpu_autocast() -> bool:
+def autocast_enabled(device_type: str) -> bool:
+    """Whether autocast is on for `device_type` ("cpu", "cuda") here, on any torch this project admits."""
     try:
-        return torch.is_autocast_enabled("cpu")
-    except TypeError:  # torch before 2.4
-        return torch.is_autocast_cpu_enabled()
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch before 2.4 takes no device type
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
 
 
 def _fused_op_available() -> bool:
@@ -80,7 +81,7 @@ def _fast(x: torch.Tensor, weight: torch.Tensor) -> bool:
     """Whether the CPU fast path can take this convolution: fp32 on a CPU with oneDNN, no
     autocast (under bf16 the plain path's convolutions run in bf16), frozen weights."""
     return (CPU_FAST_PATH and _FUSED_OP and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
-            and not weight.requires_grad and not _cpu_autocast() and not _compiling())
+            and not weight.requires_grad and not autocast_enabled("cpu") and not _compiling())
 
 
 def _compiling() -> bool:
