@@ -46,9 +46,10 @@ from pathlib import Path
 
 import torch
 
-from streamdream import allocator, models
-from streamdream.dream import ascent_step
-from streamdream.objectives import from_layers
+from streamdream import models
+from streamdream.models import allocator, runtime
+from streamdream.engine.dream import ascent_step
+from streamdream.engine.objectives import from_layers
 from streamdream.presets import build_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +84,7 @@ def machine(device: torch.device) -> dict:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    flags = models.cpu_flags()
+    flags = runtime.cpu_flags()
     out = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
            "cpu_bf16": sorted(flags & {"avx512_bf16", "amx_bf16", "amx_tile"}),
            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
@@ -138,7 +139,7 @@ def step_flops(net, objective, image) -> float:
     Counted with .backward(), as FlopCounterMode's module tracking refuses autograd.grad on a leaf."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from streamdream import efficientnet_lite
+    from streamdream.models import efficientnet_lite
 
     x = image.detach().clone().requires_grad_(True)
     counter = FlopCounterMode(display=False)
@@ -199,7 +200,7 @@ def make_clip(path: Path, frames: int = 48) -> None:
     """A 1920x1080 H.264 clip of the built-in moving scene (when no real clip is at hand)."""
     import av
 
-    from streamdream.sources import SyntheticSource
+    from streamdream.live.scene import SyntheticSource
 
     scene = SyntheticSource(1920, 1080, fps=25, realtime=False)
     with av.open(str(path), "w") as out:
@@ -214,8 +215,8 @@ def make_clip(path: Path, frames: int = 48) -> None:
 
 def video_child(args) -> dict:
     """One `streamdream video` run, in this (fresh) process: its numbers and its peak memory."""
-    from streamdream.pipeline import dream_video_file
-    from streamdream.sources import VideoFileSource
+    from streamdream.video import dream_video_file
+    from streamdream.media.video_in import VideoFileSource
 
     model, (w, _) = args.child_model, parse_sizes(args.child_size)[0]
     device = models.pick_device(args.device)
@@ -277,7 +278,7 @@ def bench_video(args) -> list[dict]:
 
 
 def live_child(args) -> dict:
-    from streamdream.live import WebcamOptions, run_webcam
+    from streamdream.live.show import WebcamOptions, run_webcam
 
     config = build_config("live", {"dream": {"width": 320, "device": args.device, "precision": args.precision}})
     options = WebcamOptions("test", window=False, duration=args.live_seconds, preset="live")
@@ -295,10 +296,11 @@ def profile_child(args) -> dict:
     this thread (the profiler sees only the thread it started on): where one frame's time goes."""
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    from streamdream.dreamer import Dreamer
-    from streamdream.sinks import VideoFileSink
-    from streamdream.sources import VideoFileSource
-    from streamdream.temporal import StreamDreamer, make_tracker
+    from streamdream.engine.dreamer import Dreamer
+    from streamdream.media.video_out import VideoFileSink
+    from streamdream.media.video_in import VideoFileSource
+    from streamdream.engine.motion import make_tracker
+    from streamdream.engine.temporal import StreamDreamer
 
     device = models.pick_device(args.device)
     config = build_config(None, {"dream": {"width": args.profile_width, "device": args.device, "seed": 1,

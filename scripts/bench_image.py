@@ -11,9 +11,9 @@ import time
 
 import torch
 
-from streamdream.dreamer import Dreamer
+from streamdream.engine.dreamer import Dreamer
 from streamdream.presets import build_config
-from streamdream.sources import noise_image
+from streamdream.media.images import noise_image
 
 
 def main() -> None:

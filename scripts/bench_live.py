@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from streamdream import allocator
-from streamdream.live import WebcamOptions, rss_mb, run_webcam
+from streamdream.models import allocator
+from streamdream.live.show import WebcamOptions, rss_mb, run_webcam
 from streamdream.presets import build_config
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from streamdream import allocator
+from streamdream.models import allocator
 from streamdream.metrics import measure_files
-from streamdream.pipeline import dream_video_file
+from streamdream.video import dream_video_file
 from streamdream.presets import apply, build_config
-from streamdream.sources import VideoFileSource
+from streamdream.media.video_in import VideoFileSource
 
 DEFAULT_INPUT = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
 

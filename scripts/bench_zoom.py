@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from streamdream.dreamer import Dreamer, to_frame, to_tensor
+from streamdream.engine.dreamer import Dreamer
+from streamdream.engine.tensors import to_frame, to_tensor
 from streamdream.presets import build_config
-from streamdream.sinks import VideoFileSink
-from streamdream.sources import noise_image
-from streamdream.zoom import ZoomDreamer, zoom_view
+from streamdream.media.video_out import VideoFileSink
+from streamdream.media.images import noise_image
+from streamdream.engine.warp import zoom_view
+from streamdream.zoom import ZoomDreamer
 
 
 def main() -> None:

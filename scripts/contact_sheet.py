@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 
 from streamdream.metrics import local_strength
-from streamdream.pipeline import dream_video_file
+from streamdream.video import dream_video_file
 from streamdream.presets import build_config
-from streamdream.sources import VideoFileSource
+from streamdream.media.video_in import VideoFileSource
 
 LABEL_HEIGHT = 18
 

@@ -35,8 +35,8 @@ SHARED = ROOT.parent / "shared" / "media" / "bigbuckbunny.mp4"
 RUNNER = """
 import sys
 from streamdream.cli import load_config, build_parser
-from streamdream.pipeline import dream_video_file
-from streamdream.sources import VideoFileSource
+from streamdream.video import dream_video_file
+from streamdream.media.video_in import VideoFileSource
 args = build_parser().parse_args(["video", sys.argv[1], "-o", sys.argv[2], "--width", sys.argv[3], "--seed", "1"])
 config = load_config(args, video={})
 source = VideoFileSource(args.input, config.dream.width)

@@ -17,12 +17,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from contact_sheet import fit, label, strength_view  # noqa: E402
 
-from streamdream.dreamer import Dreamer  # noqa: E402
-from streamdream.live import WebcamOptions, run_webcam  # noqa: E402
+from streamdream.engine.dreamer import Dreamer  # noqa: E402
+from streamdream.live.show import WebcamOptions, run_webcam  # noqa: E402
 from streamdream.metrics import local_strength  # noqa: E402
 from streamdream.presets import build_config  # noqa: E402
-from streamdream.sinks import write_image  # noqa: E402
-from streamdream.sources import SyntheticSource, VideoFileSource  # noqa: E402
+from streamdream.media.images import write_image  # noqa: E402
+from streamdream.live.scene import SyntheticSource  # noqa: E402
+from streamdream.media.video_in import VideoFileSource  # noqa: E402
 
 
 class Keep:

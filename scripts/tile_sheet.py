@@ -18,11 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from streamdream import dream
+from streamdream.engine import gradient
 from streamdream.config import DreamConfig
-from streamdream.dreamer import Dreamer
-from streamdream.sinks import write_image
-from streamdream.sources import read_image
+from streamdream.engine.dreamer import Dreamer
+from streamdream.media.images import write_image
+from streamdream.media.images import read_image
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
 
@@ -44,8 +44,8 @@ def main() -> int:
     w, h = (int(v) for v in args.size.split("x"))
     image = cv2.resize(read_image(args.input) if args.input else first_frame(), (w, h), interpolation=cv2.INTER_CUBIC)
     results = {}
-    for name, above in (("whole", 10**12), ("tiled", dream.TILE_ABOVE)):
-        dream.TILE_ABOVE = above
+    for name, above in (("whole", 10**12), ("tiled", gradient.TILE_ABOVE)):
+        gradient.TILE_ABOVE = above
         dreamer = Dreamer.from_config(DreamConfig(seed=0, device="cpu"))
         start = time.perf_counter()
         results[name] = dreamer.dream_frame(image)

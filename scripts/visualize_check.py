@@ -26,8 +26,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streamdream import models, objectives  # noqa: E402
-from streamdream.visualize import VisualizeSettings, shown, visualize  # noqa: E402
+from streamdream import models
+from streamdream.engine import objectives  # noqa: E402
+from streamdream.engine.feature_vis import VisualizeSettings, shown, visualize  # noqa: E402
 
 CLASSES = ["banana", "starfish", "dumbbell", "ant", "parachute"]
 
@@ -95,7 +96,7 @@ def main() -> int:
     makers = [logits_net(name) for name in args.make.split(",")]
     judge = logits_net(args.judge)
 
-    indices = [objectives.class_index(name, classes) for name in args.classes]
+    indices = [models.class_index(name, classes) for name in args.classes]
     make_obj = objectives.class_logit if args.objective == "logit" else objectives.class_log_prob
     objs = [make_obj(i, classes[i]) for i in indices]
     generator = torch.Generator().manual_seed(args.seed)

@@ -7,19 +7,25 @@ All terminal output goes through `console`. Exit codes: 0 done, 1 the work faile
 from __future__ import annotations
 
 import argparse
-import math
+import re
 import sys
 import time
 from contextlib import contextmanager
-from fractions import Fraction
-from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, allocator, signals
+from . import __version__, signals
+from .models import allocator
 from .errors import RunError, StreamdreamError, UsageError
 from .signals import exit_code
 
@@ -61,12 +67,37 @@ def progress_bar(description: str, unit: str):
 
 # --- flags ---------------------------------------------------------------------------------------
 
+# the library names a setting as `name`; here it is the flag that sets it (the rest: --name)
+FLAGS = {"class_name": "--class", "output": "-o FILE", "window = false": "--no-window", "source": "--source",
+         "path": "--record", "flow": "--no-flow"}
+
+
+def flag(setting: str) -> str:
+    return FLAGS.get(setting, "--" + setting.replace("_", "-"))
+
+
+def in_flags(message: str, setting: str | None = None) -> str:
+    """A library message as the command line says it: each `setting` named by its flag, and a
+    value from the command line ("command line: width must be ...") by the flag it came in."""
+    prefix = "command line: "
+    if setting and message.startswith(prefix + setting + " "):
+        message = flag(setting) + message[len(prefix) + len(setting):]
+    return re.sub(r"`([a-z_]+(?: = false)?)`", lambda m: flag(m.group(1)), message)
+
+
+def add_network_options(g) -> None:
+    """The flags every command that loads a network takes (dream commands and visualize)."""
+    g.add_argument("--model", help="network: lite0 (default), lite1, lite2 (offline), googlenet, inception_v3, "
+                                   "vgg16, resnet50; visualize also takes an ensemble NAME,NAME")
+    g.add_argument("--weights", metavar="FILE", help="a local state dict for the model")
+    g.add_argument("--num-classes", type=int, help="classes in the --weights file's head (e.g. 365 for Places365)")
+    g.add_argument("--seed", type=int, help="make the run repeatable")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to dream (auto: CUDA when present)")
+
 def add_dream_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("dream options (override the preset)")
     g.add_argument("--preset", help="a built-in preset (see `streamdream presets`) or a .toml file")
-    g.add_argument("--model", help="network: lite0 (default), lite1, lite2 (offline), googlenet, inception_v3, vgg16, resnet50")
-    g.add_argument("--weights", metavar="FILE", help="a local state dict for the model")
-    g.add_argument("--num-classes", type=int, help="classes in the --weights file's head (e.g. 365 for Places365)")
+    add_network_options(g)
     g.add_argument("--layers", metavar="SPEC", help="what to amplify: block9, block9:12, block5*0.5+block9")
     g.add_argument("--class", dest="class_name", metavar="NAME", help="an ImageNet class to dream towards, e.g. banana")
     g.add_argument("--guide", metavar="IMG", help="an image whose features guide the dream at --layers")
@@ -75,9 +106,7 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--iterations", type=int, help="ascent steps per octave")
     g.add_argument("--step", type=float, help="step size (typical per-pixel change, 0-1 scale)")
     g.add_argument("--jitter", type=int, help="random shift per step, in pixels")
-    g.add_argument("--seed", type=int, help="make the run repeatable")
     g.add_argument("--width", type=int, help="rescale the input to this width first, keeping the aspect")
-    g.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to dream (auto: CUDA when present)")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="what a dream step computes in (auto: bf16 where this device runs it faster)")
     g.add_argument("--compile", action="store_true", default=None,
@@ -113,39 +142,25 @@ def compiling(compiled: bool, seconds: float) -> str:
 
 
 def cmd_image(args: argparse.Namespace) -> int:
-    from .dreamer import Dreamer
-    from .sinks import IMAGE_SUFFIXES, check_output, write_image
-    from .sources import check_size, fit_width, fitted_size, load_guide, noise_image, parse_noise, read_image
+    from .image import dream_image
 
     config = load_config(args)
-    output = check_output(args.output, [args.input, config.dream.guide], args.overwrite, IMAGE_SUFFIXES)
-    size = None if Path(args.input).exists() else parse_noise(args.input)
-    if size:
-        check_size(*fitted_size(size[1], size[0], config.dream.width), f"input {args.input}")
-    source = noise_image(*size, seed=config.dream.seed or 0) if size else read_image(args.input)
-    check_size(*fitted_size(*source.shape[:2], config.dream.width), f"input {args.input}")
-    frame = fit_width(source, config.dream.width)
-    dreamer = Dreamer.from_config(config.dream, guide=load_guide(config.dream))
-    start = time.perf_counter()
     with progress_bar("dreaming", "steps") as update:
-        dreamt = dreamer.dream_frame(frame, update)
-    seconds = time.perf_counter() - start
-    write_image(dreamt, output)
-    say(f"wrote {output} ({frame.shape[1]}x{frame.shape[0]}, {config.dream.model} "
-        f"{dreamer.objective.description}, seed {dreamer.seed}, {seconds:.1f} s on {dreamer.device.type}"
-        f"{compiling(config.dream.compile, dreamer.net.compile_seconds)})")
+        result = dream_image(config, args.input, args.output, args.overwrite, update)
+    h, w = result.image.shape[:2]
+    say(f"wrote {result.output} ({w}x{h}, {result.description}, {result.seconds:.1f} s on {result.device}"
+        f"{compiling(config.dream.compile, result.compile_seconds)})")
     return 0
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from .pipeline import dream_video_file
-    from .sinks import VIDEO_SUFFIXES, check_output
-    from .sources import VideoFileSource
+    from .media.outputs import VIDEO_SUFFIXES, check_output
+    from .media.video_in import VideoFileSource
+    from .media.video_out import even_size
+    from .video import dream_video_file
 
     config = load_config(args, video={"flow": False if args.no_flow else None, "crf": args.crf,
                                       "optical_flow": args.optical_flow, "flow_weights": args.flow_weights})
-    if args.start is not None and not math.isfinite(args.start):
-        raise UsageError(f"--start must be a number of seconds, got {args.start}")
     if args.resume and args.overwrite:
         raise UsageError("--resume continues the partial file and --overwrite starts over; give one of them")
     output = check_output(args.output, [args.input, config.dream.guide], args.overwrite, VIDEO_SUFFIXES,
@@ -160,8 +175,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     stats, info = result.stats, result.info
     if result.resumed:
         say(f"resumed after the {result.resumed} frames the partial file held")
-    padded = f" padded to {info.width + info.width % 2}x{info.height + info.height % 2}" \
-        if info.width % 2 or info.height % 2 else ""
+    even = even_size(info.height, info.width)
+    padded = f" padded to {even[1]}x{even[0]}" if even != (info.height, info.width) else ""
     say(f"wrote {output} ({result.resumed + stats.frames} frames, {info.width}x{info.height}{padded}, "
         f"{float(info.rate):.3f} fps, "
         f"{result.audio}; {result.description}; {'flow' if config.video.flow else 'no flow'}, "
@@ -206,62 +221,37 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def _size(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
-    from .sources import parse_size
+    from .media.images import parse_size
 
     return default if text is None else parse_size(text)
 
 
 def cmd_zoom(args: argparse.Namespace) -> int:
-    from .dreamer import Dreamer
-    from .pipeline import close_all, run
-    from .sinks import VIDEO_SUFFIXES, VideoFileSink, WindowSink, check_output
-    from .sources import check_size, fit_width, fitted_size, load_guide, noise_image, read_image
-    from .zoom import ZoomDreamer, ZoomSource
+    from .zoom import run_zoom
 
     config = load_config(args, zoom={"zoom": args.zoom, "rotate": args.rotate, "fps": args.fps,
                                      "keyframe_every": args.keyframe_every})
-    z = config.zoom
     if args.frames is not None and args.frames < 1:
         raise UsageError(f"--frames must be at least 1, got {args.frames}")
     if args.output is not None and args.frames is None:
         args.frames = 250  # ten seconds; a window runs until closed
-    if args.output is None:
-        sink = WindowSink("streamdream zoom  (q to quit)")
-    else:
-        output = check_output(args.output, [args.source, config.dream.guide], args.overwrite, VIDEO_SUFFIXES)
-    width, height = _size(args.size, (640, 360))
+    if args.source != "noise" and args.size is not None:
+        raise UsageError("--size is for noise starts; an image start is sized with --width")
+    start = args.source
     if args.source == "noise":
-        check_size(height, width, "the zoom", flag="--size")
-        start = noise_image(width, height, seed=config.dream.seed or 0)
-    else:
-        if args.size is not None:
-            raise UsageError("--size is for noise starts; an image start is sized with --width")
-        image = read_image(args.source)
-        check_size(*fitted_size(*image.shape[:2], config.dream.width), f"the zoom from {args.source}")
-        start = fit_width(image, config.dream.width)
-    dreamer = Dreamer.from_config(config.dream, guide=load_guide(config.dream))
-    zoomer = ZoomDreamer(dreamer, z.zoom, z.rotate, z.keyframe_every)
+        from .media.images import check_size
+
+        width, height = _size(args.size, (640, 360))
+        check_size(height, width, "the zoom", setting="size")
+        start = f"noise:{width}x{height}"
+    with progress_bar("zooming", "frames") as update:
+        result = run_zoom(config, start, args.output, args.frames, args.overwrite, update)
+    stats, (w, h) = result.stats, result.size
     if args.output is not None:
-        sink = VideoFileSink(output, Fraction(z.fps), Fraction(1, z.fps), config.video.crf)
-    commands = getattr(sink, "commands", None)
-    try:
-        with progress_bar("zooming", "frames") as update:
-            stats = run(ZoomSource(zoomer, start, z.fps, args.frames), None, [sink], controls=commands,
-                        handle=lambda command: command.name == "quit",
-                        progress=lambda s: update(s.frames, args.frames or s.frames))
-    except BaseException as exc:
-        close_all([sink], error=True)
-        kept = getattr(sink, "partial", None)
-        if kept is not None and kept.exists() and not isinstance(exc, KeyboardInterrupt):
-            exc.add_note(f"the frames made so far are in {kept} (--overwrite starts over)")
-        raise
-    close_all([sink], error=False)
-    if args.output is not None:
-        say(f"wrote {output} ({stats.frames} frames, {start.shape[1]}x{start.shape[0]}, {z.fps} fps, "
-            f"{zoomer.keyframes} dreamt; {config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}; "
-            f"{stats.wall_seconds / max(stats.frames, 1):.2f} s/frame on {dreamer.device.type})")
+        say(f"wrote {args.output} ({stats.frames} frames, {w}x{h}, {config.zoom.fps} fps, {result.keyframes} dreamt; "
+            f"{result.description}; {stats.wall_seconds / max(stats.frames, 1):.2f} s/frame on {result.device})")
     else:
-        say(f"showed {stats.frames} frames ({zoomer.keyframes} dreamt)")
+        say(f"showed {stats.frames} frames ({result.keyframes} dreamt)")
     if stats.interrupted:
         say("interrupted" + (": the file holds the frames made so far" if args.output else ""), "yellow")
         return exit_code(stats.signal)
@@ -269,13 +259,13 @@ def cmd_zoom(args: argparse.Namespace) -> int:
 
 
 def cmd_webcam(args: argparse.Namespace) -> int:
-    from .live import WebcamOptions, run_webcam
-    from .sources import list_cameras
+    from .live.camera import list_cameras
+    from .live.show import WebcamOptions, run_webcam
 
     if args.list:
         found = list_cameras()
-        for line in found:
-            say(line)
+        for index, width, height in found:
+            say(f"--source {index}: {width}x{height}")
         if not found:
             say("no camera found; --source test runs the built-in scene, --source FILE loops a video", "yellow")
         return 0
@@ -312,7 +302,7 @@ def live_status(installation: bool):
     frames, recording); in installation mode also one plain log line a minute."""
     from rich.live import Live
 
-    from .live import rss_mb
+    from .live.show import rss_mb
 
     last = {"table": 0.0, "log": time.perf_counter()}
     view = Live(console=console, refresh_per_second=2, transient=True)
@@ -338,105 +328,28 @@ def live_status(installation: bool):
 
 
 def cmd_visualize(args: argparse.Namespace) -> int:
-    import torch
+    from .config import VisualizeConfig, check_visualize
+    from .visualize import visualize_classes
 
-    from . import models, objectives
-    from .dreamer import to_frame
-    from .sinks import IMAGE_SUFFIXES, check_output, write_image
-    from .sources import check_size
-    from .visualize import SAMPLE_DIVERSITY, VisualizeSettings, shown, visualize
-
-    if not 1 <= args.steps <= 100_000:
-        raise UsageError(f"--steps must be 1 to 100000, got {args.steps}")
-    if not 1 <= args.samples <= 64:
-        raise UsageError(f"--samples must be 1 to 64, got {args.samples}")
-    if args.diversity is not None and not 0 <= args.diversity <= 1e4:
-        raise UsageError(f"--diversity must be 0 to 10000, got {args.diversity}")
-    if args.seed is not None and not 0 <= args.seed < 2**63:
-        raise UsageError(f"--seed must be 0 to 2**63-1, got {args.seed}")
-    width, height = _size(args.size, (256, 256))
-    check_size(height, width, "the visualisation", flag="--size")
-    check_output(args.output, [], args.overwrite, IMAGE_SUFFIXES)
-    # a layer or channel belongs to one network; a class is shared by the whole ensemble
-    names = [n.strip() for n in (args.model or ("lite0" if args.layers else "lite0,lite1")).split(",")]
-    specs = [models.get_spec(n) for n in names]
-    if len(specs) > 1 and (args.layers or args.weights):
-        raise UsageError(f"{'--layers' if args.layers else '--weights'} needs one network: give --model NAME "
-                         f"instead of the ensemble {'+'.join(names)}")
-    tiles_count = len(args.classes) * args.samples if args.classes else args.samples
-    if tiles_count > 1 and not args.grid:
-        raise UsageError("several classes or --samples go into one image with --grid")
-    if args.alpha and (args.opaque or not args.classes or Path(args.output).suffix.lower() not in (".png", ".webp")):
-        raise UsageError("--alpha writes a class on transparency to a PNG or WebP: name a class, use a .png or "
-                         ".webp output, and leave out --opaque")
-    networks = [models.load_network(spec, args.weights, args.num_classes) for spec in specs]
-    classes = models.imagenet_classes() if args.num_classes == 1000 else [str(i) for i in range(args.num_classes)]
-    indices = [objectives.class_index(name, classes) for name in args.classes]
-    if args.layers:
-        from .config import DreamConfig
-        from .dreamer import build_objective
-
-        extra = build_objective(DreamConfig(layers=args.layers, model=specs[0].name), specs[0], networks[0])
-        objs = [objectives.class_logit(i, classes[i]) + extra for i in indices] if indices else [extra]
-    else:
-        objs = [objectives.class_logit(i, classes[i]) for i in indices]
-    if not objs:
-        raise UsageError("name at least one class (e.g. banana) or give --layers")
-    groups = [g for g in range(len(objs)) for _ in range(args.samples)]
-    objs = [objs[g] for g in groups]
-    # layers alone draw textures, which have no outline to find: those stay opaque
-    transparent = not args.opaque and bool(indices)
-    settings = VisualizeSettings(steps=args.steps, transparent=transparent, param=args.param,
-                                 diversity=(SAMPLE_DIVERSITY if args.diversity is None else args.diversity)
-                                 if args.samples > 1 else 0.0)
-    device = models.pick_device(args.device)
-    layers = set().union(*(o.layers for o in objs))
-    diversity_layers = [_middle_layer(spec) for spec in specs]
-    nets = [models.DreamNet(spec, network, sorted(layers | ({d} if settings.diversity else set()))).prepare(device)
-            for spec, network, d in zip(specs, networks, diversity_layers)]
-    seed = args.seed if args.seed is not None else int(time.time()) % 2**31
-    generator = torch.Generator().manual_seed(seed)
-    start = time.perf_counter()
+    v = check_visualize(VisualizeConfig(
+        tuple(args.classes), args.model, args.weights, args.num_classes, _size(args.size, (256, 256)), args.steps,
+        args.layers, args.grid, args.samples, args.diversity, args.opaque, args.alpha, args.param, args.seed,
+        args.device), "command line")
     with progress_bar("visualising", "steps") as update:
-        images = visualize(nets, objs, height, width, settings, device, generator, update, groups, diversity_layers)
-    if not args.alpha:
-        images = shown(images)
-    tiles = [to_frame(images[i:i + 1]) for i in range(len(objs))]
-    write_image(_grid(tiles) if len(tiles) > 1 else tiles[0], args.output)
-    what = dict.fromkeys(o.description for o in objs)  # each class once, in order
-    say(f"wrote {args.output} ({', '.join(what)}{f', {args.samples} samples each' if args.samples > 1 else ''}; "
-        f"{'+'.join(names)}, seed {seed}, {time.perf_counter() - start:.1f} s on {device.type})")
+        result = visualize_classes(v, args.output, args.overwrite, update)
+    say(f"wrote {result.output} ({', '.join(result.what)}{f', {v.samples} samples each' if v.samples > 1 else ''}; "
+        f"{'+'.join(result.networks)}, seed {result.seed}, {result.seconds:.1f} s on {result.device})")
     return 0
-
-
-def _middle_layer(spec) -> str:
-    """The layer halfway up a network's dreamable layers: where samples are told apart by their
-    parts and textures rather than by their pixels or their class."""
-    layers = list(spec.layers)
-    return layers[len(layers) // 2]
-
-
-def _grid(tiles):
-    import math
-
-    import numpy as np
-
-    columns = math.ceil(math.sqrt(len(tiles)))
-    rows = math.ceil(len(tiles) / columns)
-    h, w, c = tiles[0].shape
-    sheet = np.full((rows * h, columns * w, c), 255 if c == 3 else 0, np.uint8)
-    for i, tile in enumerate(tiles):
-        r, c = divmod(i, columns)
-        sheet[r * h:(r + 1) * h, c * w:(c + 1) * w] = tile
-    return sheet
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
     from . import models
+    from .config import Config, DreamConfig, check
 
-    spec = models.get_spec(args.model)
-    network = spec.build(args.num_classes) if args.weights is None else \
-        models.load_network(spec, args.weights, args.num_classes)
+    d = check(Config(dream=DreamConfig(model=args.model, weights=args.weights, num_classes=args.num_classes)),
+              "command line").dream
+    spec = models.get_spec(d.model)
+    network = spec.build(d.num_classes) if d.weights is None else models.load_network(spec, d.weights, d.num_classes)
     shapes = models.layer_shapes(spec, network)
     table = Table(title=f"{spec.name}: {spec.description}", title_justify="left")
     table.add_column("layer", style="bold")
@@ -529,10 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("visualize", parents=[common], help="what the network imagines for a class, from noise")
     p.add_argument("classes", nargs="*", metavar="CLASS", help="ImageNet class names or numbers, e.g. banana")
     p.add_argument("-o", "--output", required=True, help="the image to write (.png, .jpg, .webp)")
-    p.add_argument("--model", help="a network, or an ensemble as NAME,NAME (default lite0,lite1 for classes, "
-                                    "lite0 for --layers)")
-    p.add_argument("--weights", metavar="FILE")
-    p.add_argument("--num-classes", type=int, default=1000)
+    add_network_options(p)
+    p.set_defaults(num_classes=1000, device="auto")
     p.add_argument("--size", help="WIDTHxHEIGHT of each image (default 256x256)")
     p.add_argument("--steps", type=int, default=256, help="optimisation steps (default 256)")
     p.add_argument("--layers", metavar="SPEC", help="a layer or channel objective, alone or added to the classes")
@@ -546,8 +457,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", choices=["fourier", "pyramid", "pixel"], default="fourier",
                    help="the image prior: a Fourier spectrum falling as 1/f^1.5 (default), a Laplacian pyramid, "
                         "or none (pixels: the adversarial-noise baseline)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(run=cmd_visualize)
 
@@ -583,9 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     except StreamdreamError as exc:
         if args.debug:
             console.print_exception()
-        say(f"error: {exc}", "red")
+        say(f"error: {in_flags(str(exc), exc.setting)}", "red")
         for note in getattr(exc, "__notes__", []):
-            say(note, "yellow")
+            say(in_flags(note), "yellow")
         return exc.exit_code
     except Exception as exc:  # a bug or an environment failure: one line unless --debug
         if args.debug:
@@ -595,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
             message += "; try a smaller --width"
         say(f"error: {type(exc).__name__}: {message} (run with --debug for the traceback)", "red")
         for note in getattr(exc, "__notes__", []):
-            say(note, "yellow")
+            say(in_flags(note), "yellow")
         return RunError.exit_code
 
 

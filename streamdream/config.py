@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field, fields
 
 from .errors import UsageError
+from .frames import MIN_SIDE
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,45 @@ class Config:
     live: LiveConfig = field(default_factory=LiveConfig)
 
 
+@dataclass(frozen=True)
+class VisualizeConfig:
+    """`visualize`: what to draw from noise, with which networks, and how."""
+
+    classes: tuple[str, ...] = ()  # ImageNet class names or numbers
+    model: str | None = None  # a network or an ensemble NAME,NAME (None: lite0,lite1 for classes, lite0 for layers)
+    weights: str | None = None
+    num_classes: int = 1000
+    size: tuple[int, int] = (256, 256)  # (width, height) of each image
+    steps: int = 256
+    layers: str | None = None  # a layer or channel objective, alone or added to the classes
+    grid: bool = False  # several classes or samples side by side in one image
+    samples: int = 1  # images per class, pushed apart from each other
+    diversity: float | None = None  # how hard samples are pushed apart (None: the default)
+    opaque: bool = False  # no alpha: the class fills the frame as texture
+    alpha: bool = False  # keep the alpha channel in the written image
+    param: str = "fourier"  # the image prior: fourier, pyramid or pixel
+    seed: int | None = None
+    device: str = "auto"
+
+
+def check_visualize(v: VisualizeConfig, where: str = "settings") -> VisualizeConfig:
+    """Raise UsageError naming the setting for the first value of `v` out of range."""
+    if not 1 <= v.steps <= 100_000:
+        raise UsageError(f"{where}: steps must be 1 to 100000, got {v.steps}", setting="steps")
+    if not 1 <= v.samples <= 64:
+        raise UsageError(f"{where}: samples must be 1 to 64, got {v.samples}", setting="samples")
+    if v.diversity is not None and not 0 <= v.diversity <= 1e4:
+        raise UsageError(f"{where}: diversity must be 0 to 10000, got {v.diversity}", setting="diversity")
+    if v.num_classes < 1:
+        raise UsageError(f"{where}: num_classes must be at least 1, got {v.num_classes}", setting="num_classes")
+    if v.param not in ("fourier", "pyramid", "pixel"):
+        raise UsageError(f"{where}: param must be fourier, pyramid or pixel, got '{v.param}'", setting="param")
+    if v.device not in ("auto", "cpu", "cuda"):
+        raise UsageError(f"{where}: device must be auto, cpu or cuda, got '{v.device}'", setting="device")
+    _check_seed(v.seed, where)
+    return v
+
+
 SECTIONS = {"dream": DreamConfig, "video": VideoConfig, "zoom": ZoomConfig, "live": LiveConfig}
 # TOML spells some keys as a user would; the dataclasses cannot use Python keywords
 TOML_KEYS = {"class": "class_name"}
@@ -105,7 +145,12 @@ def _positive(name: str, value, where: str, allow_zero: bool = False) -> None:
         return
     if value < 0 or (value == 0 and not allow_zero):
         bound = "0 or more" if allow_zero else "more than 0"
-        raise UsageError(f"{where}: {name} must be {bound}, got {value}")
+        raise UsageError(f"{where}: {name} must be {bound}, got {value}", setting=name)
+
+
+def _check_seed(seed: int | None, where: str) -> None:
+    if seed is not None and not 0 <= seed < 2**63:
+        raise UsageError(f"{where}: seed must be 0 to 2**63-1, got {seed}", setting="seed")
 
 
 def check(config: Config, where: str = "settings") -> Config:
@@ -115,68 +160,70 @@ def check(config: Config, where: str = "settings") -> Config:
         for f in fields(part):
             value = getattr(part, f.name)
             if isinstance(value, float) and not math.isfinite(value):
-                raise UsageError(f"{where}: {f.name} must be a finite number, got {value}")
+                raise UsageError(f"{where}: {f.name} must be a finite number, got {value}", setting=f.name)
     d, v = config.dream, config.video
     if d.step > 0.5:
         raise UsageError(f"{where}: step above 0.5 changes every pixel by half its range in one step "
-                         f"(got {d.step}); try 0.002 to 0.02")
-    if d.seed is not None and not 0 <= d.seed < 2**63:
-        raise UsageError(f"{where}: seed must be 0 to 2**63-1, got {d.seed}")
+                         f"(got {d.step}); try 0.002 to 0.02", setting="step")
+    _check_seed(d.seed, where)
     if d.octaves > 20 or d.iterations > 10_000:
-        raise UsageError(f"{where}: octaves at most 20 and iterations at most 10000, got {d.octaves} and {d.iterations}")
+        raise UsageError(f"{where}: octaves at most 20 and iterations at most 10000, got {d.octaves} and {d.iterations}", setting="octaves")
     for name in ("octaves", "iterations", "num_classes", "width"):
         _positive(name, getattr(d, name), where)
     for name in ("step", "jitter"):
         _positive(name, getattr(d, name), where, allow_zero=True)
     if d.octave_scale < 1.0:
-        raise UsageError(f"{where}: octave_scale must be 1.0 or more, got {d.octave_scale}")
+        raise UsageError(f"{where}: octave_scale must be 1.0 or more, got {d.octave_scale}", setting="octave_scale")
     if d.octave_scale > 4.0:
-        raise UsageError(f"{where}: octave_scale above 4 skips whole scales (got {d.octave_scale}); try 1.2 to 1.6")
+        raise UsageError(f"{where}: octave_scale above 4 skips whole scales (got {d.octave_scale}); try 1.2 to 1.6", setting="octave_scale")
     if d.device not in ("auto", "cpu", "cuda"):
-        raise UsageError(f"{where}: device must be auto, cpu or cuda, got '{d.device}'")
+        raise UsageError(f"{where}: device must be auto, cpu or cuda, got '{d.device}'", setting="device")
     if d.precision not in ("auto", "fp32", "bf16"):
-        raise UsageError(f"{where}: precision must be auto, fp32 or bf16, got '{d.precision}'")
+        raise UsageError(f"{where}: precision must be auto, fp32 or bf16, got '{d.precision}'", setting="precision")
     if d.layers is None and d.class_name is None:
-        raise UsageError(f"{where}: nothing to dream: give layers, a class, or both")
-    if d.width is not None and not 32 <= d.width <= 16384:
-        raise UsageError(f"{where}: width must be 32 to 16384 pixels, got {d.width}")
-    if not 32 <= v.flow_width <= 4096:
-        raise UsageError(f"{where}: flow_width must be 32 to 4096 pixels, got {v.flow_width}")
+        raise UsageError(f"{where}: nothing to dream: give layers, a class, or both", setting="layers")
+    if d.guide and not d.layers:
+        raise UsageError(f"{where}: guide needs layers: the guide is matched at those layers", setting="guide")
+    if d.width is not None and not MIN_SIDE <= d.width <= 16384:
+        raise UsageError(f"{where}: width must be {MIN_SIDE} to 16384 pixels, got {d.width}", setting="width")
+    if not MIN_SIDE <= v.flow_width <= 4096:
+        raise UsageError(f"{where}: flow_width must be {MIN_SIDE} to 4096 pixels, got {v.flow_width}",
+                         setting="flow_width")
     if v.optical_flow not in ("dis", "raft"):
-        raise UsageError(f"{where}: optical_flow must be dis or raft, got '{v.optical_flow}'")
+        raise UsageError(f"{where}: optical_flow must be dis or raft, got '{v.optical_flow}'", setting="optical_flow")
     for name in ("refine_iterations", "refine_octaves", "max_gain"):
         _positive(name, getattr(v, name), where, allow_zero=True)
     if not 0.0 <= v.carried_step <= 1.0:
-        raise UsageError(f"{where}: carried_step must be in [0, 1], got {v.carried_step}")
+        raise UsageError(f"{where}: carried_step must be in [0, 1], got {v.carried_step}", setting="carried_step")
     if not 0.0 <= v.fresh_step <= 10.0:
-        raise UsageError(f"{where}: fresh_step must be in [0, 10], got {v.fresh_step}")
+        raise UsageError(f"{where}: fresh_step must be in [0, 10], got {v.fresh_step}", setting="fresh_step")
     if v.fresh_frames < 1:
-        raise UsageError(f"{where}: fresh_frames must be at least 1, got {v.fresh_frames}")
+        raise UsageError(f"{where}: fresh_frames must be at least 1, got {v.fresh_frames}", setting="fresh_frames")
     if v.max_gain > 1.0:
         raise UsageError(f"{where}: max_gain above 1 lets a region's dream double in a frame (got {v.max_gain}); "
-                         f"try 0.05 to 0.2")
+                         f"try 0.05 to 0.2", setting="max_gain")
     if not 0.0 < v.scene_cut <= 1.0:
-        raise UsageError(f"{where}: scene_cut must be in (0, 1], got {v.scene_cut}")
+        raise UsageError(f"{where}: scene_cut must be in (0, 1], got {v.scene_cut}", setting="scene_cut")
     if not 0 <= v.crf <= 51:
-        raise UsageError(f"{where}: crf must be 0 to 51, got {v.crf}")
+        raise UsageError(f"{where}: crf must be 0 to 51, got {v.crf}", setting="crf")
     z = config.zoom
     if z.zoom <= 1.0:
-        raise UsageError(f"{where}: zoom must be above 1 (1.05 enlarges 5% per keyframe), got {z.zoom}")
+        raise UsageError(f"{where}: zoom must be above 1 (1.05 enlarges 5% per keyframe), got {z.zoom}", setting="zoom")
     if z.zoom > 2.0:
-        raise UsageError(f"{where}: zoom above 2 leaves the dream nothing to carry (got {z.zoom}); try 1.02 to 1.1")
+        raise UsageError(f"{where}: zoom above 2 leaves the dream nothing to carry (got {z.zoom}); try 1.02 to 1.1", setting="zoom")
     if not 1 <= z.fps <= 240:
-        raise UsageError(f"{where}: fps must be 1 to 240, got {z.fps}")
+        raise UsageError(f"{where}: fps must be 1 to 240, got {z.fps}", setting="fps")
     if abs(z.rotate) > 45:
-        raise UsageError(f"{where}: rotate must be within -45 to 45 degrees a keyframe, got {z.rotate}")
+        raise UsageError(f"{where}: rotate must be within -45 to 45 degrees a keyframe, got {z.rotate}", setting="rotate")
     if z.keyframe_every < 1:
-        raise UsageError(f"{where}: keyframe_every must be at least 1, got {z.keyframe_every}")
+        raise UsageError(f"{where}: keyframe_every must be at least 1, got {z.keyframe_every}", setting="keyframe_every")
     live = config.live
     if not 1 <= live.fps <= 240:
-        raise UsageError(f"{where}: fps must be 1 to 240, got {live.fps}")
+        raise UsageError(f"{where}: fps must be 1 to 240, got {live.fps}", setting="fps")
     if live.dream_scale is not None and not 0.1 <= live.dream_scale <= 1.0:
-        raise UsageError(f"{where}: dream_scale must be in [0.1, 1], got {live.dream_scale}")
+        raise UsageError(f"{where}: dream_scale must be in [0.1, 1], got {live.dream_scale}", setting="dream_scale")
     if not 1.0 <= live.deepen_zoom <= 1.05:
-        raise UsageError(f"{where}: deepen_zoom must be in [1, 1.05], got {live.deepen_zoom}")
+        raise UsageError(f"{where}: deepen_zoom must be in [1, 1.05], got {live.deepen_zoom}", setting="deepen_zoom")
     for name in ("blend", "cycle", "still_seconds", "still_motion", "deepen_iterations", "fade"):
         _positive(name, getattr(live, name), where, allow_zero=True)
     for name in ("stall", "frozen", "retry_max"):

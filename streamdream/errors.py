@@ -2,9 +2,15 @@
 
 
 class StreamdreamError(Exception):
-    """A failure with a one-line message meant for the user."""
+    """A failure with a one-line message meant for the user, in the library's own terms: a
+    setting is named as `name` (in backticks), so the command line can show its flag instead and
+    a preset, a schedule or Python can show the name. `setting` is the one the error is about."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "", setting: str | None = None):
+        super().__init__(message)
+        self.setting = setting
 
 
 class UsageError(StreamdreamError):

@@ -26,7 +26,8 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
-from .flow import DISFlow, consistency_mask, to_gray, warp
+from .engine.flow import DISFlow, consistency_mask, to_gray
+from .engine.warp import warp
 
 MOVING_PX = 1.0  # input motion (px/frame) that counts as moving
 MIN_MOVING_SHARE = 0.02  # frames where less of the picture moves say nothing about moving subjects
@@ -190,7 +191,7 @@ def measure_files(source: str | Path, dreamt: str | Path, width: int | None = No
     from contextlib import ExitStack
 
     from .errors import UsageError
-    from .sources import VideoFileSource
+    from .media.video_in import VideoFileSource
 
     with ExitStack() as stack:
         inputs = VideoFileSource(source, width, max_frames=max_frames)

@@ -7,34 +7,25 @@ fraction of the dream steps.
 
 from __future__ import annotations
 
-import math
-from typing import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .dreamer import Dreamer, to_frame, to_tensor
+from .config import Config
+from .live.window import WindowSink
+from .media.images import load_guide, start_picture
+from .media.outputs import VIDEO_SUFFIXES, check_output
+from .media.video_out import VideoFileSink
+from .pipeline import RunStats, close_all, run
 
-
-def zoom_view(image: torch.Tensor, scale: float, degrees: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """`image` (1, C, H, W) zoomed into its centre by `scale` (>1 enlarges) and turned by `degrees`.
-
-    Returns the view and a mask (1, 1, H, W): 1 where the view shows the image, 0 where a
-    zoom-out (scale < 1) or a turn reaches past its edges (there the border is reflected).
-    """
-    if image.ndim != 4 or image.shape[0] != 1:
-        raise ValueError(f"expected (1, C, H, W), got {tuple(image.shape)}")
-    if scale <= 0:
-        raise ValueError(f"scale must be positive, got {scale}")
-    _, _, h, w = image.shape
-    a = math.radians(degrees)
-    cos, sin = math.cos(a) / scale, math.sin(a) / scale
-    theta = torch.tensor([[[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]]], dtype=image.dtype, device=image.device)
-    grid = F.affine_grid(theta, list(image.shape), align_corners=False)
-    view = F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    inside = (grid.abs() <= 1.0).all(dim=-1)[:, None].to(image.dtype)
-    return view, inside
+from .engine.dreamer import Dreamer
+from .engine.tensors import to_frame, to_tensor
+from .engine.warp import zoom_view
+from .frames import Frame
 
 
 class ZoomDreamer:
@@ -93,10 +84,50 @@ class ZoomSource:
         self.zoomer, self.start, self.fps, self.count = zoomer, start, fps, count
 
     def frames(self):
-        from .sources import Frame
 
         for index, image in enumerate(self.zoomer.frames(self.start, self.count)):
             yield Frame(image, index / self.fps, index)
 
     def close(self) -> None:
         pass
+
+
+@dataclass
+class ZoomResult:
+    stats: RunStats
+    size: tuple[int, int]  # (width, height)
+    keyframes: int  # frames dreamt; the rest interpolated
+    description: str  # the model, objective and seed, for the report
+    device: str
+
+
+def run_zoom(config: Config, start: str, output: str | Path | None = None, frames: int | None = None,
+             overwrite: bool = False, progress: Callable[[int, int], None] | None = None) -> ZoomResult:
+    """`streamdream zoom` as a library call: the endless zoom from `start` (an image file, or
+    `noise` / `noise:WxH`) into the video `output`, or into a window when `output` is None
+    (until it is closed, or `frames`). A video is crash-safe through its partial file: a failure
+    keeps the frames made so far there."""
+    z = config.zoom
+    if output is None:
+        sink = WindowSink("streamdream zoom  (q to quit)")
+    else:
+        output = check_output(output, [start, config.dream.guide], overwrite, VIDEO_SUFFIXES)
+    picture = start_picture(start, config.dream.width, config.dream.seed or 0, f"the zoom from {start}")
+    dreamer = Dreamer.from_config(config.dream, guide=load_guide(config.dream))
+    zoomer = ZoomDreamer(dreamer, z.zoom, z.rotate, z.keyframe_every)
+    if output is not None:
+        sink = VideoFileSink(output, Fraction(z.fps), Fraction(1, z.fps), config.video.crf)
+    commands = getattr(sink, "commands", None)
+    try:
+        stats = run(ZoomSource(zoomer, picture, z.fps, frames), None, [sink], controls=commands,
+                    handle=lambda command: command.name == "quit",
+                    progress=progress and (lambda s: progress(s.frames, frames or s.frames)))
+    except BaseException as exc:
+        close_all([sink], error=True)
+        kept = getattr(sink, "partial", None)
+        if kept is not None and kept.exists() and not isinstance(exc, KeyboardInterrupt):
+            exc.add_note(f"the frames made so far are in {kept}; overwrite starts over")
+        raise
+    close_all([sink], error=False)
+    return ZoomResult(stats, (picture.shape[1], picture.shape[0]), zoomer.keyframes,
+                      f"{config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}", dreamer.device.type)

@@ -3,6 +3,13 @@ import pytest
 import torch
 
 from streamdream import models
+from streamdream.cli import in_flags
+
+
+def said(info) -> str:
+    """What the command line shows for a library error caught by pytest.raises: its settings
+    named by their flags."""
+    return in_flags(str(info.value), info.value.setting)
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,22 @@ import sys
 import pytest
 import torch
 
-from streamdream import allocator
+from streamdream.models import allocator
 
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
-def test_takes_effect_once_and_answers_the_same_again():
+def test_takes_effect_once_and_is_not_applied_again(monkeypatch):
+    import ctypes
+
+    loaded = []
+    real = ctypes.CDLL
+    monkeypatch.setattr(allocator, "_applied", None)  # as in a fresh process
+    monkeypatch.setattr(ctypes, "CDLL", lambda *args, **kwargs: loaded.append(args) or real(*args, **kwargs))
     assert allocator.keep_freed_memory() is True
     assert allocator.keep_freed_memory() is True
+    assert len(loaded) == 1  # mallopt was called in the first call only
 
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")

@@ -5,8 +5,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from streamdream import sources
 from streamdream.cli import main
+from streamdream.media import images
 
 from .conftest import damage_packets, pattern_frame, probe, write_clip
 
@@ -207,14 +207,14 @@ def test_zero_decodable_frames(tmp_path, capsys):
 
 def test_frames_too_large_name_width(tmp_path, capsys, monkeypatch):
     clip = write_clip(tmp_path / "in.mp4", frames=3)
-    monkeypatch.setattr(sources, "MAX_PIXELS", 1000)
+    monkeypatch.setattr(images, "MAX_PIXELS", 1000)
     assert run(clip, "-o", tmp_path / "out.mp4") == 2
     assert "--width" in capsys.readouterr().out
     monkeypatch.undo()
 
 
 def test_ctrl_c_leaves_a_playable_file(tmp_path, capsys, monkeypatch):
-    from streamdream import temporal
+    from streamdream.engine import temporal
 
     clip = write_clip(tmp_path / "in.mp4", frames=30, audio=True)
     real = temporal.StreamDreamer.next

@@ -6,9 +6,11 @@ import time
 import numpy as np
 import pytest
 
-from streamdream.controls import KEYS, Command, ControlChannel, OscControl, key_command, osc_command
-from streamdream.objectives import shift_layers
-from streamdream.sinks import VirtualCameraSink
+from streamdream.commands import Command, ControlChannel
+from streamdream.live.controls import KEYS
+from streamdream.live.controls import OscControl, key_command, osc_command
+from streamdream.engine.objectives import shift_layers
+from streamdream.live.outputs import VirtualCameraSink
 
 
 @pytest.mark.parametrize("key,name,value", [
@@ -148,7 +150,7 @@ def test_layers_step_deeper_and_shallower(spec, delta, want):
 
 
 def test_live_stage_carries_out_dream_commands():
-    from streamdream.live import LiveStage
+    from streamdream.live.stage import LiveStage
     from streamdream.presets import build_config
 
     config = build_config("clouds", {"dream": {"width": 64, "device": "cpu", "octaves": 1, "iterations": 1}})
@@ -176,7 +178,7 @@ def test_live_stage_carries_out_dream_commands():
 
 
 def test_next_preset_steps_past_one_that_cannot_load(tmp_path):
-    from streamdream.live import LiveStage
+    from streamdream.live.stage import LiveStage
     from streamdream.presets import build_config
 
     broken = tmp_path / "broken.toml"

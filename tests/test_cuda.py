@@ -6,7 +6,7 @@ import torch
 
 from streamdream.cli import main
 from streamdream.config import DreamConfig
-from streamdream.dreamer import Dreamer
+from streamdream.engine.dreamer import Dreamer
 from streamdream.metrics import strength
 
 from .conftest import probe, write_clip

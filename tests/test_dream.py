@@ -1,9 +1,11 @@
 import pytest
 import torch
 
-from streamdream import dream as engine
-from streamdream import models, objectives
-from streamdream.dream import AscentSettings, ascend, dream, octave_sizes, resize
+from streamdream import models
+from streamdream.engine import dream as engine
+from streamdream.engine import objectives
+from streamdream.config import DreamConfig
+from streamdream.engine.dream import ascend, dream, octave_sizes, resize
 
 
 def _net(lite0, layers):
@@ -51,7 +53,7 @@ def test_detail_is_carried_from_octave_to_octave(lite0, image_tensor, monkeypatc
 
     monkeypatch.setattr(engine, "ascend", recording)
     net = _net(lite0, ["block3"])
-    settings = AscentSettings(octaves=2, octave_scale=1.5, iterations=2, step=0.02, jitter=0)
+    settings = DreamConfig(octaves=2, octave_scale=1.5, iterations=2, step=0.02, jitter=0)
     result = dream(image_tensor, net, objectives.layer("block3"), settings, torch.Generator().manual_seed(0))
     assert len(calls) == 2
     (in1, out1), (in2, out2) = calls
@@ -65,7 +67,7 @@ def test_detail_is_carried_from_octave_to_octave(lite0, image_tensor, monkeypatc
 
 def test_dream_keeps_shape_and_pixel_range(lite0, image_tensor):
     net = _net(lite0, ["block4"])
-    settings = AscentSettings(octaves=2, iterations=3, step=0.2, jitter=4)
+    settings = DreamConfig(octaves=2, iterations=3, step=0.2, jitter=4)
     out = dream(image_tensor, net, objectives.layer("block4"), settings, torch.Generator().manual_seed(1))
     assert out.shape == image_tensor.shape
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
@@ -74,7 +76,7 @@ def test_dream_keeps_shape_and_pixel_range(lite0, image_tensor):
 
 def test_same_seed_same_dream_other_seed_other_dream(lite0, image_tensor):
     net = _net(lite0, ["block4"])
-    settings = AscentSettings(octaves=2, iterations=3, step=0.02, jitter=8)
+    settings = DreamConfig(octaves=2, iterations=3, step=0.02, jitter=8)
     run = lambda seed: dream(image_tensor, net, objectives.layer("block4"), settings,
                              torch.Generator().manual_seed(seed))
     a, b, c = run(5), run(5), run(6)

@@ -1,13 +1,15 @@
 import copy
 import socket
-import time
 from pathlib import Path
+
 
 import numpy as np
 import pytest
 import torch
 
 from streamdream import models
+from streamdream.models import registry
+from tests.conftest import said
 from streamdream.errors import UsageError
 
 
@@ -16,7 +18,7 @@ def test_network_is_cut_after_deepest_requested_layer(lite0):
     net = models.DreamNet(spec, network, ["block3", "block1"])
     assert net.names[-1] == "block3"
     assert len(net.stages) == net.names.index("block3") + 1
-    from streamdream.efficientnet_lite import MBConvBlock
+    from streamdream.models.efficientnet_lite import MBConvBlock
 
     ran = []
     for m in net.modules():
@@ -56,7 +58,7 @@ def _dream_gradient(net, image, layer):
 
 @pytest.mark.parametrize("size", [(64, 96), (65, 97), (72, 128), (50, 91)])  # even sizes pad stride-2 convs unevenly
 def test_the_cpu_fast_path_gives_the_plain_path_s_dream_gradient(lite0, size, monkeypatch):
-    from streamdream import efficientnet_lite
+    from streamdream.models import efficientnet_lite
 
     if not efficientnet_lite._FUSED_OP:
         pytest.skip("this torch build has no fused oneDNN convolution")
@@ -77,7 +79,7 @@ def test_the_cpu_fast_path_gives_the_plain_path_s_dream_gradient(lite0, size, mo
 
 
 def test_the_cpu_fast_path_leaves_bf16_and_unfolded_networks_alone(lite0, monkeypatch):
-    from streamdream import efficientnet_lite
+    from streamdream.models import efficientnet_lite
 
     spec, network = lite0
     fused = []
@@ -152,8 +154,9 @@ def test_state_dict_layouts(lite0, tmp_path, layout):
 def test_num_classes_head_loads_and_mismatch_names_the_fix(tmp_path):
     spec = models.get_spec("resnet50")
     torch.save(spec.build(365).state_dict(), tmp_path / "places.pth")
-    with pytest.raises(UsageError, match="--num-classes 365"):
+    with pytest.raises(UsageError) as info:
         models.load_network(spec, str(tmp_path / "places.pth"))
+    assert "--num-classes to 365" in said(info)
     network = models.load_network(spec, str(tmp_path / "places.pth"), num_classes=365)
     assert network.fc.out_features == 365
 
@@ -183,11 +186,9 @@ def test_offline_download_fails_fast_naming_the_fix(tmp_path, monkeypatch):
         raise socket.gaierror("Name or service not known")
 
     monkeypatch.setattr(socket, "create_connection", unreachable)
-    start = time.perf_counter()
     with pytest.raises(UsageError) as info:
         models.load_network(models.get_spec("googlenet"))
-    assert time.perf_counter() - start < 10
-    assert "--weights FILE" in str(info.value) and "--model lite0" in str(info.value)
+    assert "--weights" in said(info) and "--model lite0" in said(info)
 
 
 def test_cached_torchvision_weights_load_without_network(tmp_path, monkeypatch):
@@ -223,8 +224,8 @@ def test_googlenet_normalises_once():
     network.transform_input = True
     net = models.DreamNet(spec, network, ["logits"])
     x = torch.rand(1, 3, 96, 96)
-    mean = torch.tensor(models.IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(models.IMAGENET_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(registry.IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(registry.IMAGENET_STD).view(1, 3, 1, 1)
     with torch.no_grad():
         torch.testing.assert_close(net(x)["logits"], network((x - mean) / std), atol=1e-4, rtol=1e-4)
 
@@ -255,7 +256,7 @@ def layers_of(spec):
 
 @pytest.fixture(scope="module")
 def real_frame():
-    from streamdream.sources import VideoFileSource
+    from streamdream.media.video_in import VideoFileSource
 
     clip = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
     if not clip.exists():
@@ -286,7 +287,7 @@ def test_deeper_lite_models_load_offline_and_see_what_lite0_sees(name, real_fram
 @pytest.mark.parametrize("name", ["lite1", "lite2"])
 def test_deeper_lite_models_dream(name, picture):
     from streamdream.config import DreamConfig
-    from streamdream.dreamer import Dreamer
+    from streamdream.engine.dreamer import Dreamer
 
     dreamer = Dreamer.from_config(DreamConfig(model=name, layers="block14", octaves=1, iterations=2, seed=1,
                                               device="cpu"))

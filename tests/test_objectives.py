@@ -1,11 +1,12 @@
 import pytest
 import torch
 
-from streamdream import models, objectives
+from streamdream import models
+from streamdream.engine import objectives
 from streamdream.config import DreamConfig
-from streamdream.dream import ascend
-from streamdream.dreamer import build_objective
-from streamdream.sources import read_image
+from streamdream.engine.dream import ascend
+from streamdream.engine.dreamer import build_objective, objective_layers
+from streamdream.media.images import read_image
 from streamdream.errors import UsageError
 
 
@@ -39,10 +40,16 @@ def _config(**kw):
     return DreamConfig(**{"layers": None, **kw})
 
 
+def _objective(cfg, spec, network, guide=None):
+    """The config's objective on the one network that dreams it, as Dreamer.from_config builds it."""
+    net = models.DreamNet(spec, network, objective_layers(cfg, spec))
+    return build_objective(cfg, net, guide)
+
+
 def test_channel_out_of_range_is_usage_error(lite0):
     spec, network = lite0
     with pytest.raises(UsageError, match="channels 0 to 111"):
-        build_objective(_config(layers="block9:112"), spec, network)
+        _objective(_config(layers="block9:112"), spec, network)
 
 
 def _probabilities(lite0, image):
@@ -54,7 +61,7 @@ def _probabilities(lite0, image):
 
 def test_class_objective_raises_that_class(lite0):
     spec, network = lite0
-    objective = build_objective(_config(class_name="banana"), spec, network)
+    objective = _objective(_config(class_name="banana"), spec, network)
     assert objective.layers == {"logits"}
     index = models.imagenet_classes().index("banana")
     gen = torch.Generator().manual_seed(0)
@@ -68,7 +75,7 @@ def test_class_objective_raises_that_class(lite0):
 
 def test_channel_objective_raises_that_channel_most(lite0, image_tensor):
     spec, network = lite0
-    objective = build_objective(_config(layers="block6:7"), spec, network)
+    objective = _objective(_config(layers="block6:7"), spec, network)
     net = models.DreamNet(spec, network, ["block6"])
     with torch.no_grad():
         before = net(image_tensor)["block6"].mean((0, 2, 3))
@@ -85,7 +92,7 @@ def test_guide_pulls_features_towards_the_guide(lite0, picture, tmp_path):
     guide = picture[:, ::-1, [2, 0, 1]].copy()  # another image: mirrored, channels swapped
     path = tmp_path / "guide.png"
     cv2.imwrite(str(path), guide[:, :, ::-1])
-    objective = build_objective(_config(layers="block4", guide=str(path)), spec, network, read_image(path))
+    objective = _objective(_config(layers="block4", guide=str(path)), spec, network, read_image(path))
     assert "guided" in objective.description
     net = models.DreamNet(spec, network, ["block4"])
     start = torch.rand(1, 3, 72, 96, generator=torch.Generator().manual_seed(0))
@@ -100,12 +107,12 @@ def test_guide_pulls_features_towards_the_guide(lite0, picture, tmp_path):
 @pytest.mark.parametrize("name,match", [("banan", "did you mean banana"), ("1000", "out of range")])
 def test_unknown_class(name, match):
     with pytest.raises(UsageError, match=match):
-        objectives.class_index(name, models.imagenet_classes())
+        models.class_index(name, models.imagenet_classes())
 
 
 @pytest.mark.parametrize("name,index", [("banana", 954), ("Golden_Retriever", 207), ("954", 954)])
 def test_class_names(name, index):
-    assert objectives.class_index(name, models.imagenet_classes()) == index
+    assert models.class_index(name, models.imagenet_classes()) == index
 
 
 def test_class_scores_logit_and_log_probability():

@@ -3,7 +3,7 @@ import pytest
 from streamdream import models
 from streamdream.config import Config, DreamConfig
 from streamdream.errors import UsageError
-from streamdream.objectives import parse_terms
+from streamdream.engine.objectives import parse_terms
 from streamdream.presets import build_config, builtin_presets, describe_presets
 
 

@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from streamdream import models
+from streamdream.models import runtime
 from streamdream.config import DreamConfig
-from streamdream.dream import objective_gradient
+from streamdream.engine.gradient import objective_gradient
 from streamdream.errors import UsageError
-from streamdream.objectives import from_layers
+from streamdream.engine.objectives import from_layers
 
 from .conftest import probe, write_clip
 
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
     ({"amx_bf16", "avx512_bf16"}, "lite0", True),
 ])
 def test_auto_precision_on_a_cpu_follows_what_it_computes_natively(monkeypatch, flags, model, expected):
-    monkeypatch.setattr(models, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset(flags))
     assert models.uses_bf16("auto", torch.device("cpu"), models.get_spec(model)) == expected
 
 
@@ -86,9 +87,9 @@ def test_bf16_gradient_points_where_fp32_does(lite0, image_tensor):
 
 
 def test_stage_timers_count_every_stage(tmp_path):
-    from streamdream.pipeline import dream_video_file
+    from streamdream.video import dream_video_file
     from streamdream.presets import build_config
-    from streamdream.sources import VideoFileSource
+    from streamdream.media.video_in import VideoFileSource
 
     clip = tmp_path / "in.mp4"
     write_clip(clip, frames=6, width=64, height=48)
@@ -98,13 +99,15 @@ def test_stage_timers_count_every_stage(tmp_path):
     assert stats.frames == 6
     for name in ("capture_seconds", "flow_seconds", "dream_seconds", "sink_seconds"):
         assert getattr(stats, name) > 0, name
-    assert stats.capture_seconds + stats.flow_seconds + stats.dream_seconds + stats.sink_seconds < 4 * stats.wall_seconds
+    # each stage runs on its own thread inside the run: none can have been busy longer than the run
+    for name in ("capture_seconds", "flow_seconds", "dream_seconds", "sink_seconds"):
+        assert getattr(stats, name) <= stats.wall_seconds, name
 
 
 def test_hardware_encoding_falls_back_to_software_where_nvenc_does_not_open(tmp_path):
     import numpy as np
 
-    from streamdream.sinks import VideoFileSink, nvenc_works
+    from streamdream.media.video_out import VideoFileSink
 
     sink = VideoFileSink(tmp_path / "out.mp4", Fraction(25), Fraction(1, 25), hardware=True)
     for i in range(5):
@@ -112,7 +115,11 @@ def test_hardware_encoding_falls_back_to_software_where_nvenc_does_not_open(tmp_
     sink.close()
     frames, _, facts, _ = probe(tmp_path / "out.mp4")
     assert len(frames) == 5 and (facts["width"], facts["height"]) == (64, 48)
-    assert sink.stream.codec_context.name == ("h264_nvenc" if nvenc_works() else "libx264")
+    import torch
+
+    # without a CUDA card NVENC cannot open, so the software encoder must have been taken
+    names = ("h264_nvenc", "libx264") if torch.cuda.is_available() else ("libx264",)
+    assert sink.stream.codec_context.name in names
 
 
 def test_bench_script_prints_one_json_document(tmp_path):
@@ -131,7 +138,7 @@ def test_bench_script_prints_one_json_document(tmp_path):
     assert {(r["model"], r["precision"]) for r in steps} == {(m, p) for m in ("lite0", "googlenet")
                                                             for p in ("fp32", "bf16")}
     for row in steps:
-        assert row["seconds_per_step"] > 0 and row["gflop_per_step"] > 0 and row["share_of_peak"] > 0
+        assert row["seconds_per_step"] > 0 and row["gflop_per_step"] > 0 and 0 <= row["share_of_peak"] <= 1
     # GoogLeNet does several times Lite0's arithmetic at any size
     flops = {r["model"]: r["gflop_per_step"] for r in steps}
     assert flops["googlenet"] > 2 * flops["lite0"]
@@ -154,7 +161,7 @@ def test_bench_script_prints_one_json_document(tmp_path):
 def test_compile_is_opt_in_reports_its_time_and_dreams_the_same(picture):
     import shutil
 
-    from streamdream.dreamer import Dreamer
+    from streamdream.engine.dreamer import Dreamer
 
     if not (shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")):
         pytest.skip("no C++ compiler: torch.compile cannot build CPU kernels here")

@@ -3,9 +3,10 @@ import pytest
 import torch
 
 from streamdream.config import DreamConfig, VideoConfig
-from streamdream.dreamer import Dreamer
+from streamdream.engine.dreamer import Dreamer
 from streamdream.metrics import strength, temporal_metrics
-from streamdream.temporal import MotionTracker, StreamDreamer, box_blur, hold_strength, local_strength, soften
+from streamdream.engine.motion import MotionTracker
+from streamdream.engine.temporal import StreamDreamer, box_blur, hold_strength, local_strength, soften
 
 from .conftest import object_frame, pattern_frame
 

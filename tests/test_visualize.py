@@ -3,11 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from streamdream import models, objectives
+from streamdream import models
+from streamdream.engine import objectives
 from streamdream.cli import main
-from streamdream.visualize import (Adam, ImageParam, VisualizeSettings, colour_shift, composite, gram_similarity,
-                                   high_frequency_share, opacity_penalty, pyramid_sizes, random_backgrounds,
-                                   random_view, shown, visualize)
+from streamdream.engine.feature_vis import Adam, ImageParam, VisualizeSettings, colour_shift, composite, gram_similarity, high_frequency_share, opacity_penalty, pyramid_sizes, random_backgrounds, random_view, shown, visualize
 
 BANANA = models.imagenet_classes().index("banana")
 

@@ -4,9 +4,9 @@ virtual screen (Xvfb)."""
 import os
 import select
 import shutil
+import re
 import subprocess
 import sys
-import threading
 import time
 
 import av
@@ -14,13 +14,15 @@ import numpy as np
 import pytest
 
 from streamdream.cli import main
-from streamdream.controls import key_command
-from streamdream.live import Compositor, LiveShow, LiveStage
-from streamdream.pipeline import run
+from streamdream.live.controls import key_command
+from streamdream.live.compositor import Compositor
+from streamdream.live.show import LiveShow
+from streamdream.live.stage import LiveStage
+from streamdream.pipeline import NewestFrame, run
 from streamdream.presets import build_config
-from streamdream.sinks import Recorder
-from streamdream.sources import SyntheticSource
-from streamdream.temporal import MotionTracker
+from streamdream.live.outputs import Recorder
+from streamdream.live.scene import SyntheticSource
+from streamdream.engine.motion import MotionTracker
 
 FAST = ["--preset", "clouds", "--width", "96", "--octaves", "2", "--iterations", "2", "--seed", "1"]
 
@@ -35,7 +37,9 @@ def test_headless_run_records_for_the_duration(tmp_path, capsys):
     assert main(["webcam", "--source", "test", "--no-window", "--record", str(out), "--duration", "6", *FAST]) == 0
     text = capsys.readouterr().out
     frames = frames_in(out)
-    assert len(frames) >= 60, text  # the display runs at the camera's rate, not the dream's
+    # every frame shown is recorded (the display's rate against the dream's is scripts/bench_live.py's)
+    shown = int(re.search(r"showed (\d+) frames", text).group(1))
+    assert len(frames) == shown > 0, text
     assert frames[0].shape == (54, 96, 3)
     assert "recorded" in text and "dreamt" in text
     # the dream is in the recording: late frames differ from the plain scene at the same moment
@@ -74,7 +78,9 @@ def test_no_display_suggests_no_window(monkeypatch, capsys):
 
 
 def test_keys_drive_the_show(tmp_path):
-    """Keys from an injected key source: record, snapshot, freeze, stronger, next preset, quit."""
+    """Keys from an injected key source, pressed at fixed shown frames: record, snapshot,
+    stronger, next preset, freeze and thaw, stop recording, and quit once the dream stage has
+    carried out its commands (counted in frames, not timed)."""
     config = build_config("clouds", {"dream": {"width": 96, "device": "cpu", "octaves": 2, "iterations": 2}})
     stage = LiveStage(config, ["clouds", "strokes"], {"device": "cpu", "width": 96})
     stage.select("clouds")
@@ -82,31 +88,44 @@ def test_keys_drive_the_show(tmp_path):
     recorder = Recorder(folder=tmp_path, fps=30)
     messages = []
     show = LiveShow(stage, compositor, None, recorder, say=messages.append, snapshots=tmp_path)
+    script = {10: "r", 20: "s", 25: "+", 30: "n", 40: " ", 50: " ", 80: "r"}
 
-    def press(keys):
-        for delay, key in keys:
-            time.sleep(delay)
-            show.commands.put(key_command(ord(key)))
+    class Keys:
+        """Presses the script's keys after the frames it names; q once the look has changed."""
 
-    script = [(1.0, "r"), (1.0, "s"), (0.2, "+"), (0.2, "n"), (0.5, " "), (0.5, " "), (0.5, "r"), (0.2, "q")]
-    threading.Thread(target=press, args=(script,), daemon=True).start()
-    stats = run(SyntheticSource(96, fps=30), stage, [recorder], tracker=MotionTracker(0.15, width=48), newest=True,
-                display=compositor, controls=show.commands, handle=show.handle, stage_commands=show.to_dream,
-                progress=show.tick, duration=30)
+        shown = 0
+
+        def write(self, image, at):
+            self.shown += 1
+            if self.shown in script:
+                show.commands.put(key_command(ord(script[self.shown])))
+            if self.shown > 80 and stage.name == "strokes" and stage.stream.strength != 1.0:
+                show.commands.put(key_command(ord("q")))
+
+        def close(self):
+            pass
+
+        abort = close
+
+    keys = Keys()
+    stats = run(SyntheticSource(96, fps=30, realtime=False), stage, [recorder, keys],
+                tracker=MotionTracker(0.15, width=48), policy=NewestFrame(compositor), controls=show.commands,
+                handle=show.handle, stage_commands=show.to_dream, progress=show.tick)
     assert stats.stopped == "quit"
     (recording,) = recorder.written
-    assert recording.parent == tmp_path and len(frames_in(recording)) >= 30
+    # recording from the frame after the 10th shown to the 80th
+    assert recording.parent == tmp_path and len(frames_in(recording)) == 70
     (snapshot,) = show.snapshot_paths
     assert snapshot.exists()
     assert stage.stream.strength == pytest.approx(1.25)
     assert stage.name == "strokes"
-    assert any(m == "frozen" for m in messages) and any(m == "running" for m in messages)
+    assert messages.index("frozen") < messages.index("running")
 
 
 def test_freeze_holds_the_picture():
     compositor = Compositor()
     source = SyntheticSource(64)
-    from streamdream.sources import Frame
+    from streamdream.frames import Frame
 
     a = compositor.present(Frame(source.render(0.0), 0.0, 0), None)
     assert compositor.freeze() is True
@@ -117,8 +136,8 @@ def test_freeze_holds_the_picture():
 
 
 def test_a_lost_camera_fades_the_last_picture_out():
-    from streamdream.live import LOST_AFTER
-    from streamdream.sources import Frame
+    from streamdream.live.compositor import LOST_AFTER
+    from streamdream.frames import Frame
 
     compositor = Compositor(fade=2.0)
     picture = np.full((32, 32, 3), 200, np.uint8)
@@ -132,7 +151,7 @@ def test_a_lost_camera_fades_the_last_picture_out():
 
 
 def test_installation_deepens_a_still_scene_and_follows_motion_again():
-    from streamdream.temporal import Motion
+    from streamdream.engine.motion import Motion
 
     config = build_config("clouds", {"dream": {"width": 64, "device": "cpu", "octaves": 1, "iterations": 1},
                                      "live": {"still_seconds": 0.0}})
@@ -213,7 +232,7 @@ def test_window_shows_the_dream_on_a_virtual_screen(xvfb, tmp_path):
 
 
 def test_a_switch_cross_fades_instead_of_flashing():
-    from streamdream.sources import Frame
+    from streamdream.frames import Frame
 
     compositor = Compositor(blend=10.0)  # long, so the test sees its start
     old = np.zeros((16, 16, 3), np.uint8)
@@ -227,7 +246,7 @@ def test_a_switch_cross_fades_instead_of_flashing():
 
 
 def test_installation_survives_an_unplugged_camera(tmp_path):
-    from streamdream.live import WebcamOptions, run_webcam
+    from streamdream.live.show import WebcamOptions, run_webcam
     from tests.test_camera import FakeCamera
 
     opened = []
@@ -249,7 +268,7 @@ def test_installation_survives_an_unplugged_camera(tmp_path):
     assert any("camera lost" in m for m in messages) and any("camera back" in m for m in messages)
     assert result.stats.stopped == "duration"
     frames = frames_in(out)
-    assert len(frames) >= 60
+    assert len(frames) == result.stats.frames > 0
     # while the camera was away the last picture faded: some frames are darker than any camera frame
     means = [f.mean() for f in frames]
     assert min(means) < 0.9 * np.median(means)
@@ -269,7 +288,7 @@ def test_a_cpu_show_leaves_a_core_and_puts_everything_back():
     import cv2
     import torch
 
-    from streamdream.live import WebcamOptions, run_webcam
+    from streamdream.live.show import WebcamOptions, run_webcam
 
     threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
     if threads < 2:

@@ -4,9 +4,11 @@ import torch
 
 from streamdream.cli import main
 from streamdream.config import DreamConfig
-from streamdream.dreamer import Dreamer, to_frame, to_tensor
-from streamdream.sources import noise_image
-from streamdream.zoom import ZoomDreamer, zoom_view
+from streamdream.engine.dreamer import Dreamer
+from streamdream.engine.tensors import to_frame, to_tensor
+from streamdream.media.images import noise_image
+from streamdream.engine.warp import zoom_view
+from streamdream.zoom import ZoomDreamer
 
 from .conftest import probe
 

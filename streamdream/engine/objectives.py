@@ -9,13 +9,12 @@ set of layers it reads (so the network can be cut above them). They add and scal
 from __future__ import annotations
 
 import math
-
 import re
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 
-from .errors import UsageError, did_you_mean
+from ..errors import UsageError
 
 Acts = dict[str, torch.Tensor]
 
@@ -125,37 +124,31 @@ def shift_layers(spec: str, order: list[str], delta: int) -> str:
     return "+".join(parts)
 
 
-def from_layers(spec: str, resolve: Callable[[str], str], channels: Callable[[str], int]) -> Objective:
-    """The objective a layer spec describes. `resolve` maps a typed layer name to the model's
-    spelling (raising UsageError with close names); `channels(layer)` gives its channel count,
-    asked only for layers named with a channel."""
+def weighted_sum(terms: Iterable[tuple[Objective, float]]) -> Objective | None:
+    """The sum of (objective, weight) terms, in order; None when there are none."""
     total = None
-    for name, index, weight in parse_terms(spec):
-        name = resolve(name)
-        if name == "logits" and index is not None:
-            raise UsageError(f"'logits:{index}' is a class: give it as --class {index} (or the class name)")
-        if index is None:
-            term = layer(name)
-        else:
-            count = channels(name)
-            if not 0 <= index < count:
-                raise UsageError(f"layer {name} has channels 0 to {count - 1}, not {index}")
-            term = channel(name, index)
+    for term, weight in terms:
         term = term if weight == 1.0 else term * weight
         total = term if total is None else total + term
     return total
 
 
-def class_index(name: str, classes: list[str]) -> int:
-    """Index of an ImageNet class by name (any case, '_' for spaces) or by number."""
-    if name.strip().isdigit():
-        index = int(name)
-        if index >= len(classes):
-            raise UsageError(f"class index {index} is out of range: the model has {len(classes)} classes")
-        return index
-    wanted = name.strip().lower().replace("_", " ")
-    for i, c in enumerate(classes):
-        if c.lower() == wanted:
-            return i
-    raise UsageError(f"unknown class '{name}'{did_you_mean(wanted, classes)}; "
-                     f"use an ImageNet class name such as banana, or a class number")
+def from_layers(spec: str, resolve: Callable[[str], str], channels: Callable[[str], int]) -> Objective:
+    """The objective a layer spec describes. `resolve` maps a typed layer name to the model's
+    spelling (raising UsageError with close names); `channels(layer)` gives its channel count,
+    asked only for layers named with a channel."""
+    terms = []
+    for name, index, weight in parse_terms(spec):
+        name = resolve(name)
+        if name == "logits" and index is not None:
+            raise UsageError(f"'logits:{index}' is a class: give it as `class_name` {index} (or the class name)",
+                             setting="class_name")
+        if index is None:
+            term = layer(name)
+        else:
+            count = channels(name)
+            if not 0 <= index < count:
+                raise UsageError(f"layer {name} has channels 0 to {count - 1}, not {index}", setting="layers")
+            term = channel(name, index)
+        terms.append((term, weight))
+    return weighted_sum(terms)

@@ -1,118 +1,34 @@
-"""Temporal coherence for video: the state carried from one frame to the next.
+"""Temporal coherence for video: the dream state carried from one frame to the next.
 
-`MotionTracker` (flow stage) turns each input frame into `Motion` relative to the previous
-input: backward flow, a mask of the pixels the previous frame really shows, and whether this is
-a scene cut. `StreamDreamer` (dream stage) then moves the previous frame's dream detail (dream
-minus input) along the flow onto the current frame, holds its local strength near the
+`StreamDreamer` (the dream stage) moves the previous frame's dream detail (dream minus input)
+along the flow (see motion.py) onto the current frame, holds its local strength near the
 keyframe's, and refines it with a few ascent steps instead of dreaming from scratch.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.profiler import record_function
 
-from .config import VideoConfig
-from .dream import ascend, check_image, octave_sizes, refine_at
-from .dreamer import Dreamer, to_frame, to_tensor, upload
-from .flow import DISFlow, consistency_mask, frame_difference, resize_flow, small_gray, warp_tensor
-from .zoom import zoom_view
+from ..config import VideoConfig
+from .dream import ascend, octave_sizes, refine_at
+from .dreamer import Dreamer
+from .motion import Motion, motion_on
+from .tensors import check_image, to_frame, to_tensor
+from .warp import warp_tensor, zoom_view
 
-# below this share of trusted pixels the flow explains too little of the frame to carry a dream
-MIN_TRUSTED = 0.3
 # the local strength map averages over cells this share of the frame's width (as the metrics do)
 LOCAL_SHARE = 1 / 20
+
+
 # regions of carried detail weaker than this quantile of the keyframe's local strength are lifted
 HOLD_LOW = 0.35
+
+
 # the flow check's mask is blurred over this share of the width (see `soften`)
 TRUST_BLUR = 1 / 40
-
-
-@dataclass(frozen=True)
-class Motion:
-    """How the current input frame relates to the previous one, at the flow's size (h, w), which
-    may be smaller than the frame's, with the same aspect."""
-
-    flow: np.ndarray  # float32 (h, w, 2): current -> previous, in pixels of this size
-    mask: np.ndarray  # float32 (h, w): 1 where the previous frame shows this pixel, 0 where occluded
-    cut: bool  # a scene cut: start the dream over
-
-
-class MotionTracker:
-    """Flow between consecutive input frames (DIS unless another flow is given, e.g. RAFTFlow),
-    computed on a copy at most `width` wide (VideoConfig.flow_width) and given at that size
-    (`motion_on` brings it to the frame's). Keeps the previous grey frame; one per thread."""
-
-    def __init__(self, scene_cut: float, flow=None, width: int = VideoConfig.flow_width):
-        self.scene_cut, self.width = scene_cut, width
-        self.flow = flow or DISFlow()
-        # the forward flow runs beside the backward one (OpenCV lets go of the GIL), with its own
-        # DIS object: on a fast GPU the flow stage, not the dream, would otherwise set the pace
-        self.forward_flow = DISFlow() if flow is None else flow
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="flow") if flow is None else None
-        self.previous: np.ndarray | None = None
-
-    def next(self, frame: np.ndarray) -> Motion | None:
-        """Motion of RGB uint8 `frame` (H, W, 3) relative to the last frame given; None for the first."""
-        h, w = frame.shape[:2]
-        gray = small_gray(frame, self.width)
-        previous, self.previous = self.previous, gray
-        if previous is None or previous.shape != gray.shape:
-            return None
-        if frame_difference(previous, gray) > self.scene_cut:
-            return Motion(np.zeros((h, w, 2), np.float32), np.zeros((h, w), np.float32), True)
-        if self.pool is not None:
-            forward = self.pool.submit(self.forward_flow, previous, gray)
-            back = self.flow(gray, previous)
-            forward = forward.result()
-        else:
-            back, forward = self.flow(gray, previous), self.flow(previous, gray)
-        mask = consistency_mask(back, forward)
-        # kept at the flow's size: the dream stage brings it to the frame's on its device, so a 4K
-        # frame's motion is 4 MB in the queue and on the bus, not 100 MB
-        return Motion(back, mask, bool(mask.mean() < MIN_TRUSTED))
-
-
-def scale_motion(motion: Motion | None, height: int, width: int) -> Motion | None:
-    """`motion` brought to a frame of (height, width): flow resized and its vectors scaled."""
-    if motion is None or motion.flow.shape[:2] == (height, width):
-        return motion
-    shrink = width < motion.mask.shape[1]
-    mask = cv2.resize(motion.mask, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return Motion(resize_flow(motion.flow, height, width), mask, motion.cut)
-
-
-def motion_on(motion: Motion, height: int, width: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """`motion` as tensors on `device` at a frame's size: flow (height, width, 2) in that
-    frame's pixels and mask (1, 1, height, width). Upscaled there, so only the small flow crosses."""
-    flow, mask = upload(motion.flow, device), upload(motion.mask, device)[None, None]
-    h, w = flow.shape[:2]
-    if (h, w) == (height, width):
-        return flow, mask
-    if abs(h / w - height / width) > 0.05:
-        raise ValueError(f"motion {h}x{w} does not fit a frame of {height}x{width}")
-    flow = F.interpolate(flow.permute(2, 0, 1)[None], size=(height, width), mode="bilinear", align_corners=False)[0]
-    flow[0] *= width / w
-    flow[1] *= height / h
-    mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)
-    return flow.permute(1, 2, 0).contiguous(), mask
-
-
-def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
-    """The flow stage a video config asks for; None when flow is off."""
-    if not video.flow:
-        return None
-    if video.optical_flow == "raft":
-        from .flow import RAFTFlow
-
-        return MotionTracker(video.scene_cut, RAFTFlow(device, video.flow_weights), video.flow_width)
-    return MotionTracker(video.scene_cut, width=video.flow_width)
 
 
 def box_blur(image: torch.Tensor, side: int) -> torch.Tensor:

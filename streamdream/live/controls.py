@@ -1,28 +1,12 @@
-"""How a performer steers a live run: keys in the window and OSC messages become `Command`s on a
-`ControlChannel`; the run loop reads them between frames and hands the dream's share on to the
-dream stage. Nothing reaches into a stage from another thread.
-"""
+"""How a performer steers a live run: keys in the window and OSC messages become `Command`s
+on the run's `ControlChannel`."""
 
 from __future__ import annotations
 
-import queue
 import threading
-from dataclasses import dataclass
 from typing import Callable
 
-
-@dataclass(frozen=True)
-class Command:
-    """One instruction: quit, preset (+1/-1), preset_index (an index or a name), strength (a factor),
-    set_strength, layer (+1 deeper/-1 shallower or a spec), freeze, fullscreen, record, snapshot,
-    hud; `value` its argument (see KEYS and OSC_ADDRESSES)."""
-
-    name: str
-    value: object = None
-
-
-# the commands the dream stage carries out; the rest are the display's
-DREAM_COMMANDS = {"preset", "preset_index", "strength", "set_strength", "layer"}
+from ..commands import STRENGTH_RANGE, Command, ControlChannel
 
 KEYS: dict[str, Command] = {
     "q": Command("quit"),
@@ -52,24 +36,6 @@ def key_command(code: int) -> Command | None:
     return KEYS.get(name)
 
 
-class ControlChannel:
-    """A thread-safe queue of commands: any thread puts, the run loop drains."""
-
-    def __init__(self):
-        self._queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
-
-    def put(self, command: Command) -> None:
-        self._queue.put(command)
-
-    def drain(self) -> list[Command]:
-        out = []
-        while True:
-            try:
-                out.append(self._queue.get_nowait())
-            except queue.Empty:
-                return out
-
-
 OSC_ADDRESSES = {
     "/streamdream/preset": "a preset name or index (0-based); +1/-1 with /streamdream/preset/next, /prev",
     "/streamdream/preset/next": "next preset",
@@ -96,9 +62,10 @@ def osc_command(address: str, args: tuple) -> Command:
             return Command("preset_index", one)
         raise ValueError("/streamdream/preset takes a name or an index")
     if address == "/streamdream/strength":
-        if isinstance(one, (int, float)) and not isinstance(one, bool) and 0.1 <= one <= 10:
+        low, high = STRENGTH_RANGE
+        if isinstance(one, (int, float)) and not isinstance(one, bool) and low <= one <= high:
             return Command("set_strength", float(one))
-        raise ValueError(f"/streamdream/strength takes a number from 0.1 to 10, got {one!r}")
+        raise ValueError(f"/streamdream/strength takes a number from {low:g} to {high:g}, got {one!r}")
     if address == "/streamdream/layer":
         if isinstance(one, str) and one:
             return Command("layer", one)
@@ -122,9 +89,9 @@ class OscControl:
             from pythonosc.dispatcher import Dispatcher
             from pythonosc.osc_server import ThreadingOSCUDPServer
         except ImportError:
-            from .errors import UsageError
+            from ..errors import UsageError
 
-            raise UsageError('--osc needs python-osc; install it with: pip install "streamdream[live]"') from None
+            raise UsageError('OSC needs python-osc; install it with: pip install "streamdream[live]"', setting="osc") from None
         self.channel, self.warn = channel, warn
 
         def on_message(address: str, *args) -> None:
@@ -138,9 +105,9 @@ class OscControl:
         try:
             self.server = ThreadingOSCUDPServer((host, port), dispatcher)
         except OSError as exc:
-            from .errors import UsageError
+            from ..errors import UsageError
 
-            raise UsageError(f"cannot listen for OSC on {host}:{port} ({exc.strerror}); pick another --osc port") from None
+            raise UsageError(f"cannot listen for OSC on {host}:{port} ({exc.strerror}); pick another `osc` port", setting="osc") from None
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self._serve, name="osc", daemon=True)
         self.thread.start()

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .runtime import autocast_enabled
+
 BN_EPS = 1e-3
 
 # (repeats, kernel, stride, expand ratio, in channels, out channels) per stage
@@ -58,14 +60,6 @@ CPU_FAST_PATH = True
 # Python autograd node costs about 0.1 ms a call, more than the ReLU6 pass it saves on small
 # tensors (a 160x90 Lite0 step took 10 ms fused against 8.7 ms plain)
 FUSE_FROM = 1_000_000
-
-
-def autocast_enabled(device_type: str) -> bool:
-    """Whether autocast is on for `device_type` ("cpu", "cuda") here, on any torch this project admits."""
-    try:
-        return torch.is_autocast_enabled(device_type)
-    except TypeError:  # torch before 2.4 takes no device type
-        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
 
 
 def _fused_op_available() -> bool:

@@ -1,0 +1,34 @@
+"""Where frames cross to the dream device and back: RGB uint8 (H, W, 3) arrays to float
+tensors (1, 3, H, W) in [0, 1], and the one shape check every image function starts with."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def upload(array: np.ndarray, device) -> torch.Tensor:
+    """A numpy array as a tensor on `device`; to a GPU through pinned memory, without waiting."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if torch.device(device).type != "cuda":
+        return tensor
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
+def to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """RGB uint8 (H, W, 3) -> float (1, 3, H, W) in [0, 1] on `device`."""
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 frame (H, W, 3), got {frame.dtype} {frame.shape}")
+    return upload(frame, device).permute(2, 0, 1)[None].float().div_(255)
+
+
+def to_frame(image: torch.Tensor) -> np.ndarray:
+    """float (1, C, H, W) in [0, 1] -> uint8 (H, W, C) on the CPU; C is 3 (RGB) or 4 (RGBA)."""
+    if image.ndim != 4 or image.shape[0] != 1 or image.shape[1] not in (3, 4):
+        raise ValueError(f"expected (1, 3 or 4, H, W), got {tuple(image.shape)}")
+    return image[0].detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def check_image(image: torch.Tensor) -> None:
+    if image.ndim != 4 or image.shape[0] != 1 or image.shape[1] != 3:
+        raise ValueError(f"expected an image tensor of shape (1, 3, H, W), got {tuple(image.shape)}")

@@ -1,0 +1,98 @@
+"""Moving pictures along a flow or a zoom: backward warps on numpy arrays and on tensors."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def check_flow(flow: np.ndarray, name: str = "flow") -> None:
+    if flow.ndim != 3 or flow.shape[2] != 2:
+        raise ValueError(f"{name} must have shape (H, W, 2), got {flow.shape}")
+
+
+def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Backward warp: out[y, x] = image[y + flow_y, x + flow_x] (bilinear, edges replicated).
+
+    image: (H, W) or (H, W, C) float32 or uint8; flow: (H, W, 2) of the same H, W.
+    """
+    check_flow(flow)
+    if image.shape[:2] != flow.shape[:2]:
+        raise ValueError(f"image {image.shape[:2]} and flow {flow.shape[:2]} differ in size")
+    h, w = flow.shape[:2]
+    grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def warp_tensor(image, flow, mode: str = "bicubic"):
+    """Backward warp on the dream device: out[..., y, x] = image[..., y + flow_y, x + flow_x].
+
+    image: float32 tensor (N, C, H, W); flow: float tensor (H, W, 2) in pixels, on the same device.
+    Edges are replicated. Bicubic keeps fine detail that bilinear would blur a little on every
+    frame it is carried (the blur compounds over a moving subject); its overshoot is harmless on
+    dream detail, which is a signed difference.
+
+    On a GPU this is grid_sample. On a CPU it is cv2.remap on the tensors' own memory (no copy):
+    the same kernel, about 5x faster there than grid_sample's bicubic (27 vs 133 ms at 640x360).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if image.ndim != 4:
+        raise ValueError(f"image must be (N, C, H, W), got {tuple(image.shape)}")
+    if flow.ndim != 3 or flow.shape[2] != 2 or tuple(flow.shape[:2]) != tuple(image.shape[2:]):
+        raise ValueError(f"flow must be (H, W, 2) matching the image {tuple(image.shape[2:])}, got {tuple(flow.shape)}")
+    if mode not in ("bicubic", "bilinear"):
+        raise ValueError(f"mode must be bicubic or bilinear, got {mode!r}")
+    h, w = flow.shape[:2]
+    if image.device.type == "cpu" and image.dtype == torch.float32:
+        return _remap(image, flow, mode)
+    ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
+                            torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
+    # grid_sample wants positions in [-1, 1], corners on pixel centres (align_corners=True)
+    gx = (xs + flow[..., 0]) * (2.0 / max(w - 1, 1)) - 1.0
+    gy = (ys + flow[..., 1]) * (2.0 / max(h - 1, 1)) - 1.0
+    grid = torch.stack([gx, gy], dim=-1)[None].expand(image.shape[0], h, w, 2)
+    return F.grid_sample(image, grid.to(image.dtype), mode=mode, padding_mode="border", align_corners=True)
+
+
+def _remap(image, flow, mode: str):
+    # warp_tensor on a CPU: each (H, W) plane remapped by OpenCV straight into the output tensor
+    import torch
+
+    h, w = flow.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    where = flow.detach().float().contiguous().numpy() + np.stack([xs, ys], axis=-1)
+    image = image.detach().contiguous()
+    out = torch.empty_like(image)
+    interpolation = cv2.INTER_CUBIC if mode == "bicubic" else cv2.INTER_LINEAR
+    for n in range(image.shape[0]):
+        for c in range(image.shape[1]):
+            cv2.remap(image[n, c].numpy(), where, None, interpolation, dst=out[n, c].numpy(),
+                      borderMode=cv2.BORDER_REPLICATE)
+    return out
+
+
+def zoom_view(image: torch.Tensor, scale: float, degrees: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """`image` (1, C, H, W) zoomed into its centre by `scale` (>1 enlarges) and turned by `degrees`.
+
+    Returns the view and a mask (1, 1, H, W): 1 where the view shows the image, 0 where a
+    zoom-out (scale < 1) or a turn reaches past its edges (there the border is reflected).
+    """
+    if image.ndim != 4 or image.shape[0] != 1:
+        raise ValueError(f"expected (1, C, H, W), got {tuple(image.shape)}")
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    _, _, h, w = image.shape
+    a = math.radians(degrees)
+    cos, sin = math.cos(a) / scale, math.sin(a) / scale
+    theta = torch.tensor([[[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]]], dtype=image.dtype, device=image.device)
+    grid = F.affine_grid(theta, list(image.shape), align_corners=False)
+    view = F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    inside = (grid.abs() <= 1.0).all(dim=-1)[:, None].to(image.dtype)
+    return view, inside

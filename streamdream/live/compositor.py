@@ -1,0 +1,86 @@
+"""The display between dreamt frames: every camera frame gets the latest dream detail warped
+onto it with a cheap flow, so the display runs at the camera's rate while the dream runs at its
+own; it also cross-fades switches, freezes, and fades out a lost camera."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from ..engine.flow import DISFlow, resize_flow, small_gray
+from ..engine.warp import warp
+from ..frames import Dreamt, Frame
+
+# the display's flow (last dreamt input -> newest camera frame) runs on a copy this wide: it
+# only places detail that is itself a few pixels across, and must cost a few ms a frame
+DISPLAY_FLOW_WIDTH = 160
+
+
+# after this long without a camera frame the display starts fading the last picture out
+LOST_AFTER = 1.0
+
+
+class Compositor:
+    """The display between dreamt frames: lays the latest dream's detail onto each newer camera
+    frame along a cheap flow (DIS ultrafast on a 160-wide copy), so motion shows at the
+    camera's rate. Also: cross-fades over `blend` seconds when the look changes, freezes, and
+    fades the last picture out when the camera is lost."""
+
+    def __init__(self, blend: float = 0.5, fade: float = 20.0):
+        self.blend, self.fade = blend, fade
+        self.flow = DISFlow(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self.count = -1
+        self.reference: np.ndarray | None = None  # small grey of the last dreamt input
+        self.detail: np.ndarray | None = None  # float32 (H, W, 3): last dream - its input
+        self.last: np.ndarray | None = None  # the last picture shown
+        self.blend_from: np.ndarray | None = None
+        self.blend_start = 0.0
+        self.frozen: np.ndarray | None = None
+        self.last_frame_at = time.perf_counter()
+
+    def start_blend(self) -> None:
+        if self.last is not None and self.blend > 0:
+            self.blend_from, self.blend_start = self.last, time.perf_counter()
+
+    def freeze(self, on: bool | None = None) -> bool:
+        on = self.frozen is None if on is None else on
+        self.frozen = self.last if on else None
+        return self.frozen is not None
+
+    def present(self, frame: Frame, dreamt: Dreamt | None) -> np.ndarray:
+        """The picture to show for camera `frame` (RGB uint8, same shape) given the latest dream."""
+        self.last_frame_at = time.perf_counter()
+        if self.frozen is not None:
+            return self.frozen
+        out = frame.image
+        if dreamt is not None and dreamt.image.shape == frame.image.shape:
+            if dreamt.count != self.count:
+                self.count = dreamt.count
+                self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
+                self.detail = dreamt.image.astype(np.float32) - dreamt.frame.image.astype(np.float32)
+            if frame.index == dreamt.frame.index:
+                out = dreamt.image
+            else:
+                small = small_gray(frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
+                h, w = frame.image.shape[:2]
+                flow = resize_flow(self.flow(small, self.reference), h, w)  # this frame -> the dreamt one
+                out = (frame.image.astype(np.float32) + warp(self.detail, flow)).clip(0, 255).astype(np.uint8)
+        if self.blend_from is not None and self.blend_from.shape == out.shape:
+            t = (time.perf_counter() - self.blend_start) / self.blend
+            if t >= 1:
+                self.blend_from = None
+            else:
+                out = cv2.addWeighted(self.blend_from, 1 - t, out, t, 0)
+        self.last = out
+        return out
+
+    def idle(self) -> np.ndarray | None:
+        """With no camera frame for LOST_AFTER s: the last picture, fading to black over `fade` s."""
+        quiet = time.perf_counter() - self.last_frame_at
+        if self.last is None or quiet < LOST_AFTER:
+            return None
+        time.sleep(1 / 30)  # a lost camera shows at about 30 fps, not as fast as the loop spins
+        level = max(0.0, 1 - (quiet - LOST_AFTER) / self.fade) if self.fade > 0 else 0.0
+        return (self.last.astype(np.float32) * level).astype(np.uint8)

@@ -1,0 +1,222 @@
+"""The live show: `streamdream webcam` as a library call. Its parts plug into `pipeline.run`:
+the live stage (stage.py), the compositor (compositor.py) as the display, and `LiveShow`, the
+main-thread side: it carries out the display's commands (record, snapshot, fullscreen, HUD,
+quit), cycles presets in installation mode, and reports.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import torch
+
+from .. import models
+from ..commands import DREAM_COMMANDS, Command, ControlChannel
+from ..config import Config
+from ..engine.motion import MotionTracker
+from ..errors import RunError
+from ..media.images import write_image
+from ..media.outputs import VIDEO_SUFFIXES, check_output, unused_path
+from ..pipeline import NewestFrame, RunStats, close_all, run
+from ..presets import builtin_presets
+from .camera import CameraLost
+from .compositor import Compositor
+from .controls import OscControl
+from .hud import draw_hud, hud_lines
+from .outputs import Recorder, VirtualCameraSink
+from .sources import ReconnectingSource, open_live_source
+from .stage import LiveStage
+from .window import WindowSink
+
+
+class LiveShow:
+    """The main thread's side of a live run: it hands dream commands to the dream thread, carries
+    out the display's own, and cycles presets in installation mode (every `cycle` seconds)."""
+
+    def __init__(self, stage: LiveStage, compositor: Compositor, window=None, recorder=None,
+                 cycle: float | None = None, say: Callable[[str], None] = print, snapshots: Path = Path(".")):
+        self.stage, self.compositor, self.window, self.recorder = stage, compositor, window, recorder
+        self.cycle, self.say, self.snapshots = cycle, say, snapshots
+        self.to_dream = ControlChannel()
+        self.commands = window.commands if window is not None else ControlChannel()
+        self.hud = False
+        self.last_cycle = time.perf_counter()
+        self.switches = 0
+        self.snapshot_paths: list[Path] = []
+
+    def handle(self, command: Command) -> bool:
+        """Carry out one command; True to stop."""
+        name = command.name
+        if name == "quit":
+            return True
+        if name in DREAM_COMMANDS:
+            self.to_dream.put(command)
+        elif name == "freeze":
+            self.say("frozen" if self.compositor.freeze(command.value) else "running")
+        elif name == "fullscreen" and self.window is not None:
+            self.window.toggle_fullscreen()
+        elif name == "hud":
+            self.hud = not self.hud
+        elif name == "record" and self.recorder is not None:
+            if self.recorder.recording:
+                self.say(f"recorded {self.recorder.stop()}")
+            else:
+                self.say(f"recording to {self.recorder.start()}")
+        elif name == "snapshot" and self.compositor.last is not None:
+            path = unused_path(self.snapshots / time.strftime("streamdream-%Y%m%d-%H%M%S.png"))
+            write_image(self.compositor.last, path)
+            self.snapshot_paths.append(path)
+            self.say(f"saved {path}")
+        return False
+
+    def tick(self, stats: RunStats) -> None:
+        """After each frame shown: start a cross-fade when the look changed, cycle presets, and
+        give the window its figures."""
+        if self.stage.switches != self.switches:
+            self.switches = self.stage.switches
+            self.compositor.start_blend()
+        now = time.perf_counter()
+        if self.cycle and now - self.last_cycle >= self.cycle:
+            self.last_cycle = now
+            self.commands.put(Command("preset", 1))
+        if self.window is not None:
+            recording = self.recorder is not None and self.recorder.recording
+            lines = hud_lines(stats, self.stage.description, recording, self.stage.deepening) if self.hud else None
+            self.window.overlay = (lambda image: draw_hud(image, lines)) if lines else None
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@dataclass(frozen=True)
+class WebcamOptions:
+    """What `streamdream webcam` was asked for, beyond the dream config."""
+
+    source: str = "0"
+    window: bool = True
+    fullscreen: bool = False
+    record: str | None = None
+    overwrite: bool = False
+    duration: float | None = None
+    installation: bool = False
+    virtual_camera: bool = False
+    osc: int | None = None
+    osc_host: str = "127.0.0.1"
+    preset: str | None = None  # the name the run started with, for the HUD
+
+
+@dataclass
+class WebcamResult:
+    stats: RunStats
+    source: str  # what the source is, as it reported itself
+    look: str
+    recordings: list[Path]
+    snapshots: list[Path]
+    device: str
+    warnings: list[str]
+
+
+def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None] = print,
+               status: Callable[[RunStats, str], None] | None = None, opener=None, sinks=()) -> WebcamResult:
+    """`streamdream webcam` as a library call. Everything is checked and opened before the
+    network loads (a missing camera or screen is one line at once); then the show runs until
+    q, --duration, Ctrl-C or the end of the source. A lost camera ends it with the recording
+    finalised, or, in installation mode, is waited for. `status(stats, look)` gets every frame;
+    `sinks` are fed too (a contact sheet's, a test's); `opener` makes camera captures (tests).
+    """
+
+    live, d = config.live, config.dream
+    if options.record:
+        check_output(options.record, [options.source], options.overwrite, VIDEO_SUFFIXES)
+    width = d.width or (640 if models.pick_device(d.device).type == "cuda" else 320)
+    virtual = VirtualCameraSink(live.fps) if options.virtual_camera else None
+    extra = {} if opener is None else {"opener": opener}
+    open_source = lambda: open_live_source(options.source, width, live.fps, live.stall, live.frozen, **extra)
+    source = ReconnectingSource(open_source, live.retry_max, say) if options.installation else open_source()
+    window = None
+    if options.window:
+        try:
+            window = WindowSink("streamdream", pace=False, fullscreen=options.fullscreen or options.installation,
+                                hide_cursor=options.installation)
+        except BaseException:
+            source.close()
+            raise
+    sinks = [sink for sink in (window, virtual, *sinks) if sink is not None]
+    osc = None
+    threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
+    if models.pick_device(d.device).type == "cpu" and threads > 1:
+        # leave a core to the camera, the display and the flow: with every core in the dream,
+        # the display stutters and the dream itself gets slower, not faster
+        torch.set_num_threads(threads - 1)
+        # OpenCV's thread pool costs more than it gives on these small frames (DIS at 160x90: 10.5
+        # against 6.2 ms of CPU; the display's compositing 8.7 against 3.9), CPU the dream needs:
+        # 10% less CPU in all and 0-9% more dreamt frames a second, in interleaved runs on 2 cores
+        cv2.setNumThreads(1)
+    switch = sys.getswitchinterval()
+    # the dream thread makes hundreds of short torch calls a frame, and after each one waits for
+    # the GIL while the display thread runs Python: a short switch interval gave 5-10% more
+    # dreamt frames a second on a 2-core CPU
+    sys.setswitchinterval(0.0005)
+    try:
+        keep = {"device": d.device, "seed": d.seed, "width": width}
+        stage = LiveStage(replace(config, dream=replace(d, width=width)), sorted(builtin_presets()), keep,
+                          options.installation, say)
+        stage.select(options.preset or "default")
+        compositor = Compositor(live.blend, live.fade if options.installation else 0.0)
+        recorder = Recorder(options.record, fps=live.fps, crf=config.video.crf, overwrite=options.overwrite)
+        sinks.append(recorder)
+        show = LiveShow(stage, compositor, window, recorder, live.cycle if options.installation else None, say)
+        if options.osc is not None:
+            osc = OscControl(show.commands, options.osc, options.osc_host, say)
+            say(f"listening for OSC on {options.osc_host}:{osc.port}")
+        if options.record:
+            recorder.start()
+
+        def progress(stats: RunStats) -> None:
+            show.tick(stats)
+            if status is not None:
+                status(stats, stage.description)
+
+        say(f"source: {source.info}")
+        try:
+            tracker = MotionTracker(config.video.scene_cut, width=stage.dream_size(width, width)[1])  # at dream size
+            policy = NewestFrame(compositor, compositor.idle if options.installation else None)
+            stats = run(source, stage, sinks, policy=policy, tracker=tracker, controls=show.commands,
+                        handle=show.handle, duration=options.duration, progress=progress,
+                        stage_commands=show.to_dream)
+        except CameraLost as exc:
+            close_all(sinks, error=False)
+            kept = f"; {', '.join(map(str, recorder.written))} finalised" if recorder.written else ""
+            raise CameraLostError(f"camera lost: {exc}{kept}") from None
+    except BaseException:
+        close_all(sinks, error=True)  # the recorder keeps what it has: it is a playable file
+        raise
+    finally:
+        source.close()
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(cv_threads)
+        sys.setswitchinterval(switch)
+        if osc is not None:
+            osc.close()
+    close_all(sinks, error=False)
+    warnings = list(getattr(window, "warnings", []))
+    return WebcamResult(stats, source.info, stage.description, recorder.written, show.snapshot_paths,
+                        stage.stream.dreamer.device.type, warnings)
+
+
+class CameraLostError(RunError):
+    """The camera went away mid-run (not in installation mode): exit 1, recordings kept."""

@@ -1,0 +1,186 @@
+"""Frames of a video file, decoded with PyAV, with what a sink needs to keep the timing."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import UsageError
+from ..frames import Frame
+from .images import check_size, fit_width, input_file
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    width: int  # of the frames this source yields (upright, after --width)
+    height: int
+    rate: Fraction  # nominal frame rate, exact (30000/1001 stays 30000/1001)
+    time_base: Fraction  # the input stream's, so variable-rate timestamps survive
+    frames: int | None  # expected frame count, when the container says
+    start: float  # seconds skipped at the start (--start)
+    has_audio: bool
+    rotation: int  # degrees the input's display matrix turned the picture (undone in the frames)
+
+
+def _open_container(path: Path, role: str = "input"):
+    import av
+
+    input_file(path, role)
+    if path.stat().st_size == 0:
+        raise UsageError(f"{role} {path} is empty")
+    try:
+        return av.open(str(path), mode="r")
+    except av.error.FFmpegError as exc:
+        raise UsageError(f"{role} {path} is not a video file FFmpeg can read ({exc.strerror or exc})") from None
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """Undo a display-matrix rotation (degrees counterclockwise, a multiple of 90)."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+class VideoFileSource:
+    """Frames of a video file, decoded with PyAV on FFmpeg's own threads.
+
+    Corrupt packets are skipped and counted in `corrupt` (once the file has been read to its
+    end); a file cut short ends early and sets `truncated`. The file is opened read-only.
+    """
+
+    live = False
+
+    def __init__(self, path: str | Path, width: int | None = None, start: float = 0.0,
+                 max_frames: int | None = None, role: str = "input"):
+        self.path = Path(path)
+        self.skip_to: tuple[float, int] | None = None  # see `continue_at`
+        if not 0 <= start < float("inf"):
+            raise UsageError(f"start must be 0 or more seconds, got {start}", setting="start")
+        if max_frames is not None and max_frames < 1:
+            raise UsageError(f"frames must be at least 1, got {max_frames}", setting="frames")
+        self.container = _open_container(self.path, role)
+        if not self.container.streams.video:
+            kind = "audio only" if self.container.streams.audio else "no streams FFmpeg can decode"
+            self.container.close()
+            raise UsageError(f"{role} {self.path} has no video stream ({kind}); give a video file")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.width_wanted = width
+        self.max_frames = max_frames
+        self.start = start
+        self.corrupt = 0
+        self.truncated = False
+        self.finished = False  # read to the end of the file (not stopped by --frames)
+        self.yielded = 0
+        ctx = self.stream.codec_context
+        rotation = self._rotation()
+        w, h = (ctx.height, ctx.width) if rotation % 180 else (ctx.width, ctx.height)
+        if not w or not h:
+            self.container.close()
+            raise UsageError(f"{role} {self.path} has a video stream with no picture size; is the file damaged?")
+        if width:
+            w, h = width, max(2, round(h * width / w))
+        check_size(h, w, f"{role} {self.path}")
+        rate = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate or Fraction(25)
+        duration = self._duration()
+        frames = self.stream.frames or (math.floor(duration * rate) if duration else None)
+        if frames is not None and start:
+            frames = max(0, frames - math.floor(start * rate))
+        if frames is not None and max_frames:
+            frames = min(frames, max_frames)
+        if duration is not None and start >= duration:
+            self.container.close()
+            raise UsageError(f"`start` {start} is past the end of {self.path} ({duration:.2f} s)", setting="start")
+        self.info = VideoInfo(self.path, w, h, Fraction(rate), Fraction(self.stream.time_base or Fraction(1, 90000)),
+                              frames, start, bool(self.container.streams.audio), rotation)
+
+    def _rotation(self) -> int:
+        # PyAV shows the display matrix on decoded frames: peek at the first one in a second
+        # handle, so this one still starts at the beginning
+        import av
+
+        try:
+            with av.open(str(self.path)) as peek:
+                for frame in peek.decode(video=0):
+                    return int(round(frame.rotation or 0))
+        except av.error.FFmpegError:
+            pass
+        return 0
+
+    def _duration(self) -> float | None:
+        if self.stream.duration and self.stream.time_base:
+            return float(self.stream.duration * self.stream.time_base)
+        if self.container.duration:
+            return self.container.duration / 1_000_000
+        return None
+
+    def continue_at(self, time: float, index: int) -> None:
+        """Start at the frame shown at `time` seconds (from --start), numbering it `index`: a
+        resumed run picks up where its partial output ends."""
+        self.skip_to = (time, index)
+
+    def _decoded(self) -> Iterator:
+        import av
+
+        seek = self.start + (self.skip_to[0] if self.skip_to else 0.0)
+        if seek > 0:
+            self.container.seek(int(seek / self.stream.time_base), stream=self.stream)
+        packets = self.container.demux(self.stream)
+        sent = decoded = 0
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError:
+                self.truncated = True
+                break
+            sent += 1 if packet.size else 0
+            try:
+                for frame in packet.decode():
+                    decoded += 1
+                    yield frame
+            except av.error.FFmpegError:
+                self.corrupt += 1
+        # A damaged packet often decodes to nothing rather than an error (the decoder waits for
+        # the next keyframe): count the pictures that never came out as skipped too.
+        self.corrupt = max(self.corrupt, sent - decoded)
+        self.finished = True
+
+    def frames(self) -> Iterator[Frame]:
+        """Upright RGB frames from --start on, at most --frames of them, with their times."""
+        first_time = None
+        index = self.skip_to[1] if self.skip_to else 0
+        # a frame counts as the one asked for when within half a frame of its time
+        earliest = self.start + (self.skip_to[0] - 0.5 / float(self.info.rate) if self.skip_to else -1e-6)
+        for frame in self._decoded():
+            time = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else None
+            if time is None:
+                time = (first_time or 0.0) + index / float(self.info.rate)
+            if time < earliest:
+                continue  # decoded from the keyframe before --start (or before the resume point)
+            if first_time is None:
+                first_time = time
+            image = upright(frame.to_ndarray(format="rgb24"), self.info.rotation)
+            image = fit_width(image, self.width_wanted)
+            yield Frame(image, time - self.start, index)
+            index += 1
+            self.yielded = index
+            if self.max_frames and index >= self.max_frames:
+                return
+
+    @property
+    def missing(self) -> int:
+        """Frames the container promised that never decoded (damage the decoder kept quiet about)."""
+        if not self.finished or not self.info.frames:
+            return 0
+        missing = self.info.frames - self.yielded
+        return missing if missing > max(1, self.info.frames // 100) else 0
+
+    def close(self) -> None:
+        self.container.close()

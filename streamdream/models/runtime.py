@@ -1,0 +1,76 @@
+"""Where and in what precision a network runs: the device, bf16 or fp32, and the autocast test
+that works on every torch this project admits."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from .registry import ModelSpec
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def uses_bf16(precision: str, device: torch.device, spec: ModelSpec) -> bool:
+    """Whether dream steps compute in bf16 (autocast; the image and its gradient stay fp32, and
+    the gradient is normalised, so bf16's short mantissa does not change the look). The answer
+    holds for every image size: no size measured here asked for a threshold.
+
+    "fp32": never; "bf16": always. "auto": bf16 on CUDA where the card has it (about twice the
+    step rate); on a CPU only where it computes bf16 natively (AVX512-BF16 or AMX; elsewhere it
+    is emulated and slow): for dense networks (GoogLeNet's step took 0.72-0.79x the fp32 time
+    from 320x180 to 1280x720 on AVX512-BF16) and, with AMX, for depthwise ones. Without AMX a
+    depthwise network stays fp32: Lite0's depthwise layers gain little and every layer pays for
+    the casts, so bf16 took 1.3-1.4x the fp32 time at every size up to 1280x720 (scripts/bench.py,
+    with the allocator keeping freed memory; before that fix large sizes had looked faster in bf16).
+    """
+    if precision == "fp32":
+        return False
+    if precision == "bf16":
+        return True
+    if precision != "auto":
+        raise UsageError(f"unknown precision '{precision}'; choose auto, fp32 or bf16")
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    flags = cpu_flags()
+    return "amx_bf16" in flags or ("avx512_bf16" in flags and not spec.depthwise)
+
+
+def describe_precision(bf16: bool) -> str:
+    """`uses_bf16`'s answer in words."""
+    return "bf16" if bf16 else "fp32"
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("`device` cuda asked for, but no CUDA GPU is visible to PyTorch; set `device` to cpu or auto",
+                         setting="device")
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"unknown device '{device}'; choose auto, cpu or cuda")
+    return torch.device(device)
+
+
+def autocast_enabled(device_type: str) -> bool:
+    """Whether autocast is on for `device_type` ("cpu", "cuda") here, on any torch this project admits."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch before 2.4 takes no device type
+        return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
