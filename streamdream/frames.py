@@ -67,10 +67,11 @@ class Sink(Protocol):
 
 @dataclass
 class Dreamt:
-    """The latest dream, for the display: the input frame it was dreamt on and the result."""
+    """The latest dream, for the display: the input frame it was dreamt on, what the stage made
+    of it (for the live stage, its dream detail as float32), and how many were dreamt so far."""
 
     frame: Frame
-    image: np.ndarray
+    output: np.ndarray
     count: int
 
 

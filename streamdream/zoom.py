@@ -36,10 +36,6 @@ class ZoomDreamer:
     """
 
     def __init__(self, dreamer: Dreamer, zoom: float, rotate: float = 0.0, keyframe_every: int = 5):
-        if zoom <= 1.0:
-            raise ValueError(f"zoom must be above 1, got {zoom}")
-        if keyframe_every < 1:
-            raise ValueError(f"keyframe_every must be at least 1, got {keyframe_every}")
         self.dreamer, self.zoom, self.rotate, self.every = dreamer, zoom, rotate, keyframe_every
         self.keyframes = 0
 

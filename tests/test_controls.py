@@ -150,31 +150,66 @@ def test_layers_step_deeper_and_shallower(spec, delta, want):
 
 
 def test_live_stage_carries_out_dream_commands():
+    from streamdream import models
     from streamdream.live.stage import LiveStage
     from streamdream.presets import build_config
 
     config = build_config("clouds", {"dream": {"width": 64, "device": "cpu", "octaves": 1, "iterations": 1}})
     warnings = []
     stage = LiveStage(config, ["clouds", "deep", "strokes"], {"device": "cpu", "width": 64}, warn=warnings.append)
+    assert stage.looks.wait(120)
     stage.select("clouds")
+    image = np.random.default_rng(0).integers(0, 255, (36, 64, 3), dtype=np.uint8)
+    frame = lambda: stage.next(image, None)  # commands take effect before the next frame
     stage.control(Command("strength", 1.25))
     stage.control(Command("strength", 1.25))
     assert stage.stream.strength == pytest.approx(1.5625)
     stage.control(Command("set_strength", 50))
     assert stage.stream.strength == 10.0
     stage.control(Command("preset", 1))
+    frame()
     assert stage.name == "deep" and stage.switches == 1
     stage.control(Command("preset", -2))
+    frame()
     assert stage.name == "strokes"
     stage.control(Command("preset_index", 8))  # no ninth preset: nothing happens
+    frame()
     assert stage.name == "strokes" and stage.switches == 2
     before = stage.config.dream.layers
     stage.control(Command("layer", 1))
-    assert stage.config.dream.layers == shift_layers(before, list(__import__("streamdream.models").models.get_spec("lite0").layers), 1)
+    frame()
+    assert stage.config.dream.layers == shift_layers(before, list(models.get_spec("lite0").layers), 1)
     stage.control(Command("preset_index", "nonesuch"))
     assert warnings and "nonesuch" in warnings[-1]
-    image = np.random.default_rng(0).integers(0, 255, (36, 64, 3), dtype=np.uint8)
-    assert stage.next(image, None).shape == image.shape
+    detail = frame()
+    assert detail.shape == image.shape and detail.dtype == np.float32
+
+
+def test_a_burst_of_switches_is_one_switch_the_last_one_and_reads_no_file(monkeypatch):
+    from streamdream import models, presets
+    from streamdream.live.stage import LiveStage
+    from streamdream.media import images
+    from streamdream.presets import build_config
+
+    config = build_config("clouds", {"dream": {"width": 64, "device": "cpu", "octaves": 1, "iterations": 1}})
+    stage = LiveStage(config, ["clouds", "deep", "strokes"], {"device": "cpu", "width": 64})
+    assert stage.looks.wait(120)
+    stage.select("clouds")
+
+    def read(*args, **kwargs):
+        raise AssertionError("a file was read mid-show")
+
+    for module, name in ((presets, "read_preset"), (models, "load_network"), (models.weights, "load_network"),
+                         (images, "read_image")):
+        monkeypatch.setattr(module, name, read)
+    for _ in range(1000):
+        stage.control(Command("preset", 1))
+    stage.control(Command("layer", 1))
+    stage.next(np.zeros((36, 64, 3), np.uint8), None)
+    # 1000 steps round three presets from clouds end on deep, with deep's layers one deeper
+    assert stage.name == "deep" and stage.switches == 2
+    assert stage.config.dream.layers == shift_layers(stage.looks.get("deep")[0].dream.layers,
+                                                     list(models.get_spec("lite0").layers), 1)
 
 
 def test_next_preset_steps_past_one_that_cannot_load(tmp_path):
@@ -186,7 +221,10 @@ def test_next_preset_steps_past_one_that_cannot_load(tmp_path):
     config = build_config("clouds", {"dream": {"width": 64, "device": "cpu", "octaves": 1, "iterations": 1}})
     warnings = []
     stage = LiveStage(config, ["clouds", str(broken), "deep"], {"device": "cpu", "width": 64}, warn=warnings.append)
+    assert stage.looks.wait(120)
+    # named at the start, before anyone reaches for it
+    assert any("broken.toml is not available" in w for w in warnings)
     stage.select("clouds")
     stage.control(Command("preset", 1))
+    stage.next(np.zeros((36, 64, 3), np.uint8), None)
     assert stage.name == "deep"
-    assert any("skipped" in w for w in warnings)

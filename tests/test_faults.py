@@ -351,6 +351,7 @@ def test_tiled_gradient_runs_fixed_windows_and_matches_the_whole(lite0):
     assert float(tiled.abs().mean()) == pytest.approx(float(whole.abs().mean()), rel=0.2)
 
 
+@pytest.mark.slow
 def test_a_4k_frame_dreams_under_a_memory_cap(tmp_path):
     """One full-size tiled ascent step on a 3840x2160 frame in a fresh process: its peak memory
     beyond the loaded model stays far below what the whole frame would need (gigabytes). A

@@ -12,7 +12,7 @@ from .conftest import probe
 
 CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
 
-pytestmark = pytest.mark.skipif(not CLIP.exists(), reason=f"no shared test media at {CLIP}")
+pytestmark = [pytest.mark.media, pytest.mark.skipif(not CLIP.exists(), reason=f"no shared test media at {CLIP}")]
 
 
 def _digest(path):

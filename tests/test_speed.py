@@ -40,13 +40,12 @@ def test_explicit_precision_wins(precision, expected):
     assert models.uses_bf16(precision, torch.device("cpu"), models.get_spec("lite0")) == expected
 
 
-def test_unknown_precision_is_refused():
-    with pytest.raises(UsageError, match="choose auto, fp32 or bf16"):
-        models.uses_bf16("fp16", torch.device("cpu"), models.get_spec("lite0"))
-    with pytest.raises(UsageError, match="precision"):
-        from streamdream.config import Config, check
+def test_unknown_precision_is_refused_where_settings_are_checked():
+    from streamdream.config import Config, check
 
+    with pytest.raises(UsageError, match="precision must be auto, fp32 or bf16") as info:
         check(Config(dream=DreamConfig(precision="half")))
+    assert info.value.setting == "precision"
 
 
 def _net(lite0, precision, layer="block4"):
@@ -122,6 +121,7 @@ def test_hardware_encoding_falls_back_to_software_where_nvenc_does_not_open(tmp_
     assert sink.stream.codec_context.name in names
 
 
+@pytest.mark.slow
 def test_bench_script_prints_one_json_document(tmp_path):
     clip = tmp_path / "clip.mp4"
     write_clip(clip, frames=6, width=128, height=72)
@@ -158,6 +158,7 @@ def test_bench_script_prints_one_json_document(tmp_path):
     assert table.returncode == 0 and "| lite0 | 64x36 |" in table.stdout
 
 
+@pytest.mark.slow
 def test_compile_is_opt_in_reports_its_time_and_dreams_the_same(picture):
     import shutil
 

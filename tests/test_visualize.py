@@ -51,6 +51,7 @@ def banana(lite0):
                      generator=torch.Generator().manual_seed(0))
 
 
+@pytest.mark.slow
 def test_banana_from_noise_is_recognised_by_a_network_that_did_not_make_it(judge, banana):
     assert banana.shape == (1, 4, 128, 128)
     image = shown(banana)
@@ -70,6 +71,7 @@ def test_the_banana_is_an_object_on_a_clear_background(banana):
     assert centre > 2 * edge
 
 
+@pytest.mark.slow
 def test_the_prior_lowers_high_frequency_energy(lite0):
     def make(param):
         image = visualize(lite0, [objectives.class_logit(BANANA)], 128, 128,

@@ -199,6 +199,8 @@ def test_an_unreachable_screen_is_one_line():
     assert "Traceback" not in done.stdout + done.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.display
 def test_window_shows_the_dream_on_a_virtual_screen(xvfb, tmp_path):
     import signal
 

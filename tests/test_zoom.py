@@ -48,10 +48,14 @@ def test_zoom_view_masks_what_a_zoom_out_cannot_show():
     assert bool(everywhere.all())
 
 
-@pytest.mark.parametrize("kwargs", [{"zoom": 1.0}, {"zoom": 1.05, "keyframe_every": 0}])
-def test_zoom_dreamer_rejects_bad_settings(dreamer, kwargs):
-    with pytest.raises(ValueError):
-        ZoomDreamer(dreamer, **kwargs)
+@pytest.mark.parametrize("kwargs,setting", [({"zoom": 1.0}, "zoom"), ({"zoom": 1.05, "keyframe_every": 0}, "keyframe_every")])
+def test_bad_zoom_settings_are_refused_where_settings_are_checked(kwargs, setting):
+    from streamdream.config import Config, ZoomConfig, check
+    from streamdream.errors import UsageError
+
+    with pytest.raises(UsageError) as info:
+        check(Config(zoom=ZoomConfig(**kwargs)))
+    assert info.value.setting == setting
 
 
 FAST = ["--layers", "block3", "--octaves", "1", "--iterations", "1", "--seed", "1", "--device", "cpu"]

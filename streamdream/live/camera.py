@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from typing import Iterator
 
 import cv2
@@ -26,11 +28,26 @@ def pace(start: float, at: float) -> float:
     return time.perf_counter()
 
 
+@contextmanager
+def quiet_opencv():
+    """OpenCV's own log lines off within the block (unless OPENCV_LOG_LEVEL asks for them):
+    where a camera does not open, streamdream says so in one line of its own."""
+    if "OPENCV_LOG_LEVEL" in os.environ:
+        yield
+        return
+    previous = cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
 def open_capture(device):
     """cv2.VideoCapture for an index, a /dev/video path or a URL (through FFmpeg)."""
-    if isinstance(device, str) and "://" in device:
-        return cv2.VideoCapture(device, cv2.CAP_FFMPEG)
-    return cv2.VideoCapture(device)
+    with quiet_opencv():
+        if isinstance(device, str) and "://" in device:
+            return cv2.VideoCapture(device, cv2.CAP_FFMPEG)
+        return cv2.VideoCapture(device)
 
 
 class CameraSource:

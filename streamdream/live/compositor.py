@@ -50,23 +50,25 @@ class Compositor:
         return self.frozen is not None
 
     def present(self, frame: Frame, dreamt: Dreamt | None) -> np.ndarray:
-        """The picture to show for camera `frame` (RGB uint8, same shape) given the latest dream."""
+        """The picture to show for camera `frame` (RGB uint8, same shape) given the latest dream,
+        whose output is the live stage's float32 detail (see stage.LiveStage.next)."""
         self.last_frame_at = time.perf_counter()
         if self.frozen is not None:
             return self.frozen
         out = frame.image
-        if dreamt is not None and dreamt.image.shape == frame.image.shape:
+        if dreamt is not None and dreamt.output.shape == frame.image.shape:
             if dreamt.count != self.count:
                 self.count = dreamt.count
                 self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
-                self.detail = dreamt.image.astype(np.float32) - dreamt.frame.image.astype(np.float32)
-            if frame.index == dreamt.frame.index:
-                out = dreamt.image
-            else:
+                self.detail = dreamt.output  # float32 dream - input, from the live stage
+            detail = self.detail
+            if frame.index != dreamt.frame.index:
                 small = small_gray(frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
                 h, w = frame.image.shape[:2]
                 flow = resize_flow(self.flow(small, self.reference), h, w)  # this frame -> the dreamt one
-                out = (frame.image.astype(np.float32) + warp(self.detail, flow)).clip(0, 255).astype(np.uint8)
+                detail = warp(self.detail, flow)
+            # the one place the live dream is clipped to what a screen shows
+            out = (frame.image + detail).clip(0, 255).astype(np.uint8)
         if self.blend_from is not None and self.blend_from.shape == out.shape:
             t = (time.perf_counter() - self.blend_start) / self.blend
             if t >= 1:

@@ -1,14 +1,21 @@
 """The dream stage of a live run: a live `StreamDreamer` that takes commands (preset,
-strength, layer) between frames and, in installation mode, deepens the dream on a still scene."""
+strength, layer) between frames and, in installation mode, deepens the dream on a still scene.
+
+Every look it can switch to is built before the show (`Looks`): the dream thread never reads a
+preset, a weights file or a guide picture mid-show, and a look that cannot load is named at the
+start, not when a performer reaches for it."""
 
 from __future__ import annotations
 
+import copy
+import threading
 import time
 from dataclasses import replace
 from typing import Callable
 
 import cv2
 import numpy as np
+import torch
 
 from .. import models
 from ..commands import Command, clamp_strength
@@ -17,25 +24,95 @@ from ..engine import objectives
 from ..engine.dreamer import Dreamer
 from ..engine.motion import Motion, scale_motion
 from ..engine.temporal import StreamDreamer
-from ..errors import UsageError
+from ..errors import StreamdreamError, UsageError
 from ..frames import MIN_SIDE
 from ..media.images import load_guide
 from ..presets import build_config
 
 
+class Looks:
+    """The looks of a live run: the first one built now, every preset of the cycle in the
+    background at once. Networks are loaded and their BatchNorm folded once per model, so a
+    look, or a layer change, is a cheap view of one in memory; guide pictures are read once."""
+
+    def __init__(self, first: Config, presets: list[str], keep: dict,
+                 warn: Callable[[str], None] = lambda message: None):
+        self.presets, self.keep, self.warn = presets, keep, warn
+        self._networks: dict[tuple, object] = {}
+        self._guides: dict[str, np.ndarray] = {}
+        self._built: dict[str, tuple[Config, Dreamer]] = {}
+        self.unavailable: dict[str, str] = {}  # preset -> why it cannot load here
+        self._lock = threading.Lock()
+        self.first = self.build(first)
+        self._thread = threading.Thread(target=self._build_presets, name="looks", daemon=True)
+        self._thread.start()
+
+    def build(self, config: Config) -> Dreamer:
+        """The dreamer of `config`, from the networks and guides already in memory where it can."""
+        d = config.dream
+        key = (d.model, d.weights, d.num_classes)
+        with self._lock:
+            network = self._networks.get(key)
+        if network is None:
+            network = models.load_network(models.get_spec(d.model), d.weights, d.num_classes)
+            if any(isinstance(m, torch.nn.BatchNorm2d) for m in network.modules()):
+                network = models.fold_batchnorm(copy.deepcopy(network).eval())
+            with self._lock:
+                network = self._networks.setdefault(key, network)
+        guide = None
+        if d.guide:
+            with self._lock:
+                guide = self._guides.get(d.guide)
+            if guide is None:
+                guide = load_guide(d)
+                with self._lock:
+                    self._guides[d.guide] = guide
+        return Dreamer.from_config(d, network, guide)
+
+    def _build_presets(self) -> None:
+        for name in self.presets:
+            try:
+                config = build_config(name, {"dream": self.keep})
+                built = (config, self.build(config))
+            except (StreamdreamError, OSError, RuntimeError) as exc:
+                with self._lock:
+                    self.unavailable[name] = str(exc)
+                self.warn(f"preset {name} is not available here: {exc}")
+                continue
+            with self._lock:
+                self._built[name] = built
+
+    def get(self, name: str) -> tuple[Config, Dreamer] | None:
+        """The config and dreamer of preset `name`; None while it is still being built.
+        UsageError when it cannot be built here."""
+        with self._lock:
+            if name in self.unavailable:
+                raise UsageError(f"preset {name} is not available here: {self.unavailable[name]}")
+            return self._built.get(name)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every preset is built or refused (tests, benchmarks); True when done."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
 class LiveStage:
     """The dream stage of a live run. `presets` is the list n/p and 1-9 move through; `keep` the
-    dream settings every preset keeps (device, seed, width). Runs on the dream thread only."""
+    dream settings every preset keeps (device, seed, width). Runs on the dream thread only.
+
+    Commands set where the look is going (`target`); the switch happens once, before the next
+    frame, so a burst of commands costs one switch, the last one's."""
 
     def __init__(self, config: Config, presets: list[str], keep: dict, installation: bool = False,
                  warn: Callable[[str], None] = lambda message: None):
         self.config, self.presets, self.keep = config, presets, keep
         self.installation, self.warn = installation, warn
         self.index = -1  # which of `presets` is on; -1: the config given (a file or flags)
-        self.unavailable: set[str] = set()  # presets that failed to load (e.g. need a download)
+        self.target = -1  # which the commands asked for last
+        self.target_layers: str | None = None  # a layer spec asked for, on the current look
         self.name = "custom"
-        self._networks: dict[tuple, object] = {}
-        dreamer = self._dreamer(config)
+        self.looks = Looks(config, presets, keep, warn)
+        dreamer = self.looks.first
         self.stream = StreamDreamer(dreamer, config.video, live=True)
         # a CPU cannot dream a 320-wide frame at camera-like rates; the detail of a half-size
         # dream, scaled up onto the full-size frame, keeps it lively
@@ -49,35 +126,25 @@ class LiveStage:
         return self.stream.keyframes
 
     @property
+    def unavailable(self) -> dict[str, str]:
+        return self.looks.unavailable
+
+    @property
     def description(self) -> str:
         d = self.stream.dreamer.config
         return f"{self.name}: {d.model} {self.stream.dreamer.objective.description} x{self.stream.strength:.2f}"
 
-    def _dreamer(self, config: Config) -> Dreamer:
-        d = config.dream
-        key = (d.model, d.weights, d.num_classes)
-        if key not in self._networks:
-            self._networks[key] = models.load_network(models.get_spec(d.model), d.weights, d.num_classes)
-        return Dreamer.from_config(d, self._networks[key], load_guide(d))
-
     def select(self, name: str) -> None:
-        self.index = self.presets.index(name) if name in self.presets else -1
+        self.index = self.target = self.presets.index(name) if name in self.presets else -1
         self.name = name
 
-    def _switch(self, config: Config) -> None:
-        dreamer = self._dreamer(config)
+    def _switch(self, config: Config, dreamer: Dreamer) -> None:
         self.config = config
         self.stream.swap(dreamer)
         self.switches += 1
 
-    def _to_preset(self, index: int) -> None:
-        if index == self.index:
-            return
-        self._switch(build_config(self.presets[index], {"dream": self.keep}))
-        self.index, self.name = index, self.presets[index]
-
     def control(self, command: Command) -> None:
-        """Carry out a dream command (controls.DREAM_COMMANDS); a bad one is reported, not raised."""
+        """Take a dream command (commands.DREAM_COMMANDS); a bad one is reported, not raised."""
         try:
             self._control(command)
         except UsageError as exc:
@@ -93,35 +160,61 @@ class LiveStage:
                 # so an installation's cycle does not stick on one
                 step = 1 if int(value) >= 0 else -1
                 for k in range(1, len(self.presets) + 1):
-                    index = (self.index + step * (abs(int(value)) - 1 + k)) % len(self.presets)
-                    if self.presets[index] in self.unavailable:
-                        continue
-                    try:
-                        self._to_preset(index)
+                    index = (self.target + step * (abs(int(value)) - 1 + k)) % len(self.presets)
+                    if self.presets[index] not in self.unavailable:
+                        self.target, self.target_layers = index, None
                         return
-                    except UsageError as exc:
-                        self.unavailable.add(self.presets[index])  # not tried again: each try costs
-                        self.warn(f"preset {self.presets[index]} skipped: {exc}")
                 return
             if isinstance(value, str):
                 if value not in self.presets:
                     raise UsageError(f"no preset '{value}'; have {', '.join(self.presets)}")
-                self._to_preset(self.presets.index(value))
+                self.target, self.target_layers = self.presets.index(value), None
             elif 0 <= int(value) < len(self.presets):  # a digit key with no preset behind it does nothing
-                self._to_preset(int(value))
+                self.target, self.target_layers = int(value), None
         elif name == "strength":
             self.stream.strength = clamp_strength(self.stream.strength * float(value))
         elif name == "set_strength":
             self.stream.strength = clamp_strength(value)
         elif name == "layer":
-            d = self.config.dream
-            if d.layers is None:
+            d = self._target_config().dream
+            current = self.target_layers or d.layers
+            if current is None:
                 raise UsageError("this look has no layers to move (it dreams a class)")
             order = list(models.get_spec(d.model).layers)
-            layers = value if isinstance(value, str) else objectives.shift_layers(d.layers, order, int(value))
-            if layers == d.layers:
+            layers = value if isinstance(value, str) else objectives.shift_layers(current, order, int(value))
+            self.target_layers = layers
+
+    def _target_config(self) -> Config:
+        """The config of the look the commands asked for (the current one while it is built)."""
+        if self.target != self.index and self.target >= 0:
+            built = self.looks.get(self.presets[self.target])
+            if built is not None:
+                return built[0]
+        return self.config
+
+    def _follow(self) -> None:
+        """Switch to the look the commands asked for, once; a preset still being built is
+        switched to when it is ready."""
+        if self.target != self.index and self.target >= 0:
+            name = self.presets[self.target]
+            try:
+                built = self.looks.get(name)
+            except UsageError as exc:
+                self.warn(f"preset {name} skipped: {exc}")
+                self.target = self.index
                 return
-            self._switch(replace(self.config, dream=replace(d, layers=layers)))
+            if built is None:
+                return
+            self._switch(*built)
+            self.index, self.name = self.target, name
+        if self.target_layers is not None:
+            layers, self.target_layers = self.target_layers, None
+            if layers != self.config.dream.layers:
+                config = replace(self.config, dream=replace(self.config.dream, layers=layers))
+                try:
+                    self._switch(config, self.looks.build(config))
+                except UsageError as exc:
+                    self.warn(f"layer ignored: {exc}")
 
     def dream_size(self, height: int, width: int) -> tuple[int, int]:
         """The (height, width) frames of this shown size are dreamt at."""
@@ -130,17 +223,19 @@ class LiveStage:
         return max(MIN_SIDE, round(height * self.scale)), max(MIN_SIDE, round(width * self.scale))
 
     def next(self, image: np.ndarray, motion: Motion | None) -> np.ndarray:
-        """RGB uint8 (H, W, 3) -> its dream, same shape; `motion` may be at the dream size."""
+        """RGB uint8 (H, W, 3) -> its dream detail (dream minus input), float32 (H, W, 3), which
+        the display lays onto this frame and newer ones and clips once; `motion` may be at the
+        dream size."""
+        self._follow()
         if self.installation:
             self._watch_stillness(motion)
         h, w = image.shape[:2]
         sh, sw = self.dream_size(h, w)
         if (sh, sw) == (h, w):
-            return self.stream.next(image, scale_motion(motion, h, w))
+            return self.stream.next(image, scale_motion(motion, h, w)).astype(np.float32) - image
         small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
         dreamt = self.stream.next(small, scale_motion(motion, sh, sw))
-        detail = cv2.resize(dreamt.astype(np.float32) - small, (w, h), interpolation=cv2.INTER_LINEAR)
-        return (image + detail).clip(0, 255).astype(np.uint8)
+        return cv2.resize(dreamt.astype(np.float32) - small, (w, h), interpolation=cv2.INTER_LINEAR)
 
     def _watch_stillness(self, motion: Motion | None) -> None:
         """Installation mode: after `still_seconds` without motion the dream deepens (more steps,

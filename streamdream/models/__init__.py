@@ -3,8 +3,9 @@ they run. The names a caller needs are here; each lives in its own module."""
 
 from .classes import class_index, class_names, imagenet_classes
 from .dreamnet import DreamNet, fold_batchnorm, layer_shapes
-from .registry import REGISTRY, ModelSpec, get_spec, resolve_layer
+from .registry import REGISTRY, get_spec, resolve_layer
 from .runtime import describe_precision, pick_device, uses_bf16
+from .spec import ModelSpec
 from .weights import download_weights, load_network, load_weights_file
 
 __all__ = ["REGISTRY", "DreamNet", "ModelSpec", "class_index", "class_names", "describe_precision", "download_weights",

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 from . import allocator
-from .registry import ModelSpec, resolve_layer
+from .registry import resolve_layer
 from .runtime import autocast_enabled, uses_bf16
+from .spec import ModelSpec
 
 
 def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:

@@ -4,14 +4,11 @@ that works on every torch this project admits."""
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
 
 import torch
 
 from ..errors import UsageError
-
-if TYPE_CHECKING:
-    from .registry import ModelSpec
+from .spec import ModelSpec
 
 
 @functools.cache
@@ -44,8 +41,6 @@ def uses_bf16(precision: str, device: torch.device, spec: ModelSpec) -> bool:
         return False
     if precision == "bf16":
         return True
-    if precision != "auto":
-        raise UsageError(f"unknown precision '{precision}'; choose auto, fp32 or bf16")
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     flags = cpu_flags()
@@ -58,13 +53,12 @@ def describe_precision(bf16: bool) -> str:
 
 
 def pick_device(device: str) -> torch.device:
+    """The torch device for a checked `device` setting (auto, cpu or cuda): auto is CUDA where a card is visible."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("`device` cuda asked for, but no CUDA GPU is visible to PyTorch; set `device` to cpu or auto",
                          setting="device")
-    if device not in ("cpu", "cuda"):
-        raise UsageError(f"unknown device '{device}'; choose auto, cpu or cuda")
     return torch.device(device)
 
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 from urllib.parse import urlparse
 
 import torch
 from torch import nn
 
 from ..errors import UsageError
-
-if TYPE_CHECKING:
-    from .registry import ModelSpec
+from .spec import ModelSpec
 
 
 def packaged(n: int) -> Callable[[], tuple[dict, str]]:
