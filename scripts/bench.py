@@ -25,7 +25,7 @@
   flow, upload, carry (warp and hold), ascent steps, download, encode, and the dream stage's
   time outside any tensor op (Python and dispatch).
 
-`--markdown` prints the README's performance table from a JSON document given as --input-json.
+`--markdown JSON` prints docs/benchmarks.md from a report, `--summary JSON` the README's short table.
 The targets of the speed issue are in `targets`, each with the figure it is judged on.
 """
 
@@ -177,7 +177,7 @@ def bench_steps(args, device: torch.device, peak: dict) -> list[dict]:
             image = torch.rand(1, 3, h, w, device=device)
             flops = step_flops(*nets["fp32"], image)
             for precision, (net, objective) in nets.items():
-                # this machine's speed drifts (a shared VM: 2x within minutes), so each row's share
+                # a shared machine's speed drifts within minutes, so each row's share
                 # is taken against a peak measured right beside it
                 nearby = matmul_peak(device, DTYPES[precision], repeats=2)["peak"]
                 times = sorted(time_steps(net, objective, image, args.steps))
@@ -379,7 +379,7 @@ def targets(report: dict) -> list[dict]:
         out.append({"what": "live preset 320x180, dream fps", "target": ">= 12", "value": live.get("dream_fps")})
         for model, share in (("googlenet", 0.5), ("lite0", 0.35)):
             rows = [r for r in steps if r["model"] == model and r["size"] == "640x360" and r["precision"] == "fp32"]
-            # against the peak measured beside the step: this VM's speed drifts 2x within minutes
+            # against the peak measured beside the step: a shared machine's speed drifts within minutes
             out.append({"what": f"{model} 640x360 fp32 step, share of fp32 matmul peak", "target": f">= {share}",
                         "value": rows[0]["share_of_nearby_peak"] if rows else None,
                         "against_the_highest_peak_of_the_run": rows[0]["share_of_peak"] if rows else None})
@@ -391,29 +391,92 @@ def targets(report: dict) -> list[dict]:
     return out
 
 
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def summary(report: dict) -> str:
+    """The README's short table: the default path's speed on this machine, one row a job (the
+    machine and the date stand in docs/benchmarks.md)."""
+    video = {(r.get("model"), r.get("size")): r for r in report.get("video", [])}
+    steps = {(r["model"], r["size"], r["precision"]): r for r in report.get("steps", [])}
+    lines = ["| what | measured |", "|---|---|"]
+    for size in ("320x180", "640x360"):
+        v = video.get(("lite0", size))
+        if v and "fps" in v:
+            lines.append(f"| `video` {size}, default look, file to file ({v['frames']} frames, the first full dream "
+                         f"included) | {v['fps']} fps ({v['steady_fps']} after the first frame) |")
+    live = report.get("live")
+    if live and "dream_fps" in live:
+        lines.append(f"| `webcam --preset live` {live['size']}, built-in scene | {live['dream_fps']} dream fps, "
+                     f"display {live['display_fps']} fps |")
+    for key in (("lite0", "640x360", "fp32"), ("lite0", "1280x720", "fp32")):
+        row = steps.get(key)
+        if row:
+            lines.append(f"| one dream step, Lite0 {key[1]} | {_ms(row['seconds_per_step'])} |")
+    return "\n".join(lines)
+
+
 def markdown(report: dict) -> str:
+    """docs/benchmarks.md: every part of one report, as tables."""
     m = report["machine"]
     where = m["gpu"] or f"{m['cpu']}, {m['cores']} cores"
-    lines = [f"Measured {m['when']} on {where} (`scripts/bench.py`); peak matmul "
-             f"{report['peak']['fp32']:.0f} GFLOP/s fp32, {report['peak']['bf16']:.0f} bf16 at best; each share is "
-             f"against that best (the JSON also has each row's share of a peak measured beside it, which a slow "
-             f"stretch of this drifting machine can push past 100%).", "",
-             "| model | size | step fp32 | step bf16 | GFLOP/step | fp32 share of peak | bf16 share | video fps (steady) | wall/dream | memory |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    video = {(r.get("model"), r.get("size")): r for r in report.get("video", [])}
-    keys = sorted({(r["model"], r["size"]) for r in report.get("steps", [])},
-                  key=lambda k: (k[0], int(k[1].split("x")[0])))
-    for model, size in keys:
-        rows = {r["precision"]: r for r in report["steps"] if (r["model"], r["size"]) == (model, size)}
-        v = video.get((model, size))
-        fps = f"{v['fps']} ({v['steady_fps']})" if v and "fps" in v else "-"
-        ratio = f"{v['wall_over_dream']}" if v and "fps" in v else "-"
-        memory = f"{v['peak_memory_mb']} MB" if v and "fps" in v else "-"
-        lines.append(f"| {model} | {size} | {rows['fp32']['seconds_per_step'] * 1000:.0f} ms | "
-                     f"{rows['bf16']['seconds_per_step'] * 1000:.0f} ms | {rows['fp32']['gflop_per_step']} | "
-                     f"{rows['fp32']['share_of_peak']:.0%} | {rows['bf16']['share_of_peak']:.0%} | {fps} | "
-                     f"{ratio} | {memory} |")
-    return "\n".join(lines)
+    out = ["# Benchmarks", "",
+           "Generated by `python scripts/bench.py --markdown docs/bench_cpu.json` from one run of "
+           f"`scripts/bench.py --device {m['device']} --out docs/bench_cpu.json`; edit the script, not this page.", "",
+           f"- **Machine:** {where}; bf16 in hardware: {', '.join(m.get('cpu_bf16') or []) or 'none'}; "
+           f"torch {m['torch']} ({m['torch_threads']} threads), PyAV {m['av']} (FFmpeg {m['ffmpeg']}), "
+           f"OpenCV {m['opencv']}, Python {m['python']}.",
+           f"- **When:** {m['when']}.",
+           f"- **Peak:** dense matmul {report['peak']['fp32']:.0f} GFLOP/s fp32, {report['peak']['bf16']:.0f} bf16 "
+           "(the best measured before and after the steps).", ""]
+    if report.get("steps"):
+        auto = ", ".join(f"{k} {v}" for k, v in report.get("auto_precision", {}).items())
+        out += ["## One dream ascent step", "",
+                "Seconds per step of the default preset's layer (GoogLeNet: `inception4c`, random weights, the "
+                "same arithmetic), FLOPs counted forward and backward, share of the peak of that precision. "
+                f"`--precision auto` picks: {auto}.", "",
+                "| model | size | fp32 | bf16 | GFLOP/step | fp32 share of peak | bf16 share |", "|---|---|---|---|---|---|---|"]
+        keys = sorted({(r["model"], r["size"]) for r in report["steps"]}, key=lambda k: (k[0], int(k[1].split("x")[0])))
+        for model, size in keys:
+            rows = {r["precision"]: r for r in report["steps"] if (r["model"], r["size"]) == (model, size)}
+            out.append(f"| {model} | {size} | {_ms(rows['fp32']['seconds_per_step'])} | "
+                       f"{_ms(rows['bf16']['seconds_per_step'])} | {rows['fp32']['gflop_per_step']} | "
+                       f"{rows['fp32']['share_of_peak']:.0%} | {rows['bf16']['share_of_peak']:.0%} |")
+        out.append("")
+    if report.get("video"):
+        out += ["## `streamdream video`, file to file", "",
+                f"Decode, flow, dream and encode of `{Path(report.get('input', '')).name}`, each size in a fresh process; "
+                "fps over every frame (the first is a full octave dream) and after the first; the pipeline's wall "
+                "time over the dream stage's; peak memory.", "",
+                "| model | size | frames | fps | fps after the first | wall / dream | memory |", "|---|---|---|---|---|---|---|"]
+        for v in report["video"]:
+            if "fps" not in v:
+                out.append(f"| {v.get('model')} | {v.get('size')} | failed: {v.get('error', '')} | | | | |")
+                continue
+            out.append(f"| {v['model']} | {v['size']} | {v['frames']} | {v['fps']} | {v['steady_fps']} | "
+                       f"{v['wall_over_dream']} | {v['peak_memory_mb']} MB ({v['memory_kind']}) |")
+        out.append("")
+    live = report.get("live")
+    if live and "dream_fps" in live:
+        out += ["## `streamdream webcam`", "",
+                f"`--preset live` headless on the built-in scene at {live['size']}, {live['seconds']} s a run, "
+                f"{len(live['runs_dream_fps'])} runs in fresh processes; the median run:", "",
+                "| dream fps | display fps | camera fps | latency (median) | each run's dream fps |", "|---|---|---|---|---|",
+                f"| {live['dream_fps']} | {live['display_fps']} | {live['camera_fps']} | {live['latency_ms_median']} ms | "
+                f"{', '.join(map(str, live['runs_dream_fps']))} |", ""]
+    profile = report.get("profile")
+    if profile and "ms_per_frame" in profile:
+        ms = profile["ms_per_frame"]
+        out += ["## Where a frame goes", "",
+                f"One {profile['size']} frame of the default video path under `torch.profiler`: {profile['note']}.", "",
+                "| " + " | ".join(ms) + " |", "|" + "---|" * len(ms), "| " + " | ".join(f"{v}" for v in ms.values()) + " |", ""]
+    if report.get("targets"):
+        out += ["## Targets", "", "| what | target | measured |", "|---|---|---|"]
+        for t in report["targets"]:
+            out.append(f"| {t['what']} | {t['target']} | {t['value'] if t['value'] is not None else 'not measured'} |")
+        out.append("")
+    return "\n".join(out)
 
 
 def main() -> None:
@@ -433,7 +496,7 @@ def main() -> None:
     p.add_argument("--live-seconds", type=float, default=15.0)
     p.add_argument("--live-runs", type=int, default=3,
                    help="live runs; the report gives the median run and every run's dream fps (single runs of this "
-                        "VM ranged 7-12 dream fps for one setting)")
+                        "shared machine varied widely for one setting)")
     p.add_argument("--profile-width", type=int, default=640)
     p.add_argument("--input", help="the clip to dream (default: the shared clip, else a generated 1080p one)")
     p.add_argument("--no-steps", action="store_true")
@@ -441,13 +504,15 @@ def main() -> None:
     p.add_argument("--no-live", action="store_true")
     p.add_argument("--no-profile", action="store_true")
     p.add_argument("--out", help="also write the JSON here")
-    p.add_argument("--markdown", metavar="JSON", help="print the README table from this report and stop")
+    p.add_argument("--markdown", metavar="JSON", help="print docs/benchmarks.md from this report and stop")
+    p.add_argument("--summary", metavar="JSON", help="print the README's short table from this report and stop")
     p.add_argument("--child", choices=["video", "live", "profile"], help=argparse.SUPPRESS)
     p.add_argument("--child-model", help=argparse.SUPPRESS)
     p.add_argument("--child-size", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.markdown:
-        print(markdown(json.loads(Path(args.markdown).read_text())))
+    if args.markdown or args.summary:
+        report = json.loads(Path(args.markdown or args.summary).read_text())
+        print(markdown(report) if args.markdown else summary(report))
         return
     if args.child:
         print(json.dumps({"video": video_child, "live": live_child, "profile": profile_child}[args.child](args)))

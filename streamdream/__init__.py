@@ -5,5 +5,5 @@ __version__ = "0.1.0"
 import os as _os
 
 # OpenCV reads this when it is imported: a stalled or unplugged V4L2 camera then blocks a read
-# for 1 s instead of 10, so the camera watchdog can act (sources.CameraSource)
+# for 1 s instead of 10, so the camera watchdog can act (live.camera.CameraSource)
 _os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", "1")

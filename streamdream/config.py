@@ -31,7 +31,7 @@ class DreamConfig:
     jitter: int = 32
     seed: int | None = None  # None: a fresh random seed each run (reported, so it can be repeated)
     device: str = "auto"
-    precision: str = "auto"  # fp32, bf16, or auto: bf16 where it is faster (see models.uses_bf16)
+    precision: str = "auto"  # fp32, bf16, or auto: bf16 where it is faster (see models.runtime.uses_bf16)
     compile: bool = False  # torch.compile the network (opt-in: each new frame size compiles anew)
     width: int | None = None  # rescale the input to this width first, keeping the aspect
 
@@ -45,9 +45,8 @@ class VideoConfig:
     flow_weights: str | None = None  # a local RAFT-small state dict
     flow_width: int = 640  # flow is computed on a copy at most this wide: DIS cost grows with the pixels
     # The default is one step a frame at one of the smaller octaves, in turn, and none at full size:
-    # on a 2-core CPU that took 0.36-0.46 s a 640x360 frame in the pipeline against 0.79-1.03 s
-    # with a full-size step as well (interleaved runs). The doubled fresh step (4 against 2) keeps
-    # moving subjects as dreamt as the full-size step did (scripts/bench_video.py, README "Performance").
+    # about half a full-size step's cost a frame; the doubled fresh step keeps moving subjects as
+    # dreamt as the full-size step did (scripts/bench_video.py measures both).
     refine_iterations: int = 0  # full-size ascent steps on each frame after the carried detail is laid down
     refine_octaves: int = 4  # >1: a step a frame at one of the smaller octaves, in turn (amortised octaves)
     carried_step: float = 0.25  # share of the step on pixels carried for a while (1: all)

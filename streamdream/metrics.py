@@ -28,6 +28,7 @@ import numpy as np
 
 from .engine.flow import DISFlow, consistency_mask, to_gray
 from .engine.warp import warp
+from .media.video_out import even_pad, even_size
 
 MOVING_PX = 1.0  # input motion (px/frame) that counts as moving
 MIN_MOVING_SHARE = 0.02  # frames where less of the picture moves say nothing about moving subjects
@@ -103,12 +104,13 @@ def _pair_error(current: np.ndarray, previous: np.ndarray, flow: np.ndarray, mas
 
 
 def _match(frame: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The input frame at the output's size: cropped when the output only padded to even sides."""
+    """The input frame at the output's size: padded as the encoder padded it where the output only
+    took even sides (see media.video_out.even_size), else rescaled."""
     h, w = frame.shape[:2]
     if (h, w) == (height, width):
         return frame
-    if 0 <= height - h <= 1 and 0 <= width - w <= 1:
-        return np.pad(frame, ((0, height - h), (0, width - w), (0, 0)), mode="edge")
+    if even_size(h, w) == (height, width):
+        return even_pad(frame)
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
 
 

@@ -61,7 +61,7 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
     into `output` (audio kept), then close the source. `progress(done, expected)` gets each frame;
     `network`, if given, is the config's model already loaded (e.g. with random weights, to time it).
 
-    The video is written to its partial file (see sinks.VideoFileSink) and renamed onto
+    The video is written to its partial file (see media.video_out.VideoFileSink) and renamed onto
     `output` when whole or, after Ctrl-C, SIGTERM or SIGHUP, up to what was dreamt. On an error
     the partial is kept when it holds frames; `resume` continues such a partial: its whole
     frames are kept, the input is read on from the last of them, and the dream state is rebuilt

@@ -196,3 +196,16 @@ def test_a_url_opens_through_ffmpeg(tmp_path):
     finally:
         server.shutdown()
     assert len(frames) == 10 and frames[0].image.shape == (48, 64, 3)
+
+
+def test_a_camera_that_does_not_open_is_one_line_without_opencv_s_own(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-m", "streamdream", "webcam", "--source", "7", "--no-window"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert done.returncode == 2
+    assert len(lines) == 1 and "no camera at index 7" in lines[0] and "--source" in lines[0], lines

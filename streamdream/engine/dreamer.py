@@ -75,7 +75,7 @@ class Dreamer:
     def from_config(cls, cfg: DreamConfig, network: torch.nn.Module | None = None,
                     guide: np.ndarray | None = None) -> "Dreamer":
         """Load the config's network (or use `network`, already loaded for this config's model);
-        `guide` is the picture `cfg.guide` names, read by the caller (sources.load_guide)."""
+        `guide` is the picture `cfg.guide` names, read by the caller (media.images.load_guide)."""
         device = models.pick_device(cfg.device)
         spec = models.get_spec(cfg.model)
         if network is None:

@@ -191,7 +191,7 @@ def gram_similarity(features: torch.Tensor, groups: Sequence[int]) -> torch.Tens
 
 class Adam:
     """Adam (Kingma and Ba 2015) for a few tensors. torch.optim's constructor imports
-    torch._dynamo, 6-8 s of a run's start on a small CPU, for nothing a visualisation uses."""
+    torch._dynamo, seconds of a run's start on a small CPU, for nothing a visualisation uses."""
 
     def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8):

@@ -45,10 +45,9 @@ def small_gray(frame: np.ndarray, width: int, min_height: int = 1) -> np.ndarray
 class DISFlow:
     """Dense flow with OpenCV's DIS (fast, CPU). Holds the OpenCV object, so one per thread.
 
-    MEDIUM, not FAST, for the dream's flow: FAST took 34-88 ms for a 640x360 frame's two flows
-    against 280-320, but the carried dream lost hold of moving subjects (scripts/bench_video.py,
-    50 frames of the shared clip: detail coherence on moving pixels 0.776 against 0.889, E_warp
-    ratio 1.94 against 1.67). MEDIUM on a half-size copy fared no better (0.752)."""
+    MEDIUM, not FAST, for the dream's flow: FAST is several times cheaper, but the carried dream
+    loses hold of moving subjects with it (lower detail coherence on moving pixels, more flicker;
+    scripts/bench_video.py compares them), and MEDIUM on a half-size copy fares no better."""
 
     def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM):
         self.dis = cv2.DISOpticalFlow_create(preset)

@@ -13,11 +13,11 @@ from .objectives import Objective
 from .tensors import check_image
 
 # frames above this many pixels (past 720p: 1080p and 4K video, phone photos) take their gradient in tiles,
-# so memory stays bounded whatever the frame's size (a whole 1080p pass took 1.9 GB); smaller ones run whole
+# so memory stays bounded whatever the frame's size (a whole 1080p pass takes gigabytes); smaller ones run whole
 TILE_ABOVE = 1_000_000
 
 
-TILE_SIDE = 448  # a tile with its margins: its activations and gradients take about 180 MB (Lite0, CPU)
+TILE_SIDE = 448  # a tile with its margins: its activations and gradients take a couple of hundred MB
 
 
 TILE_MARGIN = 32  # context on each side of a tile, so its edges see their neighbourhood

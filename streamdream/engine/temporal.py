@@ -34,8 +34,8 @@ TRUST_BLUR = 1 / 40
 def box_blur(image: torch.Tensor, side: int) -> torch.Tensor:
     """Mean over a `side` x `side` box (made odd, so it stays centred), edges replicated:
     (N, C, H, W) -> same shape. Two separable passes, each a running sum (cumsum) read at the
-    box's two ends, so the cost does not grow with the box: avg_pool2d, which sums every box
-    afresh, took 80 ms a call at 640x360 on a CPU, a quarter of a video frame; this takes 7."""
+    box's two ends, so the cost does not grow with the box (avg_pool2d sums every box afresh,
+    which on a CPU cost a large share of a video frame)."""
     if image.ndim != 4:
         raise ValueError(f"image must be (N, C, H, W), got {tuple(image.shape)}")
     half = max(1, side) // 2

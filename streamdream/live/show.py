@@ -162,15 +162,15 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         # leave a core to the camera, the display and the flow: with every core in the dream,
         # the display stutters and the dream itself gets slower, not faster
         torch.set_num_threads(threads - 1)
-        # OpenCV's thread pool costs more than it gives on these small frames (DIS at 160x90: 10.5
-        # against 6.2 ms of CPU; the display's compositing 8.7 against 3.9), CPU the dream needs:
-        # 10% less CPU in all and 0-9% more dreamt frames a second, in interleaved runs on 2 cores
+        # OpenCV's thread pool costs more CPU than it saves on these small frames (the display's
+        # flow and compositing), CPU the dream needs
         cv2.setNumThreads(1)
     switch = sys.getswitchinterval()
     # the dream thread makes hundreds of short torch calls a frame, and after each one waits for
-    # the GIL while the display thread runs Python: a short switch interval gave 5-10% more
-    # dreamt frames a second on a 2-core CPU
+    # the GIL while the display thread runs Python: a short switch interval gives it the GIL
+    # back sooner, and more dreamt frames a second on a CPU
     sys.setswitchinterval(0.0005)
+    stage = None
     try:
         keep = {"device": d.device, "seed": d.seed, "width": width}
         stage = LiveStage(replace(config, dream=replace(d, width=width)), sorted(builtin_presets()), keep,
@@ -207,6 +207,8 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         raise
     finally:
         source.close()
+        if stage is not None:
+            stage.looks.close()
         torch.set_num_threads(threads)
         cv2.setNumThreads(cv_threads)
         sys.setswitchinterval(switch)

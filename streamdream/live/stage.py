@@ -43,6 +43,7 @@ class Looks:
         self._built: dict[str, tuple[Config, Dreamer]] = {}
         self.unavailable: dict[str, str] = {}  # preset -> why it cannot load here
         self._lock = threading.Lock()
+        self._closing = threading.Event()
         self.first = self.build(first)
         self._thread = threading.Thread(target=self._build_presets, name="looks", daemon=True)
         self._thread.start()
@@ -71,6 +72,8 @@ class Looks:
 
     def _build_presets(self) -> None:
         for name in self.presets:
+            if self._closing.is_set():
+                return
             try:
                 config = build_config(name, {"dream": self.keep})
                 built = (config, self.build(config))
@@ -94,6 +97,12 @@ class Looks:
         """Block until every preset is built or refused (tests, benchmarks); True when done."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    def close(self) -> None:
+        """Build no more presets, and wait for the one being built: a process must not exit with
+        a thread inside torch."""
+        self._closing.set()
+        self._thread.join()
 
 
 class LiveStage:

@@ -16,7 +16,7 @@ from .controls import key_command
 class WindowSink:
     """Shows frames in an OpenCV window (on the main thread: highgui needs it).
 
-    Keys and closing the window become commands on `commands` (see controls.KEYS); q, Esc and
+    Keys and closing the window become commands on `commands` (see live.controls.KEYS); q, Esc and
     closing it are `quit`. pace: wait until each frame's time before showing it (a file or the
     zoom); off for live frames, which arrive at the camera's rate.
     """

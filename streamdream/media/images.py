@@ -12,7 +12,7 @@ from ..errors import RunError, UsageError
 from ..frames import MIN_SIDE
 from .outputs import DISK_FULL, atomic_path, free_mb
 
-# beyond this even the frame's own copies (the dream is tiled, see dream.py) outgrow a laptop's memory
+# beyond this even the frame's own copies (the dream is tiled, see engine/gradient.py) outgrow a laptop's memory
 MAX_PIXELS = 40_000_000
 
 

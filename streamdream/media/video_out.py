@@ -203,8 +203,7 @@ class VideoFileSink:
         self.audio_from = audio_from
         self.audio_start = audio_start
         # x264 preset. "faster", not x264's "medium": on a CPU the encoder shares the cores with the
-        # dream, and on a dreamt 640x360 clip at crf 18 medium took 2.4x the time (253 against 107
-        # ms a frame on 2 cores) for 1.2 dB more PSNR (35.0 against 33.9) at about the same size.
+        # dream, and medium costs over twice the time for about a dB more PSNR at the same size.
         # A live recording takes "veryfast" to keep up with the camera
         self.speed = speed
         self.overwrite = overwrite

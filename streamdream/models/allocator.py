@@ -3,14 +3,13 @@
 A dream step allocates and frees the same few large tensors (activations, their gradients)
 again and again. glibc's malloc hands each block over 128 KB (its threshold rises with use, to
 32 MB at most) to the kernel with mmap and returns it with munmap on free, so every step
-faults in hundreds of megabytes of fresh zeroed pages. On this project's 2-core VM that was
-half the time of a Lite0 step at 640x360 (0.33-0.75 s against 0.23 s with freed memory kept),
-and the noisiest half. Keeping freed blocks in the heap for the next step costs about 5% more
-peak memory (835 MB against 800 MB in that measurement).
+faults in hundreds of megabytes of fresh zeroed pages: on a small CPU that was about half the
+time of a step, and its noisiest half. Keeping freed blocks in the heap for the next step costs
+a few per cent more peak memory.
 
 Threads get allocator arenas of their own, and an arena other than the main one cannot hold a
-block over 64 MB, so it maps and unmaps those whatever the threshold: a 1280x720 step run in
-the dream thread took 3.3 s instead of 0.8. So all threads share the main arena (the blocks are
+block over 64 MB, so it maps and unmaps those whatever the threshold (a 720p step in the dream
+thread ran several times slower). So all threads share the main arena (the blocks are
 few and large: there is little to contend for), and the setting must come before the first
 thread starts: `cli.main` applies it first thing.
 """
@@ -44,7 +43,7 @@ def keep_freed_memory() -> bool:
                 return False
             mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
             # the mmap threshold first, and the rest only if it took: setting the trim threshold
-            # alone stops glibc raising the mmap one, which made steps 5x slower here
+            # alone stops glibc raising the mmap one, which made steps several times slower
             _applied = bool(mallopt(M_MMAP_THRESHOLD, KEEP) and mallopt(M_TRIM_THRESHOLD, KEEP)
                             and mallopt(M_TOP_PAD, TOP_PAD) and mallopt(M_ARENA_MAX, 1))
     return _applied

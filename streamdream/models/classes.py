@@ -10,7 +10,7 @@ from ..errors import UsageError, did_you_mean
 
 @functools.lru_cache(maxsize=1)
 def _imagenet_categories() -> tuple[str, ...]:
-    # Importing torchvision pulls in torch._dynamo (about 8 s here) for a list of names: read the
+    # Importing torchvision pulls in torch._dynamo (seconds of start-up) for a list of names: read the
     # list from torchvision's source instead, and import only if that file is not as expected.
     import ast
     import importlib.util

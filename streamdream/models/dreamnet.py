@@ -100,7 +100,7 @@ class DreamNet(nn.Module):
 
     def prepare(self, device: torch.device, precision: str = "auto") -> "DreamNet":
         """This network on `device`, ready for dream steps: weights in channels_last, which the
-        convolutions run fastest in (a Lite0 CPU step took under half the time), and the
+        convolutions run fastest in (on a CPU about twice as fast), and the
         precision ("auto", "fp32" or "bf16", see `uses_bf16`) that `autocast` applies. The
         process's allocator keeps freed memory for the next step (see allocator.py)."""
         allocator.keep_freed_memory()
@@ -120,9 +120,8 @@ class DreamNet(nn.Module):
     def compile_steps(self) -> "DreamNet":
         """Compile this network's forward and backward pass with torch.compile (inductor), once
         for each input shape met (a video's octave and tile sizes repeat, an image's do not);
-        `compile_seconds` adds up the time that took. Opt-in ([dream] compile, --compile): each
-        shape costs tens of seconds to minutes, and on this project's 2-core CPU it did not pay:
-        72 frames at 640x360 took 0.22 s a frame once compiled against 0.12 s eager."""
+        `compile_seconds` adds up the time that took. Opt-in ([dream] compile): each shape costs
+        tens of seconds to minutes, and on a small CPU the compiled steps were slower than eager."""
         import torch._dynamo
 
         # a video meets more shapes than dynamo's default of 8 recompiles (octaves, the smaller

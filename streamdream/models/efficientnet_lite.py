@@ -57,8 +57,8 @@ LITE2_STAGES = scaled_stages(1.1, 1.2)
 # arithmetic the network defines, which the benchmark counts FLOPs on and the tests compare with
 CPU_FAST_PATH = True
 # convolutions with fewer output values than this keep the separate ReLU6: the fused pass's
-# Python autograd node costs about 0.1 ms a call, more than the ReLU6 pass it saves on small
-# tensors (a 160x90 Lite0 step took 10 ms fused against 8.7 ms plain)
+# Python autograd node costs more than the ReLU6 pass it saves on small tensors (a live-sized step
+# was slower fused)
 FUSE_FROM = 1_000_000
 
 

@@ -27,15 +27,13 @@ def cpu_flags() -> frozenset[str]:
 def uses_bf16(precision: str, device: torch.device, spec: ModelSpec) -> bool:
     """Whether dream steps compute in bf16 (autocast; the image and its gradient stay fp32, and
     the gradient is normalised, so bf16's short mantissa does not change the look). The answer
-    holds for every image size: no size measured here asked for a threshold.
+    holds for every image size.
 
-    "fp32": never; "bf16": always. "auto": bf16 on CUDA where the card has it (about twice the
-    step rate); on a CPU only where it computes bf16 natively (AVX512-BF16 or AMX; elsewhere it
-    is emulated and slow): for dense networks (GoogLeNet's step took 0.72-0.79x the fp32 time
-    from 320x180 to 1280x720 on AVX512-BF16) and, with AMX, for depthwise ones. Without AMX a
-    depthwise network stays fp32: Lite0's depthwise layers gain little and every layer pays for
-    the casts, so bf16 took 1.3-1.4x the fp32 time at every size up to 1280x720 (scripts/bench.py,
-    with the allocator keeping freed memory; before that fix large sizes had looked faster in bf16).
+    "fp32": never; "bf16": always. "auto": bf16 on CUDA where the card has it; on a CPU only
+    where it computes bf16 natively (AVX512-BF16 or AMX; elsewhere it is emulated and slow): for
+    dense networks, and with AMX for depthwise ones too. Without AMX a depthwise network stays
+    fp32: its depthwise layers gain little and every layer pays for the casts, so bf16 is slower
+    there (scripts/bench.py times both).
     """
     if precision == "fp32":
         return False
