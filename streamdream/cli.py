@@ -72,6 +72,9 @@ FLAGS = {"class_name": "--class", "output": "-o FILE", "window = false": "--no-w
          "path": "--record", "flow": "--no-flow"}
 
 
+MESSAGE_LIMIT = 400  # characters in one error line
+
+
 def flag(setting: str) -> str:
     return FLAGS.get(setting, "--" + setting.replace("_", "-"))
 
@@ -82,7 +85,10 @@ def in_flags(message: str, setting: str | None = None) -> str:
     prefix = "command line: "
     if setting and message.startswith(prefix + setting + " "):
         message = flag(setting) + message[len(prefix) + len(setting):]
-    return re.sub(r"`([a-z_]+(?: = false)?)`", lambda m: flag(m.group(1)), message)
+    message = re.sub(r"`([a-z_]+(?: = false)?)`", lambda m: flag(m.group(1)), message)
+    # one line, and a short one, whatever a message carries (a value a user typed, a path)
+    message = " ".join(message.split())
+    return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT - 1] + "…"
 
 
 def add_network_options(g) -> None:
@@ -269,8 +275,8 @@ def cmd_webcam(args: argparse.Namespace) -> int:
         if not found:
             say("no camera found; --source test runs the built-in scene, --source FILE loops a video", "yellow")
         return 0
-    if args.duration is not None and args.duration <= 0:
-        raise UsageError(f"--duration must be more than 0 seconds, got {args.duration}")
+    if args.duration is not None and not 0.1 <= args.duration <= 1e7:
+        raise UsageError(f"--duration must be 0.1 to 10000000 seconds, got {args.duration}")
     if args.osc is not None and not 0 <= args.osc <= 65535:
         raise UsageError(f"--osc must be a UDP port, 0 to 65535, got {args.osc}")
     config = load_config(args, live={"fps": args.fps, "cycle": args.cycle})
@@ -293,6 +299,8 @@ def cmd_webcam(args: argparse.Namespace) -> int:
     if stats.interrupted:
         say("interrupted" + ("; the recording is finalised" if result.recordings else ""), "yellow")
         return exit_code(stats.signal)
+    if args.record and not result.recordings:
+        raise RunError(f"nothing was recorded to {args.record}: no frame was shown before the run ended")
     return 0
 
 

@@ -227,7 +227,24 @@ def check(config: Config, where: str = "settings") -> Config:
         _positive(name, getattr(live, name), where, allow_zero=True)
     for name in ("stall", "frozen", "retry_max"):
         _positive(name, getattr(live, name), where)
+    for section, highest in UPPER_BOUNDS.items():
+        part = getattr(config, section)
+        for name, bound in highest.items():
+            value = getattr(part, name)
+            if value is not None and value > bound:
+                raise UsageError(f"{where}: {name} must be at most {bound:g}, got {value:g}", setting=name)
     return config
+
+
+# the most each number may be: beyond these a setting is a typo or an attack (a step count that
+# never ends, an allocation that cannot be made), not a look
+UPPER_BOUNDS = {
+    "dream": {"num_classes": 100_000, "jitter": 4096},
+    "video": {"refine_iterations": 100, "refine_octaves": 20, "fresh_frames": 10_000},
+    "zoom": {"keyframe_every": 1000},
+    "live": {"blend": 60, "cycle": 1e7, "still_seconds": 1e7, "still_motion": 1000, "deepen_iterations": 100,
+             "stall": 3600, "frozen": 3600, "fade": 3600, "retry_max": 3600},
+}
 
 
 def field_types(cls) -> dict[str, type]:

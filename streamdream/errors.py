@@ -19,6 +19,10 @@ class UsageError(StreamdreamError):
     exit_code = 2
 
 
+class Cancelled(Exception):
+    """Long work (a dream step) stopped because its run was asked to stop: a clean stop, not a failure."""
+
+
 class RunError(StreamdreamError):
     """The input was fine but the work failed (exit 1)."""
 

@@ -58,6 +58,9 @@ class Stage(Protocol):
 
     def control(self, command) -> None: ...
 
+    def cancel(self) -> None:
+        """The run is stopping: long work in hand stops at its next step (errors.Cancelled)."""
+
 
 class Sink(Protocol):
     def write(self, image: np.ndarray, time: float) -> None: ...

@@ -29,6 +29,7 @@ import numpy as np
 
 from .commands import Command, ControlChannel
 from .frames import Display, Dreamt, Frame, Source, Stage
+from .errors import Cancelled
 from .signals import ignore_further, signal_number
 
 
@@ -183,9 +184,12 @@ class NewestFrame:
         if frame is END:
             return END
         image = self.display.present(frame, self.latest) if self.display is not None else frame.image
-        if frame.captured is not None:
-            stats.latencies.append(time.perf_counter() - frame.captured)
-        return image, frame.time
+        if frame.captured is None:
+            return image, frame.time
+        stats.latencies.append(time.perf_counter() - frame.captured)
+        # a live frame is timed by the clock it was captured at: a source whose own timestamps
+        # fall behind (a test scene the machine cannot render in time) still records in real time
+        return image, frame.captured - begin
 
 
 class Lanes:
@@ -276,6 +280,8 @@ class Run:
             except KeyboardInterrupt:  # as Ctrl-C on the main thread: a clean stop
                 self.interrupted.set()
                 self.lanes.stop.set()
+            except Cancelled:  # the run stopped while this thread was in the middle of a dream
+                self.lanes.stop.set()
             except BaseException as exc:  # raised in the calling thread by `run`
                 self.errors.append(exc)
                 self.lanes.stop.set()
@@ -344,6 +350,10 @@ def run(source: Source, stage: Stage | None, sinks: list, *, policy: EveryFrame 
     except BaseException as exc:
         r.errors.append(exc)
     r.lanes.stop.set()
+    for part in (source, stage):  # long work in hand stops at its next step, not at its end
+        cancel = getattr(part, "cancel", None)
+        if cancel is not None:
+            cancel()
     if r.interrupted.is_set() and not stats.interrupted:
         stats.interrupted, stats.stopped, stats.signal = True, "interrupted", signal_number(KeyboardInterrupt())
     for thread in threads:

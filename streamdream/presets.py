@@ -14,6 +14,7 @@ Unknown sections and keys are rejected with a "did you mean"; values are type-ch
 
 from __future__ import annotations
 
+import reprlib
 import tomllib
 from dataclasses import replace
 from importlib import resources
@@ -46,8 +47,19 @@ def read_preset(name_or_path: str) -> tuple[dict, str]:
             return tomllib.load(fh), str(path)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"preset {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"preset {path} nests its tables too deep to read; a preset has one level of tables") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read preset {path}: {exc}") from None
+
+
+def _short(value: Any) -> str:
+    """A value as an error shows it: an array or a table of any size in one short line."""
+    short = reprlib.Repr()
+    short.maxlist = short.maxdict = 4
+    short.maxstring = short.maxother = 40
+    short.maxlevel = 2
+    return short.repr(value)
 
 
 def _typed(value: Any, want: type, where: str, key: str) -> Any:
@@ -56,7 +68,7 @@ def _typed(value: Any, want: type, where: str, key: str) -> Any:
     if want is str and value == "":
         return None  # TOML has no null: an empty string clears an optional text setting
     if isinstance(value, bool) != (want is bool) or not isinstance(value, want):
-        raise UsageError(f"{where}: {key} must be {want.__name__}, got {type(value).__name__} {value!r}")
+        raise UsageError(f"{where}: {key} must be {want.__name__}, got {type(value).__name__} {_short(value)}")
     return value
 
 

@@ -3,13 +3,17 @@ file sink with the input's audio; crash-safe through the partial file, and resum
 
 from __future__ import annotations
 
+import hashlib
+import json
+import random
 import signal
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
+from . import __version__, models
 from .config import Config
 from .engine.dreamer import Dreamer
 from .engine.motion import make_tracker
@@ -17,7 +21,7 @@ from .engine.temporal import StreamDreamer
 from .errors import UsageError
 from .frames import Frame
 from .media.images import load_guide
-from .media.outputs import partial_path
+from .media.outputs import Claim
 from .media.resume import read_partial
 from .media.video_in import VideoFileSource, VideoInfo
 from .media.video_out import VideoFileSink
@@ -69,9 +73,29 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
     """
 
     info, max_frames = source.info, source.max_frames
-    partial = read_partial(partial_path(output)) if resume else None
+    # held from now to the end: a second run aiming at this output is refused before any work
+    claim = Claim(output, resume, overwrite)
+    sink = None
     try:
+        partial = read_partial(claim.partial) if resume else None
+        device = models.pick_device(config.dream.device)
+        # a big frame dreamt on a CPU is a minute's work: hold as few of them as possible, and
+        # let the encoder keep less in flight
+        lean = info.width * info.height > BIG_FRAME and device.type == "cpu"
+        sink = VideoFileSink(output, info.rate, info.time_base, config.video.crf,
+                             info.path if info.has_audio else None, info.start, overwrite=overwrite,
+                             resume=partial, expected_frames=info.frames, lean=lean,
+                             hardware=device.type == "cuda", claim=claim)
+        # an unseeded resume takes the partial's seed, so the rest is dreamt as the start was
+        seed = config.dream.seed
+        if seed is None:
+            seed = partial.made.get("dream", {}).get("seed") if partial else None
+        if seed is None:
+            seed = random.randrange(2**31)
+        config = replace(config, dream=replace(config.dream, seed=seed))
+        sink.made = made_from(config, info)
         if partial is not None:
+            _same_video(partial, {**sink.made, "encoder": sink.encoder(info.height, info.width)})
             if max_frames is not None and partial.frames >= max_frames:
                 raise UsageError(f"{partial.path} already holds {partial.frames} frames, as many as `frames` asks; "
                                  f"nothing to resume")
@@ -82,13 +106,11 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
         frames = source.frames()
         if partial is not None:
             _pick_up(partial, next(frames, None), stream, tracker, info)
-        # a big frame dreamt on a CPU is a minute's work: hold as few of them as possible, and
-        # let the encoder keep less in flight (it took 700 MB at 4K with its defaults)
-        lean = info.width * info.height > BIG_FRAME and dreamer.device.type == "cpu"
-        sink = VideoFileSink(output, info.rate, info.time_base, config.video.crf,
-                             info.path if info.has_audio else None, info.start, overwrite=overwrite,
-                             resume=partial, expected_frames=info.frames, lean=lean,
-                             hardware=dreamer.device.type == "cuda")
+    except BaseException:
+        source.close()
+        sink.abort() if sink is not None else claim.abandon()
+        raise
+    try:
         done = partial.frames if partial else 0
         try:
             stats = run(_Continued(frames), stream, [sink], policy=EveryFrame(1 if lean else QUEUE_SIZE), tracker=tracker,
@@ -109,7 +131,7 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
         sink.close(sink.last_time + 1 / float(info.rate) if cut_short else None)
     finally:
         source.close()
-    warnings = list(sink.warnings)
+    warnings = [*source.notes, *sink.warnings]
     if source.corrupt:
         warnings.append(f"skipped {source.corrupt} corrupt packets in {source.path}")
     if source.missing > source.corrupt:
@@ -120,6 +142,62 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
     return VideoResult(stats, info, f"{config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}",
                        dreamer.device.type, sink.audio.description if sink.audio else "no audio", warnings,
                        partial.frames if partial else 0, dreamer.net.compile_seconds)
+
+
+# settings that change how fast a video is made, not what it shows: a resume may change them
+SPEED_ONLY = {"device", "precision", "compile"}
+
+
+def file_identity(path: str | Path | None) -> dict | None:
+    """A file by its content (size and a digest of its first and last MiB), not its name: a copy
+    still matches and another file of the same name does not."""
+    if path is None:
+        return None
+    path = Path(path)
+    size = path.stat().st_size
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        digest.update(fh.read(2**20))
+        if size > 2**21:
+            fh.seek(size - 2**20)
+        digest.update(fh.read(2**20))
+    return {"bytes": size, "sha256": digest.hexdigest()}
+
+
+def made_from(config: Config, info: VideoInfo) -> dict:
+    """What a video is made from and with: the input (by content), where it starts, the size of
+    its frames and every setting that shapes its picture; kept in the partial file so that a
+    resume continues the same video or is refused."""
+    dream = {k: v for k, v in asdict(config.dream).items() if k not in SPEED_ONLY}
+    dream["weights"], dream["guide"] = file_identity(dream["weights"]), file_identity(dream["guide"])
+    return {"streamdream": __version__, "input": file_identity(info.path), "start": info.start,
+            "size": [info.width, info.height], "dream": dream, "video": asdict(config.video)}
+
+
+def _flat(record: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _same_video(partial, now: dict) -> None:
+    """UsageError naming what differs when a resume would continue a partial made from another
+    input, start or size, with another look, or by another encoder configuration."""
+    before, after = _flat(json.loads(json.dumps(partial.made))), _flat(json.loads(json.dumps(now)))
+    differ = [k for k in sorted(before.keys() | after.keys()) if k != "streamdream" and before.get(k) != after.get(k)]
+    if not differ:
+        return
+    names = {"input.sha256": "the input", "input.bytes": "the input", "start": "start", "size": "the frame size"}
+    shown = list(dict.fromkeys(names.get(k, k.split(".")[-1]) for k in differ))
+    first = differ[0]
+    example = "" if first.startswith("input.") else f" ({before.get(first)!r} in it, {after.get(first)!r} now)"
+    raise UsageError(f"{partial.path} was made with another {', '.join(shown[:4])}{example}, so a resume would not "
+                     f"continue the same video; give the same input and settings, or set `overwrite` to start over",
+                     setting="resume")
 
 
 def _pick_up(partial, first: Frame | None, stream: StreamDreamer, tracker, info: VideoInfo) -> None:

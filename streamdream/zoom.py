@@ -84,6 +84,10 @@ class ZoomSource:
         for index, image in enumerate(self.zoomer.frames(self.start, self.count)):
             yield Frame(image, index / self.fps, index)
 
+    def cancel(self) -> None:
+        """Stop the keyframe being dreamt at its next step: the run is stopping."""
+        self.zoomer.dreamer.cancel()
+
     def close(self) -> None:
         pass
 

@@ -95,6 +95,10 @@ class Dreamer:
     def steps_for(self, height: int, width: int) -> int:
         return len(octave_sizes(height, width, self.config.octaves, self.config.octave_scale)) * self.config.iterations
 
+    def cancel(self) -> None:
+        """Stop the dream at its next step (its run is stopping); see models.DreamNet.cancelled."""
+        self.net.cancelled.set()
+
     def dream_tensor(self, image: torch.Tensor, progress: Progress | None = None) -> torch.Tensor:
         return dream(image, self.net, self.objective, self.config, self.generator, progress)
 

@@ -88,12 +88,18 @@ def guided(name: str, guide: torch.Tensor) -> Objective:
     return Objective(fn, {name}, f"{name} guided")
 
 
+MAX_TERMS = 64  # layers a spec may sum: more is a mistake or an attack, never a look
+MAX_SPEC = 2000  # characters
+
 _TERM = re.compile(r"^(?:(?P<w1>[-+]?[\d.]+(?:e[-+]?\d+)?)\s*\*\s*)?(?P<layer>[A-Za-z_][\w.]*)"
                    r"(?::(?P<channel>\d+))?(?:\s*\*\s*(?P<w2>[-+]?[\d.]+(?:e[-+]?\d+)?))?$")
 
 
 def parse_terms(spec: str) -> list[tuple[str, int | None, float]]:
     """'block5*0.5+block9:12' -> [('block5', None, 0.5), ('block9', 12, 1.0)]; UsageError on bad text."""
+    if len(spec) > MAX_SPEC or spec.count("+") >= MAX_TERMS:
+        raise UsageError(f"layer spec of {len(spec)} characters and {spec.count('+') + 1} terms is too long; "
+                         f"give at most {MAX_TERMS} terms", setting="layers")
     terms = []
     for part in spec.split("+"):
         part = part.strip()
@@ -125,12 +131,19 @@ def shift_layers(spec: str, order: list[str], delta: int) -> str:
 
 
 def weighted_sum(terms: Iterable[tuple[Objective, float]]) -> Objective | None:
-    """The sum of (objective, weight) terms, in order; None when there are none."""
-    total = None
-    for term, weight in terms:
-        term = term if weight == 1.0 else term * weight
-        total = term if total is None else total + term
-    return total
+    """The sum of (objective, weight) terms, in order, as one flat objective (a spec of many terms
+    must not nest one call per term); None when there are none."""
+    parts = [term if weight == 1.0 else term * weight for term, weight in terms]
+    if len(parts) < 2:
+        return parts[0] if parts else None
+
+    def fn(acts: Acts) -> torch.Tensor:
+        total = parts[0](acts)
+        for part in parts[1:]:
+            total = total + part(acts)
+        return total
+
+    return Objective(fn, frozenset().union(*(p.layers for p in parts)), " + ".join(p.description for p in parts))
 
 
 def from_layers(spec: str, resolve: Callable[[str], str], channels: Callable[[str], int]) -> Objective:

@@ -127,6 +127,10 @@ class StreamDreamer:
         self.zoom = 1.0  # >1: the carried detail grows by this a frame (an installation deepening a still scene)
         self.extra_iterations = 0  # more full-size steps a frame (also for deepening)
 
+    def cancel(self) -> None:
+        """Stop at the next ascent step: the run is stopping."""
+        self.dreamer.cancel()
+
     def swap(self, dreamer: Dreamer) -> None:
         """Dream on with another network, objective or preset, keeping the detail dreamt so far:
         it is reshaped over the next frames rather than dropped, so a switch does not flash."""

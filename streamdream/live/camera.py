@@ -71,6 +71,9 @@ class CameraSource:
         if self.capture is None or not self.capture.isOpened():
             if self.capture is not None:
                 self.capture.release()
+            if isinstance(device, str) and "://" in device:
+                raise UsageError(f"cannot open the stream {device}; check the address and that it is sending, "
+                                 f"or set `source` to a camera or test (the built-in scene)", setting="source")
             raise UsageError(f"no camera at {_describe(device)}; set `source` to a camera that opens (`list` "
                              f"shows them), test (the built-in scene), a video file or a URL", setting="source")
         if not (isinstance(device, str) and "://" in device):

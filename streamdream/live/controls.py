@@ -87,7 +87,7 @@ class OscControl:
                  warn: Callable[[str], None] = lambda message: None):
         try:
             from pythonosc.dispatcher import Dispatcher
-            from pythonosc.osc_server import ThreadingOSCUDPServer
+            from pythonosc.osc_server import BlockingOSCUDPServer
         except ImportError:
             from ..errors import UsageError
 
@@ -102,8 +102,21 @@ class OscControl:
 
         dispatcher = Dispatcher()
         dispatcher.set_default_handler(on_message)
+
+        class Server(BlockingOSCUDPServer):
+            # one thread takes the datagrams in turn (a thread each, as python-osc's threading
+            # server makes, lets a flood start thousands); a datagram up to UDP's largest, so none
+            # is cut short unseen
+            max_packet_size = 65535
+
+            def handle_error(self, request, client_address) -> None:
+                # a datagram that is not OSC: one line, not socketserver's traceback
+                import sys
+
+                warn(f"OSC datagram from {client_address[0]} ignored: {sys.exc_info()[1] or 'not OSC'}")
+
         try:
-            self.server = ThreadingOSCUDPServer((host, port), dispatcher)
+            self.server = Server((host, port), dispatcher)
         except OSError as exc:
             from ..errors import UsageError
 

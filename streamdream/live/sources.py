@@ -25,21 +25,29 @@ class LoopingFileSource:
         self.info = f"{self.path} ({first.info.width}x{first.info.height} at {self.rate:.3g} fps), looped"
 
     def frames(self) -> Iterator[Frame]:
+        """The file's frames in real time, looped. A file that goes away, is cut short or stops
+        decoding mid-show is a lost camera (CameraLost), as an unplugged one is: an
+        installation waits for it to come back."""
         import time
+
+        import av
 
         start = time.perf_counter()
         index = 0
         while True:
-            source = VideoFileSource(self.path, self.width)
             count = 0
             try:
-                for frame in source.frames():
-                    at = index / self.rate
-                    yield Frame(frame.image, at, index, pace(start, at))
-                    index += 1
-                    count += 1
-            finally:
-                source.close()
+                source = VideoFileSource(self.path, self.width)
+                try:
+                    for frame in source.frames():
+                        at = index / self.rate
+                        yield Frame(frame.image, at, index, pace(start, at))
+                        index += 1
+                        count += 1
+                finally:
+                    source.close()
+            except (UsageError, av.error.FFmpegError, OSError) as exc:
+                raise CameraLost(f"{self.path} cannot be read any more ({exc})") from None
             if count == 0:
                 raise CameraLost(f"{self.path} gave no frames to loop")
 

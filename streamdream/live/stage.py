@@ -143,6 +143,10 @@ class LiveStage:
         d = self.stream.dreamer.config
         return f"{self.name}: {d.model} {self.stream.dreamer.objective.description} x{self.stream.strength:.2f}"
 
+    def cancel(self) -> None:
+        """Stop at the next ascent step: the show is ending."""
+        self.stream.cancel()
+
     def select(self, name: str) -> None:
         self.index = self.target = self.presets.index(name) if name in self.presets else -1
         self.name = name
@@ -178,8 +182,11 @@ class LiveStage:
                 if value not in self.presets:
                     raise UsageError(f"no preset '{value}'; have {', '.join(self.presets)}")
                 self.target, self.target_layers = self.presets.index(value), None
-            elif 0 <= int(value) < len(self.presets):  # a digit key with no preset behind it does nothing
+            elif 0 <= int(value) < len(self.presets):
                 self.target, self.target_layers = int(value), None
+            else:
+                raise UsageError(f"no preset {value}; have 0 to {len(self.presets) - 1} "
+                                 f"({', '.join(self.presets)})")
         elif name == "strength":
             self.stream.strength = clamp_strength(self.stream.strength * float(value))
         elif name == "set_strength":

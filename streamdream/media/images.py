@@ -14,6 +14,8 @@ from .outputs import DISK_FULL, atomic_path, free_mb
 
 # beyond this even the frame's own copies (the dream is tiled, see engine/gradient.py) outgrow a laptop's memory
 MAX_PIXELS = 40_000_000
+# a picture is read whole before `width` rescales it: past this its pixels alone take gigabytes
+MAX_DECODE_PIXELS = 120_000_000
 
 
 def input_file(path: str | Path, role: str = "input") -> Path:
@@ -26,6 +28,24 @@ def input_file(path: str | Path, role: str = "input") -> Path:
     return path
 
 
+def check_header(path: Path, role: str) -> None:
+    """UsageError when an image file's header says it is too large to read, before a pixel of
+    it is decoded (Pillow's lazy open). A format Pillow does not know is left to OpenCV."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except Image.DecompressionBombError:
+        width = height = None  # Pillow refuses it for its size alone
+    except (UnidentifiedImageError, OSError, ValueError):
+        return
+    if width is None or width * height > MAX_DECODE_PIXELS:
+        size = "" if width is None else f" is {width}x{height} and"
+        raise UsageError(f"{role} {path}{size} has too many pixels to read (at most {MAX_DECODE_PIXELS // 10**6} "
+                         f"million); give a smaller picture")
+
+
 def read_image(path: str | Path, role: str = "input") -> np.ndarray:
     """RGB uint8 (H, W, 3) of a PNG, JPEG or WebP file, upright by its EXIF orientation.
 
@@ -33,6 +53,7 @@ def read_image(path: str | Path, role: str = "input") -> np.ndarray:
     is missing or is not an image OpenCV can decode.
     """
     path = input_file(path, role)
+    check_header(path, role)
     # np.fromfile + imdecode reads any path spelling; imdecode applies EXIF orientation
     data = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None

@@ -4,7 +4,9 @@ existing file without overwrite, a folder that takes the name), and published by
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
+import stat
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -77,16 +79,22 @@ def check_output(output: str | Path, inputs=(), overwrite: bool = False, suffixe
                              f"choose another name")
     if output.is_dir():
         raise UsageError(f"output {output} is a folder; give a file name")
+    # a link counts as there, even one that leads nowhere or round in a loop
+    exists = os.path.lexists(output)
     partial = partial_path(output) if output.suffix.lower() in VIDEO_SUFFIXES else None
     if partial is not None:
         _probe(partial, output)  # first: asking whether a too-long name exists is an error too
+        for leftover in (partial, resuming_path(output)):
+            regular_or_absent(leftover)
     if resume:
+        if exists:
+            raise UsageError(f"output {output} exists, and a resume would replace it; move it away first (or set "
+                             f"`overwrite` and start over)", setting="resume")
         if partial is None or not partial.exists():
-            done = " (it is already finished)" if output.exists() else ""
-            raise UsageError(f"nothing to resume: {partial or output} does not exist{done}")
+            raise UsageError(f"nothing to resume: {partial or output} does not exist", setting="resume")
         _probe(resuming_path(output), output)
         return output
-    if output.exists() and not overwrite:
+    if exists and not overwrite:
         raise UsageError(f"output {output} exists; set `overwrite` to replace it", setting="overwrite")
     if partial is not None:
         if partial.exists() and not overwrite:
@@ -96,6 +104,85 @@ def check_output(output: str | Path, inputs=(), overwrite: bool = False, suffixe
     else:
         _probe(output.with_name(f".sd{os.getpid()}{output.suffix}"), output)
     return output
+
+
+def regular_or_absent(path: Path) -> None:
+    """UsageError when `path` is there but is no regular file (a FIFO would hang a reader)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) and os.path.isfile(path)):
+        raise UsageError(f"{path} is not a regular file; remove it (streamdream writes its partial video there)")
+
+
+class Claim:
+    """The exclusive hold a video run keeps, for its whole life, on the files it writes beside
+    its output: the partial (or, resuming, the partial it continues and the file it writes
+    meanwhile). A second run aiming at the same output is refused at once, and no run empties a
+    file another is writing. The holds are flock()s, which the kernel lets go of when the
+    process ends, however it ends: a killed run leaves nothing locked."""
+
+    def __init__(self, output: str | Path, resume: bool = False, overwrite: bool = False):
+        output = Path(output)
+        self.partial, self.resuming = partial_path(output), resuming_path(output)
+        self._fds: list[int] = []
+        self._made: list[Path] = []  # files this claim created, removed again if nothing is written
+        try:
+            if resume:
+                self._hold(self.partial, create=False)
+                self.path = self.resuming
+                self._hold(self.resuming, create=True, take_over=True)  # a killed resume's leftover too
+            else:
+                self.path = self.partial
+                self._hold(self.partial, create=True, take_over=overwrite)
+        except BaseException:
+            self.release()
+            raise
+
+    def _hold(self, path: Path, create: bool, take_over: bool = False) -> None:
+        flags = os.O_NONBLOCK | (os.O_RDWR | os.O_CREAT if create else os.O_RDONLY)
+        existed = os.path.lexists(path)
+        if create and not take_over:
+            flags |= os.O_EXCL
+        try:
+            fd = os.open(path, flags, 0o644)
+        except FileExistsError:
+            raise UsageError(f"{path} exists: another run is writing it, or one was interrupted") from None
+        except FileNotFoundError:
+            raise UsageError(f"nothing to resume: {path} is gone (did another run finish it?)",
+                             setting="resume") from None
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UsageError(f"{path} is not a regular file; remove it")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UsageError(f"another run is writing {path}; let it finish, or give another output") from None
+        self._fds.append(fd)
+        if create:
+            if existed:
+                os.ftruncate(fd, 0)  # ours now: what a killed or overwritten run left
+            else:
+                self._made.append(path)
+
+    def abandon(self) -> None:
+        """The run ends before it wrote anything: remove the empty files it made, and let go."""
+        for path in self._made:
+            try:
+                if path.stat().st_size == 0:
+                    path.unlink()
+            except FileNotFoundError:
+                pass
+        self.release()
+
+    def release(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
 
 
 @contextmanager

@@ -40,6 +40,21 @@ def _open_container(path: Path, role: str = "input"):
         raise UsageError(f"{role} {path} is not a video file FFmpeg can read ({exc.strerror or exc})") from None
 
 
+def main_video_stream(container):
+    """The video stream a player would show: the default one, else the largest picture (a file
+    may carry a thumbnail or a cover as a second video stream); attached pictures last."""
+    import av
+
+    def rank(stream) -> tuple:
+        disposition = int(stream.disposition or 0)
+        picture = bool(disposition & int(av.stream.Disposition.attached_pic))
+        default = bool(disposition & int(av.stream.Disposition.default))
+        ctx = stream.codec_context
+        return (not picture, default, (ctx.width or 0) * (ctx.height or 0), -stream.index)
+
+    return max(container.streams.video, key=rank)
+
+
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
     """Undo a display-matrix rotation (degrees counterclockwise, a multiple of 90)."""
     turns = round(rotation / 90) % 4
@@ -68,7 +83,12 @@ class VideoFileSource:
             kind = "audio only" if self.container.streams.audio else "no streams FFmpeg can decode"
             self.container.close()
             raise UsageError(f"{role} {self.path} has no video stream ({kind}); give a video file")
-        self.stream = self.container.streams.video[0]
+        self.stream = main_video_stream(self.container)
+        self.notes: list[str] = []  # what a report should say about how the file was read
+        if len(self.container.streams.video) > 1:
+            ctx = self.stream.codec_context
+            self.notes.append(f"{self.path} has {len(self.container.streams.video)} video streams; dreaming stream "
+                              f"#{self.stream.index} ({ctx.width}x{ctx.height})")
         self.stream.thread_type = "AUTO"
         self.width_wanted = width
         self.max_frames = max_frames
@@ -106,7 +126,7 @@ class VideoFileSource:
 
         try:
             with av.open(str(self.path)) as peek:
-                for frame in peek.decode(video=0):
+                for frame in peek.decode(peek.streams[self.stream.index]):
                     return int(round(frame.rotation or 0))
         except av.error.FFmpegError:
             pass

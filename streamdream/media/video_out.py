@@ -9,6 +9,7 @@ continues; it is renamed onto the output when finished.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -17,14 +18,7 @@ import numpy as np
 
 from .. import signals
 from ..errors import RunError, UsageError
-from .outputs import (
-    DISK_FULL,
-    VIDEO_FORMATS,
-    free_mb,
-    partial_path,
-    publish,
-    resuming_path,
-)
+from .outputs import DISK_FULL, VIDEO_FORMATS, Claim, free_mb, partial_path, publish
 from .resume import Partial
 
 # how often the partial file becomes playable up to the frame written: what a kill can cost
@@ -194,7 +188,7 @@ class VideoFileSink:
     def __init__(self, output: str | Path, rate, time_base, crf: int = 18, audio_from: Path | None = None,
                  audio_start: float = 0.0, speed: str = "faster", overwrite: bool = False,
                  resume: "Partial | None" = None, expected_frames: int | None = None, lean: bool = False,
-                 hardware: bool = False):
+                 hardware: bool = False, claim: Claim | None = None, made: dict | None = None):
         self.output = Path(output)
         self.hardware = hardware  # encode on the GPU (h264_nvenc) where it works, so the CPU feeds the dream
         self.rate = rate
@@ -207,14 +201,16 @@ class VideoFileSink:
         # A live recording takes "veryfast" to keep up with the camera
         self.speed = speed
         self.overwrite = overwrite
-        self.existed = self.output.exists()
+        self.existed = os.path.lexists(self.output)
         self.partial = partial_path(self.output)
         self.resume = resume
         self.expected_frames = expected_frames
         self.lean = lean  # one encoder thread and a short lookahead: less memory for big frames
-        # a resumed run writes beside the old partial until the old frames are on disk again
-        self.path = resuming_path(self.output) if resume else self.partial
-        self._claim(self.path)
+        self.made = made  # what the video is made from and with, kept in the file for a resume to check
+        # held for the run's life, so a second run aiming at the same output fails at once; a
+        # resumed run writes beside the old partial until the old frames are on disk again
+        self.claim = claim or Claim(self.output, resume is not None, overwrite)
+        self.path = self.claim.path
         self.container = None
         self.stream = None
         self.audio: AudioTrack | None = None
@@ -223,15 +219,24 @@ class VideoFileSink:
         self.frames = 0  # frames in the file, copied ones included
         self.warnings: list[str] = []
 
-    def _claim(self, path: Path) -> None:
-        # created exclusively now, so a second run aiming at the same output fails at once
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if self.overwrite or self.resume else os.O_EXCL)
-        try:
-            os.close(os.open(path, flags, 0o644))
-        except FileExistsError:
-            raise UsageError(f"{path} exists: another run is writing it, or one was interrupted") from None
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    def encoder(self, height: int, width: int) -> dict:
+        """The encoder's settings for frames of this size: a resume must meet the same, or the
+        joined stream would mix two encoder configurations."""
+        codec = _video_codec(self.hardware)
+        if codec == "libx264":
+            # a short lookahead: frames the encoder holds are frames a kill loses
+            options = {"crf": str(self.crf), "preset": self.speed, "rc-lookahead": "10"}
+            if self.lean:
+                options.update({"threads": "1", "rc-lookahead": "2"})
+        elif codec == "h264_nvenc":
+            # constant quality as x264's crf gives it; no lookahead, so frames are not held back
+            options = {"rc": "vbr", "cq": str(self.crf), "b": "0", "preset": "p4", "rc-lookahead": "0"}
+        else:
+            options = {}
+        h, w = even_size(height, width)
+        return {"codec": codec, "options": options, "width": w, "height": h, "pix_fmt": "yuv420p",
+                "rate": str(self.rate), "time_base": str(self.time_base), "gop": max(1, round(float(self.rate))),
+                "b_frames": 0}
 
     def _open(self, height: int, width: int) -> None:
         import av
@@ -244,26 +249,21 @@ class VideoFileSink:
                        "frag_duration": str(round(FRAGMENT_SECONDS * 1e6))}
         options["flush_packets"] = "1"  # each fragment to the OS at once, not when a 32 KB buffer fills
         self.container = av.open(str(self.path), mode="w", format=kind, options=options)
-        stream = self.container.add_stream(_video_codec(self.hardware), rate=self.rate)
-        stream.height, stream.width = even_size(height, width)
-        stream.pix_fmt = "yuv420p"
+        settings = self.encoder(height, width)
+        if self.made is not None:
+            self.container.metadata["comment"] = json.dumps({**self.made, "encoder": settings}, sort_keys=True)
+        stream = self.container.add_stream(settings["codec"], rate=self.rate)
+        stream.width, stream.height = settings["width"], settings["height"]
+        stream.pix_fmt = settings["pix_fmt"]
         stream.codec_context.time_base = self.time_base
         stream.time_base = self.time_base
-        # a keyframe about every second: --resume restarts at one, so it bounds what is dreamt twice
-        stream.codec_context.gop_size = max(1, round(float(self.rate)))
+        # a keyframe about every second: a resume restarts at one, so it bounds what is dreamt twice
+        stream.codec_context.gop_size = settings["gop"]
         # no B-frames: decode order is display order, so a resumed run's packets follow the kept
         # ones with rising timestamps, and the encoder holds fewer frames a kill would lose
-        stream.codec_context.max_b_frames = 0
-        if stream.codec_context.name == "libx264":
-            # a short lookahead: frames the encoder holds are frames a kill loses
-            options = {"crf": str(self.crf), "preset": self.speed, "rc-lookahead": "10"}
-            if self.lean:
-                options.update({"threads": "1", "rc-lookahead": "2"})
-            stream.codec_context.options = options
-        elif stream.codec_context.name == "h264_nvenc":
-            # constant quality as x264's crf gives it; no lookahead, so frames are not held back
-            stream.codec_context.options = {"rc": "vbr", "cq": str(self.crf), "b": "0", "preset": "p4",
-                                            "rc-lookahead": "0"}
+        stream.codec_context.max_b_frames = settings["b_frames"]
+        if settings["options"]:
+            stream.codec_context.options = settings["options"]
         self.stream = stream
         if self.audio_from is not None:
             try:
@@ -368,12 +368,14 @@ class VideoFileSink:
                 self.abort()
                 raise error from None
             self.container = None
-            if self.output.exists() and not self.existed and not self.overwrite:
+            if os.path.lexists(self.output) and not self.existed and not self.overwrite:
+                self.claim.release()
                 raise RunError(f"{self.output} appeared while this run was writing (another run?); "
                                f"it was left alone and this run's video is {self.path}")
             publish(self.path, self.output)
             if self.resume is not None and self.resume.path.exists() and self.resume.path != self.output:
                 self.resume.path.unlink()  # finished before the swap: the old partial is done with
+            self.claim.release()
         return self.output
 
     def abort(self) -> Path | None:
@@ -386,10 +388,11 @@ class VideoFileSink:
                 except Exception:
                     pass
                 self.container = None
+            kept = self.partial
             if self.path != self.partial:  # resuming, before the swap: the old partial is intact
                 self.path.unlink(missing_ok=True)
-                return self.partial
-            if self.frames == 0:
+            elif self.frames == 0:
                 self.path.unlink(missing_ok=True)
-                return None
-            return self.partial
+                kept = None
+            self.claim.release()
+            return kept

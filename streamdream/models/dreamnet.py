@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 import time
 
 import torch
 from torch import nn
 
+from ..errors import Cancelled
 from . import allocator
 from .registry import resolve_layer
 from .runtime import autocast_enabled, uses_bf16
@@ -92,6 +94,9 @@ class DreamNet(nn.Module):
         self.compile_seconds = 0.0  # spent compiling so far, for every input shape met
         self._compiled_for: set[tuple] = set()
         self._channels: dict[str, int] | None = None
+        # set when the run stops: the next pass raises Cancelled, so a signal stops even a long
+        # first dream of a big frame between steps (and tiles) instead of at its end
+        self.cancelled = threading.Event()
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
         self.eval()
@@ -134,6 +139,8 @@ class DreamNet(nn.Module):
         return self
 
     def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.cancelled.is_set():
+            raise Cancelled("the run was asked to stop")
         if self.compiled:
             key = (tuple(image.shape), image.dtype, image.requires_grad and torch.is_grad_enabled(),
                    autocast_enabled(image.device.type))
