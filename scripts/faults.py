@@ -10,6 +10,13 @@
    default is one iteration per octave; --full runs the preset's ten (about 20 minutes on 2 cores).
 
     python scripts/faults.py [--input CLIP] [--width 320] [--kills 4] [--full] [--json FILE]
+
+`--trust [--before REV]` instead runs the trust cases (tests/test_trust.py: concurrent resumes,
+resumes with other settings, odd files, OSC floods and bad datagrams, a looped file that goes
+away, signals in a big first dream, huge picture headers, numbers without bounds, two video
+streams, live recording time, FFmpeg's log), prints a table of each case's outcome (with
+`--before`, also on an earlier revision, checked out in a temporary worktree), and times how
+long a SIGTERM takes to stop a first dream at 1080p and 2160p.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "media" / "bigbuckbunny.mp4"
+sys.path.insert(0, str(ROOT))  # the tests' helpers
 
 # a run of the library that says each frame it hands to the file, so a kill can be scored
 RUNNER = """
@@ -99,6 +107,101 @@ def peak_rss_mb(command: list[str]) -> tuple[float, float, int]:
     return rss, time.perf_counter() - start, code
 
 
+# the trust issue's numbered cases, by the tests that show each
+TRUST_CASES = [
+    ("1", "two runs on one output", ("two_resumes", "fresh_overwrite")),
+    ("2", "resume with other encoder settings, B-frames", ("other_settings_is_refused_naming_them[change0", "[change1",
+                                                           "b_frames", "no_streamdream_partial")),
+    ("3", "resume with another input, start or look", ("another_input", "[change2", "[change3", "[change4",
+                                                       "copied_elsewhere", "unseeded")),
+    ("4", "resume over an existing output", ("does_not_replace",)),
+    ("5", "debris, FIFO, symlink loop", ("leftover_is_taken_over", "fifo", "symlink_loop")),
+    ("6", "8 KB layer spec over OSC and as a flag", ("huge_layer_spec",)),
+    ("7", "flood of 20,000 preset switches", ("flood",)),
+    ("8", "looped file deleted or cut mid-show", ("looped_file",)),
+    ("9", "bad datagram, over 8 KB, preset 99999 and -1", ("not_osc", "out_of_range")),
+    ("10", "signal during a big first dream", ("signal_during", "cancels_a_dream")),
+    ("11", "picture sizes from the header", ("claiming_a_huge_size",)),
+    ("12", "numbers without bounds", ("duration_out_of_bounds", "without_bounds", "nested", "huge_array")),
+    ("13", "two video streams", ("main_video_stream",)),
+    ("14", "live recording time", ("timed_by_the_clock",)),
+    ("15", "a stream that cannot be read", ("cannot_be_read",)),
+]
+
+
+def trust_outcomes(checkout: Path) -> dict[str, str]:
+    """Each test of tests/test_trust.py (from this checkout) run against `checkout`'s code: name -> outcome."""
+    import os
+    import xml.etree.ElementTree as ET
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.xml"
+        tests = Path(tmp) / "tests"
+        tests.mkdir()
+        for name in ("__init__.py", "conftest.py", "test_faults.py", "test_trust.py"):
+            (tests / name).write_text((ROOT / "tests" / name).read_text())
+        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests / "test_trust.py"),
+                        f"--junitxml={report}", "--rootdir", tmp], cwd=tmp, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": f"{checkout}{os.pathsep}{tmp}"})
+        out = {}
+        for case in ET.parse(report).getroot().iter("testcase"):
+            kind = next((child.tag for child in case), "passed")
+            out[case.get("name")] = {"failure": "failed", "error": "error", "skipped": "skipped"}.get(kind, "passed")
+        return out
+
+
+def signal_stop_seconds(width: int, height: int) -> dict:
+    """Seconds from SIGTERM, sent once the first full dream of a width x height frame has begun,
+    to the end of the process; and its exit code."""
+    from tests.conftest import write_clip  # noqa: E402 (the tests' clip maker)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = write_clip(Path(tmp) / "big.mp4", frames=3, width=width, height=height)
+        runner = "\n".join(["import sys", "from streamdream.engine import temporal",
+                            "real = temporal.StreamDreamer.next",
+                            "def next_(self, frame, motion):", "    print('dreaming', flush=True)",
+                            "    return real(self, frame, motion)", "temporal.StreamDreamer.next = next_",
+                            "from streamdream.cli import main", "sys.exit(main(sys.argv[1:]))"])
+        process = subprocess.Popen([sys.executable, "-c", runner, "video", str(clip), "-o", str(Path(tmp) / "o.mp4"),
+                                    "--seed", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   cwd=ROOT)
+        process.stdout.readline()
+        time.sleep(1.0)  # well inside the full dream's first octaves
+        sent = time.perf_counter()
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=600)
+        return {"size": f"{width}x{height}", "seconds": round(time.perf_counter() - sent, 2), "exit": process.returncode}
+
+
+def trust(before: str | None) -> dict:
+    checkouts = {"after": ROOT}
+    worktree = None
+    if before:
+        worktree = Path(tempfile.mkdtemp()) / "before"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(worktree), before], check=True)
+        checkouts = {"before": worktree, **checkouts}
+    try:
+        outcomes = {label: trust_outcomes(path) for label, path in checkouts.items()}
+    finally:
+        if worktree is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=False)
+    rows = []
+    print("| case | what | " + " | ".join(checkouts) + " |")
+    print("|---|---|" + "---|" * len(checkouts))
+    for number, what, keys in TRUST_CASES:
+        cells = []
+        for label in checkouts:
+            tests = [n for n in outcomes[label] if any(k in n for k in keys)]
+            passed = sum(outcomes[label][n] == "passed" for n in tests)
+            cells.append(f"{passed}/{len(tests)} pass")
+        rows.append({"case": number, "what": what, **dict(zip(checkouts, cells))})
+        print(f"| {number} | {what} | " + " | ".join(cells) + " |")
+    stops = [signal_stop_seconds(1920, 1080), signal_stop_seconds(3840, 2160)]
+    for stop in stops:
+        print(f"SIGTERM in the first full dream at {stop['size']}: stopped in {stop['seconds']} s, exit {stop['exit']}")
+    return {"cases": rows, "outcomes": outcomes, "signal_stops": stops}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--input", type=Path, default=SHARED)
@@ -108,7 +211,14 @@ def main() -> int:
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--keep", type=Path, help="keep the outputs (crops of the big dreams) in this folder")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--trust", action="store_true", help="the trust cases' table instead (see above)")
+    parser.add_argument("--before", metavar="REV", help="with --trust: also run the cases on this revision")
     args = parser.parse_args()
+    if args.trust:
+        report = trust(args.before)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1))
+        return 0
     import os
     import platform
 

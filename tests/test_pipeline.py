@@ -185,18 +185,31 @@ def test_a_clean_stop_keeps_the_recording_playable(tmp_path, stop):
     recorder = Recorder(out, fps=30)
     recorder.start()
     controls = ControlChannel()
+    count = 15
+    shown = [threading.Event() for _ in range(count + 1)]
 
-    class QuitAfter(ListSink):
+    class Shown(ListSink):
         def write(self, image, at):
             super().write(image, at)
-            if len(self.frames) == 15:
+            shown[len(self.frames) - 1].set()
+            if stop == "quit" and len(self.frames) == count:
                 controls.put(Command("quit"))
 
-    source = SyntheticSource(64, fps=30, frames=None if stop == "quit" else 15, realtime=False)
-    stats = run(source, SlowStage(), [recorder, QuitAfter()], policy=NewestFrame(), controls=controls,
+    class Scene(SyntheticSource):
+        """The test scene, handing over each frame once the one before it was shown."""
+
+        def frames(self):
+            for frame in super().frames():
+                yield frame
+                if frame.index + 1 >= count and stop == "source":
+                    return
+                assert shown[frame.index].wait(30)
+
+    source = Scene(64, fps=30, realtime=False)
+    stats = run(source, SlowStage(), [recorder, Shown()], policy=NewestFrame(), controls=controls,
                 handle=lambda command: command.name == "quit")
     recorder.close()
     assert stats.stopped == ("quit" if stop == "quit" else "")
     with av.open(str(out)) as container:
         frames = sum(1 for _ in container.decode(video=0))
-    assert frames == stats.frames >= 1
+    assert frames == stats.frames >= count - 1
