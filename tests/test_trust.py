@@ -19,7 +19,7 @@ from streamdream.cli import main
 from .conftest import object_frame, pattern_frame, probe, write_clip
 from .test_faults import _decodable, _start, default_signals
 
-GUARD = 300  # seconds: a show the test means to end in frames ends by this at the latest, on any machine
+GUARD = 120  # seconds: a show the test means to end in frames ends by this at the latest, on any machine
 FAST = ["--layers", "block3", "--octaves", "1", "--iterations", "1", "--seed", "1", "--device", "cpu"]
 
 
@@ -59,19 +59,50 @@ def test_two_resumes_at_once_one_is_refused_and_the_video_is_whole(clip, partial
     assert _decodable(partial) == 60 and _leftovers(tmp_path) == []
 
 
+HELD = """
+import os, sys, time
+from streamdream.engine import temporal
+real = temporal.StreamDreamer.next
+def next_(self, frame, motion):
+    print("dreaming", flush=True)
+    while os.path.exists(sys.argv[1]):  # held here while the test does its part
+        time.sleep(0.02)
+    return real(self, frame, motion)
+temporal.StreamDreamer.next = next_
+from streamdream.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _held(hold: Path, args, cwd) -> subprocess.Popen:
+    """`streamdream video ARGS` that stops before its first frame while `hold` exists."""
+    hold.write_text("")
+    return subprocess.Popen([sys.executable, "-c", HELD, str(hold), "video", *FAST, *map(str, args)], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_signals,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
 def test_a_fresh_overwrite_beside_a_resume_is_refused(clip, partial, tmp_path):
-    resuming = _start([clip, "-o", partial, "--resume"], tmp_path)
-    # the overwrite starts once the resume holds its files: it must not empty them
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "r.resuming.mp4").exists() and resuming.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    fresh = _start([clip, "-o", partial, "--overwrite"], tmp_path)
-    out_fresh = fresh.communicate(timeout=300)[0]
+    hold = tmp_path.parent / f"{tmp_path.name}.hold"
+    resuming = _held(hold, [clip, "-o", partial, "--resume"], tmp_path)
+    assert resuming.stdout.readline().strip() == "dreaming"  # the resume holds its files, mid-run
+    fresh = subprocess.run([sys.executable, "-m", "streamdream", "video", *FAST, str(clip), "-o", str(partial),
+                            "--overwrite"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    hold.unlink()
     out_resume = resuming.communicate(timeout=300)[0]
+    assert fresh.returncode == 2 and "another run is writing" in fresh.stdout, fresh.stdout + fresh.stderr
     assert resuming.returncode == 0, out_resume
-    # either refused while the resume held the files, or (the resume already done) it started over cleanly
-    assert fresh.returncode == 2 and "another run is writing" in out_fresh or fresh.returncode == 0, out_fresh
     assert _decodable(partial) == 60 and _leftovers(tmp_path) == []
+
+
+def test_a_resume_killed_before_its_first_frame_leaves_no_empty_file(clip, partial, tmp_path):
+    hold = tmp_path.parent / f"{tmp_path.name}.hold"
+    resuming = _held(hold, [clip, "-o", partial, "--resume"], tmp_path)
+    assert resuming.stdout.readline().strip() == "dreaming"
+    resuming.kill()
+    resuming.wait(timeout=60)
+    hold.unlink()
+    assert _leftovers(tmp_path) == ["r.partial.mp4"] and _decodable(tmp_path / "r.partial.mp4") == 30
 
 
 # --- 2, 3. a resume must continue the same video --------------------------------------------------
@@ -117,7 +148,7 @@ def test_an_unseeded_resume_takes_the_partial_s_seed(clip, partial, tmp_path, ca
     args = list(FAST)
     del args[args.index("--seed"):args.index("--seed") + 2]
     assert main(["video", *args, str(clip), "-o", str(partial), "--resume"]) == 0
-    assert "seed 1" in capsys.readouterr().out
+    assert "seed 1;" in capsys.readouterr().out
 
 
 def test_a_partial_that_is_no_streamdream_partial_is_refused(clip, tmp_path, capsys):
@@ -169,7 +200,7 @@ def test_a_killed_resume_s_leftover_is_taken_over(clip, partial, tmp_path):
 def test_a_fifo_as_the_partial_is_refused_not_waited_on(clip, tmp_path, flag):
     os.mkfifo(tmp_path / "r.partial.mp4")
     done = subprocess.run([sys.executable, "-m", "streamdream", "video", *FAST, str(clip), "-o",
-                           str(tmp_path / "r.mp4"), flag], capture_output=True, text=True, timeout=120)
+                           str(tmp_path / "r.mp4"), flag], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "not a regular file" in done.stdout
 
@@ -200,9 +231,10 @@ def _osc(address: str, *args) -> bytes:
     return builder.build().dgram
 
 
-def _show_with_osc(send, tmp_path, frames_before=5):
+def _show_with_osc(send, tmp_path, frames_before=5, dreamt_after=0):
     """A headless show on the test scene, steered over real UDP: `send(sock, port)` runs once
-    `frames_before` frames have been shown, and the show ends by itself 60 shown frames later."""
+    `frames_before` frames have been shown, and the show ends by itself 60 shown frames later,
+    once `dreamt_after` more frames have been dreamt after the sending too."""
     from streamdream.live.show import WebcamOptions, run_webcam
     from streamdream.presets import build_config
 
@@ -223,15 +255,23 @@ def _show_with_osc(send, tmp_path, frames_before=5):
 
     config = build_config("clouds", {"dream": {"width": 64, "octaves": 1, "iterations": 1, "seed": 1, "device": "cpu"}})
 
+    dreamt = {"at_send": None, "now": 0}
+
+    def status(stats, look):
+        dreamt["now"] = stats.dreamt
+        if len(shown) >= frames_before and dreamt["at_send"] is None:
+            dreamt["at_send"] = stats.dreamt
+
     class Stop(Trigger):
         def write(self, image, at):
             super().write(image, at)
-            if len(shown) >= frames_before + 60:
+            if len(shown) >= frames_before + 60 and dreamt["at_send"] is not None and \
+                    dreamt["now"] >= dreamt["at_send"] + dreamt_after:
                 raise KeyboardInterrupt  # as Ctrl-C: a clean stop, counted in frames
 
     # the duration only guards against a show that never ends: the test ends it in frames
     result = run_webcam(WebcamOptions("test", window=False, osc=port, duration=GUARD), config, say=messages.append,
-                        sinks=[Stop()])
+                        status=status, sinks=[Stop()])
     return result, messages
 
 
@@ -255,7 +295,8 @@ def test_a_flood_of_preset_switches_is_merged_and_the_show_goes_on(tmp_path):
         for _ in range(20_000):
             s.sendto(message, ("127.0.0.1", port))
 
-    result, messages = _show_with_osc(flood, tmp_path)
+    # the dream must go on after the flood: 10 more frames dreamt, not 20,000 switches replayed
+    result, messages = _show_with_osc(flood, tmp_path, dreamt_after=10)
     assert result.stats.frames >= 64 and result.stats.stopped == "interrupted"
 
 

@@ -107,12 +107,13 @@ def check_output(output: str | Path, inputs=(), overwrite: bool = False, suffixe
 
 
 def regular_or_absent(path: Path) -> None:
-    """UsageError when `path` is there but is no regular file (a FIFO would hang a reader)."""
+    """UsageError when `path` is there but is no regular file: a FIFO would hang a reader, and a
+    link would lead a partial's writes somewhere else."""
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return
-    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) and os.path.isfile(path)):
+    if not stat.S_ISREG(mode):
         raise UsageError(f"{path} is not a regular file; remove it (streamdream writes its partial video there)")
 
 
@@ -130,9 +131,10 @@ class Claim:
         self._made: list[Path] = []  # files this claim created, removed again if nothing is written
         try:
             if resume:
+                # the partial it continues now; the file it writes meanwhile only once there is
+                # something to write (`open_path`), so a resume killed before that leaves no empty file
                 self._hold(self.partial, create=False)
                 self.path = self.resuming
-                self._hold(self.resuming, create=True, take_over=True)  # a killed resume's leftover too
             else:
                 self.path = self.partial
                 self._hold(self.partial, create=True, take_over=overwrite)
@@ -141,7 +143,8 @@ class Claim:
             raise
 
     def _hold(self, path: Path, create: bool, take_over: bool = False) -> None:
-        flags = os.O_NONBLOCK | (os.O_RDWR | os.O_CREAT if create else os.O_RDONLY)
+        # no FIFO's open may block, and no link may lead the writes elsewhere
+        flags = os.O_NONBLOCK | os.O_NOFOLLOW | (os.O_RDWR | os.O_CREAT if create else os.O_RDONLY)
         existed = os.path.lexists(path)
         if create and not take_over:
             flags |= os.O_EXCL
@@ -168,6 +171,13 @@ class Claim:
                 os.ftruncate(fd, 0)  # ours now: what a killed or overwritten run left
             else:
                 self._made.append(path)
+
+    def open_path(self) -> Path:
+        """The path to write, held: a resume's file is created (or a killed one's leftover taken
+        over) here, when the first frame is about to be written."""
+        if self.path == self.resuming and self.resuming not in self._made and len(self._fds) < 2:
+            self._hold(self.resuming, create=True, take_over=True)
+        return self.path
 
     def abandon(self) -> None:
         """The run ends before it wrote anything: remove the empty files it made, and let go."""

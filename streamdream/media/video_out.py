@@ -248,7 +248,7 @@ class VideoFileSink:
             options = {"movflags": "frag_keyframe+empty_moov+default_base_moof",
                        "frag_duration": str(round(FRAGMENT_SECONDS * 1e6))}
         options["flush_packets"] = "1"  # each fragment to the OS at once, not when a 32 KB buffer fills
-        self.container = av.open(str(self.path), mode="w", format=kind, options=options)
+        self.container = av.open(str(self.claim.open_path()), mode="w", format=kind, options=options)
         settings = self.encoder(height, width)
         if self.made is not None:
             self.container.metadata["comment"] = json.dumps({**self.made, "encoder": settings}, sort_keys=True)
