@@ -492,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     allocator.keep_freed_memory()  # before any thread starts: each keeps the allocator arena it starts with
     try:
-        with signals.handled():
+        with signals.handled(exiting=True):
             return args.run(args)
     except KeyboardInterrupt as exc:
         say("interrupted", "yellow")

@@ -40,10 +40,15 @@ def _raise(signum, frame) -> None:
 _handling = threading.Event()  # set inside `handled`
 
 
+_stopping = threading.Event()  # set by `ignore_further`: the process is winding down
+
+
 @contextmanager
-def handled():
+def handled(exiting: bool = False):
     """Within the block, SIGTERM and SIGHUP raise `Terminated` in the main thread (and all
-    three signals' handlers are put back as they were after it)."""
+    three signals' handlers are put back as they were after it). `exiting`: the process ends
+    after the block (the command line), so once a signal stopped the run, further ones stay
+    ignored to the end: a second Ctrl-C must not cut the exit short."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -52,12 +57,13 @@ def handled():
         if previous[s] is not signal.SIG_IGN:  # `nohup` asked for SIGHUP to be ignored: it stays so
             signal.signal(s, _raise)
     _handling.set()
+    _stopping.clear()
     try:
         yield
     finally:
         _handling.clear()
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            signal.signal(s, signal.SIG_IGN if exiting and _stopping.is_set() else handler)
 
 
 def ignore_further() -> None:
@@ -65,6 +71,7 @@ def ignore_further() -> None:
     second Ctrl-C while the threads wind down must not cut the finalising short. Only within
     `handled`, which puts the handlers back."""
     if _handling.is_set() and threading.current_thread() is threading.main_thread():
+        _stopping.set()
         for s in (signal.SIGINT, *HANDLED):
             signal.signal(s, signal.SIG_IGN)
 

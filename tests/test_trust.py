@@ -300,6 +300,29 @@ def test_a_flood_of_preset_switches_is_merged_and_the_show_goes_on(tmp_path):
     assert result.stats.frames >= 64 and result.stats.stopped == "interrupted"
 
 
+def test_a_flood_of_switches_ends_the_process_cleanly(tmp_path):
+    """As a process: the show ends at its duration with exit 0, not with a thread still
+    replaying switches when it exits (which aborted it)."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "streamdream", "webcam", "--source", "test", "--no-window",
+                                "--osc", str(port), "--duration", "6", "--preset", "clouds", "--width", "64",
+                                "--octaves", "1", "--iterations", "1", "--seed", "1", "--device", "cpu"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=default_signals)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "listening for OSC" in line:
+            break
+    message = _osc("/streamdream/preset/next")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _ in range(20_000):
+            s.sendto(message, ("127.0.0.1", port))
+    out = "".join(lines) + process.communicate(timeout=600)[0]
+    assert process.returncode == 0, out
+    assert "terminate called" not in out and "Traceback" not in out
+
+
 def test_a_datagram_that_is_not_osc_is_one_warning_without_a_traceback(capfd):
     from streamdream.commands import ControlChannel
     from streamdream.live.controls import OscControl
