@@ -168,15 +168,11 @@ def signal_stop_seconds(width: int, height: int) -> dict:
     """Seconds from SIGTERM, sent once the first full dream of a width x height frame has begun,
     to the end of the process; and its exit code."""
     from tests.conftest import write_clip  # noqa: E402 (the tests' clip maker)
+    from tests.test_trust import RUNNER as DREAMING  # a `streamdream` that says when it starts dreaming
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = write_clip(Path(tmp) / "big.mp4", frames=3, width=width, height=height)
-        runner = "\n".join(["import sys", "from streamdream.engine import temporal",
-                            "real = temporal.StreamDreamer.next",
-                            "def next_(self, frame, motion):", "    print('dreaming', flush=True)",
-                            "    return real(self, frame, motion)", "temporal.StreamDreamer.next = next_",
-                            "from streamdream.cli import main", "sys.exit(main(sys.argv[1:]))"])
-        process = subprocess.Popen([sys.executable, "-c", runner, "video", str(clip), "-o", str(Path(tmp) / "o.mp4"),
+        process = subprocess.Popen([sys.executable, "-c", DREAMING, "video", str(clip), "-o", str(Path(tmp) / "o.mp4"),
                                     "--seed", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                    cwd=ROOT)
         process.stdout.readline()

@@ -129,6 +129,7 @@ class Claim:
         self.partial, self.resuming = partial_path(output), resuming_path(output)
         self._fds: list[int] = []
         self._made: list[Path] = []  # files this claim created, removed again if nothing is written
+        self._resuming_held = not resume  # a resume holds its file to write only from the first frame
         try:
             if resume:
                 # the partial it continues now; the file it writes meanwhile only once there is
@@ -175,8 +176,9 @@ class Claim:
     def open_path(self) -> Path:
         """The path to write, held: a resume's file is created (or a killed one's leftover taken
         over) here, when the first frame is about to be written."""
-        if self.path == self.resuming and self.resuming not in self._made and len(self._fds) < 2:
+        if not self._resuming_held:
             self._hold(self.resuming, create=True, take_over=True)
+            self._resuming_held = True
         return self.path
 
     def abandon(self) -> None:
