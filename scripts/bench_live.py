@@ -7,6 +7,12 @@ the run (use --seconds 1800 for the 30-minute check).
     python scripts/bench_live.py --source test --width 320 --seconds 20
     python scripts/bench_live.py --source ../shared/media/bigbuckbunny.mp4 --width 320 --record
     python scripts/bench_live.py --source test --seconds 1800 --rss-every 60 --installation
+    python scripts/bench_live.py --source ../shared/media/bigbuckbunny.mp4 --width 640 --depth 8
+
+With a file as the source and --depth N, what was shown is also judged against the file's frames
+at the times shown: its depth (depth.py) beside a full per-frame dream of N of those frames
+(`--no-flow`'s), the motion measures (metrics.py), and, at each scene cut the file holds (its
+loop's wrap included), how soon the dream's strength comes back.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from streamdream.engine.flow import frame_difference, to_gray
 from streamdream.models import allocator
 from streamdream.live.show import WebcamOptions, rss_mb, run_webcam
 from streamdream.presets import build_config
@@ -30,12 +37,14 @@ def main() -> None:
     p.add_argument("--source", default="test")
     p.add_argument("--width", type=int, default=320)
     p.add_argument("--seconds", type=float, default=20.0)
-    p.add_argument("--preset", default="clouds")
+    p.add_argument("--preset", help="a built-in look (default: the default look, as webcam)")
     p.add_argument("--device", default="auto")
     p.add_argument("--record", action="store_true", help="also record, and count the frames the file holds")
     p.add_argument("--installation", action="store_true")
     p.add_argument("--rss-every", type=float, metavar="SEC", help="print resident memory this often")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    p.add_argument("--depth", type=int, metavar="N", help="a file source: judge what was shown (see above), "
+                                                          "against full dreams of N of its frames")
     args = p.parse_args()
 
     config = build_config(args.preset, {"dream": {"width": args.width, "device": args.device}})
@@ -54,7 +63,8 @@ def main() -> None:
             print(f"{now - begin:7.0f} s  RSS {rss[-1][1]} MB  dream {stats.dream_fps:.1f} fps  "
                   f"display {stats.display_fps:.1f} fps  latency {stats.latency_ms:.0f} ms", flush=True)
 
-    result = run_webcam(options, config, say=lambda m: None, status=status)
+    keep = Keep()
+    result = run_webcam(options, config, say=lambda m: None, status=status, sinks=[keep] if args.depth else [])
     s = result.stats
     wall = s.wall_seconds
     lat = np.array(s.latencies) * 1000 if s.latencies else np.zeros(1)
@@ -80,8 +90,83 @@ def main() -> None:
     print(f"  dream fps over the last 2 s (after the first full dream): {s.dream_fps:.2f}")
     print(f"  latency p95 {numbers['latency_ms_p95']} ms; camera {numbers['camera_fps']} fps; "
           f"{numbers['dropped']} frames not dreamt; RSS {numbers['rss_mb'][-1][1]} MB")
+    if args.depth:
+        numbers.update(judge(args, config, keep.frames, result.stats.wall_seconds))
     if args.json:
         Path(args.json).write_text(json.dumps(numbers, indent=2))
+
+
+class Keep:
+    """A sink that keeps what was shown, with its source time."""
+
+    def __init__(self):
+        self.frames = []
+
+    def write(self, image, time):
+        self.frames.append((image, time))
+
+    def close(self):
+        pass
+
+
+def judge(args, config, shown, wall) -> dict:
+    """Depth, motion measures and cut recovery of the frames shown, against the source's."""
+    from dataclasses import replace
+
+    from streamdream.depth import DepthJudge, measure_depth
+    from streamdream.engine.dreamer import Dreamer
+    from streamdream.media.video_in import VideoFileSource
+    from streamdream.metrics import strength, temporal_metrics
+
+    video = VideoFileSource(args.source, shown[0][0].shape[1])
+    decoded = [f.image for f in video.frames()]
+    rate = float(video.info.rate)
+    video.close()
+    index = [int(round(t * rate)) % len(decoded) for _, t in shown]
+    # from the first frame shown dreamt on (the first full dream takes a while), plus a second
+    dreamt = [strength(image, decoded[i]) > 0.005 for (image, _), i in zip(shown, index)]
+    start = next((k for k in range(len(shown)) if all(dreamt[k:k + 10])), 0)
+    start = min(len(shown) - 2, start + int(rate))
+    images, inputs = [image for image, _ in shown[start:]], [decoded[i] for i in index[start:]]
+    depth_judge = DepthJudge()
+    live = measure_depth(inputs, images, depth_judge)
+    picks = np.linspace(0, len(inputs) - 1, args.depth).round().astype(int)
+    dreamer = Dreamer.from_config(replace(config.dream, seed=1, width=images[0].shape[1]))
+    full = measure_depth([inputs[k] for k in picks], [dreamer.dream_frame(inputs[k]) for k in picks], depth_judge)
+    sampled = measure_depth([inputs[k] for k in picks], [images[k] for k in picks], depth_judge)
+    m = temporal_metrics(inputs, images)
+    out = {"depth_block16": round(live.ratio["block16"], 3), "depth_block10": round(live.ratio["block10"], 3),
+           "depth_full_block16": round(full.ratio["block16"], 3),
+           "depth_retained_block16": round(sampled.retained(full, "block16"), 3),
+           "moving_covered": round(m.moving_covered, 3), "concentration_max": round(m.concentration_max, 3),
+           "coherence": round(m.coherence, 3), "coherence_moving": round(m.coherence_moving, 3),
+           "ewarp_ratio": round(m.ratio, 3)}
+    print(f"  depth at lite2 block16 {live.ratio['block16']:.3f} (block10 {live.ratio['block10']:.3f}); "
+          f"on {args.depth} frames {sampled.ratio['block16']:.3f} against a full dream's "
+          f"{full.ratio['block16']:.3f}: retained {out['depth_retained_block16']:.0%} (target >= 50%)")
+    print(f"  moving covered {m.moving_covered:.3f} (>= 0.85), concentration max {m.concentration_max:.3f} (<= 0.2), "
+          f"coherence {m.coherence:.3f} / moving {m.coherence_moving:.3f} (>= 0.85 / 0.8), E_warp ratio {m.ratio:.3f}")
+    # cuts: where consecutive source frames differ as a scene cut does; strength 1 s after each,
+    # against the second before it
+    grays = [to_gray(f) for f in decoded]
+    cuts = [k for k in range(len(decoded)) if frame_difference(grays[k - 1], grays[k]) > config.video.scene_cut]
+    strengths = [strength(image, frame) for image, frame in zip(images, inputs)]
+    times = [t for _, t in shown[start:]]
+    period = len(decoded) / rate
+    recoveries = []
+    for k, (t, i) in enumerate(zip(times, index[start:])):
+        if i in cuts and (k == 0 or index[start + k - 1] != i):
+            before = [s for s, u in zip(strengths, times) if t - 1.0 <= u < t]
+            after = [s for s, u in zip(strengths, times) if t + 0.9 <= u <= t + 1.0]
+            if before and after and t + 1.0 <= times[-1] and 1.0 < period:
+                recoveries.append(float(np.mean(after) / np.mean(before)))
+    out["strength_per_frame"] = [round(x, 4) for x in strengths]
+    out["source_frame_per_frame"] = index[start:]
+    if recoveries:
+        out["cut_recovery_1s"] = [round(r, 3) for r in recoveries]
+        print(f"  strength 1 s after each of {len(recoveries)} cuts, as a share of the second before: "
+              + ", ".join(f"{r:.0%}" for r in recoveries) + " (target >= 80%)")
+    return out
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from streamdream.models import allocator
+from streamdream.depth import DepthJudge, measure_depth_files
 from streamdream.metrics import measure_files
 from streamdream.video import dream_video_file
 from streamdream.presets import apply, build_config
@@ -81,6 +82,8 @@ def main() -> None:
         if ns is not None:
             nm = measure_files(args.input, full_out, args.width, args.frames, args.window, reference=full_out)
             print(line("--no-flow", ns, nm), flush=True)
+        depth, full_depth = measure_depth_files(args.input, flow_out, reference, args.width, args.frames,
+                                                judge=DepthJudge())
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else \
         f"cpu, {torch.get_num_threads()} threads"
     print(f"device: {gpu}")
@@ -91,6 +94,13 @@ def main() -> None:
     print(f"strength drift, last {args.window} / first {args.window} frames: "
           f"{fm.strength_last / fm.strength_first:.3f} (target within 0.7-1.3)")
     print(f"flow path wall / dream stage: {fs.wall_seconds / fs.dream_seconds:.3f}")
+    for layer, ratio in depth.ratio.items():
+        text = f"depth at lite2 {layer}: {ratio:.3f}"
+        if full_depth is not None:
+            text += (f", --no-flow {full_depth.ratio[layer]:.3f}, retained {depth.retained(full_depth, layer):.0%}"
+                     + (" (target >= 80%)" if layer == "block16" else ""))
+        print(text)
+    print("depth per frame at block16: " + " ".join(f"{v:.2f}" for v in depth.per_frame["block16"]))
     if args.flow_only:
         return
     print(f"strength flow / no-flow: {fm.strength / fm.reference_strength:.3f} (target 0.9-1.2)")

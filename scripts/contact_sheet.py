@@ -59,12 +59,12 @@ def fit(image: np.ndarray, width: int | None) -> np.ndarray:
 
 
 def sheet(inputs, references, dreams, at: list[int], tile_width: int | None = None,
-          names: tuple[str, str] = ("--no-flow", "flow")) -> np.ndarray:
-    """Rows input / reference / dream / where the reference dreams / where the dream is, a column
-    per frame in `at`; `names` labels the reference and the dream rows."""
+          names: tuple[str, str] = ("--no-flow", "flow"), also: tuple = ()) -> np.ndarray:
+    """Rows input / reference / dream / any `also` (name, frames) / where the reference dreams /
+    where the dream is, a column per frame in `at`; `names` labels the reference and the dream rows."""
     rows = []
     ref_name, dream_name = names
-    for name, frames in (("input", inputs), (ref_name, references), (dream_name, dreams)):
+    for name, frames in (("input", inputs), (ref_name, references), (dream_name, dreams), *also):
         rows.append(np.hstack([label(fit(frames[i], tile_width), f"{name}  frame {i}") for i in at]))
     scale = float(np.percentile(local_strength(references[at[0]], inputs[at[0]]), 90)) or 1.0
     heat = [label(fit(strength_view(dreams[i], inputs[i], scale), tile_width), f"{dream_name}: where the dream is, frame {i}")
@@ -88,6 +88,8 @@ def main() -> None:
     p.add_argument("--dream", help="an existing flow-path dream of INPUT")
     p.add_argument("--tile-width", type=int, default=320, help="each picture shrunk to this width (0: as is)")
     p.add_argument("--names", default="--no-flow,flow", help="labels of the reference and dream rows")
+    p.add_argument("--also", action="append", default=[], metavar="NAME=FILE",
+                   help="another dream of INPUT as a row of its own (an older engine's, a webcam recording's)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         dream = Path(args.dream) if args.dream else render(args, True, Path(tmp) / "flow.mp4")
@@ -99,7 +101,13 @@ def main() -> None:
     n = min(n, len(inputs))
     at = [int(v) for v in args.at.split(",")] if args.at else sorted({0, n // 3, 2 * n // 3, n - 1})
     at = [i for i in at if 0 <= i < n]
-    image = sheet(inputs, references, dreams, at, args.tile_width, tuple(args.names.split(",", 1)))
+    also = []
+    for item in args.also:
+        name, path = item.split("=", 1)
+        frames = read(path, frames=args.frames)
+        also.append((name, [cv2.resize(f, dreams[0].shape[1::-1], interpolation=cv2.INTER_AREA) for f in frames]))
+    at = [i for i in at if all(i < len(frames) for _, frames in also)]
+    image = sheet(inputs, references, dreams, at, args.tile_width, tuple(args.names.split(",", 1)), tuple(also))
     cv2.imwrite(args.output, image[..., ::-1])
     print(f"{args.output}: {len(at)} frames {at}, {image.shape[1]}x{image.shape[0]}")
 

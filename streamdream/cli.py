@@ -220,6 +220,24 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     ]
     if m.reference_strength:
         rows.append(("strength / full dream's", f"{m.strength / m.reference_strength:.3f}"))
+    if args.depth:
+        from .depth import DEPTH_MODEL, measure_depth_files
+
+        with progress_bar(f"judging depth with {DEPTH_MODEL}", "frames") as update:
+            total = 2 * m.frames if args.reference else m.frames
+            done = [0]
+
+            def judged(_: int) -> None:
+                done[0] += 1
+                update(done[0], max(done[0], total))
+
+            depth, reference = measure_depth_files(args.input, args.output, args.reference, max_frames=args.frames,
+                                                   progress=judged)
+        for layer, ratio in depth.ratio.items():
+            value = f"{ratio:.3f}"
+            if reference is not None:
+                value += f" (full dream {reference.ratio[layer]:.3f}, retained {depth.retained(reference, layer):.0%})"
+            rows.append((f"depth at {DEPTH_MODEL} {layer} (output / input)", value))
     for row in rows:
         table.add_row(*row)
     console.print(table)
@@ -474,6 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, help="measure at most this many frames")
     p.add_argument("--reference", metavar="FULL", help="a --no-flow dream of the same input: coverage is judged "
                                                       "against it (default: against output frame 0)")
+    p.add_argument("--no-depth", dest="depth", action="store_false",
+                   help="skip the depth measure (how much more EfficientNet-Lite2 sees in the output than the input)")
     p.set_defaults(run=cmd_metrics)
 
     p = sub.add_parser("layers", parents=[common], help="list a model's dreamable layers")

@@ -44,13 +44,15 @@ class VideoConfig:
     optical_flow: str = "dis"  # dis (OpenCV, CPU) or raft (torchvision RAFT-small, for CUDA; downloads weights)
     flow_weights: str | None = None  # a local RAFT-small state dict
     flow_width: int = 640  # flow is computed on a copy at most this wide: DIS cost grows with the pixels
-    # The default is one step a frame at one of the smaller octaves, in turn, and none at full size:
-    # about half a full-size step's cost a frame; the doubled fresh step keeps moving subjects as
-    # dreamt as the full-size step did (scripts/bench_video.py measures both).
-    refine_iterations: int = 0  # full-size ascent steps on each frame after the carried detail is laid down
-    refine_octaves: int = 4  # >1: a step a frame at one of the smaller octaves, in turn (amortised octaves)
-    carried_step: float = 0.25  # share of the step on pixels carried for a while (1: all)
-    fresh_step: float = 4.0  # share of the step on pixels the previous frame did not show
+    # The default is one full-size step a frame, light on carried pixels: the steps at full size are
+    # what keeps a carried dream's eyes and faces sharp where the picture under them changes (steps
+    # at smaller octaves grew texture instead; scripts/bench_video.py measures the depth of both).
+    refine_iterations: int = 1  # full-size ascent steps on each frame after the carried detail is laid down
+    refine_octaves: int = 1  # >1: steps a frame at one of the smaller octaves, in turn (amortised octaves)
+    octave_steps: int = 1  # how many steps a frame at that smaller octave
+    step_regions: int = 1  # >1: the full-size steps of a frame fall on one of this many bands, in turn (see engine/dream.ascend_rows)
+    carried_step: float = 0.3  # share of the step on pixels carried for a while (1: all)
+    fresh_step: float = 2.0  # share of the step on pixels the previous frame did not show
     fresh_frames: int = 6  # frames over which a newly shown pixel's step falls from fresh_step to carried_step
     max_gain: float = 0.1  # how much a frame may scale a region's carried detail towards the keyframe's strength
     scene_cut: float = 0.15  # mean absolute difference (0-1) of consecutive frames that starts a new dream
@@ -72,7 +74,8 @@ class LiveConfig:
     """`webcam`: the camera, the display between dreamt frames, and installation mode."""
 
     fps: float = 30.0  # frame rate asked of the camera
-    dream_scale: float | None = None  # dream at this share of the shown size (None: 1 on CUDA, 0.5 on a CPU)
+    dream_scale: float | None = None  # dream at this share of the shown size (None: 1 on CUDA, 0.75 on a CPU)
+    step_regions: int | None = None  # the frame's steps fall on one of this many bands a frame (None: 1 on CUDA, 3 on a CPU)
     blend: float = 0.5  # seconds a preset or layer switch cross-fades over
     cycle: float = 120.0  # installation: seconds between presets
     still_seconds: float = 8.0  # installation: after this long without motion the dream deepens
@@ -190,8 +193,10 @@ def check(config: Config, where: str = "settings") -> Config:
                          setting="flow_width")
     if v.optical_flow not in ("dis", "raft"):
         raise UsageError(f"{where}: optical_flow must be dis or raft, got '{v.optical_flow}'", setting="optical_flow")
-    for name in ("refine_iterations", "refine_octaves", "max_gain"):
+    for name in ("refine_iterations", "refine_octaves", "octave_steps", "max_gain"):
         _positive(name, getattr(v, name), where, allow_zero=True)
+    _positive("step_regions", v.step_regions, where)
+    _positive("step_regions", config.live.step_regions, where)
     if not 0.0 <= v.carried_step <= 1.0:
         raise UsageError(f"{where}: carried_step must be in [0, 1], got {v.carried_step}", setting="carried_step")
     if not 0.0 <= v.fresh_step <= 10.0:
@@ -240,9 +245,10 @@ def check(config: Config, where: str = "settings") -> Config:
 # never ends, an allocation that cannot be made), not a look
 UPPER_BOUNDS = {
     "dream": {"num_classes": 100_000, "jitter": 4096},
-    "video": {"refine_iterations": 100, "refine_octaves": 20, "fresh_frames": 10_000},
+    "video": {"refine_iterations": 100, "refine_octaves": 20, "octave_steps": 100, "step_regions": 16,
+              "fresh_frames": 10_000},
     "zoom": {"keyframe_every": 1000},
-    "live": {"blend": 60, "cycle": 1e7, "still_seconds": 1e7, "still_motion": 1000, "deepen_iterations": 100,
+    "live": {"step_regions": 16, "blend": 60, "cycle": 1e7, "still_seconds": 1e7, "still_motion": 1000, "deepen_iterations": 100,
              "stall": 3600, "frozen": 3600, "fade": 3600, "retry_max": 3600},
 }
 

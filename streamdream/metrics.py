@@ -28,7 +28,7 @@ import numpy as np
 
 from .engine.flow import DISFlow, consistency_mask, to_gray
 from .engine.warp import warp
-from .media.video_out import even_pad, even_size
+from .media.video_out import match_size
 
 MOVING_PX = 1.0  # input motion (px/frame) that counts as moving
 MIN_MOVING_SHARE = 0.02  # frames where less of the picture moves say nothing about moving subjects
@@ -103,17 +103,6 @@ def _pair_error(current: np.ndarray, previous: np.ndarray, flow: np.ndarray, mas
     return float((squared * mask).sum() / max(mask.sum(), 1.0))
 
 
-def _match(frame: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The input frame at the output's size: padded as the encoder padded it where the output only
-    took even sides (see media.video_out.even_size), else rescaled."""
-    h, w = frame.shape[:2]
-    if (h, w) == (height, width):
-        return frame
-    if even_size(h, w) == (height, width):
-        return even_pad(frame)
-    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
-
-
 def _nanmean(values: list[float]) -> float:
     values = [v for v in values if v == v]
     return float(np.mean(values)) if values else float("nan")
@@ -136,11 +125,11 @@ def temporal_metrics(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray]
     first_median = None
     pairs = zip(inputs, outputs, references) if references is not None else ((i, o, None) for i, o in zip(inputs, outputs))
     for frame_in, frame_out, frame_ref in pairs:
-        frame_in = _match(frame_in, *frame_out.shape[:2])
+        frame_in = match_size(frame_in, *frame_out.shape[:2])
         strengths.append(strength(frame_out, frame_in))
         local = local_strength(frame_out, frame_in)
         if frame_ref is not None:
-            frame_ref = _match(frame_ref, *frame_out.shape[:2])
+            frame_ref = match_size(frame_ref, *frame_out.shape[:2])
             ref_strengths.append(strength(frame_ref, frame_in))
             median = float(np.median(local_strength(frame_ref, frame_in)))
         else:

@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "streamdream"
 
 # what each room may import besides itself; a module not named here is a job (image, video,
-# zoom, visualize, metrics), which may use every room but cli and the other jobs
+# zoom, visualize, metrics, depth), which may use every room but cli and the other jobs
 BASE = {"errors", "signals", "frames", "commands", "config", "presets"}
 ROOMS = {
     "base": set(),
@@ -20,7 +20,7 @@ ROOMS = {
     "pipeline": {"base"},
     "live": {"base", "models", "engine", "media", "pipeline"},
 }
-JOBS = {"image", "video", "zoom", "visualize", "metrics"}
+JOBS = {"image", "video", "zoom", "visualize", "metrics", "depth"}
 
 
 def room(module: str) -> str:

@@ -6,6 +6,7 @@ from streamdream.config import DreamConfig, VideoConfig
 from streamdream.engine.dreamer import Dreamer
 from streamdream.metrics import strength, temporal_metrics
 from streamdream.engine.motion import MotionTracker
+from streamdream.engine.dream import ascend_rows
 from streamdream.engine.temporal import StreamDreamer, box_blur, hold_strength, local_strength, soften
 
 from .conftest import object_frame, pattern_frame
@@ -43,15 +44,17 @@ def test_flow_path_is_steadier_than_dreaming_each_frame(dreamer):
     flow_outs, _ = _run(dreamer, frames)
     scratch_outs, _ = _run(dreamer, frames, VideoConfig(flow=False))
     steady, flicker = temporal_metrics(frames, flow_outs), temporal_metrics(frames, scratch_outs)
-    assert steady.ratio < 2
-    assert flicker.ratio > 2 * steady.ratio
+    # this smooth synthetic pattern warps almost exactly, so the input's own E_warp, the ratio's
+    # floor, is near 0 and the ratio's absolute target says nothing here: the two paths are compared
+    assert flicker.ratio > 10 * steady.ratio
     assert steady.coherence > 0.85 and flicker.coherence < 0.6
     assert steady.strength > 0.8 * flicker.strength  # coherence does not come from dreaming less
 
 
 @pytest.mark.parametrize("video,full_size_passes", [
-    (VideoConfig(), 0),  # the default: one step a frame at a smaller octave, in turn, none at full size
-    (VideoConfig(refine_iterations=1), 1),
+    (VideoConfig(), 1),  # the default: one full-size step a frame, none at the smaller octaves
+    (VideoConfig(refine_iterations=0, refine_octaves=4), 0),  # one step a frame at a smaller octave, in turn
+    (VideoConfig(refine_iterations=1, refine_octaves=4), 1),
     (VideoConfig(refine_iterations=2, refine_octaves=1), 2),
 ])
 def test_steps_a_carried_frame_takes(dreamer, video, full_size_passes):
@@ -189,3 +192,38 @@ def test_box_blur_matches_the_mean_of_each_box(side, size):
     padded = torch.nn.functional.pad(image, (half, half, half, half), mode="replicate")
     expected = torch.nn.functional.avg_pool2d(padded, 2 * half + 1, stride=1)
     assert torch.allclose(box_blur(image, side), expected, atol=1e-5)
+
+
+def test_steps_on_bands_cover_the_frame_in_turn(dreamer, monkeypatch):
+    # step_regions: each carried frame's step falls on one band (plus its margin), never the whole
+    # frame, and each round of frames covers every row once
+    import streamdream.engine.temporal as temporal
+
+    stepped = []
+    real = temporal.ascend_rows
+    monkeypatch.setattr(temporal, "ascend_rows", lambda image, rows, *a, **k: stepped.append(rows) or real(image, rows, *a, **k))
+    video = VideoConfig(step_regions=3)
+    frames = [pattern_frame(i, 128, 96) for i in range(7)]
+    stream, tracker = StreamDreamer(dreamer, video), MotionTracker(video.scene_cut)
+    stream.next(frames[0], tracker.next(frames[0]))
+    sizes = []
+    hook = dreamer.net.register_forward_pre_hook(lambda module, args: sizes.append(tuple(args[0].shape[2:])))
+    try:
+        for f in frames[1:]:
+            stream.next(f, tracker.next(f))
+    finally:
+        hook.remove()
+    assert len(sizes) == 6 and all(h < 96 and w == 128 for h, w in sizes)
+    for round_ in (stepped[:3], stepped[3:]):
+        covered = sorted(round_)
+        assert covered[0][0] == 0 and covered[-1][1] == 96
+        assert all(a[1] == b[0] for a, b in zip(covered, covered[1:]))  # no gap, no overlap
+
+
+def test_ascend_rows_changes_only_its_band(dreamer):
+    image = torch.from_numpy(pattern_frame(0, 64, 48)).permute(2, 0, 1)[None].float() / 255
+    out = ascend_rows(image, (16, 32), 4, dreamer.net, dreamer.objective, 1, 0.05, 2, dreamer.generator)
+    assert torch.equal(out[:, :, :16], image[:, :, :16]) and torch.equal(out[:, :, 32:], image[:, :, 32:])
+    assert float((out[:, :, 16:32] - image[:, :, 16:32]).abs().mean()) > 0.01
+    with pytest.raises(ValueError):
+        ascend_rows(image, (30, 20), 4, dreamer.net, dreamer.objective, 1, 0.05, 2)

@@ -126,3 +126,23 @@ def refine_at(image: torch.Tensor, size: tuple[int, int], net, objective: Object
     changed = ascend(small, net, objective, iterations, step, octave_jitter(jitter, size[1], full[1]), generator,
                      weight=None if weight is None else resize(weight, size))
     return (image + resize(changed - small, full)).clamp(0, 1)
+
+
+def ascend_rows(image: torch.Tensor, rows: tuple[int, int], margin: int, net, objective: Objective, iterations: int,
+                step: float, jitter: int, generator: torch.Generator | None = None,
+                weight: torch.Tensor | None = None) -> torch.Tensor:
+    """`iterations` ascent steps on rows [top, bottom) of an image (1, 3, H, W), seen with `margin`
+    rows of context either side; the other rows are returned unchanged. A step on a band costs its
+    share of a whole step: a live show on a CPU steps a band a frame, each in turn."""
+    check_image(image)
+    top, bottom = rows
+    h = image.shape[2]
+    if not 0 <= top < bottom <= h or margin < 0:
+        raise ValueError(f"need 0 <= top < bottom <= {h} and margin >= 0, got rows {rows} and margin {margin}")
+    a, b = max(0, top - margin), min(h, bottom + margin)
+    crop = image[:, :, a:b].clone()
+    changed = ascend(crop, net, objective, iterations, step, jitter, generator,
+                     weight=None if weight is None else weight[:, :, a:b].contiguous())
+    out = image.clone()
+    out[:, :, top:bottom] = changed[:, :, top - a:bottom - a]
+    return out

@@ -64,7 +64,8 @@ def consistency_mask(flow_back: np.ndarray, flow_fwd: np.ndarray) -> np.ndarray:
 
     flow_back: current -> previous; flow_fwd: previous -> current. A pixel is trusted when
     following the flow back and then forward returns near where it started, and it does not sit
-    on a motion boundary (Ruder et al. 2016). Occluded and newly revealed pixels get 0.
+    on a motion boundary (Ruder et al. 2016). Occluded and newly revealed pixels get 0, and so
+    do pixels whose flow leads out of the frame: the previous frame did not show them either.
     """
     check_flow(flow_back, "flow_back")
     check_flow(flow_fwd, "flow_fwd")
@@ -84,7 +85,11 @@ def consistency_mask(flow_back: np.ndarray, flow_fwd: np.ndarray) -> np.ndarray:
             d = cv2.filter2D(channel, -1, kernel, borderType=cv2.BORDER_REPLICATE)
             gradient += d * d
     boundary = gradient > MOTION_BOUNDARY_RATIO * back_sq + MOTION_BOUNDARY_BIAS
-    return (consistent & ~boundary).astype(np.float32)
+    h, w = bu.shape
+    x = bu + np.arange(w, dtype=np.float32)[None, :]
+    y = bv + np.arange(h, dtype=np.float32)[:, None]
+    inside = (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
+    return (consistent & ~boundary & inside).astype(np.float32)
 
 
 def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:

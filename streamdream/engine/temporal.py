@@ -12,12 +12,15 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import record_function
 
+from dataclasses import replace
+
 from ..config import VideoConfig
-from .dream import ascend, octave_sizes, refine_at
+from ..frames import MIN_SIDE
+from .dream import ascend, ascend_rows, dream, octave_sizes, refine_at, resize
 from .dreamer import Dreamer
 from .motion import Motion, motion_on
 from .tensors import check_image, to_frame, to_tensor
-from .warp import warp_tensor, zoom_view
+from .warp import compose_flow, inside, warp_tensor, zoom_view
 
 # the local strength map averages over cells this share of the frame's width (as the metrics do)
 LOCAL_SHARE = 1 / 20
@@ -29,6 +32,23 @@ HOLD_LOW = 0.35
 
 # the flow check's mask is blurred over this share of the width (see `soften`)
 TRUST_BLUR = 1 / 40
+
+
+# the carried detail is laid down again from its anchor, a frame this many frames back, along the
+# flow chained since (see warp.compose_flow), so its fine structure is resampled once in this many
+# frames rather than once a frame; longer chains gather the flow's errors
+ANCHOR_FRAMES = 16
+
+
+# a cut in a live show is seeded with a quick full dream of the new shot at this share of its size,
+# with this share of the iterations: structure and strength at once, for a fraction of a keyframe's
+# cost, so the dream stage does not stall in front of an audience; the steps that follow sharpen it
+CUT_SEED_SCALE = 0.5
+
+
+# rows of context either side of a band a step falls on (see VideoConfig.step_regions)
+BAND_MARGIN = 16
+CUT_SEED_ITERATIONS = 0.5
 
 
 def box_blur(image: torch.Tensor, side: int) -> torch.Tensor:
@@ -63,6 +83,19 @@ def local_strength(detail: torch.Tensor) -> torch.Tensor:
     return box_blur(detail.abs().mean(1, keepdim=True), round(detail.shape[3] * LOCAL_SHARE))
 
 
+def strength_gain(detail: torch.Tensor, low: float, mean: float, max_gain: float) -> torch.Tensor:
+    """The gain (1, 1, H, W) that keeps a carried dream detail (1, 3, H, W) from fading in places
+    or building up overall (see `hold_strength`, which applies it)."""
+    if low < 0 or mean <= 0:
+        raise ValueError(f"need low >= 0 and mean > 0, got {low} and {mean}")
+    local = local_strength(detail).clamp_min(1e-6)
+    gain = torch.where(local < low, (low / local).clamp(max=1.0 + max_gain), torch.ones_like(local))
+    now = float((detail * gain).abs().mean())
+    if now > mean:
+        gain = gain * max(mean / now, 1.0 / (1.0 + max_gain))
+    return gain
+
+
 def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float) -> torch.Tensor:
     """Keep a carried dream detail (1, 3, H, W) from fading in places or building up overall.
 
@@ -74,14 +107,7 @@ def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float
     average is a reaction-diffusion system, and frame after frame it printed a lattice of spots
     and stripes about the averaging width into the dream.
     """
-    if low < 0 or mean <= 0:
-        raise ValueError(f"need low >= 0 and mean > 0, got {low} and {mean}")
-    local = local_strength(detail).clamp_min(1e-6)
-    detail = detail * torch.where(local < low, (low / local).clamp(max=1.0 + max_gain), torch.ones_like(local))
-    now = float(detail.abs().mean())
-    if now > mean:
-        detail = detail * max(mean / now, 1.0 / (1.0 + max_gain))
-    return detail
+    return detail * strength_gain(detail, low, mean, max_gain)
 
 
 def soften(mask: torch.Tensor, side: int) -> torch.Tensor:
@@ -119,9 +145,15 @@ class StreamDreamer:
         # front of an audience
         self.live = live
         self.detail: torch.Tensor | None = None  # (1, 3, H, W): dream - input
+        # the anchor (see ANCHOR_FRAMES): its detail, (1, 3, H, W); where each pixel of this frame
+        # was in it, (H, W, 2); the gain carried since, (1, 1, H, W); and its part of `detail`
+        self.anchor = self.reach = self.gain = self.anchored = None
+        self.since_anchor = 0
         self.settled: torch.Tensor | None = None  # (1, 1, H, W) in [0, 1]: 0 newly shown, 1 carried for a while
         self.low = self.mean = 0.0  # the keyframe's HOLD_LOW quantile of local strength, and mean strength
         self.keyframes = 0
+        self.cuts = 0  # live: cuts seeded (see CUT_SEED_SCALE)
+        self.band_offset = 0  # where this round's bands begin (see VideoConfig.step_regions)
         self.carried = 0  # frames since the last keyframe
         self.strength = 1.0  # scales the step and the strength held (the +/- keys)
         self.zoom = 1.0  # >1: the carried detail grows by this a frame (an installation deepening a still scene)
@@ -151,7 +183,7 @@ class StreamDreamer:
         if frame.shape != dreamt.shape:
             raise ValueError(f"frame {frame.shape} and its dream {dreamt.shape} differ in shape")
         base = to_tensor(frame, self.dreamer.device)
-        self.detail = to_tensor(dreamt, self.dreamer.device) - base
+        self._anchor(to_tensor(dreamt, self.dreamer.device) - base)
         self.settled = torch.ones_like(base[:, :1])
         self.low = float(np.quantile(local_strength(self.detail).float().cpu().numpy(), HOLD_LOW))
         self.mean = max(float(self.detail.abs().mean()), 1e-6)
@@ -169,9 +201,13 @@ class StreamDreamer:
         keyframe = new_size or not self.video.flow or motion is None or motion.cut
         if self.live and keyframe and not new_size and motion is not None:
             # a cut in live mode: the new scene dreams itself in (everything is newly shown)
-            self.detail = torch.zeros_like(self.detail)
+            with record_function("streamdream.keyframe"):
+                self._anchor(self._seed(base))
             self.settled = torch.zeros_like(self.settled)
+            self.cuts += 1
             keyframe = False
+            # the seed is of this very frame: it stays where it is (a cut's motion trusts nothing)
+            motion = Motion(np.zeros_like(motion.flow), np.ones_like(motion.mask), False)
         if keyframe:
             with record_function("streamdream.keyframe"):
                 dreamt = self.dreamer.dream_tensor(base)
@@ -182,12 +218,32 @@ class StreamDreamer:
             dreamt = self._carry(base, motion)
             self.carried += 1
         self.detail = dreamt - base
+        if keyframe or self.zoom != 1.0 or self.since_anchor >= ANCHOR_FRAMES:
+            self._anchor(self.detail)
         if keyframe:
             # np.quantile, not torch.quantile: older torch refuses inputs over 16M values (big frames)
             self.low = float(np.quantile(local_strength(self.detail).float().cpu().numpy(), HOLD_LOW))
             self.mean = float(self.detail.abs().mean())
         with record_function("streamdream.download"):
             return to_frame(dreamt)
+
+    def _anchor(self, detail: torch.Tensor) -> None:
+        """Make `detail` (1, 3, H, W) the one later frames are laid down from (see ANCHOR_FRAMES)."""
+        h, w = detail.shape[2:]
+        self.detail = self.anchor = self.anchored = detail
+        self.reach = torch.zeros(h, w, 2, device=detail.device, dtype=detail.dtype)
+        self.gain = torch.ones_like(detail[:, :1])
+        self.since_anchor = 0
+
+    def _seed(self, base: torch.Tensor) -> torch.Tensor:
+        """The detail (1, 3, H, W) a live cut starts from: a quick small dream of the new shot."""
+        d = self.dreamer
+        h, w = base.shape[2:]
+        size = (max(MIN_SIDE, round(h * CUT_SEED_SCALE)), max(MIN_SIDE, round(w * CUT_SEED_SCALE)))
+        small = resize(base, size)
+        quick = replace(d.config, iterations=max(1, round(d.config.iterations * CUT_SEED_ITERATIONS)))
+        dreamt = dream(small, d.net, d.objective, quick, d.generator)
+        return resize(dreamt - small, (h, w))
 
     def _carry(self, base: torch.Tensor, motion: Motion) -> torch.Tensor:
         # each full-size tensor of a 4K frame is 100 MB: references are dropped as soon as they
@@ -198,27 +254,39 @@ class StreamDreamer:
 
     def _carried(self, base: torch.Tensor, motion: Motion) -> tuple[torch.Tensor, torch.Tensor]:
         # the previous detail moved onto this frame and held at the keyframe's strength, (1, 3, H, W),
-        # and the per-pixel step weight, (1, 1, H, W)
+        # and the per-pixel step weight, (1, 1, H, W). The detail is two parts: the anchor's, laid
+        # down along the chained flow in one resampling, times a gain carried along with it (the
+        # fades and lifts since), and what the steps since the anchor added, carried frame to frame.
         v = self.video
         h, w = base.shape[2:]
         with record_function("streamdream.upload"):
             flow, mask = motion_on(motion, h, w, self.dreamer.device)
         with record_function("streamdream.carry"):
-            trust = soften(mask, round(w * TRUST_BLUR))
+            # beyond the frame's edge the previous frame showed nothing: unknown, not the edge stretched
+            trust = soften(mask, round(w * TRUST_BLUR)).mul_(inside(flow))
             del mask
-            detail, settled = warp_tensor(self.detail, flow), warp_tensor(self.settled, flow, "bilinear")
-            self.detail = self.settled = None
-            del flow
+            added = warp_tensor(self.detail - self.anchored, flow).mul_(trust)
+            self.detail = self.anchored = None
+            self.reach = compose_flow(self.reach, flow)
+            self.gain = warp_tensor(self.gain, flow, "bilinear").mul_(trust).mul_(inside(self.reach))
+            settled = warp_tensor(self.settled, flow, "bilinear").mul_(trust)
+            self.settled = None
+            del flow, trust
+            anchored = warp_tensor(self.anchor, self.reach).mul_(self.gain)
+            detail = anchored + added
+            del added
             if self.zoom != 1.0:  # >= 1 (an enlargement), so the view never reaches past the edges
                 detail, settled = zoom_view(detail, self.zoom)[0], zoom_view(settled, self.zoom)[0]
-            detail.mul_(trust)
-            image = hold_strength(detail, self.low * self.strength, self.mean * self.strength, v.max_gain)
-            del detail
-            image.add_(base).clamp_(0, 1)
-            settled.mul_(trust)
-            del trust
+                anchored = detail  # anchored afresh after this frame (see `next`)
+            gain = strength_gain(detail, self.low * self.strength, self.mean * self.strength, v.max_gain)
+            self.gain.mul_(gain)
+            self.anchored = anchored * gain
+            del anchored
+            image = detail.mul_(gain).add_(base).clamp_(0, 1)
+            del detail, gain
             weight = v.carried_step + (v.fresh_step - v.carried_step) * (1.0 - settled)
             self.settled = settled.add_(1.0 / v.fresh_frames).clamp_(max=1.0)
+            self.since_anchor += 1
         return image, weight
 
     def _refine(self, image: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -227,10 +295,24 @@ class StreamDreamer:
         net, objective, generator = dreamer.net, dreamer.objective, dreamer.generator
         step = d.step * self.strength
         iterations = v.refine_iterations + self.extra_iterations
-        if iterations:
+        if iterations and v.step_regions > 1:
+            # one band a frame, in turn, with the band's share of the frames' steps: the same
+            # ascent a pixel on average, for a share of the cost; where the bands meet moves each
+            # round, so no seam stays put
+            k = self.carried % v.step_regions
+            if k == 0:
+                self.band_offset = int(torch.randint(0, max(1, h // v.step_regions), (1,), generator=generator))
+            n = v.step_regions
+            cuts = [0] + [min(h, self.band_offset + round(i * h / n)) for i in range(1, n)] + [h]
+            rows = list(zip(cuts[:-1], cuts[1:]))
+            top, bottom = rows[k]
+            if bottom > top:
+                image = ascend_rows(image, (top, bottom), BAND_MARGIN, net, objective, iterations,
+                                    step * v.step_regions, d.jitter, generator, weight)
+        elif iterations:
             image = ascend(image, net, objective, iterations, step, d.jitter, generator, weight=weight)
         smaller = octave_sizes(h, w, max(1, v.refine_octaves), d.octave_scale)[:-1]
         if smaller:
             size = smaller[self.carried % len(smaller)]
-            image = refine_at(image, size, net, objective, 1, step, d.jitter, generator, weight)
+            image = refine_at(image, size, net, objective, v.octave_steps, step, d.jitter, generator, weight)
         return image

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import cv2
@@ -61,13 +62,22 @@ def warp_tensor(image, flow, mode: str = "bicubic"):
     return F.grid_sample(image, grid.to(image.dtype), mode=mode, padding_mode="border", align_corners=True)
 
 
+@functools.lru_cache(maxsize=8)
+def _pixel_grid(h: int, w: int) -> np.ndarray:
+    """(h, w, 2) float32 of each pixel's (x, y): made once per size, as a live show warps several
+    planes a frame and building it cost as much as the warps."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    grid = np.stack([xs, ys], axis=-1)
+    grid.flags.writeable = False
+    return grid
+
+
 def _remap(image, flow, mode: str):
     # warp_tensor on a CPU: each (H, W) plane remapped by OpenCV straight into the output tensor
     import torch
 
     h, w = flow.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    where = flow.detach().float().contiguous().numpy() + np.stack([xs, ys], axis=-1)
+    where = flow.detach().float().contiguous().numpy() + _pixel_grid(h, w)
     image = image.detach().contiguous()
     out = torch.empty_like(image)
     interpolation = cv2.INTER_CUBIC if mode == "bicubic" else cv2.INTER_LINEAR
@@ -96,3 +106,30 @@ def zoom_view(image: torch.Tensor, scale: float, degrees: float = 0.0) -> tuple[
     view = F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     inside = (grid.abs() <= 1.0).all(dim=-1)[:, None].to(image.dtype)
     return view, inside
+
+
+def compose_flow(reach: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Chain backward flows: `reach` (H, W, 2) points each pixel of the previous frame to where it
+    came from in an earlier one, `flow` (H, W, 2) each pixel of this frame to the previous one;
+    the result points this frame's pixels to the earlier one. Both in pixels, on one device.
+
+    Only the smooth flow field is resampled (bilinear), so content carried along the result is
+    resampled once, not once a frame: each resampling softens fine detail a little, and chained
+    over a shot it wore a dream's structure down to texture."""
+    if reach.shape != flow.shape or flow.ndim != 3 or flow.shape[2] != 2:
+        raise ValueError(f"need two (H, W, 2) flows of one size, got {tuple(reach.shape)} and {tuple(flow.shape)}")
+    moved = warp_tensor(reach.permute(2, 0, 1)[None].contiguous(), flow, "bilinear")[0].permute(1, 2, 0)
+    return moved.add_(flow).contiguous()
+
+
+def inside(flow: torch.Tensor) -> torch.Tensor:
+    """1 where a backward `flow` (H, W, 2) lands inside the frame, else 0, as (1, 1, H, W): a
+    warp replicates the edge for the rest, which a pan drew out into stripes."""
+    if flow.ndim != 3 or flow.shape[2] != 2:
+        raise ValueError(f"flow must be (H, W, 2), got {tuple(flow.shape)}")
+    h, w = flow.shape[:2]
+    xs = torch.arange(w, device=flow.device, dtype=flow.dtype).view(1, w)
+    ys = torch.arange(h, device=flow.device, dtype=flow.dtype).view(h, 1)
+    x, y = flow[..., 0] + xs, flow[..., 1] + ys
+    ok = (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
+    return ok.to(flow.dtype)[None, None]

@@ -35,6 +35,9 @@ from .stage import LiveStage
 from .window import WindowSink
 
 
+LIVE_FLOW_WIDTH = 320  # the most a live show computes its flow at
+
+
 class LiveShow:
     """The main thread's side of a live run: it hands dream commands to the dream thread, carries
     out the display's own, and cycles presets in installation mode (every `cycle` seconds)."""
@@ -142,7 +145,8 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
     live, d = config.live, config.dream
     if options.record:
         check_output(options.record, [options.source], options.overwrite, VIDEO_SUFFIXES)
-    width = d.width or (640 if models.pick_device(d.device).type == "cuda" else 320)
+    # a CPU dreams a 640-wide show at half size at a camera-like rate; a GPU dreams 1280 at full size
+    width = d.width or (1280 if models.pick_device(d.device).type == "cuda" else 640)
     virtual = VirtualCameraSink(live.fps) if options.virtual_camera else None
     extra = {} if opener is None else {"opener": opener}
     open_source = lambda: open_live_source(options.source, width, live.fps, live.stall, live.frozen, **extra)
@@ -193,7 +197,10 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
 
         say(f"source: {source.info}")
         try:
-            tracker = MotionTracker(config.video.scene_cut, width=stage.dream_size(width, width)[1])  # at dream size
+            # at the dream's size, or the flow width if smaller: at 640 wide the two DIS passes took
+            # half a CPU's frame budget, and the flow is smooth enough to scale up
+            tracker = MotionTracker(config.video.scene_cut,
+                                    width=min(stage.dream_size(width, width)[1], LIVE_FLOW_WIDTH))
             policy = NewestFrame(compositor, compositor.idle if options.installation else None)
             stats = run(source, stage, sinks, policy=policy, tracker=tracker, controls=show.commands,
                         handle=show.handle, duration=options.duration, progress=progress,

@@ -30,6 +30,11 @@ from ..media.images import load_guide
 from ..presets import build_config
 
 
+# a CPU's live dream: at this share of the shown size, its steps spread over this many bands
+LIVE_CPU_SCALE = 0.75
+LIVE_CPU_REGIONS = 3
+
+
 class Looks:
     """The looks of a live run: the first one built now, every preset of the cycle in the
     background at once. Networks are loaded and their BatchNorm folded once per model, so a
@@ -122,10 +127,14 @@ class LiveStage:
         self.name = "custom"
         self.looks = Looks(config, presets, keep, warn)
         dreamer = self.looks.first
-        self.stream = StreamDreamer(dreamer, config.video, live=True)
-        # a CPU cannot dream a 320-wide frame at camera-like rates; the detail of a half-size
-        # dream, scaled up onto the full-size frame, keeps it lively
-        self.scale = config.live.dream_scale or (1.0 if dreamer.device.type == "cuda" else 0.5)
+        cpu = dreamer.device.type != "cuda"
+        # a CPU cannot take a full-size step on every frame of a 640-wide show at camera-like
+        # rates: it dreams at LIVE_CPU_SCALE of the shown size and steps one band of the frame a
+        # frame. Half the size was cheaper still, but its eyes and faces came out as soft blobs
+        # once scaled up, a texture at the shown size that a network barely saw (scripts/bench_live.py --depth)
+        regions = config.live.step_regions or (LIVE_CPU_REGIONS if cpu else 1)
+        self.stream = StreamDreamer(dreamer, replace(config.video, step_regions=regions), live=True)
+        self.scale = config.live.dream_scale or (LIVE_CPU_SCALE if cpu else 1.0)
         self.switches = 0  # bumped on every change of look; the display cross-fades on it
         self.still_since: float | None = None
         self.deepening = False

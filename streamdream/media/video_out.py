@@ -14,6 +14,7 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .. import signals
@@ -396,3 +397,14 @@ class VideoFileSink:
                 kept = None
             self.claim.release()
             return kept
+
+
+def match_size(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The input frame at the output's size: padded as the encoder padded it where the output only
+    took even sides (see `even_size`), else rescaled."""
+    h, w = frame.shape[:2]
+    if (h, w) == (height, width):
+        return frame
+    if even_size(h, w) == (height, width):
+        return even_pad(frame)
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)

@@ -30,10 +30,10 @@ def uses_bf16(precision: str, device: torch.device, spec: ModelSpec) -> bool:
     holds for every image size.
 
     "fp32": never; "bf16": always. "auto": bf16 on CUDA where the card has it; on a CPU only
-    where it computes bf16 natively (AVX512-BF16 or AMX; elsewhere it is emulated and slow): for
-    dense networks, and with AMX for depthwise ones too. Without AMX a depthwise network stays
-    fp32: its depthwise layers gain little and every layer pays for the casts, so bf16 is slower
-    there (scripts/bench.py times both).
+    where it computes bf16 natively (AVX512-BF16 or AMX; elsewhere it is emulated and slow), and
+    for dense networks only. A depthwise network (the Lite family) stays fp32: its depthwise layers
+    gain little and every layer pays for the casts, so bf16 was slower there even with AMX (a
+    Lite0 step at 640x360 on a 2-core AMX Xeon: 106 ms bf16, 72 ms fp32; scripts/bench.py times both).
     """
     if precision == "fp32":
         return False
@@ -42,7 +42,7 @@ def uses_bf16(precision: str, device: torch.device, spec: ModelSpec) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     flags = cpu_flags()
-    return "amx_bf16" in flags or ("avx512_bf16" in flags and not spec.depthwise)
+    return not spec.depthwise and ("amx_bf16" in flags or "avx512_bf16" in flags)
 
 
 def describe_precision(bf16: bool) -> str:

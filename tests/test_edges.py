@@ -1,0 +1,72 @@
+"""A pan must not draw stripes along the edge the camera moves away from: what enters the frame
+is dreamt afresh, not the last column stretched out (regression: thin vertical stripes along a
+pan's edge)."""
+
+import numpy as np
+import pytest
+import torch
+
+from streamdream.config import DreamConfig, VideoConfig
+from streamdream.engine.dreamer import Dreamer
+from streamdream.engine.motion import MotionTracker
+from streamdream.engine.temporal import StreamDreamer
+from streamdream.engine.warp import compose_flow, inside
+from streamdream.metrics import local_strength
+
+from .conftest import pattern_frame
+
+SMALL = DreamConfig(layers="block4", octaves=2, iterations=3, step=0.01, jitter=4, seed=3, device="cpu")
+BAND = 16
+
+
+def _pan(frames=24, width=192, height=108, speed=3):
+    """A textured scene the camera pans across: it slides `speed` px a frame, entering on the left."""
+    return [pattern_frame(i, width, height, speed=speed) for i in range(frames)]
+
+
+@pytest.fixture(scope="module")
+def panned():
+    frames = _pan()
+    stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), VideoConfig()), MotionTracker(0.15)
+    return frames, [stream.next(f, tracker.next(f)) for f in frames]
+
+
+def test_the_entering_edge_is_dreamt_like_the_interior(panned):
+    frames, outs = panned
+    for out, frame in list(zip(outs, frames))[-8:]:
+        local = local_strength(out, frame)
+        interior = float(local[:, 2 * BAND:-2 * BAND].mean())
+        for band in (local[:, :BAND], local[:, -BAND:], local[:BAND], local[-BAND:]):
+            assert abs(float(band.mean()) / interior - 1) < 0.2
+
+
+def test_no_column_or_row_of_repeated_detail(panned):
+    frames, outs = panned
+    for out, frame in list(zip(outs, frames))[-8:]:
+        detail = out.astype(np.float32) - frame
+        columns = np.abs(np.diff(detail, axis=1)).mean(axis=(0, 2))  # change from each column to the next
+        rows = np.abs(np.diff(detail, axis=0)).mean(axis=(1, 2))
+        typical_column, typical_row = np.median(columns), np.median(rows)
+        assert columns[:BAND].min() > 0.3 * typical_column and columns[-BAND:].min() > 0.3 * typical_column
+        assert rows[:BAND].min() > 0.3 * typical_row and rows[-BAND:].min() > 0.3 * typical_row
+
+
+def test_the_old_edge_stretch_would_fail_the_check():
+    # the check above can fail: detail with its first columns replicated, as a border warp made it
+    rng = np.random.default_rng(0)
+    detail = rng.normal(0, 10, (108, 192, 3)).astype(np.float32)
+    detail[:, :6] = detail[:, 6:7]
+    columns = np.abs(np.diff(detail, axis=1)).mean(axis=(0, 2))
+    assert columns[:BAND].min() < 0.3 * np.median(columns)
+
+
+def test_inside_and_compose_flow():
+    flow = torch.zeros(4, 6, 2)
+    flow[..., 0] = -2.0  # each pixel came from 2 px to its left
+    ins = inside(flow)
+    assert ins.shape == (1, 1, 4, 6)
+    assert ins[0, 0, :, :2].sum() == 0 and ins[0, 0, :, 2:].min() == 1
+    chained = compose_flow(flow, flow)
+    assert torch.allclose(chained[:, 4:, 0], torch.full((4, 2), -4.0))
+    with pytest.raises(ValueError):
+        compose_flow(flow, flow[:2])
