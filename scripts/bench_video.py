@@ -63,6 +63,7 @@ def main() -> None:
                                                       "and preset (e.g. from --keep), instead of dreaming it again")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a [video] preset key in TOML, e.g. flow_width=640 or flow=false (repeatable)")
+    p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
     p.add_argument("--keep", metavar="DIR", help="keep the two videos in DIR (e.g. for scripts/contact_sheet.py)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,6 +102,22 @@ def main() -> None:
                      + (" (target >= 80%)" if layer == "block16" else ""))
         print(text)
     print("depth per frame at block16: " + " ".join(f"{v:.2f}" for v in depth.per_frame["block16"]))
+    if args.json:
+        import json
+
+        numbers = {"input": Path(args.input).name, "width": args.width, "frames": fs.frames, "device": gpu,
+                   "flow_s_per_frame": round(fs.wall_seconds / fs.frames, 3),
+                   "moving_covered": round(fm.moving_covered, 3), "concentration_max": round(fm.concentration_max, 3),
+                   "coherence": round(fm.coherence, 3), "coherence_moving": round(fm.coherence_moving, 3),
+                   "ewarp_ratio": round(fm.ratio, 3), "depth_block16": round(depth.ratio["block16"], 3),
+                   "depth_block10": round(depth.ratio["block10"], 3)}
+        if full_depth is not None:
+            numbers.update(noflow_depth_block16=round(full_depth.ratio["block16"], 3),
+                           retained_block16=round(depth.retained(full_depth, "block16"), 3))
+        if ns is not None:
+            numbers.update(noflow_s_per_frame=round(ns.wall_seconds / ns.frames, 3),
+                           speedup=round(ns.wall_seconds / ns.frames / (fs.wall_seconds / fs.frames), 2))
+        Path(args.json).write_text(json.dumps(numbers, indent=2))
     if args.flow_only:
         return
     print(f"strength flow / no-flow: {fm.strength / fm.reference_strength:.3f} (target 0.9-1.2)")

@@ -43,4 +43,6 @@ echo "== live (webcam, headless; target: 1280x720 at 30 dream fps)"
 timeout 60 python3 scripts/bench_live.py --device "$DEVICE" --source test --width 1280 --seconds 20 --record
 if [ -f "$MEDIA" ]; then
   timeout 60 python3 scripts/bench_live.py --device "$DEVICE" --source "$MEDIA" --width 1280 --seconds 20
+  echo "== live depth (webcam 1280x720 against full dreams of 6 of its frames; target: retained >= 50%)"
+  timeout 120 python3 scripts/bench_live.py --device "$DEVICE" --source "$MEDIA" --width 1280 --seconds 20 --depth 6
 fi

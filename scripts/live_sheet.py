@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_live import Keep  # noqa: E402
 from contact_sheet import fit, label, strength_view  # noqa: E402
 
 from streamdream.engine.dreamer import Dreamer  # noqa: E402
@@ -26,28 +27,13 @@ from streamdream.live.scene import SyntheticSource  # noqa: E402
 from streamdream.media.video_in import VideoFileSource  # noqa: E402
 
 
-class Keep:
-    """A sink that keeps what was shown, with its source time."""
-
-    def __init__(self):
-        self.frames = []
-
-    def write(self, image, time):
-        self.frames.append((image, time))
-
-    def close(self):
-        pass
-
-    abort = close
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", default="test")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--width", type=int, default=320)
+    p.add_argument("--width", type=int, default=640)
     p.add_argument("--seconds", type=float, default=20)
-    p.add_argument("--preset", default="clouds")
+    p.add_argument("--preset", help="a built-in look (default: the default look, as webcam)")
     p.add_argument("--columns", type=int, default=4)
     args = p.parse_args()
 
@@ -72,7 +58,7 @@ def main() -> None:
     lives = [image for image, _ in picks]
     scale = float(np.percentile(local_strength(refs[0], inputs[0]), 90)) or 1.0
     rows = []
-    for name, frames in (("input", inputs), (f"full dream ({args.preset})", refs), ("webcam (live)", lives)):
+    for name, frames in (("input", inputs), (f"full dream ({args.preset or 'default'})", refs), ("webcam (live)", lives)):
         rows.append(np.hstack([label(fit(f, None), f"{name}  {t:.1f} s") for f, (_, t) in zip(frames, picks)]))
     for name, frames in (("full: where", refs), ("live: where", lives)):
         rows.append(np.hstack([label(strength_view(f, x, scale), f"{name}  {t:.1f} s")

@@ -486,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(run=cmd_visualize)
 
-    p = sub.add_parser("metrics", parents=[common], help="temporal coherence and strength of a dreamt video")
+    p = sub.add_parser("metrics", parents=[common], help="temporal coherence, strength and depth of a dreamt video")
     p.add_argument("input", help="the original video")
     p.add_argument("output", help="its dream")
     p.add_argument("--frames", type=int, help="measure at most this many frames")

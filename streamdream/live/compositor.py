@@ -13,9 +13,10 @@ from ..engine.flow import DISFlow, resize_flow, small_gray
 from ..engine.warp import warp
 from ..frames import Dreamt, Frame
 
-# the display's flow (last dreamt input -> newest camera frame) runs on a copy this wide: it
-# only places detail that is itself a few pixels across, and must cost a few ms a frame
-DISPLAY_FLOW_WIDTH = 160
+# the display's flow (last dreamt input -> newest camera frame) runs on a copy this wide: it must
+# cost a few ms a frame, but at a quarter of a 640-wide show it misplaced the detail enough to
+# double the flicker (E_warp) of what was shown
+DISPLAY_FLOW_WIDTH = 320
 
 
 # after this long without a camera frame the display starts fading the last picture out

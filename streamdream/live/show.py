@@ -145,7 +145,7 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
     live, d = config.live, config.dream
     if options.record:
         check_output(options.record, [options.source], options.overwrite, VIDEO_SUFFIXES)
-    # a CPU dreams a 640-wide show at half size at a camera-like rate; a GPU dreams 1280 at full size
+    # a CPU dreams a 640-wide show at a camera-like rate (see stage.LIVE_CPU_SCALE); a GPU dreams 1280 at full size
     width = d.width or (1280 if models.pick_device(d.device).type == "cuda" else 640)
     virtual = VirtualCameraSink(live.fps) if options.virtual_camera else None
     extra = {} if opener is None else {"opener": opener}

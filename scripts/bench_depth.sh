@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The depth benchmark: `video` against `--no-flow`, and `webcam` against full dreams, on the shared
+# clip and on clips made from it with a cut, a hand-held camera and a fast mover; the numbers go
+# to docs/depth/*.json and docs/depth.md. About 20 minutes on a 2-core CPU.
+#
+#     scripts/bench_depth.sh [SHARED_CLIP]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .venv/bin/activate
+clip=${1:-../shared/media/bigbuckbunny.mp4}
+out=docs/depth
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"
+python scripts/make_clips.py --input "$clip" --out "$work/clips" --width 320 >/dev/null
+python scripts/make_clips.py --input "$clip" --out "$work/clips640" --width 640 >/dev/null
+python scripts/bench_video.py --input "$clip" --width 640 --frames 30 --json "$out/video_shared.json"
+for name in cut handheld object; do
+    python scripts/bench_video.py --input "$work/clips/$name.mp4" --width 320 --frames 60 --json "$out/video_$name.json"
+done
+python scripts/bench_live.py --source "$clip" --width 640 --seconds 25 --depth 6 --json "$out/live_shared.json"
+python scripts/bench_live.py --source "$work/clips640/cut.mp4" --width 640 --seconds 25 --depth 6 --json "$out/live_cut.json"
+python scripts/depth_report.py "$out" > docs/depth.md
+echo "wrote docs/depth.md"
