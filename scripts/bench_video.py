@@ -101,6 +101,9 @@ def main() -> None:
             text += (f", --no-flow {full_depth.ratio[layer]:.3f}, retained {depth.retained(full_depth, layer):.0%}"
                      + (" (target >= 80%)" if layer == "block16" else ""))
         print(text)
+    if full_depth is not None:
+        print(f"depth at block16 where the input moves: {depth.moving['block16']:.3f}, --no-flow "
+              f"{full_depth.moving['block16']:.3f}, retained {depth.retained(full_depth, 'block16', moving=True):.0%}")
     print("depth per frame at block16: " + " ".join(f"{v:.2f}" for v in depth.per_frame["block16"]))
     if args.json:
         import json
@@ -113,7 +116,10 @@ def main() -> None:
                    "depth_block10": round(depth.ratio["block10"], 3)}
         if full_depth is not None:
             numbers.update(noflow_depth_block16=round(full_depth.ratio["block16"], 3),
-                           retained_block16=round(depth.retained(full_depth, "block16"), 3))
+                           retained_block16=round(depth.retained(full_depth, "block16"), 3),
+                           moving_depth_block16=round(depth.moving["block16"], 3),
+                           noflow_moving_depth_block16=round(full_depth.moving["block16"], 3),
+                           moving_retained_block16=round(depth.retained(full_depth, "block16", moving=True), 3))
         if ns is not None:
             numbers.update(noflow_s_per_frame=round(ns.wall_seconds / ns.frames, 3),
                            speedup=round(ns.wall_seconds / ns.frames / (fs.wall_seconds / fs.frames), 2))

@@ -19,12 +19,13 @@ def main() -> None:
           "(a copy scores 1, noise less, a full dream well above); *retained* is the excess over 1 as a "
           "share of a full per-frame dream's (`--no-flow`) on the same frames. See `streamdream/depth.py`.\n")
     print("## `video`, default look\n")
-    print("| clip | frames | depth | `--no-flow` | retained (>= 80%) | moving covered (>= 0.85) | "
+    print("| clip | frames | depth | `--no-flow` | retained (>= 80%) | retained where the input moves | moving covered (>= 0.85) | "
           "concentration max (<= 0.2) | coherence / moving (>= 0.85 / 0.8) | E_warp ratio (< 2) | speed-up (>= 5x) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, v in video.items():
         print(f"| {name} ({v['width']} wide) | {v['frames']} | {v['depth_block16']} | {v.get('noflow_depth_block16')} | "
-              f"{v.get('retained_block16', float('nan')):.0%} | {v['moving_covered']} | {v['concentration_max']} | "
+              f"{v.get('retained_block16', float('nan')):.0%} | {v.get('moving_retained_block16', float('nan')):.0%} | "
+              f"{v['moving_covered']} | {v['concentration_max']} | "
               f"{v['coherence']} / {v['coherence_moving']} | {v['ewarp_ratio']} | {v.get('speedup')}x |")
     print("\n## `webcam`, default look, a file looped as the camera, 640 wide\n")
     print("| source | dream fps (last 2 s) | display fps | latency p95 ms | depth | full dream | retained (>= 50%) | "

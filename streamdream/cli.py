@@ -238,6 +238,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             if reference is not None:
                 value += f" (full dream {reference.ratio[layer]:.3f}, retained {depth.retained(reference, layer):.0%})"
             rows.append((f"depth at {DEPTH_MODEL} {layer} (output / input)", value))
+        moving = f"{depth.moving['block16']:.3f}"
+        if reference is not None:
+            moving += (f" (full dream {reference.moving['block16']:.3f}, "
+                       f"retained {depth.retained(reference, 'block16', moving=True):.0%})")
+        rows.append((f"depth at {DEPTH_MODEL} block16 where the input moves", moving))
     for row in rows:
         table.add_row(*row)
     console.print(table)

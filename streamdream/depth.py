@@ -18,14 +18,16 @@ path) as a share of the other's (a full per-frame dream, `--no-flow`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+import cv2
 import numpy as np
 import torch
 
 DEPTH_MODEL = "lite2"
 DEPTH_LAYERS = ("block10", "block16")
+MOVING_PX = 1.0  # input motion (px/frame) that counts as moving, as the metrics count it
 
 
 @dataclass(frozen=True)
@@ -35,12 +37,15 @@ class Depth:
     frames: int
     ratio: dict[str, float]  # layer -> sum of output energy / sum of input energy
     per_frame: dict[str, tuple[float, ...]]  # layer -> each frame's own ratio
+    # layer -> the same ratio over where the input moves (see MOVING_PX); nan where nothing did
+    moving: dict[str, float] = field(default_factory=dict)
 
-    def retained(self, reference: "Depth", layer: str) -> float:
-        """This dream's excess over 1 at `layer` as a share of `reference`'s; nan when the
-        reference has none."""
-        excess = reference.ratio[layer] - 1.0
-        return (self.ratio[layer] - 1.0) / excess if excess > 1e-9 else float("nan")
+    def retained(self, reference: "Depth", layer: str, moving: bool = False) -> float:
+        """This dream's excess over 1 at `layer` (over the moving pixels with `moving`) as a share
+        of `reference`'s; nan when the reference has none."""
+        mine, theirs = (self.moving, reference.moving) if moving else (self.ratio, reference.ratio)
+        excess = theirs.get(layer, float("nan")) - 1.0
+        return (mine.get(layer, float("nan")) - 1.0) / excess if excess > 1e-9 else float("nan")
 
 
 class DepthJudge:
@@ -57,11 +62,16 @@ class DepthJudge:
 
     def energy(self, image: np.ndarray) -> dict[str, float]:
         """RGB uint8 (H, W, 3) -> {layer: mean squared activation}."""
+        return {name: float(m.mean()) for name, m in self.energy_maps(image).items()}
+
+    def energy_maps(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        """RGB uint8 (H, W, 3) -> {layer: squared activation averaged over channels, float32 (h, w)
+        at the layer's own resolution}: where in the picture the layer responds."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"need an RGB uint8 (H, W, 3) picture, got {image.dtype} {image.shape}")
         x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div_(255.0)
         acts = self.net.features(x.to(self.device))
-        return {name: float(acts[name].float().pow(2).mean()) for name in self.layers}
+        return {name: acts[name].float().pow(2).mean(1)[0].cpu().numpy() for name in self.layers}
 
 
 def measure_depth(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray], judge: DepthJudge,
@@ -72,29 +82,47 @@ def measure_depth(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray], j
     to the output's size (default: it must already be)."""
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
+    from .engine.flow import DISFlow, to_gray
+
+    dis = DISFlow()
     sums_in = dict.fromkeys(judge.layers, 0.0)
     sums_out = dict.fromkeys(judge.layers, 0.0)
+    moving_in = dict.fromkeys(judge.layers, 0.0)
+    moving_out = dict.fromkeys(judge.layers, 0.0)
     per_frame: dict[str, list[float]] = {name: [] for name in judge.layers}
-    judged = 0
+    judged, previous = 0, None
     for k, (frame_in, frame_out) in enumerate(zip(inputs, outputs)):
-        if k % every:
-            continue
         if match is not None:
             frame_in = match(frame_in, *frame_out.shape[:2])
         if frame_in.shape != frame_out.shape:
             raise ValueError(f"frame {k}: input {frame_in.shape} and output {frame_out.shape} differ in size")
-        e_in, e_out = judge.energy(frame_in), judge.energy(frame_out)
+        gray, moves = to_gray(frame_in), None
+        if previous is not None and previous.shape == gray.shape:
+            flow = dis(gray, previous)
+            moves = (np.hypot(flow[..., 0], flow[..., 1]) >= MOVING_PX).astype(np.float32)
+        previous = gray
+        if k % every:
+            continue
+        maps_in, maps_out = judge.energy_maps(frame_in), judge.energy_maps(frame_out)
         for name in judge.layers:
-            sums_in[name] += e_in[name]
-            sums_out[name] += e_out[name]
-            per_frame[name].append(e_out[name] / max(e_in[name], 1e-12))
+            e_in, e_out = float(maps_in[name].mean()), float(maps_out[name].mean())
+            sums_in[name] += e_in
+            sums_out[name] += e_out
+            per_frame[name].append(e_out / max(e_in, 1e-12))
+            if moves is not None:
+                h, w = maps_in[name].shape
+                share = cv2.resize(moves, (w, h), interpolation=cv2.INTER_AREA)  # of each cell that moves
+                moving_in[name] += float((maps_in[name] * share).sum())
+                moving_out[name] += float((maps_out[name] * share).sum())
         judged += 1
         if progress:
             progress(judged)
     if not judged:
         raise ValueError("depth needs at least one frame in both videos")
     ratio = {name: sums_out[name] / max(sums_in[name], 1e-12) for name in judge.layers}
-    return Depth(judged, ratio, {name: tuple(v) for name, v in per_frame.items()})
+    moving = {name: moving_out[name] / moving_in[name] if moving_in[name] > 1e-9 else float("nan")
+              for name in judge.layers}
+    return Depth(judged, ratio, {name: tuple(v) for name, v in per_frame.items()}, moving)
 
 
 def measure_depth_files(source, dreamt, reference=None, width: int | None = None, max_frames: int | None = None,

@@ -54,6 +54,24 @@ def test_a_full_dream_scores_well_above_one(judge, frames, lite0):
     assert depth.frames == 2
 
 
+def test_depth_where_the_input_moves(judge, frames):
+    # a copy scores 1 where the picture moves too; a still picture has nowhere that moves
+    from .conftest import pattern_frame
+
+    sliding = [pattern_frame(i, 192, 108, speed=3) for i in range(4)]
+    depth = measure_depth(sliding, [f.copy() for f in sliding], judge)
+    assert depth.moving["block16"] == pytest.approx(1.0)
+    still = measure_depth([frames[0]] * 3, [frames[0]] * 3, judge)
+    assert np.isnan(still.moving["block16"])
+    # noise over half of the moving picture: the moving ratio falls
+    rng = np.random.default_rng(1)
+    half = [f.copy() for f in sliding]
+    for f in half:
+        f[:, :96] = np.clip(f[:, :96] + rng.normal(0, 40, f[:, :96].shape), 0, 255).astype(np.uint8)
+    noisy = measure_depth(sliding, half, judge)
+    assert noisy.moving["block16"] < 0.95
+
+
 def test_every_and_size_checks(judge, frames):
     assert measure_depth(frames, frames, judge, every=2).frames == 2
     with pytest.raises(ValueError, match="differ in size"):
