@@ -113,7 +113,7 @@ def judge(args, config, shown, wall) -> dict:
     """Depth, motion measures and cut recovery of the frames shown, against the source's."""
     from dataclasses import replace
 
-    from streamdream.depth import DepthJudge, measure_depth
+    from streamdream.depth import DepthJudge, measure_depth, measure_depths
     from streamdream.engine.dreamer import Dreamer
     from streamdream.media.video_in import VideoFileSource
     from streamdream.metrics import strength, temporal_metrics
@@ -132,8 +132,8 @@ def judge(args, config, shown, wall) -> dict:
     live = measure_depth(inputs, images, depth_judge)
     picks = np.linspace(0, len(inputs) - 1, args.depth).round().astype(int)
     dreamer = Dreamer.from_config(replace(config.dream, seed=1, width=images[0].shape[1]))
-    full = measure_depth([inputs[k] for k in picks], [dreamer.dream_frame(inputs[k]) for k in picks], depth_judge)
-    sampled = measure_depth([inputs[k] for k in picks], [images[k] for k in picks], depth_judge)
+    full, sampled = measure_depths([inputs[k] for k in picks], [[dreamer.dream_frame(inputs[k]) for k in picks],
+                                                                [images[k] for k in picks]], depth_judge)
     m = temporal_metrics(inputs, images)
     out = {"depth_block16": round(live.ratio["block16"], 3), "depth_block10": round(live.ratio["block10"], 3),
            "depth_full_block16": round(full.ratio["block16"], 3),

@@ -224,15 +224,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         from .depth import DEPTH_MODEL, measure_depth_files
 
         with progress_bar(f"judging depth with {DEPTH_MODEL}", "frames") as update:
-            total = 2 * m.frames if args.reference else m.frames
-            done = [0]
-
-            def judged(_: int) -> None:
-                done[0] += 1
-                update(done[0], max(done[0], total))
-
             depth, reference = measure_depth_files(args.input, args.output, args.reference, max_frames=args.frames,
-                                                   progress=judged)
+                                                   progress=lambda done: update(done, max(done, m.frames)))
         for layer, ratio in depth.ratio.items():
             value = f"{ratio:.3f}"
             if reference is not None:

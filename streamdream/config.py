@@ -196,7 +196,6 @@ def check(config: Config, where: str = "settings") -> Config:
     for name in ("refine_iterations", "refine_octaves", "octave_steps", "max_gain"):
         _positive(name, getattr(v, name), where, allow_zero=True)
     _positive("step_regions", v.step_regions, where)
-    _positive("step_regions", config.live.step_regions, where)
     if not 0.0 <= v.carried_step <= 1.0:
         raise UsageError(f"{where}: carried_step must be in [0, 1], got {v.carried_step}", setting="carried_step")
     if not 0.0 <= v.fresh_step <= 10.0:
@@ -230,7 +229,7 @@ def check(config: Config, where: str = "settings") -> Config:
         raise UsageError(f"{where}: deepen_zoom must be in [1, 1.05], got {live.deepen_zoom}", setting="deepen_zoom")
     for name in ("blend", "cycle", "still_seconds", "still_motion", "deepen_iterations", "fade"):
         _positive(name, getattr(live, name), where, allow_zero=True)
-    for name in ("stall", "frozen", "retry_max"):
+    for name in ("stall", "frozen", "retry_max", "step_regions"):
         _positive(name, getattr(live, name), where)
     for section, highest in UPPER_BOUNDS.items():
         part = getattr(config, section)

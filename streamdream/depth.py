@@ -74,55 +74,86 @@ class DepthJudge:
         return {name: acts[name].float().pow(2).mean(1)[0].cpu().numpy() for name in self.layers}
 
 
-def measure_depth(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray], judge: DepthJudge,
-                  match: Callable[[np.ndarray, int, int], np.ndarray] | None = None, every: int = 1,
-                  progress: Callable[[int], None] | None = None) -> Depth:
-    """The depth of RGB uint8 outputs (H, W, 3) against their inputs, paired in order (stops at
-    the shorter); every `every`-th pair is judged. `match(frame, height, width)` brings an input
-    to the output's size (default: it must already be)."""
+class _Sums:
+    """One dream's running sums over the frames judged (see `measure_depths`)."""
+
+    def __init__(self, layers: tuple[str, ...]):
+        self.layers = layers
+        self.all_in, self.all_out = dict.fromkeys(layers, 0.0), dict.fromkeys(layers, 0.0)
+        self.moving_in, self.moving_out = dict.fromkeys(layers, 0.0), dict.fromkeys(layers, 0.0)
+        self.per_frame: dict[str, list[float]] = {name: [] for name in layers}
+        self.frames = 0
+
+    def add(self, maps_in: dict, maps_out: dict, moves: np.ndarray | None) -> None:
+        for name in self.layers:
+            e_in, e_out = float(maps_in[name].mean()), float(maps_out[name].mean())
+            self.all_in[name] += e_in
+            self.all_out[name] += e_out
+            self.per_frame[name].append(e_out / max(e_in, 1e-12))
+            if moves is not None:
+                h, w = maps_in[name].shape
+                share = cv2.resize(moves, (w, h), interpolation=cv2.INTER_AREA)  # of each cell that moves
+                self.moving_in[name] += float((maps_in[name] * share).sum())
+                self.moving_out[name] += float((maps_out[name] * share).sum())
+        self.frames += 1
+
+    def depth(self) -> Depth:
+        if not self.frames:
+            raise ValueError("depth needs at least one frame in both videos")
+        ratio = {name: self.all_out[name] / max(self.all_in[name], 1e-12) for name in self.layers}
+        moving = {name: self.moving_out[name] / self.moving_in[name] if self.moving_in[name] > 1e-9 else float("nan")
+                  for name in self.layers}
+        return Depth(self.frames, ratio, {name: tuple(v) for name, v in self.per_frame.items()}, moving)
+
+
+def measure_depths(inputs: Iterable[np.ndarray], dreams: list[Iterable[np.ndarray]], judge: DepthJudge,
+                   match: Callable[[np.ndarray, int, int], np.ndarray] | None = None, every: int = 1,
+                   progress: Callable[[int], None] | None = None) -> list[Depth]:
+    """The depth of each of several dreams of the same inputs, RGB uint8 (H, W, 3) frames paired
+    in order (stops at the shortest); every `every`-th frame is judged. `match(frame, height,
+    width)` brings an input to a dream's size (default: it must already be). Each input is read,
+    matched, judged and its motion found once, however many dreams it is held against."""
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
     from .engine.flow import DISFlow, to_gray
 
     dis = DISFlow()
-    sums_in = dict.fromkeys(judge.layers, 0.0)
-    sums_out = dict.fromkeys(judge.layers, 0.0)
-    moving_in = dict.fromkeys(judge.layers, 0.0)
-    moving_out = dict.fromkeys(judge.layers, 0.0)
-    per_frame: dict[str, list[float]] = {name: [] for name in judge.layers}
-    judged, previous = 0, None
-    for k, (frame_in, frame_out) in enumerate(zip(inputs, outputs)):
-        if match is not None:
-            frame_in = match(frame_in, *frame_out.shape[:2])
-        if frame_in.shape != frame_out.shape:
-            raise ValueError(f"frame {k}: input {frame_in.shape} and output {frame_out.shape} differ in size")
-        gray, moves = to_gray(frame_in), None
-        if previous is not None and previous.shape == gray.shape:
-            flow = dis(gray, previous)
-            moves = (np.hypot(flow[..., 0], flow[..., 1]) >= MOVING_PX).astype(np.float32)
-        previous = gray
+    sums = [_Sums(judge.layers) for _ in dreams]
+    previous: dict[tuple, np.ndarray] = {}  # the last input's grey, at each dream size met
+    for k, frames in enumerate(zip(inputs, *dreams)):
+        frame_in, outs = frames[0], frames[1:]
+        seen: dict[tuple, tuple] = {}  # this input at each dream size: (itself, its motion)
+        for out in outs:
+            size = out.shape[:2]
+            if size not in seen:
+                matched = frame_in if match is None else match(frame_in, *size)
+                gray, moves = to_gray(matched), None
+                if size in previous and previous[size].shape == gray.shape:
+                    flow = dis(gray, previous[size])
+                    moves = (np.hypot(flow[..., 0], flow[..., 1]) >= MOVING_PX).astype(np.float32)
+                previous[size] = gray
+                seen[size] = (matched, moves)
+            if seen[size][0].shape != out.shape:
+                raise ValueError(f"frame {k}: input {seen[size][0].shape} and output {out.shape} differ in size")
         if k % every:
             continue
-        maps_in, maps_out = judge.energy_maps(frame_in), judge.energy_maps(frame_out)
-        for name in judge.layers:
-            e_in, e_out = float(maps_in[name].mean()), float(maps_out[name].mean())
-            sums_in[name] += e_in
-            sums_out[name] += e_out
-            per_frame[name].append(e_out / max(e_in, 1e-12))
-            if moves is not None:
-                h, w = maps_in[name].shape
-                share = cv2.resize(moves, (w, h), interpolation=cv2.INTER_AREA)  # of each cell that moves
-                moving_in[name] += float((maps_in[name] * share).sum())
-                moving_out[name] += float((maps_out[name] * share).sum())
-        judged += 1
+        maps_in: dict[tuple, dict] = {}
+        for total, out in zip(sums, outs):
+            matched, moves = seen[out.shape[:2]]
+            if out.shape[:2] not in maps_in:
+                maps_in[out.shape[:2]] = judge.energy_maps(matched)
+            total.add(maps_in[out.shape[:2]], judge.energy_maps(out), moves)
         if progress:
-            progress(judged)
-    if not judged:
-        raise ValueError("depth needs at least one frame in both videos")
-    ratio = {name: sums_out[name] / max(sums_in[name], 1e-12) for name in judge.layers}
-    moving = {name: moving_out[name] / moving_in[name] if moving_in[name] > 1e-9 else float("nan")
-              for name in judge.layers}
-    return Depth(judged, ratio, {name: tuple(v) for name, v in per_frame.items()}, moving)
+            progress(sums[0].frames)
+    return [total.depth() for total in sums]
+
+
+def measure_depth(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray], judge: DepthJudge,
+                  match: Callable[[np.ndarray, int, int], np.ndarray] | None = None, every: int = 1,
+                  progress: Callable[[int], None] | None = None) -> Depth:
+    """The depth of RGB uint8 outputs (H, W, 3) against their inputs, paired in order (see
+    `measure_depths`)."""
+    return measure_depths(inputs, [outputs], judge, match, every, progress)[0]
 
 
 def measure_depth_files(source, dreamt, reference=None, width: int | None = None, max_frames: int | None = None,
@@ -137,19 +168,17 @@ def measure_depth_files(source, dreamt, reference=None, width: int | None = None
     from .media.video_out import match_size
 
     judge = judge or DepthJudge()
-
-    def of(path, role: str) -> Depth:
-        inputs = VideoFileSource(source, width, max_frames=max_frames)
-        try:
-            outputs = VideoFileSource(path, max_frames=max_frames, role=role)
-            try:
-                return measure_depth((f.image for f in inputs.frames()), (f.image for f in outputs.frames()),
-                                     judge, match_size, every, progress)
-            finally:
-                outputs.close()
-        except ValueError as exc:
-            raise UsageError(f"cannot judge the depth of {path} against {source}: {exc}") from None
-        finally:
-            inputs.close()
-
-    return of(dreamt, "output"), None if reference is None else of(reference, "reference")
+    sources = [VideoFileSource(source, width, max_frames=max_frames)]
+    try:
+        sources.append(VideoFileSource(dreamt, max_frames=max_frames, role="output"))
+        if reference is not None:
+            sources.append(VideoFileSource(reference, max_frames=max_frames, role="reference"))
+        streams = [(f.image for f in s.frames()) for s in sources]
+        depths = measure_depths(streams[0], streams[1:], judge, match_size, every, progress)
+    except ValueError as exc:
+        dreams = f"{dreamt} or {reference}" if reference is not None else str(dreamt)
+        raise UsageError(f"cannot judge the depth of {dreams} against {source}: {exc}") from None
+    finally:
+        for s in sources:
+            s.close()
+    return depths[0], depths[1] if reference is not None else None

@@ -7,12 +7,12 @@ keyframe's, and refines it with a few ascent steps instead of dreaming from scra
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.profiler import record_function
-
-from dataclasses import replace
 
 from ..config import VideoConfig
 from ..frames import MIN_SIDE
@@ -44,11 +44,11 @@ ANCHOR_FRAMES = 16
 # with this share of the iterations: structure and strength at once, for a fraction of a keyframe's
 # cost, so the dream stage does not stall in front of an audience; the steps that follow sharpen it
 CUT_SEED_SCALE = 0.5
+CUT_SEED_ITERATIONS = 0.5
 
 
 # rows of context either side of a band a step falls on (see VideoConfig.step_regions)
 BAND_MARGIN = 16
-CUT_SEED_ITERATIONS = 0.5
 
 
 def box_blur(image: torch.Tensor, side: int) -> torch.Tensor:
@@ -152,7 +152,6 @@ class StreamDreamer:
         self.settled: torch.Tensor | None = None  # (1, 1, H, W) in [0, 1]: 0 newly shown, 1 carried for a while
         self.low = self.mean = 0.0  # the keyframe's HOLD_LOW quantile of local strength, and mean strength
         self.keyframes = 0
-        self.cuts = 0  # live: cuts seeded (see CUT_SEED_SCALE)
         self.band_offset = 0  # where this round's bands begin (see VideoConfig.step_regions)
         self.carried = 0  # frames since the last keyframe
         self.strength = 1.0  # scales the step and the strength held (the +/- keys)
@@ -204,7 +203,6 @@ class StreamDreamer:
             with record_function("streamdream.keyframe"):
                 self._anchor(self._seed(base))
             self.settled = torch.zeros_like(self.settled)
-            self.cuts += 1
             keyframe = False
             # the seed is of this very frame: it stays where it is (a cut's motion trusts nothing)
             motion = Motion(np.zeros_like(motion.flow), np.ones_like(motion.mask), False)
@@ -276,8 +274,8 @@ class StreamDreamer:
             detail = anchored + added
             del added
             if self.zoom != 1.0:  # >= 1 (an enlargement), so the view never reaches past the edges
+                # the anchor's part no longer matches the view: `next` anchors afresh after this frame
                 detail, settled = zoom_view(detail, self.zoom)[0], zoom_view(settled, self.zoom)[0]
-                anchored = detail  # anchored afresh after this frame (see `next`)
             gain = strength_gain(detail, self.low * self.strength, self.mean * self.strength, v.max_gain)
             self.gain.mul_(gain)
             self.anchored = anchored * gain
@@ -303,9 +301,8 @@ class StreamDreamer:
             if k == 0:
                 self.band_offset = int(torch.randint(0, max(1, h // v.step_regions), (1,), generator=generator))
             n = v.step_regions
-            cuts = [0] + [min(h, self.band_offset + round(i * h / n)) for i in range(1, n)] + [h]
-            rows = list(zip(cuts[:-1], cuts[1:]))
-            top, bottom = rows[k]
+            edges = [0] + [min(h, self.band_offset + round(i * h / n)) for i in range(1, n)] + [h]
+            top, bottom = edges[k], edges[k + 1]
             if bottom > top:
                 image = ascend_rows(image, (top, bottom), BAND_MARGIN, net, objective, iterations,
                                     step * v.step_regions, d.jitter, generator, weight)
