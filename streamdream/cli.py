@@ -115,6 +115,10 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--width", type=int, help="rescale the input to this width first, keeping the aspect")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="what a dream step computes in (auto: bf16 where this device runs it faster)")
+    g.add_argument("--schedule", action="append", metavar="KEY=SPEC", default=[],
+                   help="change a setting over time, e.g. strength=\"0:(0.4), 10s:(2.0)\" or "
+                        "strength=\"0:(0.6 + 1.6*beat)\"; repeatable; overrides the preset's [schedule] entry")
+    g.add_argument("--bpm", type=float, help="the tempo beats are counted in (default: the beats found in the audio)")
     g.add_argument("--compile", action="store_true", default=None,
                    help="compile the network with torch.compile for each frame size met (tens of seconds "
                         "to minutes each, reported; may pay off over a long video on a GPU, slower on a CPU here)")
@@ -126,6 +130,24 @@ def dream_flags(args: argparse.Namespace) -> dict:
     return {k: getattr(args, k, None) for k in keys}
 
 
+def schedule_flags(args: argparse.Namespace) -> dict:
+    """--schedule KEY=SPEC (each) and --bpm as the schedule section's settings."""
+    from .errors import did_you_mean
+    from .schedule.timeline import schedule_keys
+
+    out: dict = {"bpm": getattr(args, "bpm", None)}
+    for item in getattr(args, "schedule", None) or []:
+        key, equals, spec = item.partition("=")
+        key = key.strip()
+        if not equals:
+            raise UsageError(f"--schedule {item!r}: write KEY=SPEC, e.g. strength=\"0:(0.4), 10s:(2.0)\"")
+        if key not in schedule_keys():
+            raise UsageError(f"--schedule {key}: not a setting a schedule can change{did_you_mean(key, schedule_keys())}; "
+                             f"choose from {', '.join(schedule_keys())}")
+        out[key] = spec
+    return out
+
+
 def load_config(args: argparse.Namespace, video: dict | None = None, zoom: dict | None = None,
                 live: dict | None = None):
     from dataclasses import replace
@@ -133,7 +155,7 @@ def load_config(args: argparse.Namespace, video: dict | None = None, zoom: dict 
     from .presets import build_config
 
     config = build_config(args.preset, {"dream": dream_flags(args), "video": video or {}, "zoom": zoom or {},
-                                        "live": live or {}})
+                                        "live": live or {}, "schedule": schedule_flags(args)})
     if args.class_name is not None and args.layers is None and args.guide is None:
         # `--class banana` asks for a banana, not a banana on top of the preset's layers
         config = replace(config, dream=replace(config.dream, layers=None))
@@ -169,13 +191,16 @@ def cmd_video(args: argparse.Namespace) -> int:
                                       "optical_flow": args.optical_flow, "flow_weights": args.flow_weights})
     if args.resume and args.overwrite:
         raise UsageError("--resume continues the partial file and --overwrite starts over; give one of them")
-    output = check_output(args.output, [args.input, config.dream.guide], args.overwrite, VIDEO_SUFFIXES,
+    output = check_output(args.output, [args.input, config.dream.guide, args.audio], args.overwrite, VIDEO_SUFFIXES,
                           resume=args.resume)
+    if args.schedule_out is not None:
+        check_output(args.schedule_out, [args.input, args.audio, str(output)], args.overwrite, (".json",))
     source = VideoFileSource(args.input, config.dream.width, args.start or 0.0, args.frames)
     with progress_bar("dreaming", "frames") as update:
         result = dream_video_file(config, source, output,
                                   lambda done, expected: update(done, max(done, expected or done)),
-                                  overwrite=args.overwrite, resume=args.resume)
+                                  overwrite=args.overwrite, resume=args.resume, audio=args.audio,
+                                  schedule_out=args.schedule_out, say=say)
     for warning in result.warnings:
         say(f"warning: {warning}", "yellow")
     stats, info = result.stats, result.info
@@ -191,6 +216,54 @@ def cmd_video(args: argparse.Namespace) -> int:
     if stats.interrupted:
         say("interrupted: the file holds the frames dreamt so far", "yellow")
         return exit_code(stats.signal)
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    import json
+
+    from .media.outputs import check_output
+    from .presets import build_config, builtin_presets
+    from .schedule.plan import build_timeline, curves_record, describe, frame_times
+
+    if args.output is None and not args.json:
+        raise UsageError("say what to make: -o curves.png for a plot, --json for the values")
+    config = build_config(args.preset, {"schedule": schedule_flags(args)})
+    if args.output is not None:
+        check_output(args.output, [args.audio, args.input], args.overwrite, (".png", ".svg", ".pdf"))
+    fps, length = args.fps, args.seconds
+    if args.input is not None:
+        from .media.video_in import VideoFileSource
+
+        source = VideoFileSource(args.input)
+        info = source.info
+        source.close()
+        fps = fps or float(info.rate)
+        if length is None and info.frames:
+            length = info.frames / float(info.rate)
+    fps = fps or 25.0
+    if not 1 <= fps <= 240:
+        raise UsageError(f"--fps must be 1 to 240, got {fps:g}")
+    timeline = build_timeline(config, args.job, fps, args.input, args.audio, 0.0, builtin_presets())
+    if timeline is None:
+        raise UsageError("nothing is scheduled: give --schedule KEY=SPEC or a preset with a [schedule] table")
+    if length is None:
+        length = timeline.audio.duration if timeline.audio is not None else 10.0
+    if not 0 < length <= 24 * 3600:
+        raise UsageError(f"--seconds must be above 0 and at most a day, got {length:g}")
+    times = frame_times(max(1, round(length * fps)), fps)
+    record = curves_record(timeline, times)
+    if args.json:
+        print(json.dumps(record))
+    else:
+        for line in describe(timeline):
+            say(line)
+    if args.output is not None:
+        from .schedule.plot import plot_curves
+
+        plot_curves(timeline, record, args.output)
+        if not args.json:
+            say(f"wrote {args.output}")
     return 0
 
 
@@ -267,7 +340,7 @@ def cmd_zoom(args: argparse.Namespace) -> int:
         check_size(height, width, "the zoom", setting="size")
         start = f"noise:{width}x{height}"
     with progress_bar("zooming", "frames") as update:
-        result = run_zoom(config, start, args.output, args.frames, args.overwrite, update)
+        result = run_zoom(config, start, args.output, args.frames, args.overwrite, update, args.audio, say)
     stats, (w, h) = result.stats, result.size
     if args.output is not None:
         say(f"wrote {args.output} ({stats.frames} frames, {w}x{h}, {config.zoom.fps} fps, {result.keyframes} dreamt; "
@@ -298,7 +371,7 @@ def cmd_webcam(args: argparse.Namespace) -> int:
     config = load_config(args, live={"fps": args.fps, "cycle": args.cycle})
     options = WebcamOptions(args.source, not args.no_window, args.fullscreen, args.record, args.overwrite,
                             args.duration, args.installation, args.virtual_camera, args.osc, args.osc_host,
-                            args.preset)
+                            args.preset, args.audio_input)
     with live_status(args.installation) as status:
         result = run_webcam(options, config, say, status)
     stats = result.stats
@@ -427,6 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optical-flow", choices=["dis", "raft"],
                    help="dis (OpenCV, default) or raft (torchvision RAFT-small, for CUDA; downloads its weights)")
     p.add_argument("--flow-weights", metavar="FILE", help="a local RAFT-small state dict for --optical-flow raft")
+    p.add_argument("--audio", metavar="FILE", help="a sound file: what --schedule hears (beat, rms, ...) and the "
+                                                   "output's soundtrack, cut to the video (default: the input's own)")
+    p.add_argument("--schedule-out", metavar="FILE.json", help="also write the schedule's value at every frame")
     add_dream_options(p)
     p.set_defaults(run=cmd_video)
 
@@ -439,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rotate", type=float, help="degrees turned from one dreamt keyframe to the next")
     p.add_argument("--fps", type=int, help="frames per second of the output (default 25)")
     p.add_argument("--keyframe-every", type=int, help="output frames per dreamt keyframe (default 5)")
+    p.add_argument("--audio", metavar="FILE", help="a sound file: what --schedule hears, and the soundtrack")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_dream_options(p)
     p.set_defaults(run=cmd_zoom)
@@ -460,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "needs the [live] extra")
     p.add_argument("--osc", type=int, metavar="PORT", help="take OSC control messages on this UDP port ([live] extra)")
     p.add_argument("--osc-host", default="127.0.0.1", help="address to listen for OSC on (default 127.0.0.1 only)")
+    p.add_argument("--audio-input", nargs="?", const="", metavar="DEVICE",
+                   help="hear a microphone (default one, or a name or index) for --schedule's rms, beat, ...; "
+                        "needs the [audio] extra; t taps the tempo")
     add_dream_options(p)
     p.set_defaults(run=cmd_webcam)
 
@@ -483,6 +563,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "or none (pixels: the adversarial-noise baseline)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(run=cmd_visualize)
+
+    p = sub.add_parser("schedule", parents=[common], help="plot or print a schedule's values over time, before rendering")
+    p.add_argument("-o", "--output", help="the plot to write (.png, .svg, .pdf)")
+    p.add_argument("--json", action="store_true", help="print every value at every frame as JSON")
+    p.add_argument("--preset", help="a built-in preset or a .toml file whose [schedule] to show")
+    p.add_argument("--schedule", action="append", metavar="KEY=SPEC", default=[], help="as for the dream commands")
+    p.add_argument("--bpm", type=float, help="the tempo beats are counted in (default: the beats found in the audio)")
+    p.add_argument("--audio", metavar="FILE", help="the sound the schedule hears")
+    p.add_argument("--input", metavar="CLIP", help="a video: its frame rate, length and own sound")
+    p.add_argument("--seconds", type=float, help="how long to show (default: the clip's or sound's length, or 10 s)")
+    p.add_argument("--fps", type=float, help="frames per second (default: the clip's, else 25)")
+    p.add_argument("--job", choices=["image", "video", "zoom", "webcam"], default="video",
+                   help="the job it is for (zoom takes zoom, rotate, pan_x, pan_y)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing plot")
+    p.set_defaults(run=cmd_schedule)
 
     p = sub.add_parser("metrics", parents=[common], help="temporal coherence, strength and depth of a dreamt video")
     p.add_argument("input", help="the original video")

@@ -20,7 +20,8 @@ def clamp_strength(value: float) -> float:
 @dataclass(frozen=True)
 class Command:
     """One instruction: quit, preset (+1/-1), preset_index (an index or a name), strength (a factor),
-    set_strength, layer (+1 deeper/-1 shallower or a spec), freeze, fullscreen, record, snapshot,
+    set_strength, layer (+1 deeper/-1 shallower or a spec), step, jitter, colors (0-1, see
+    engine.colors), zoom, rotate, pan_x, pan_y (the zoom's), freeze, fullscreen, record, snapshot,
     hud; `value` its argument (see KEYS and OSC_ADDRESSES)."""
 
     name: str
@@ -28,7 +29,7 @@ class Command:
 
 
 # the commands the dream stage carries out; the rest are the display's
-DREAM_COMMANDS = {"preset", "preset_index", "strength", "set_strength", "layer"}
+DREAM_COMMANDS = {"preset", "preset_index", "strength", "set_strength", "layer", "step", "jitter", "colors"}
 
 
 class ControlChannel:

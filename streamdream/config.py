@@ -89,12 +89,32 @@ class LiveConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    """Settings that change over the run, each a schedule's text: keyframes at frames, seconds
+    (s) or beats (b), each value a number or an expression, e.g. "0:(0.4), 10s:(2.0)" or
+    "0:(0.6 + 1.6*beat)" (see schedule/keyframes.py and schedule/timeline.py)."""
+
+    strength: str | None = None  # the +/- keys' multiplier: the step and the strength held
+    step: str | None = None  # the ascent step alone
+    jitter: str | None = None  # pixels
+    layers: str | None = None  # a layer spec at each keyframe; between two, a blend of both
+    preset: str | None = None  # a preset name at each keyframe, cross-faded
+    colors: str | None = None  # 0: the input's colours, the dream in luminance; 1: the dream's colours
+    zoom: str | None = None  # zoom job: enlargement per keyframe
+    rotate: str | None = None  # zoom job: degrees per keyframe
+    pan_x: str | None = None  # zoom job: share of the width the view moves right per keyframe
+    pan_y: str | None = None  # zoom job: share of the height the view moves down per keyframe
+    bpm: float | None = None  # the tempo beats (b, beat) count in; None: the beats found in the audio
+
+
+@dataclass(frozen=True)
 class Config:
     description: str = "the default look: eyes and fur at mid depth of EfficientNet-Lite0"
     dream: DreamConfig = field(default_factory=DreamConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     zoom: ZoomConfig = field(default_factory=ZoomConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
 
 @dataclass(frozen=True)
@@ -136,7 +156,8 @@ def check_visualize(v: VisualizeConfig, where: str = "settings") -> VisualizeCon
     return v
 
 
-SECTIONS = {"dream": DreamConfig, "video": VideoConfig, "zoom": ZoomConfig, "live": LiveConfig}
+SECTIONS = {"dream": DreamConfig, "video": VideoConfig, "zoom": ZoomConfig, "live": LiveConfig,
+            "schedule": ScheduleConfig}
 # TOML spells some keys as a user would; the dataclasses cannot use Python keywords
 TOML_KEYS = {"class": "class_name"}
 TOML_NAMES = {v: k for k, v in TOML_KEYS.items()}
@@ -231,6 +252,8 @@ def check(config: Config, where: str = "settings") -> Config:
         _positive(name, getattr(live, name), where, allow_zero=True)
     for name in ("stall", "frozen", "retry_max", "step_regions"):
         _positive(name, getattr(live, name), where)
+    if config.schedule.bpm is not None and not 1 <= config.schedule.bpm <= 1000:
+        raise UsageError(f"{where}: bpm must be 1 to 1000, got {config.schedule.bpm:g}", setting="bpm")
     for section, highest in UPPER_BOUNDS.items():
         part = getattr(config, section)
         for name, bound in highest.items():

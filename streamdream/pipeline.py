@@ -224,9 +224,9 @@ class Run:
     """One run of `run`: the capture, flow and dream threads, and the main thread's loop."""
 
     def __init__(self, source: Source, stage: Stage | None, sinks: list, policy, tracker,
-                 stage_commands: ControlChannel | None):
+                 stage_commands: ControlChannel | None, schedule=None):
         self.source, self.stage, self.sinks, self.policy = source, stage, sinks, policy
-        self.tracker, self.stage_commands = tracker, stage_commands
+        self.tracker, self.stage_commands, self.schedule = tracker, stage_commands, schedule
         self.lanes = Lanes()
         self.errors: list[BaseException] = []
         self.interrupted = threading.Event()  # Ctrl-C reached a worker thread
@@ -263,6 +263,11 @@ class Run:
         for frame, motion in self.lanes.items(self.policy.to_dream):
             if self.stage_commands is not None:
                 for command in self.stage_commands.drain():
+                    stage.control(command)
+            if self.schedule is not None and stage is not None:
+                # this frame's scheduled values, carried out before it is dreamt: the output
+                # follows the schedule to the frame, whatever the threads' timing
+                for command in self.schedule.commands(frame.index, frame.time):
                     stage.control(command)
             t = time.perf_counter()
             image = stage.next(frame.image, motion) if stage is not None else frame.image
@@ -311,7 +316,7 @@ class Run:
 def run(source: Source, stage: Stage | None, sinks: list, *, policy: EveryFrame | NewestFrame | None = None,
         tracker=None, controls: ControlChannel | None = None, handle: Callable[[Command], bool] | None = None,
         duration: float | None = None, progress: Callable[[RunStats], None] | None = None,
-        stage_commands: ControlChannel | None = None) -> RunStats:
+        stage_commands: ControlChannel | None = None, schedule=None) -> RunStats:
     """Run `source` through `stage` (None: frames pass through) into every sink until the source
     ends or a clean stop, and return what happened.
 
@@ -319,10 +324,11 @@ def run(source: Source, stage: Stage | None, sinks: list, *, policy: EveryFrame 
     tracker: the flow stage (engine.motion.MotionTracker), or None. controls/handle: commands are
     read on this thread between frames and given to `handle`, which returns True to stop.
     stage_commands: commands forwarded to the dream thread, which hands them to `stage.control`
-    before its next frame. duration: seconds until a clean stop. progress gets the stats after
+    before its next frame. schedule (schedule.timeline.Timeline): its commands for each frame go
+    to `stage.control` just before that frame. duration: seconds until a clean stop. progress gets the stats after
     every frame written. KeyboardInterrupt is a clean stop with `interrupted` set.
     """
-    r = Run(source, stage, sinks, policy or EveryFrame(), tracker, stage_commands)
+    r = Run(source, stage, sinks, policy or EveryFrame(), tracker, stage_commands, schedule)
     stats = r.stats
     begin = time.perf_counter()
     threads = [r.start("capture", r.capture), r.start("flow", r.track), r.start("dream", r.dream)]

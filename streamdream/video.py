@@ -17,6 +17,7 @@ from . import __version__, models
 from .config import Config
 from .engine.dreamer import Dreamer
 from .engine.motion import make_tracker
+from .engine.steering import SteeredStream, scheduled_dreamer
 from .engine.temporal import StreamDreamer
 from .errors import UsageError
 from .frames import Frame
@@ -26,6 +27,9 @@ from .media.resume import read_partial
 from .media.video_in import VideoFileSource, VideoInfo
 from .media.video_out import VideoFileSink
 from .pipeline import QUEUE_SIZE, EveryFrame, RunStats, run
+from .presets import build_config, builtin_presets
+from .schedule.plan import build_timeline, describe, frame_times, write_curves
+from .schedule.timeline import Timeline
 from .signals import Terminated
 
 BIG_FRAME = 2_100_000  # pixels: above 1080p
@@ -60,7 +64,8 @@ class _Continued:
 
 def dream_video_file(config: Config, source: VideoFileSource, output: str | Path,
                      progress: Callable[[int, int | None], None] | None = None, overwrite: bool = False,
-                     resume: bool = False, network=None) -> VideoResult:
+                     resume: bool = False, network=None, audio: str | Path | None = None,
+                     schedule_out: str | Path | None = None, say: Callable[[str], None] | None = None) -> VideoResult:
     """`streamdream video` as a library call: decode, track, dream and encode an opened `source`
     into `output` (audio kept), then close the source. `progress(done, expected)` gets each frame;
     `network`, if given, is the config's model already loaded (e.g. with random weights, to time it).
@@ -70,9 +75,19 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
     the partial is kept when it holds frames; `resume` continues such a partial: its whole
     frames are kept, the input is read on from the last of them, and the dream state is rebuilt
     from that frame, so the seam carries on like any other frame.
+
+    `config.schedule` changes settings over the video (schedule/): it is worked out over every
+    frame before any work, `say` gets what it does, and `schedule_out` the curves as JSON.
+    `audio`, a sound file, is what the schedule hears and the output's soundtrack, from its
+    start, cut to the video's length; without it, the input's own track is both.
     """
 
     info, max_frames = source.info, source.max_frames
+    try:
+        timeline = _timeline(config, info, max_frames, audio, schedule_out, say)
+    except BaseException:
+        source.close()
+        raise
     # held from now to the end: a second run aiming at this output is refused before any work
     claim = Claim(output, resume, overwrite)
     sink = None
@@ -82,8 +97,9 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
         # a big frame dreamt on a CPU is a minute's work: hold as few of them as possible, and
         # let the encoder keep less in flight
         lean = info.width * info.height > BIG_FRAME and device.type == "cpu"
+        soundtrack = Path(audio) if audio is not None else info.path if info.has_audio else None
         sink = VideoFileSink(output, info.rate, info.time_base, config.video.crf,
-                             info.path if info.has_audio else None, info.start, overwrite=overwrite,
+                             soundtrack, 0.0 if audio is not None else info.start, overwrite=overwrite,
                              resume=partial, expected_frames=info.frames, lean=lean,
                              hardware=device.type == "cuda", claim=claim)
         # an unseeded resume takes the partial's seed, so the rest is dreamt as the start was
@@ -100,12 +116,17 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
                 raise UsageError(f"{partial.path} already holds {partial.frames} frames, as many as `frames` asks; "
                                  f"nothing to resume")
             source.continue_at(partial.last_time, partial.frames - 1)
-        dreamer = Dreamer.from_config(config.dream, network, guide=load_guide(config.dream))
-        stream = StreamDreamer(dreamer, config.video)
+        stream = _stage(config, network, timeline)
+        core = stream.stream if isinstance(stream, SteeredStream) else stream
+        dreamer = core.dreamer
         tracker = make_tracker(config.video, dreamer.device)
         frames = source.frames()
         if partial is not None:
-            _pick_up(partial, next(frames, None), stream, tracker, info)
+            if timeline is not None:  # the settings the last kept frame was dreamt with
+                for command in timeline.commands(partial.frames - 1, partial.last_time - info.start):
+                    stream.control(command)
+            _pick_up(partial, next(frames, None), core, tracker, info)
+            core.held_strength = core.strength
     except BaseException:
         source.close()
         sink.abort() if sink is not None else claim.abandon()
@@ -114,7 +135,7 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
         done = partial.frames if partial else 0
         try:
             stats = run(_Continued(frames), stream, [sink], policy=EveryFrame(1 if lean else QUEUE_SIZE), tracker=tracker,
-                        progress=progress and (lambda s: progress(done + s.frames, info.frames)))
+                        progress=progress and (lambda s: progress(done + s.frames, info.frames)), schedule=timeline)
         except BaseException as exc:
             kept = sink.abort()
             if kept is not None and sink.frames and not isinstance(exc, KeyboardInterrupt):
@@ -128,7 +149,8 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
             raise UsageError(f"no frames of {info.path} start at or after `start` {info.start:g} s; "
                              f"give an earlier `start`", setting="start")
         cut_short = stats.interrupted or (max_frames is not None and done + stats.frames >= max_frames)
-        sink.close(sink.last_time + 1 / float(info.rate) if cut_short else None)
+        # a soundtrack of its own is cut to the video's length; the input's own runs to its end
+        sink.close(sink.last_time + 1 / float(info.rate) if cut_short or audio is not None else None)
     finally:
         source.close()
     warnings = [*source.notes, *sink.warnings]
@@ -139,9 +161,52 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
                         f"decoded{' (the file is cut short)' if source.truncated else ' (damaged or cut short?)'}")
     elif source.truncated:
         warnings.append(f"{source.path} ended early (cut short?); dreamt what could be read")
+    dreamer = core.dreamer
     return VideoResult(stats, info, f"{config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}",
                        dreamer.device.type, sink.audio.description if sink.audio else "no audio", warnings,
                        partial.frames if partial else 0, dreamer.net.compile_seconds)
+
+
+def _timeline(config: Config, info: VideoInfo, max_frames: int | None, audio, schedule_out, say) -> Timeline | None:
+    """The video's schedule, worked out over its frames (nominal times) before any work."""
+    timeline = build_timeline(config, "video", float(info.rate), info.path, audio, info.start, builtin_presets())
+    if timeline is None:
+        if schedule_out is not None:
+            raise UsageError("`schedule_out` writes a schedule's curves, and nothing is scheduled", setting="schedule_out")
+        return None
+    count = min(c for c in (info.frames, max_frames, MAX_CHECKED) if c is not None) if (info.frames or max_frames) else MAX_CHECKED
+    times = frame_times(count, float(info.rate))
+    if schedule_out is not None:
+        write_curves(timeline, times, schedule_out)
+    else:
+        timeline.curves(times)
+    for line in describe(timeline):
+        if say is not None:
+            say(line)
+    return timeline
+
+
+# frames of a schedule worked out before a run; beyond, the run itself still checks each frame
+MAX_CHECKED = 500_000
+
+
+def _stage(config: Config, network, timeline: Timeline | None):
+    """The dream stage: a StreamDreamer, steered by the schedule when there is one."""
+    dream = config.dream
+    specs = [k.text for k in timeline.keys.get("layers", [])] if timeline is not None else []
+    dreamer = scheduled_dreamer(dream, specs, network, load_guide(dream))
+    stream = StreamDreamer(dreamer, config.video)
+    if timeline is None:
+        return stream
+    keep = {"device": dream.device, "seed": dreamer.seed, "width": dream.width, "precision": dream.precision}
+    looks: dict[str, Dreamer] = {}
+
+    def look(name: str) -> Dreamer:
+        if name not in looks:
+            looks[name] = Dreamer.from_config(build_config(name, {"dream": keep}).dream)
+        return looks[name]
+
+    return SteeredStream(stream, look)
 
 
 # settings that change how fast a video is made, not what it shows: a resume may change them
@@ -170,8 +235,11 @@ def made_from(config: Config, info: VideoInfo) -> dict:
     resume continues the same video or is refused."""
     dream = {k: v for k, v in asdict(config.dream).items() if k not in SPEED_ONLY}
     dream["weights"], dream["guide"] = file_identity(dream["weights"]), file_identity(dream["guide"])
-    return {"streamdream": __version__, "input": file_identity(info.path), "start": info.start,
+    made = {"streamdream": __version__, "input": file_identity(info.path), "start": info.start,
             "size": [info.width, info.height], "dream": dream, "video": asdict(config.video)}
+    if any(v is not None for v in asdict(config.schedule).values()):
+        made["schedule"] = asdict(config.schedule)
+    return made
 
 
 def _flat(record: dict, prefix: str = "") -> dict:

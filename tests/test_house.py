@@ -18,7 +18,8 @@ ROOMS = {
     "engine": {"base", "models"},
     "media": {"base"},
     "pipeline": {"base"},
-    "live": {"base", "models", "engine", "media", "pipeline"},
+    "schedule": {"base", "engine", "media"},
+    "live": {"base", "models", "engine", "media", "pipeline", "schedule"},
 }
 JOBS = {"image", "video", "zoom", "visualize", "metrics", "depth"}
 

@@ -130,6 +130,28 @@ def shift_layers(spec: str, order: list[str], delta: int) -> str:
     return "+".join(parts)
 
 
+def blend_layers(a: str, b: str, weight: float) -> str:
+    """The layer spec `weight` of the way from spec `a` to spec `b`: each term's weight scaled by
+    1 - weight or weight, the same layer's terms added up. 'block4', 'block12', 0.25 ->
+    'block4*0.75+block12*0.25'; at 0 and 1 the specs themselves, so a schedule's keyframes
+    dream exactly what they name."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must be in [0, 1], got {weight}")
+    if weight == 0.0 or a == b:
+        return a
+    if weight == 1.0:
+        return b
+    total: dict[tuple[str, int | None], float] = {}
+    for terms, share in ((parse_terms(a), 1.0 - weight), (parse_terms(b), weight)):
+        for name, index, w in terms:
+            total[(name, index)] = total.get((name, index), 0.0) + w * share
+    parts = []
+    for (name, index), w in total.items():
+        term = name if index is None else f"{name}:{index}"
+        parts.append(term if w == 1.0 else f"{term}*{w:.6g}")
+    return "+".join(parts)
+
+
 def weighted_sum(terms: Iterable[tuple[Objective, float]]) -> Objective | None:
     """The sum of (objective, weight) terms, in order, as one flat objective (a spec of many terms
     must not nest one call per term); None when there are none."""

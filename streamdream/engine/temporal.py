@@ -155,6 +155,7 @@ class StreamDreamer:
         self.band_offset = 0  # where this round's bands begin (see VideoConfig.step_regions)
         self.carried = 0  # frames since the last keyframe
         self.strength = 1.0  # scales the step and the strength held (the +/- keys)
+        self.held_strength = 1.0  # the strength the carried detail was made at
         self.zoom = 1.0  # >1: the carried detail grows by this a frame (an installation deepening a still scene)
         self.extra_iterations = 0  # more full-size steps a frame (also for deepening)
 
@@ -202,13 +203,15 @@ class StreamDreamer:
             # a cut in live mode: the new scene dreams itself in (everything is newly shown)
             with record_function("streamdream.keyframe"):
                 self._anchor(self._seed(base))
+            self.held_strength = self.strength
             self.settled = torch.zeros_like(self.settled)
             keyframe = False
             # the seed is of this very frame: it stays where it is (a cut's motion trusts nothing)
             motion = Motion(np.zeros_like(motion.flow), np.ones_like(motion.mask), False)
         if keyframe:
             with record_function("streamdream.keyframe"):
-                dreamt = self.dreamer.dream_tensor(base)
+                dreamt = self._dreamer().dream_tensor(base)
+            self.held_strength = self.strength
             self.keyframes += 1
             self.carried = 0
             self.settled = torch.ones_like(base[:, :1])
@@ -219,9 +222,10 @@ class StreamDreamer:
         if keyframe or self.zoom != 1.0 or self.since_anchor >= ANCHOR_FRAMES:
             self._anchor(self.detail)
         if keyframe:
-            # np.quantile, not torch.quantile: older torch refuses inputs over 16M values (big frames)
-            self.low = float(np.quantile(local_strength(self.detail).float().cpu().numpy(), HOLD_LOW))
-            self.mean = float(self.detail.abs().mean())
+            # np.quantile, not torch.quantile: older torch refuses inputs over 16M values (big frames);
+            # the targets are the strength-1 dream's, which `strength` scales as it changes
+            self.low = float(np.quantile(local_strength(self.detail).float().cpu().numpy(), HOLD_LOW)) / self.strength
+            self.mean = float(self.detail.abs().mean()) / self.strength
         with record_function("streamdream.download"):
             return to_frame(dreamt)
 
@@ -233,9 +237,14 @@ class StreamDreamer:
         self.gain = torch.ones_like(detail[:, :1])
         self.since_anchor = 0
 
+    def _dreamer(self) -> Dreamer:
+        """The dreamer whose full dreams (keyframes, cut seeds) take `strength`'s step, as the steps do."""
+        d = self.dreamer
+        return d if self.strength == 1.0 else replace(d, config=replace(d.config, step=d.config.step * self.strength))
+
     def _seed(self, base: torch.Tensor) -> torch.Tensor:
         """The detail (1, 3, H, W) a live cut starts from: a quick small dream of the new shot."""
-        d = self.dreamer
+        d = self._dreamer()
         h, w = base.shape[2:]
         size = (max(MIN_SIDE, round(h * CUT_SEED_SCALE)), max(MIN_SIDE, round(w * CUT_SEED_SCALE)))
         small = resize(base, size)
@@ -276,6 +285,12 @@ class StreamDreamer:
             if self.zoom != 1.0:  # >= 1 (an enlargement), so the view never reaches past the edges
                 # the anchor's part no longer matches the view: `next` anchors afresh after this frame
                 detail, settled = zoom_view(detail, self.zoom)[0], zoom_view(settled, self.zoom)[0]
+            if self.strength != self.held_strength:
+                # a change of strength (a key, a schedule) scales the dream carried so far at once,
+                # so what is shown follows it to the frame, up on a beat and down after it
+                ratio = self.strength / self.held_strength
+                detail.mul_(ratio), anchored.mul_(ratio), self.gain.mul_(ratio)
+                self.held_strength = self.strength
             gain = strength_gain(detail, self.low * self.strength, self.mean * self.strength, v.max_gain)
             self.gain.mul_(gain)
             self.anchored = anchored * gain

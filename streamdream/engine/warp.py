@@ -88,8 +88,11 @@ def _remap(image, flow, mode: str):
     return out
 
 
-def zoom_view(image: torch.Tensor, scale: float, degrees: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """`image` (1, C, H, W) zoomed into its centre by `scale` (>1 enlarges) and turned by `degrees`.
+def zoom_view(image: torch.Tensor, scale: float, degrees: float = 0.0,
+              shift: tuple[float, float] = (0.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:
+    """`image` (1, C, H, W) zoomed into its centre by `scale` (>1 enlarges) and turned by `degrees`,
+    the view moved by `shift` (x, y), shares of the width and height (0.01: the view moves 1%
+    of the width right, so the picture moves left).
 
     Returns the view and a mask (1, 1, H, W): 1 where the view shows the image, 0 where a
     zoom-out (scale < 1) or a turn reaches past its edges (there the border is reflected).
@@ -101,7 +104,9 @@ def zoom_view(image: torch.Tensor, scale: float, degrees: float = 0.0) -> tuple[
     _, _, h, w = image.shape
     a = math.radians(degrees)
     cos, sin = math.cos(a) / scale, math.sin(a) / scale
-    theta = torch.tensor([[[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]]], dtype=image.dtype, device=image.device)
+    # affine_grid's coordinates run -1 to 1 across the frame: a share p of it is 2p
+    tx, ty = 2.0 * shift[0], 2.0 * shift[1]
+    theta = torch.tensor([[[cos, -sin * h / w, tx], [sin * w / h, cos, ty]]], dtype=image.dtype, device=image.device)
     grid = F.affine_grid(theta, list(image.shape), align_corners=False)
     view = F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     inside = (grid.abs() <= 1.0).all(dim=-1)[:, None].to(image.dtype)

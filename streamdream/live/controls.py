@@ -24,6 +24,7 @@ KEYS: dict[str, Command] = {
     "r": Command("record"),
     "s": Command("snapshot"),
     "h": Command("hud"),
+    "t": Command("tap"),  # tap tempo: beats (b, beat) follow the taps
 }
 
 

@@ -25,10 +25,12 @@ from ..media.images import write_image
 from ..media.outputs import VIDEO_SUFFIXES, check_output, unused_path
 from ..pipeline import NewestFrame, RunStats, close_all, run
 from ..presets import builtin_presets
+from ..schedule.plan import build_timeline
 from .camera import CameraLost
 from .compositor import Compositor
 from .controls import OscControl
 from .hud import draw_hud, hud_lines
+from .listen import LiveAudio, TapTempo
 from .outputs import Recorder, VirtualCameraSink
 from .sources import ReconnectingSource, open_live_source
 from .stage import LiveStage
@@ -43,9 +45,13 @@ class LiveShow:
     out the display's own, and cycles presets in installation mode (every `cycle` seconds)."""
 
     def __init__(self, stage: LiveStage, compositor: Compositor, window=None, recorder=None,
-                 cycle: float | None = None, say: Callable[[str], None] = print, snapshots: Path = Path(".")):
+                 cycle: float | None = None, say: Callable[[str], None] = print, snapshots: Path = Path("."),
+                 timeline=None, heard: LiveAudio | None = None):
         self.stage, self.compositor, self.window, self.recorder = stage, compositor, window, recorder
         self.cycle, self.say, self.snapshots = cycle, say, snapshots
+        self.timeline, self.heard = timeline, heard
+        self.tapper = TapTempo()
+        self.begin = time.perf_counter()
         self.to_dream = ControlChannel()
         self.commands = window.commands if window is not None else ControlChannel()
         self.hud = False
@@ -66,6 +72,12 @@ class LiveShow:
             self.window.toggle_fullscreen()
         elif name == "hud":
             self.hud = not self.hud
+        elif name == "tap":
+            at = time.perf_counter() - self.begin
+            bpm = self.tapper.tap(at)
+            if bpm is not None and self.timeline is not None and 20 <= bpm <= 400:
+                self.timeline.set_tempo(bpm, self.tapper.taps)
+                self.say(f"tempo {bpm:.1f} bpm (tapped)")
         elif name == "record" and self.recorder is not None:
             if self.recorder.recording:
                 self.say(f"recorded {self.recorder.stop()}")
@@ -91,7 +103,20 @@ class LiveShow:
         if self.window is not None:
             recording = self.recorder is not None and self.recorder.recording
             lines = hud_lines(stats, self.stage.description, recording, self.stage.deepening) if self.hud else None
+            if lines is not None and self.timeline is not None:
+                lines.append(self.hearing())
             self.window.overlay = (lambda image: draw_hud(image, lines)) if lines else None
+
+
+    def hearing(self) -> str:
+        """The HUD's line of what the schedule hears and counts now."""
+        values = self.timeline.names(0, time.perf_counter() - self.begin)
+        shown = [f"{k} {values[k]:.2f}" for k in ("rms", "onset", "beat", "low", "mid", "high") if k in values]
+        if "b" in values:
+            shown.append(f"b {values['b']:.1f}")
+        if values.get("bpm"):
+            shown.append(f"{values['bpm']:.0f} bpm")
+        return "  ".join(shown) or "no sound, no tempo"
 
 
 def rss_mb() -> float:
@@ -120,6 +145,8 @@ class WebcamOptions:
     osc: int | None = None
     osc_host: str = "127.0.0.1"
     preset: str | None = None  # the name the run started with, for the HUD
+    audio_input: str | None = None  # hear this sound device (a name or an index; "" the default one)
+    sound: object = None  # blocks of samples to hear instead of a device (tests, benchmarks)
 
 
 @dataclass
@@ -174,8 +201,14 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
     # the GIL while the display thread runs Python: a short switch interval gives it the GIL
     # back sooner, and more dreamt frames a second on a CPU
     sys.setswitchinterval(0.0005)
-    stage = None
+    stage = heard = None
     try:
+        # a live show's time is seconds since it started, its beats at `bpm` or tapped, its sound heard
+        if options.sound is not None or options.audio_input is not None:
+            device = options.audio_input if options.audio_input not in (None, "") else None
+            device = int(device) if isinstance(device, str) and device.isdigit() else device
+            heard = LiveAudio(options.sound, device)
+        timeline = build_timeline(config, "webcam", live.fps, None, None, 0.0, builtin_presets(), heard)
         keep = {"device": d.device, "seed": d.seed, "width": width}
         stage = LiveStage(replace(config, dream=replace(d, width=width)), sorted(builtin_presets()), keep,
                           options.installation, say)
@@ -183,7 +216,8 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         compositor = Compositor(live.blend, live.fade if options.installation else 0.0)
         recorder = Recorder(options.record, fps=live.fps, crf=config.video.crf, overwrite=options.overwrite)
         sinks.append(recorder)
-        show = LiveShow(stage, compositor, window, recorder, live.cycle if options.installation else None, say)
+        show = LiveShow(stage, compositor, window, recorder, live.cycle if options.installation else None, say,
+                        timeline=timeline, heard=heard)
         if options.osc is not None:
             osc = OscControl(show.commands, options.osc, options.osc_host, say)
             say(f"listening for OSC on {options.osc_host}:{osc.port}")
@@ -204,7 +238,7 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
             policy = NewestFrame(compositor, compositor.idle if options.installation else None)
             stats = run(source, stage, sinks, policy=policy, tracker=tracker, controls=show.commands,
                         handle=show.handle, duration=options.duration, progress=progress,
-                        stage_commands=show.to_dream)
+                        stage_commands=show.to_dream, schedule=timeline)
         except CameraLost as exc:
             close_all(sinks, error=False)
             kept = f"; {', '.join(map(str, recorder.written))} finalised" if recorder.written else ""
@@ -221,6 +255,8 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         sys.setswitchinterval(switch)
         if osc is not None:
             osc.close()
+        if heard is not None:
+            heard.close()
     close_all(sinks, error=False)
     warnings = list(getattr(window, "warnings", []))
     return WebcamResult(stats, source.info, stage.description, recorder.written, show.snapshot_paths,

@@ -21,8 +21,10 @@ from .. import models
 from ..commands import Command, clamp_strength
 from ..config import Config
 from ..engine import objectives
+from ..engine.colors import mix_colors
 from ..engine.dreamer import Dreamer
 from ..engine.motion import Motion, scale_motion
+from ..engine.steering import with_layers, with_settings
 from ..engine.temporal import StreamDreamer
 from ..errors import StreamdreamError, UsageError
 from ..frames import MIN_SIDE
@@ -136,6 +138,7 @@ class LiveStage:
         self.stream = StreamDreamer(dreamer, replace(config.video, step_regions=regions), live=True)
         self.scale = config.live.dream_scale or (LIVE_CPU_SCALE if cpu else 1.0)
         self.switches = 0  # bumped on every change of look; the display cross-fades on it
+        self.colors = 1.0  # how much of the dream's own colour is shown (see engine.colors)
         self.still_since: float | None = None
         self.deepening = False
 
@@ -200,6 +203,14 @@ class LiveStage:
             self.stream.strength = clamp_strength(self.stream.strength * float(value))
         elif name == "set_strength":
             self.stream.strength = clamp_strength(value)
+        elif name in ("step", "jitter"):
+            self.stream.dreamer = with_settings(self.stream.dreamer, **{name: value})
+        elif name == "colors":
+            self.colors = float(value)
+        elif name == "layer" and isinstance(value, str) and self.target == self.index and self._reaches(value):
+            # a spec on the network in hand (a schedule's blend, frame after frame): the objective alone
+            self.stream.dreamer = with_layers(self.stream.dreamer, value)
+            self.config = replace(self.config, dream=self.stream.dreamer.config)
         elif name == "layer":
             d = self._target_config().dream
             current = self.target_layers or d.layers
@@ -208,6 +219,17 @@ class LiveStage:
             order = list(models.get_spec(d.model).layers)
             layers = value if isinstance(value, str) else objectives.shift_layers(current, order, int(value))
             self.target_layers = layers
+
+    def _reaches(self, spec: str) -> bool:
+        """Whether the dreamer in hand reaches every layer of `spec` (and dreams no guide)."""
+        d = self.stream.dreamer
+        if d.config.guide:
+            return False
+        try:
+            layers = {models.resolve_layer(d.net.spec, name) for name, _, _ in objectives.parse_terms(spec)}
+        except UsageError:
+            return False
+        return layers <= d.net.wanted
 
     def _target_config(self) -> Config:
         """The config of the look the commands asked for (the current one while it is built)."""
@@ -257,10 +279,12 @@ class LiveStage:
         h, w = image.shape[:2]
         sh, sw = self.dream_size(h, w)
         if (sh, sw) == (h, w):
-            return self.stream.next(image, scale_motion(motion, h, w)).astype(np.float32) - image
-        small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
-        dreamt = self.stream.next(small, scale_motion(motion, sh, sw))
-        return cv2.resize(dreamt.astype(np.float32) - small, (w, h), interpolation=cv2.INTER_LINEAR)
+            detail = self.stream.next(image, scale_motion(motion, h, w)).astype(np.float32) - image
+        else:
+            small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
+            dreamt = self.stream.next(small, scale_motion(motion, sh, sw))
+            detail = cv2.resize(dreamt.astype(np.float32) - small, (w, h), interpolation=cv2.INTER_LINEAR)
+        return mix_colors(detail, self.colors)
 
     def _watch_stillness(self, motion: Motion | None) -> None:
         """Installation mode: after `still_seconds` without motion the dream deepens (more steps,
