@@ -21,6 +21,7 @@ from .engine.steering import SteeredStream, scheduled_dreamer
 from .engine.temporal import StreamDreamer
 from .errors import UsageError
 from .frames import Frame
+from .media.audio_in import check_audio
 from .media.images import load_guide
 from .media.outputs import Claim
 from .media.resume import read_partial
@@ -84,6 +85,8 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
 
     info, max_frames = source.info, source.max_frames
     try:
+        if audio is not None:
+            check_audio(audio)
         timeline = _timeline(config, info, max_frames, audio, schedule_out, say)
     except BaseException:
         source.close()

@@ -20,6 +20,7 @@ from .config import Config
 from .engine.colors import mix_colors
 from .engine.steering import scheduled_dreamer, steer, with_settings
 from .live.window import WindowSink
+from .media.audio_in import check_audio
 from .media.images import load_guide, start_picture
 from .media.outputs import VIDEO_SUFFIXES, check_output
 from .media.video_out import VideoFileSink
@@ -152,6 +153,8 @@ def run_zoom(config: Config, start: str, output: str | Path | None = None, frame
     z = config.zoom
     if output is not None:
         output = check_output(output, [start, config.dream.guide, audio], overwrite, VIDEO_SUFFIXES)
+    if audio is not None:
+        check_audio(audio)
     timeline = build_timeline(config, "zoom", z.fps, None, audio, 0.0)
     if timeline is not None:
         timeline.curves(frame_times(frames or z.fps * 60, z.fps))  # the whole schedule checked first

@@ -219,6 +219,10 @@ def test_audio_file_drives_beats_and_becomes_the_soundtrack(tmp_path):
     assert audio_seconds == pytest.approx(2.0, abs=0.1)  # cut to the video's length
     record = json.loads(curves.read_text())
     assert 3 <= len(record["beats"]) <= 5 and max(record["strength"]) > 2.0 and min(record["strength"]) == 0.6
+    # a sound file that is not there, or has no sound, is refused before any work
+    assert main(["video", str(clip), "-o", str(tmp_path / "c.mp4"), *FAST, "--audio", str(tmp_path / "none.wav")]) == 2
+    assert main(["video", str(clip), "-o", str(tmp_path / "c.mp4"), *FAST, "--audio", str(clip)]) == 2
+    assert not (tmp_path / "c.mp4").exists()
     # the clip alone has no sound to hear
     assert main(["video", str(clip), "-o", str(tmp_path / "b.mp4"), *FAST, "--schedule", "strength=0:(rms)"]) == 2
 

@@ -45,3 +45,18 @@ def read_audio(path: str | Path, rate: int = 22050, role: str = "audio") -> np.n
                 raise UsageError(f"the audio of {path} cannot be decoded ({exc.strerror or exc})") from None
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     return np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def check_audio(path: str | Path, role: str = "audio") -> Path:
+    """`path` if it is a file FFmpeg reads with an audio stream; UsageError saying what is wrong."""
+    import av
+
+    path = Path(path)
+    input_file(path, role)
+    try:
+        with av.open(str(path), mode="r") as container:
+            if not container.streams.audio:
+                raise UsageError(f"{role} {path} has no audio stream; give a sound file (WAV, MP3, AAC, ...)")
+    except av.error.FFmpegError as exc:
+        raise UsageError(f"{role} {path} is not a file FFmpeg can read ({exc.strerror or exc})") from None
+    return path

@@ -95,7 +95,7 @@ def analyse(samples: np.ndarray, rate: int = RATE) -> AudioFeatures:
     bands = [np.sqrt((spectrum[(freqs >= lo) & (freqs < hi)] ** 2).mean(axis=0)) for lo, hi in BANDS]
     times = librosa.frames_to_time(np.arange(len(rms)), sr=rate, hop_length=HOP)
     loud = _normalised(rms)
-    beats = times[_beat_frames(librosa, onset, loud, rate)]
+    beats = times[_beat_frames(librosa, onset, loud, rate, _flux(bands[0]))]
     # the tempo from the beats themselves (their mean interval), not from the tempogram's lag
     # grid, which at this hop is 2-3% coarse at 120 bpm
     intervals = np.diff(beats)
@@ -107,7 +107,7 @@ def analyse(samples: np.ndarray, rate: int = RATE) -> AudioFeatures:
     return AudioFeatures(times, curves, beats, bpm, duration)
 
 
-def _beat_frames(librosa, onset: np.ndarray, loud: np.ndarray, rate: int) -> np.ndarray:
+def _beat_frames(librosa, onset: np.ndarray, loud: np.ndarray, rate: int, bass: np.ndarray) -> np.ndarray:
     """The feature frames of the beats: tracked afresh in each stretch of sound between
     silences (a tracker carried across a silence keeps the old phase, and came back half a beat
     off), each beat then moved to the start of the onset it sits on (the onset envelope peaks a
@@ -135,11 +135,30 @@ def _beat_frames(librosa, onset: np.ndarray, loud: np.ndarray, rate: int) -> np.
         if b - a < gap:
             continue
         _, frames = librosa.beat.beat_track(onset_envelope=onset[a:b], sr=rate, hop_length=HOP, units="frames")
-        for f in np.asarray(frames, dtype=int) + a:
+        for f in _on_the_bass(np.asarray(frames, dtype=int) + a, bass, a, b):
             near = attacks[(attacks <= f) & (attacks >= f - window)]
             found.append(int(near[-1]) if near.size else int(f))
     beats = np.array(sorted(set(found)), dtype=int)
     return beats[(beats < n) & sounding[np.minimum(beats, n - 1)] | (beats < n) & _loud_after(loud, beats, n)]
+
+
+def _flux(band: np.ndarray) -> np.ndarray:
+    """How much a band's energy rises from one feature frame to the next (0 where it falls)."""
+    return np.maximum(np.diff(band, prepend=band[:1]), 0.0)
+
+
+def _on_the_bass(frames: np.ndarray, bass: np.ndarray, a: int, b: int) -> np.ndarray:
+    """`frames`, or the same half a beat later, whichever the low band rises on more: a short
+    stretch (after a silence) let the tracker lock onto the hats between the beats, where the
+    kicks and snares, on the beats, carry the low notes."""
+    if frames.size < 2:
+        return frames
+    half = int(round(float(np.median(np.diff(frames))) / 2))
+    moved = frames + half
+    rise = lambda at: float(bass[np.clip(at, a, b - 1)].mean())
+    if rise(moved) > 1.5 * rise(frames) + 1e-9:
+        return moved[moved < b]
+    return frames
 
 
 def _loud_after(loud: np.ndarray, beats: np.ndarray, n: int) -> np.ndarray:
