@@ -201,6 +201,7 @@ def main() -> None:
     row("layers cross-fade: largest strength jump", f"{jump:.1%}", "<= 20%", jump <= 0.2, args.input.name)
     row("layers cross-fade: concentration max", f"{m.concentration_max:.3f}", "<= 0.2", m.concentration_max <= 0.2,
         args.input.name)
+    sheet(inputs, outputs, [5, n // 3, 2 * n // 3, n - 25, n - 5], args.out / "layers_sheet.png")
     numbers.update(layers_coherence=m.coherence, layers_coherence_moving=m.coherence_moving, layers_jump=jump,
                    layers_concentration=m.concentration_max)
 
@@ -270,7 +271,7 @@ def main() -> None:
 
         pictures = args.markdown.parent / "schedule"
         pictures.mkdir(parents=True, exist_ok=True)
-        for name in ("beat_strip.png", "beat_curves.png"):
+        for name in ("beat_strip.png", "beat_curves.png", "layers_sheet.png"):
             shutil.copyfile(args.out / name, pictures / name)
         lines = ["# Schedules and audio: measured", "", f"Written by `scripts/bench_schedule.py` on {numbers['machine']}, "
                  f"{args.width} wide, the default look, seed 3.", "",
@@ -279,7 +280,9 @@ def main() -> None:
         lines += ["", "The beat-driven clip (`strength = \"0:(0.6 + 1.6*beat)\"` on the drum clip), frames on a beat "
                   "and six frames after, input above, output below, each with its mean strength:", "",
                   "![frames on and between beats](schedule/beat_strip.png)", "", "Its schedule, as "
-                  "`streamdream schedule` draws it:", "", "![the schedule's curves](schedule/beat_curves.png)"]
+                  "`streamdream schedule` draws it:", "", "![the schedule's curves](schedule/beat_curves.png)", "",
+                  f"The layers cross-fade (`layers = \"0:(block6), {n - 1}:(block12)\"`), input above, output below:", "",
+                  "![a layers cross-fade](schedule/layers_sheet.png)"]
         args.markdown.write_text("\n".join(lines) + "\n")
 
 
@@ -298,6 +301,15 @@ def strip(inputs, outputs, beat_frames, st, path: Path) -> None:
         tiles.append(column)
     if tiles:
         cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(tiles, axis=1), cv2.COLOR_RGB2BGR))
+
+
+def sheet(inputs, outputs, picks, path: Path) -> None:
+    """Input over output at each of `picks`, numbered."""
+    picks = [k for k in picks if 0 <= k < len(outputs)]
+    columns = [np.concatenate([inputs[k], outputs[k]], axis=0).copy() for k in picks]
+    for k, column in zip(picks, columns):
+        cv2.putText(column, str(k), (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(columns, axis=1), cv2.COLOR_RGB2BGR))
 
 
 def plot(timeline, path: Path) -> None:
