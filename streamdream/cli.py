@@ -368,10 +368,14 @@ def cmd_webcam(args: argparse.Namespace) -> int:
         raise UsageError(f"--duration must be 0.1 to 10000000 seconds, got {args.duration}")
     if args.osc is not None and not 0 <= args.osc <= 65535:
         raise UsageError(f"--osc must be a UDP port, 0 to 65535, got {args.osc}")
+    if args.serve is not None and not 0 <= args.serve <= 65535:
+        raise UsageError(f"--serve must be a TCP port, 0 to 65535, got {args.serve}")
+    if args.serve_token is not None and len(args.serve_token) < 8:
+        raise UsageError("--serve-token must be at least 8 characters")
     config = load_config(args, live={"fps": args.fps, "cycle": args.cycle})
     options = WebcamOptions(args.source, not args.no_window, args.fullscreen, args.record, args.overwrite,
                             args.duration, args.installation, args.virtual_camera, args.osc, args.osc_host,
-                            args.preset, args.audio_input)
+                            args.preset, args.audio_input, args.serve, args.serve_host, args.serve_token)
     with live_status(args.installation) as status:
         result = run_webcam(options, config, say, status)
     stats = result.stats
@@ -537,6 +541,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "needs the [live] extra")
     p.add_argument("--osc", type=int, metavar="PORT", help="take OSC control messages on this UDP port ([live] extra)")
     p.add_argument("--osc-host", default="127.0.0.1", help="address to listen for OSC on (default 127.0.0.1 only)")
+    p.add_argument("--serve", nargs="?", type=int, const=8080, metavar="PORT",
+                   help="a web page to watch and steer the show from a phone (default port 8080; [web] extra)")
+    p.add_argument("--serve-host", default="127.0.0.1",
+                   help="address for the web page (default 127.0.0.1 only; any other needs the printed token)")
+    p.add_argument("--serve-token", help="the web page's token (default: a new one, printed, off loopback)")
     p.add_argument("--audio-input", nargs="?", const="", metavar="DEVICE",
                    help="hear a microphone (default one, or a name or index) for --schedule's rms, beat, ...; "
                         "needs the [audio] extra; t taps the tempo")

@@ -44,6 +44,8 @@ OSC_ADDRESSES = {
     "/streamdream/strength": "strength factor, 0.1 to 10 (1 = the preset's)",
     "/streamdream/layer": "a layer spec (block7) or a step (+1 deeper, -1 shallower)",
     "/streamdream/freeze": "1 freeze, 0 run",
+    "/streamdream/record": "start or stop recording",
+    "/streamdream/snapshot": "save the picture shown",
 }
 
 
@@ -54,6 +56,8 @@ def osc_command(address: str, args: tuple) -> Command:
         return Command("preset", 1)
     if address == "/streamdream/preset/prev":
         return Command("preset", -1)
+    if address in ("/streamdream/record", "/streamdream/snapshot") and not args:
+        return Command(address.rsplit("/", 1)[1])
     if len(args) != 1:
         raise ValueError(f"{address} takes one argument, got {len(args)}")
     if address == "/streamdream/preset":

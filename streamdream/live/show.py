@@ -31,6 +31,7 @@ from .compositor import Compositor
 from .controls import OscControl
 from .hud import draw_hud, hud_lines
 from .listen import LiveAudio, TapTempo
+from .web import Preview, WebControl
 from .outputs import Recorder, VirtualCameraSink
 from .sources import ReconnectingSource, open_live_source
 from .stage import LiveStage
@@ -51,6 +52,7 @@ class LiveShow:
         self.cycle, self.say, self.snapshots = cycle, say, snapshots
         self.timeline, self.heard = timeline, heard
         self.tapper = TapTempo()
+        self.web = None  # the web page, when served
         self.begin = time.perf_counter()
         self.to_dream = ControlChannel()
         self.commands = window.commands if window is not None else ControlChannel()
@@ -108,6 +110,16 @@ class LiveShow:
             self.window.overlay = (lambda image: draw_hud(image, lines)) if lines else None
 
 
+    def figures(self, stats: RunStats, camera: str) -> dict:
+        """What the web page shows and /status.json answers."""
+        recording = self.recorder is not None and self.recorder.recording
+        return {"look": self.stage.description, "preset": self.stage.name, "presets": self.stage.presets,
+                "camera_fps": stats.camera_fps, "dream_fps": stats.dream_fps, "display_fps": stats.display_fps,
+                "latency_ms": stats.latency_ms, "dropped": stats.dropped, "frames": stats.frames,
+                "dreamt": stats.dreamt, "strength": self.stage.stream.strength, "recording": recording,
+                "frozen": self.compositor.frozen is not None, "uptime_s": time.perf_counter() - self.begin,
+                "rss_mb": rss_mb(), "camera": camera}
+
     def hearing(self) -> str:
         """The HUD's line of what the schedule hears and counts now."""
         values = self.timeline.names(0, time.perf_counter() - self.begin)
@@ -146,6 +158,9 @@ class WebcamOptions:
     osc_host: str = "127.0.0.1"
     preset: str | None = None  # the name the run started with, for the HUD
     audio_input: str | None = None  # hear this sound device (a name or an index; "" the default one)
+    serve: int | None = None  # the web page's port (0: any free one)
+    serve_host: str = "127.0.0.1"
+    serve_token: str | None = None  # None: one is made where the host is not loopback
     sound: object = None  # blocks of samples to hear instead of a device (tests, benchmarks)
 
 
@@ -161,12 +176,14 @@ class WebcamResult:
 
 
 def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None] = print,
-               status: Callable[[RunStats, str], None] | None = None, opener=None, sinks=()) -> WebcamResult:
+               status: Callable[[RunStats, str], None] | None = None, opener=None, sinks=(),
+               commands: ControlChannel | None = None) -> WebcamResult:
     """`streamdream webcam` as a library call. Everything is checked and opened before the
     network loads (a missing camera or screen is one line at once); then the show runs until
     q, --duration, Ctrl-C or the end of the source. A lost camera ends it with the recording
     finalised, or, in installation mode, is waited for. `status(stats, look)` gets every frame;
-    `sinks` are fed too (a contact sheet's, a test's); `opener` makes camera captures (tests).
+    `sinks` are fed too (a contact sheet's, a test's); `opener` makes camera captures (tests);
+    `commands`, without a window, is the show's channel, for a program to steer it (quit ends it).
     """
 
     live, d = config.live, config.dream
@@ -201,7 +218,7 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
     # the GIL while the display thread runs Python: a short switch interval gives it the GIL
     # back sooner, and more dreamt frames a second on a CPU
     sys.setswitchinterval(0.0005)
-    stage = heard = None
+    stage = heard = web = None
     try:
         # a live show's time is seconds since it started, its beats at `bpm` or tapped, its sound heard
         if options.sound is not None or options.audio_input is not None:
@@ -218,13 +235,24 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         sinks.append(recorder)
         show = LiveShow(stage, compositor, window, recorder, live.cycle if options.installation else None, say,
                         timeline=timeline, heard=heard)
+        if commands is not None and window is None:
+            show.commands = commands
         if options.osc is not None:
             osc = OscControl(show.commands, options.osc, options.osc_host, say)
             say(f"listening for OSC on {options.osc_host}:{osc.port}")
+        if options.serve is not None:
+            preview = Preview()
+            sinks.append(preview)
+            web = WebControl(show.commands, preview, lambda: show.figures(latest[0], source.info),
+                             options.serve, options.serve_host, options.serve_token, say)
+            show.web = web
         if options.record:
             recorder.start()
 
+        latest = [RunStats()]
+
         def progress(stats: RunStats) -> None:
+            latest[0] = stats
             show.tick(stats)
             if status is not None:
                 status(stats, stage.description)
@@ -257,6 +285,8 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
             osc.close()
         if heard is not None:
             heard.close()
+        if web is not None:
+            web.close()
     close_all(sinks, error=False)
     warnings = list(getattr(window, "warnings", []))
     return WebcamResult(stats, source.info, stage.description, recorder.written, show.snapshot_paths,
