@@ -267,6 +267,29 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_service(args: argparse.Namespace) -> int:
+    import contextlib
+    import io
+
+    from . import service
+
+    if args.action == "remove":
+        service.remove(say)
+        return 0
+    if "--installation" in args.webcam_args:
+        raise UsageError("the service runs webcam --installation already; leave --installation out")
+    said = io.StringIO()
+    try:  # refused now, not at the next boot
+        with contextlib.redirect_stderr(said), contextlib.redirect_stdout(said):
+            build_parser().parse_args(["webcam", *args.webcam_args])
+    except SystemExit as exc:
+        if exc.code:
+            why = (said.getvalue().strip().splitlines() or [""])[-1].split("error: ")[-1]
+            raise UsageError(f"webcam would refuse {' '.join(args.webcam_args)}: {why}") from None
+    service.install(["webcam", "--installation", *args.webcam_args], args.print_only, say)
+    return 0
+
+
 def cmd_metrics(args: argparse.Namespace) -> int:
     from .metrics import measure_files
 
@@ -588,6 +611,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing plot")
     p.set_defaults(run=cmd_schedule)
 
+    p = sub.add_parser("service", parents=[common], help="an installation that restarts itself (a systemd user unit)")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = actions.add_parser("install", help="write and enable the unit: runs webcam --installation ARGS")
+    q.add_argument("--print", dest="print_only", action="store_true", help="show the unit, write nothing")
+    q.set_defaults(webcam_args=[])  # every other argument: webcam's flags, e.g. --source 0 --serve (see main)
+    actions.add_parser("remove", help="disable and delete the unit")
+    p.set_defaults(run=cmd_service)
+
     p = sub.add_parser("metrics", parents=[common], help="temporal coherence, strength and depth of a dreamt video")
     p.add_argument("input", help="the original video")
     p.add_argument("output", help="its dream")
@@ -611,7 +642,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "command", None) == "service" and getattr(args, "action", None) == "install":
+        args.webcam_args = extra  # checked against webcam's own flags by service.install
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     allocator.keep_freed_memory()  # before any thread starts: each keeps the allocator arena it starts with
     try:
         with signals.handled(exiting=True):
