@@ -398,7 +398,8 @@ def cmd_webcam(args: argparse.Namespace) -> int:
     config = load_config(args, live={"fps": args.fps, "cycle": args.cycle})
     options = WebcamOptions(args.source, not args.no_window, args.fullscreen, args.record, args.overwrite,
                             args.duration, args.installation, args.virtual_camera, args.osc, args.osc_host,
-                            args.preset, args.audio_input, args.serve, args.serve_host, args.serve_token)
+                            args.preset, args.audio_input, args.serve, args.serve_host, args.serve_token,
+                            args.midi, args.midi_map, args.midi_learn)
     with live_status(args.installation) as status:
         result = run_webcam(options, config, say, status)
     stats = result.stats
@@ -569,6 +570,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serve-host", default="127.0.0.1",
                    help="address for the web page (default 127.0.0.1 only; any other needs the printed token)")
     p.add_argument("--serve-token", help="the web page's token (default: a new one, printed, off loopback)")
+    p.add_argument("--midi", nargs="?", const="", metavar="PORT",
+                   help="take a MIDI controller's knobs and pads (default: the first port; [live] extra)")
+    p.add_argument("--midi-map", metavar="FILE.toml", help="what each control steers; learn saves here")
+    p.add_argument("--midi-learn", action="store_true", help="start in learn mode: move a control for each "
+                                                             "parameter in turn (l arms the next one too)")
     p.add_argument("--audio-input", nargs="?", const="", metavar="DEVICE",
                    help="hear a microphone (default one, or a name or index) for --schedule's rms, beat, ...; "
                         "needs the [audio] extra; t taps the tempo")

@@ -295,14 +295,30 @@ def test_the_schedule_command_plots_and_prints(tmp_path, capsys):
 
 
 def test_a_live_show_follows_its_schedule():
-    from streamdream.live.show import WebcamOptions, run_webcam
     from streamdream.presets import build_config
 
     config = build_config(None, {"dream": {"width": 96, "octaves": 1, "iterations": 1, "layers": "block3", "seed": 1,
                                            "device": "cpu"},
                                  "schedule": {"strength": "0:(0.5), 0.5s:(2.5)", "colors": "0:(0)"}})
-    result = run_webcam(WebcamOptions("test", window=False, duration=3.0), config, say=lambda m: None)
+    result = live_until(config, lambda stats, look: look.endswith("x2.50"))
     assert result.stats.dreamt > 2 and result.look.endswith("x2.50")
+
+
+def live_until(config, done, **options):
+    """A live show on the test scene, quit once `done(stats, look)` holds for a shown frame."""
+    from streamdream.commands import Command, ControlChannel
+    from streamdream.live.show import WebcamOptions, run_webcam
+
+    channel = ControlChannel()
+
+    def status(stats, look):
+        if done(stats, look):
+            channel.put(Command("quit"))
+
+    result = run_webcam(WebcamOptions("test", window=False, duration=300.0, **options), config, say=lambda m: None,
+                        status=status, commands=channel)
+    assert result.stats.stopped == "quit", "the show ended before it got there"
+    return result
 
 
 # --- live sound --------------------------------------------------------------------------------------
@@ -329,7 +345,6 @@ def test_live_features_follow_the_sound_heard():
 
 def test_a_live_show_hears_an_injected_sound():
     from streamdream.live.listen import BLOCK, RATE
-    from streamdream.live.show import WebcamOptions, run_webcam
     from streamdream.presets import build_config
 
     def sound(loud: bool):
@@ -341,9 +356,7 @@ def test_a_live_show_hears_an_injected_sound():
     config = build_config(None, {"dream": {"width": 96, "octaves": 1, "iterations": 1, "layers": "block3", "seed": 1,
                                            "device": "cpu"},
                                  "schedule": {"strength": "0:(0.2 + 2*rms)"}})
-    looks = {}
-    for loud in (False, True):
-        result = run_webcam(WebcamOptions("test", window=False, duration=2.0, sound=sound(loud)), config,
-                            say=lambda m: None)
-        looks[loud] = float(result.look.rsplit("x", 1)[1])
-    assert looks[False] == pytest.approx(0.2) and looks[True] > 1.5
+    quiet = live_until(config, lambda stats, look: stats.dreamt >= 10, sound=sound(False))
+    assert float(quiet.look.rsplit("x", 1)[1]) == pytest.approx(0.2)
+    loud = live_until(config, lambda stats, look: float(look.rsplit("x", 1)[1]) > 1.5, sound=sound(True))
+    assert float(loud.look.rsplit("x", 1)[1]) > 1.5

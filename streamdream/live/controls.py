@@ -25,6 +25,7 @@ KEYS: dict[str, Command] = {
     "s": Command("snapshot"),
     "h": Command("hud"),
     "t": Command("tap"),  # tap tempo: beats (b, beat) follow the taps
+    "l": Command("learn"),  # MIDI learn: the next control moved steers the next parameter
 }
 
 

@@ -31,6 +31,7 @@ from .compositor import Compositor
 from .controls import OscControl
 from .hud import draw_hud, hud_lines
 from .listen import LiveAudio, TapTempo
+from .midi import MidiControl, MidiMapper, default_map, read_map
 from .web import Preview, WebControl
 from .outputs import Recorder, VirtualCameraSink
 from .sources import ReconnectingSource, open_live_source
@@ -53,6 +54,7 @@ class LiveShow:
         self.timeline, self.heard = timeline, heard
         self.tapper = TapTempo()
         self.web = None  # the web page, when served
+        self.midi = None  # the MIDI controller, when one is read
         self.begin = time.perf_counter()
         self.to_dream = ControlChannel()
         self.commands = window.commands if window is not None else ControlChannel()
@@ -74,6 +76,8 @@ class LiveShow:
             self.window.toggle_fullscreen()
         elif name == "hud":
             self.hud = not self.hud
+        elif name == "learn" and self.midi is not None:
+            self.midi.mapper.arm()
         elif name == "tap":
             at = time.perf_counter() - self.begin
             bpm = self.tapper.tap(at)
@@ -161,6 +165,9 @@ class WebcamOptions:
     serve: int | None = None  # the web page's port (0: any free one)
     serve_host: str = "127.0.0.1"
     serve_token: str | None = None  # None: one is made where the host is not loopback
+    midi: str | None = None  # a MIDI input port's name ("" the first one)
+    midi_map: str | None = None  # a map file (live/midi.py); learn saves there
+    midi_learn: bool = False  # arm learn at the start
     sound: object = None  # blocks of samples to hear instead of a device (tests, benchmarks)
 
 
@@ -218,8 +225,14 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
     # the GIL while the display thread runs Python: a short switch interval gives it the GIL
     # back sooner, and more dreamt frames a second on a CPU
     sys.setswitchinterval(0.0005)
-    stage = heard = web = None
+    stage = heard = web = midi = None
     try:
+        channel = window.commands if window is not None else commands or ControlChannel()
+        if options.midi is not None:  # before the network loads: a missing port is said at once
+            mapping = read_map(options.midi_map) if options.midi_map and Path(options.midi_map).exists() else default_map()
+            mapper = MidiMapper(mapping, list(models.get_spec(d.model).layers), channel.put, {"strength": 0.5},
+                                Path(options.midi_map) if options.midi_map else None, say)
+            midi = MidiControl(channel, mapper, options.midi or None, say)
         # a live show's time is seconds since it started, its beats at `bpm` or tapped, its sound heard
         if options.sound is not None or options.audio_input is not None:
             device = options.audio_input if options.audio_input not in (None, "") else None
@@ -235,8 +248,9 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         sinks.append(recorder)
         show = LiveShow(stage, compositor, window, recorder, live.cycle if options.installation else None, say,
                         timeline=timeline, heard=heard)
-        if commands is not None and window is None:
-            show.commands = commands
+        show.commands, show.midi = channel, midi
+        if midi is not None and options.midi_learn:
+            midi.mapper.arm()
         if options.osc is not None:
             osc = OscControl(show.commands, options.osc, options.osc_host, say)
             say(f"listening for OSC on {options.osc_host}:{osc.port}")
@@ -287,6 +301,8 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
             heard.close()
         if web is not None:
             web.close()
+        if midi is not None:
+            midi.close()
     close_all(sinks, error=False)
     warnings = list(getattr(window, "warnings", []))
     return WebcamResult(stats, source.info, stage.description, recorder.written, show.snapshot_paths,
