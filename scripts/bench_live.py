@@ -6,7 +6,7 @@ the run (use --seconds 1800 for the 30-minute check).
 
     python scripts/bench_live.py --source test --width 320 --seconds 20
     python scripts/bench_live.py --source ../shared/media/bigbuckbunny.mp4 --width 320 --record
-    python scripts/bench_live.py --source test --seconds 1800 --rss-every 60 --installation
+    python scripts/bench_live.py --source test --seconds 1800 --rss-every 60 --installation [--web-clients 1]
     python scripts/bench_live.py --source ../shared/media/bigbuckbunny.mp4 --width 640 --depth 8
 
 With a file as the source and --depth N, what was shown is also judged against the file's frames
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -43,6 +44,8 @@ def main() -> None:
     p.add_argument("--installation", action="store_true")
     p.add_argument("--rss-every", type=float, metavar="SEC", help="print resident memory this often")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    p.add_argument("--web-clients", type=int, default=0, metavar="N",
+                   help="serve the web page and keep N clients watching its preview")
     p.add_argument("--depth", type=int, metavar="N", help="a file source: judge what was shown (see above), "
                                                           "against full dreams of N of its frames")
     args = p.parse_args()
@@ -51,7 +54,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp())
     record = str(folder / "bench.mp4") if args.record else None
     options = WebcamOptions(args.source, window=False, record=record, duration=args.seconds,
-                            installation=args.installation, preset=args.preset)
+                            installation=args.installation, preset=args.preset,
+                            serve=0 if args.web_clients else None)
     rss, last = [], [0.0]
     begin = time.perf_counter()
 
@@ -64,7 +68,13 @@ def main() -> None:
                   f"display {stats.display_fps:.1f} fps  latency {stats.latency_ms:.0f} ms", flush=True)
 
     keep = Keep()
-    result = run_webcam(options, config, say=lambda m: None, status=status, sinks=[keep] if args.depth else [])
+    def said(message: str) -> None:
+        if args.web_clients and "web page on" in message:  # clients watch the preview all along
+            url = message.split("web page on ")[1]
+            for _ in range(args.web_clients):
+                threading.Thread(target=watch, args=(url + "stream.mjpg",), daemon=True).start()
+
+    result = run_webcam(options, config, say=said, status=status, sinks=[keep] if args.depth else [])
     s = result.stats
     wall = s.wall_seconds
     lat = np.array(s.latencies) * 1000 if s.latencies else np.zeros(1)
@@ -94,6 +104,18 @@ def main() -> None:
         numbers.update(judge(args, config, keep.frames, result.stats.wall_seconds))
     if args.json:
         Path(args.json).write_text(json.dumps(numbers, indent=2))
+
+
+def watch(url: str) -> None:
+    """A web client reading the preview until the show ends."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as stream:
+            while stream.read1(65536):
+                pass
+    except OSError:
+        pass
 
 
 class Keep:

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
-from streamdream.live import compositor as compositor_module, stage as stage_module
 from streamdream.live.listen import BLOCK, RATE
 from streamdream.live.show import WebcamOptions, run_webcam
 from streamdream.models import allocator
 from streamdream.presets import build_config
+
+from live_timing import report, time_frames, write_page
 
 QUIET, LOUD = 1.5, 1.5  # seconds of each, in turn
 
@@ -31,7 +33,10 @@ def main() -> None:
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--bursts", type=int, default=5)
     p.add_argument("--source", default="test")
+    p.add_argument("--markdown", type=Path, help="also write the lines printed here as a Markdown page")
     args = p.parse_args()
+    lines: list[str] = []
+    print = report(lines)  # noqa: A001 (every line printed is also kept for --markdown)
     bursts: list[float] = []  # when each loud stretch's first block was handed over
 
     def sound():
@@ -47,23 +52,7 @@ def main() -> None:
             k += 1
             yield (0.3 * rng.standard_normal(BLOCK) if loud else 0.001 * rng.standard_normal(BLOCK)).astype(np.float32)
 
-    dreamt: list[tuple[float, float]] = []  # (finished at, strength used), one per dreamt frame
-    shown: dict[int, float] = {}  # dreamt count -> first shown at
-    next_dream, present = stage_module.LiveStage.next, compositor_module.Compositor.present
-
-    def timed_next(self, image, motion):
-        strength = self.stream.strength
-        out = next_dream(self, image, motion)
-        dreamt.append((time.perf_counter(), strength))
-        return out
-
-    def timed_present(self, frame, latest):
-        out = present(self, frame, latest)
-        if latest is not None and latest.count not in shown:
-            shown[latest.count] = time.perf_counter()
-        return out
-
-    stage_module.LiveStage.next, compositor_module.Compositor.present = timed_next, timed_present
+    dreamt, shown = time_frames()  # (finished at, strength) per dreamt frame; count -> first shown
     config = build_config(None, {"dream": {"width": args.width}, "schedule": {"strength": "0:(0.3 + 2.7*rms)"}})
     seconds = 4.0 + args.bursts * (QUIET + LOUD)  # the first full dream takes a few seconds
     run_webcam(WebcamOptions(args.source, window=False, duration=seconds, sound=sound()), config, say=lambda m: None)
@@ -80,6 +69,8 @@ def main() -> None:
     if latencies:
         print(f"sound to shown frame, {len(latencies)} bursts: median {1000 * np.median(latencies):.0f} ms, "
               f"max {1000 * max(latencies):.0f} ms ({args.width} wide, {args.source})")
+    if args.markdown:
+        write_page(args.markdown, "Live sound to picture: measured", lines, args.width)
 
 
 if __name__ == "__main__":

@@ -9,18 +9,22 @@ rate, the page's load time, and the time from a posted command to a shown frame 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import socket
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 
 from streamdream.commands import Command, ControlChannel
-from streamdream.live import compositor as compositor_module, stage as stage_module
 from streamdream.live.show import WebcamOptions, run_webcam
 from streamdream.models import allocator
 from streamdream.presets import build_config
+
+from live_timing import report, time_frames, write_page
 
 
 def main() -> None:
@@ -29,25 +33,12 @@ def main() -> None:
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--turn", type=float, default=10.0, help="seconds of each turn")
     p.add_argument("--turns", type=int, default=2, help="turns of each kind (none, three clients)")
+    p.add_argument("--markdown", type=Path, help="also write the lines printed here as a Markdown page")
     args = p.parse_args()
+    lines: list[str] = []
+    print = report(lines)  # noqa: A001 (every line printed is also kept for --markdown)
 
-    dreamt: list[tuple[float, float]] = []  # (finished at, strength)
-    shown: dict[int, float] = {}
-    next_dream, present = stage_module.LiveStage.next, compositor_module.Compositor.present
-
-    def timed_next(self, image, motion):
-        strength = self.stream.strength
-        out = next_dream(self, image, motion)
-        dreamt.append((time.perf_counter(), strength))
-        return out
-
-    def timed_present(self, frame, latest):
-        out = present(self, frame, latest)
-        if latest is not None and latest.count not in shown:
-            shown[latest.count] = time.perf_counter()
-        return out
-
-    stage_module.LiveStage.next, compositor_module.Compositor.present = timed_next, timed_present
+    dreamt, shown = time_frames()  # (finished at, strength) per dreamt frame; count -> first shown
     said, controls = [], ControlChannel()
     config = build_config(None, {"dream": {"width": args.width}})
     show = threading.Thread(target=run_webcam, args=(WebcamOptions("test", window=False, duration=3600, serve=0),
@@ -116,8 +107,49 @@ def main() -> None:
             time.sleep(0.005)
     print(f"command to shown frame: median {1000 * np.median(latencies):.0f} ms, max {1000 * max(latencies):.0f} ms "
           f"over {len(latencies)} commands (target <= 150 ms)")
+    # a flood of commands from one client, then a client that reads a byte a second
+    from streamdream.live.show import rss_mb
+
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    before_rate, before_rss = dream_rate(time.perf_counter() - args.turn), rss_mb()
+    codes: dict[int, int] = {}
+    lock = threading.Lock()
+    begin = time.perf_counter()
+
+    def flood() -> None:  # one client, eight connections, as fast as the server answers
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        while time.perf_counter() - begin < 10.0 and sum(codes.values()) < 10_000:
+            connection.request("POST", "/command", body=b'{"address": "/streamdream/strength", "args": [1.5]}')
+            response = connection.getresponse()
+            response.read()
+            with lock:
+                codes[response.status] = codes.get(response.status, 0) + 1
+
+    flooders = [threading.Thread(target=flood) for _ in range(8)]
+    for t in flooders:
+        t.start()
+    for t in flooders:
+        t.join()
+    sent = sum(codes.values())
+    flood_rate = dream_rate(begin)
+    print(f"flood: {sent} commands in {time.perf_counter() - begin:.1f} s ({codes}); dream {flood_rate:.2f} fps against "
+          f"{before_rate:.2f} before ({100 * (1 - flood_rate / before_rate):.1f}% lower, target <= 20%); "
+          f"RSS {before_rss:.0f} -> {rss_mb():.0f} MB")
+    slow = socket.create_connection((host, int(port)))
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+    rss = [rss_mb()]
+    for _ in range(20):
+        slow.recv(1)
+        time.sleep(1.0)
+        rss.append(rss_mb())
+    slow.close()
+    print(f"a client reading 1 byte a second for 20 s: RSS {rss[0]:.0f} -> {max(rss):.0f} MB at most "
+          f"(a 640x360 JPEG frame is about 0.05 MB)")
     controls.put(Command("quit"))
     show.join()
+    if args.markdown:
+        write_page(args.markdown, "The web page: measured", lines, args.width)
 
 
 if __name__ == "__main__":
