@@ -100,6 +100,14 @@ def add_network_options(g) -> None:
     g.add_argument("--seed", type=int, help="make the run repeatable")
     g.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to dream (auto: CUDA when present)")
 
+def add_schedule_options(g) -> None:
+    """The flags every command that takes a schedule has (the dream commands and schedule)."""
+    g.add_argument("--schedule", action="append", metavar="KEY=SPEC", default=[],
+                   help="change a setting over time, e.g. strength=\"0:(0.4), 10s:(2.0)\" or "
+                        "strength=\"0:(0.6 + 1.6*beat)\"; repeatable; overrides the preset's [schedule] entry")
+    g.add_argument("--bpm", type=float, help="the tempo beats are counted in (default: the beats found in the audio)")
+
+
 def add_dream_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("dream options (override the preset)")
     g.add_argument("--preset", help="a built-in preset (see `streamdream presets`) or a .toml file")
@@ -115,10 +123,7 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--width", type=int, help="rescale the input to this width first, keeping the aspect")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="what a dream step computes in (auto: bf16 where this device runs it faster)")
-    g.add_argument("--schedule", action="append", metavar="KEY=SPEC", default=[],
-                   help="change a setting over time, e.g. strength=\"0:(0.4), 10s:(2.0)\" or "
-                        "strength=\"0:(0.6 + 1.6*beat)\"; repeatable; overrides the preset's [schedule] entry")
-    g.add_argument("--bpm", type=float, help="the tempo beats are counted in (default: the beats found in the audio)")
+    add_schedule_options(g)
     g.add_argument("--compile", action="store_true", default=None,
                    help="compile the network with torch.compile for each frame size met (tens of seconds "
                         "to minutes each, reported; may pay off over a long video on a GPU, slower on a CPU here)")
@@ -606,8 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="the plot to write (.png, .svg, .pdf)")
     p.add_argument("--json", action="store_true", help="print every value at every frame as JSON")
     p.add_argument("--preset", help="a built-in preset or a .toml file whose [schedule] to show")
-    p.add_argument("--schedule", action="append", metavar="KEY=SPEC", default=[], help="as for the dream commands")
-    p.add_argument("--bpm", type=float, help="the tempo beats are counted in (default: the beats found in the audio)")
+    add_schedule_options(p)
     p.add_argument("--audio", metavar="FILE", help="the sound the schedule hears")
     p.add_argument("--input", metavar="CLIP", help="a video: its frame rate, length and own sound")
     p.add_argument("--seconds", type=float, help="how long to show (default: the clip's or sound's length, or 10 s)")

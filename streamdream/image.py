@@ -15,15 +15,14 @@ from .engine.dream import Progress
 from .engine.dreamer import Dreamer
 from .media.images import load_guide, start_picture, write_image
 from .media.outputs import IMAGE_SUFFIXES, check_output
-from .presets import build_config, builtin_presets
+from .presets import builtin_presets, preset_dream
 from .schedule.plan import build_timeline
 
 
 def at_frame(config: Config, values: dict) -> Config:
     """`config` with one frame's scheduled values (timeline.Timeline.values) laid over it."""
     if "preset" in values:
-        keep = {k: getattr(config.dream, k) for k in ("device", "seed", "width", "precision")}
-        config = replace(config, dream=build_config(values["preset"], {"dream": keep}).dream)
+        config = replace(config, dream=preset_dream(values["preset"], config.dream))
     dream = config.dream
     changes = {k: values[k] for k in ("step", "layers") if k in values}
     if "jitter" in values:

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .config import SECTIONS, TOML_KEYS, TOML_NAMES, Config, check, field_types
+from .config import SECTIONS, TOML_KEYS, TOML_NAMES, Config, DreamConfig, check, field_types
 from .errors import UsageError, did_you_mean
 
 
@@ -113,6 +113,13 @@ def build_config(preset: str | None = None, flags: dict[str, dict[str, Any]] | N
         if chosen:
             given[section] = replace(getattr(config, section), **chosen)
     return check(replace(config, **given), "command line")
+
+
+def preset_dream(name: str, now: DreamConfig) -> DreamConfig:
+    """Preset `name`'s dream settings, keeping where and how `now` runs (device, seed, width,
+    precision): the look a schedule switches to mid-run."""
+    keep = {k: getattr(now, k) for k in ("device", "seed", "width", "precision")}
+    return build_config(name, {"dream": keep}).dream
 
 
 def describe_presets() -> list[tuple[str, str]]:

@@ -28,8 +28,8 @@ from .media.resume import read_partial
 from .media.video_in import VideoFileSource, VideoInfo
 from .media.video_out import VideoFileSink
 from .pipeline import QUEUE_SIZE, EveryFrame, RunStats, run
-from .presets import build_config, builtin_presets
-from .schedule.plan import build_timeline, describe, frame_times, write_curves
+from .presets import builtin_presets, preset_dream
+from .schedule.plan import build_timeline, check_timeline, frame_times
 from .schedule.timeline import Timeline
 from .signals import Terminated
 
@@ -177,15 +177,8 @@ def _timeline(config: Config, info: VideoInfo, max_frames: int | None, audio, sc
         if schedule_out is not None:
             raise UsageError("`schedule_out` writes a schedule's curves, and nothing is scheduled", setting="schedule_out")
         return None
-    count = min(c for c in (info.frames, max_frames, MAX_CHECKED) if c is not None) if (info.frames or max_frames) else MAX_CHECKED
-    times = frame_times(count, float(info.rate))
-    if schedule_out is not None:
-        write_curves(timeline, times, schedule_out)
-    else:
-        timeline.curves(times)
-    for line in describe(timeline):
-        if say is not None:
-            say(line)
+    count = min(c for c in (info.frames, max_frames, MAX_CHECKED) if c)
+    check_timeline(timeline, frame_times(count, float(info.rate)), say, schedule_out)
     return timeline
 
 
@@ -201,12 +194,11 @@ def _stage(config: Config, network, timeline: Timeline | None):
     stream = StreamDreamer(dreamer, config.video)
     if timeline is None:
         return stream
-    keep = {"device": dream.device, "seed": dreamer.seed, "width": dream.width, "precision": dream.precision}
     looks: dict[str, Dreamer] = {}
 
     def look(name: str) -> Dreamer:
         if name not in looks:
-            looks[name] = Dreamer.from_config(build_config(name, {"dream": keep}).dream)
+            looks[name] = Dreamer.from_config(preset_dream(name, dream))
         return looks[name]
 
     return SteeredStream(stream, look)

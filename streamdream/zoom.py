@@ -18,14 +18,14 @@ import torch
 from .commands import Command
 from .config import Config
 from .engine.colors import mix_colors
-from .engine.steering import scheduled_dreamer, steer, with_settings
+from .engine.steering import scheduled_dreamer, steer
 from .live.window import WindowSink
 from .media.audio_in import check_audio
 from .media.images import load_guide, start_picture
 from .media.outputs import VIDEO_SUFFIXES, check_output
 from .media.video_out import VideoFileSink
 from .pipeline import RunStats, close_all, run
-from .schedule.plan import build_timeline, describe, frame_times
+from .schedule.plan import build_timeline, check_timeline, frame_times
 
 from .engine.dreamer import Dreamer
 from .engine.tensors import to_frame, to_tensor
@@ -70,7 +70,7 @@ class ZoomDreamer:
         self.keyframes += 1
         d = self.dreamer
         if self.strength != 1.0:
-            d = with_settings(d, step=d.config.step * self.strength)
+            d = d.with_settings(step=d.config.step * self.strength)
         dreamt = d.dream_tensor(image)
         if self.colors != 1.0:
             # the dream in luminance over the colours it was dreamt on: a zoom keeps its start's palette
@@ -156,11 +156,8 @@ def run_zoom(config: Config, start: str, output: str | Path | None = None, frame
     if audio is not None:
         check_audio(audio)
     timeline = build_timeline(config, "zoom", z.fps, None, audio, 0.0)
-    if timeline is not None:
-        timeline.curves(frame_times(frames or z.fps * 60, z.fps))  # the whole schedule checked first
-        for line in describe(timeline):
-            if say is not None:
-                say(line)
+    if timeline is not None:  # a window's endless zoom: its first minute checked
+        check_timeline(timeline, frame_times(frames or z.fps * 60, z.fps), say)
     if output is None:
         sink = WindowSink("streamdream zoom  (q to quit)")
     picture = start_picture(start, config.dream.width, config.dream.seed or 0, f"the zoom from {start}")
@@ -168,11 +165,11 @@ def run_zoom(config: Config, start: str, output: str | Path | None = None, frame
     dreamer = scheduled_dreamer(config.dream, specs, guide=load_guide(config.dream))
     zoomer = ZoomDreamer(dreamer, z.zoom, z.rotate, z.keyframe_every)
     if timeline is not None:
-        def steer(index: int) -> None:
+        def follow(index: int) -> None:
             for command in timeline.commands(index, index / z.fps):
                 zoomer.control(command)
 
-        zoomer.before_keyframe = steer
+        zoomer.before_keyframe = follow
     if output is not None:
         sink = VideoFileSink(output, Fraction(z.fps), Fraction(1, z.fps), config.video.crf,
                              Path(audio) if audio is not None else None)

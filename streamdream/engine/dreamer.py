@@ -7,7 +7,7 @@ It owns the device: frames cross to tensors and back only here.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -91,6 +91,11 @@ class Dreamer:
             torch.backends.cudnn.deterministic = cfg.seed is not None
             torch.backends.cudnn.benchmark = cfg.seed is None
         return cls(cfg, net, objective, device, seed, torch.Generator().manual_seed(seed))
+
+    def with_settings(self, **settings) -> "Dreamer":
+        """This dreamer with some of its dream settings changed (step, jitter), on the same
+        network, objective and random source."""
+        return replace(self, config=replace(self.config, **settings))
 
     def steps_for(self, height: int, width: int) -> int:
         return len(octave_sizes(height, width, self.config.octaves, self.config.octave_scale)) * self.config.iterations

@@ -18,14 +18,9 @@ from .motion import Motion
 from .temporal import StreamDreamer
 
 
-def with_settings(dreamer: Dreamer, **settings) -> Dreamer:
-    """`dreamer` with some of its dream settings changed (step, jitter), on the same network."""
-    return replace(dreamer, config=replace(dreamer.config, **settings))
-
-
 def with_layers(dreamer: Dreamer, spec: str) -> Dreamer:
     """`dreamer` amplifying the layer spec `spec` instead, on the same network: the network
-    must already reach the spec's deepest layer (see `reach_layers`)."""
+    must already reach the spec's deepest layer (see `scheduled_dreamer`)."""
     if dreamer.config.guide:
         raise UsageError("a guided look cannot change its layers over time; schedule a look without `guide`")
     config = replace(dreamer.config, layers=spec)
@@ -55,7 +50,7 @@ def steer(command: Command, dreamer: Dreamer, strength: float, colors: float) ->
     if name == "strength":
         return dreamer, clamp_strength(strength * float(value)), colors
     if name in ("step", "jitter"):
-        return with_settings(dreamer, **{name: value}), strength, colors
+        return dreamer.with_settings(**{name: value}), strength, colors
     if name == "layer":
         return with_layers(dreamer, str(value)), strength, colors
     if name == "colors":

@@ -240,7 +240,7 @@ class StreamDreamer:
     def _dreamer(self) -> Dreamer:
         """The dreamer whose full dreams (keyframes, cut seeds) take `strength`'s step, as the steps do."""
         d = self.dreamer
-        return d if self.strength == 1.0 else replace(d, config=replace(d.config, step=d.config.step * self.strength))
+        return d if self.strength == 1.0 else d.with_settings(step=d.config.step * self.strength)
 
     def _seed(self, base: torch.Tensor) -> torch.Tensor:
         """The detail (1, 3, H, W) a live cut starts from: a quick small dream of the new shot."""

@@ -49,7 +49,6 @@ class LiveAudio:
         self._peaks = {name: 1e-6 for name in self._values}
         self._previous: np.ndarray | None = None
         self._beats: list[float] = []
-        self.heard = 0  # blocks
         self._stop = threading.Event()
         self._queue: queue.Queue = queue.Queue(maxsize=256)
         self._stream = None
@@ -106,7 +105,6 @@ class LiveAudio:
                     (not self._beats or at - self._beats[-1] >= MIN_BEAT_GAP):
                 self._beats.append(at)
                 del self._beats[:-64]
-            self.heard += 1
 
     @property
     def beats(self) -> np.ndarray:

@@ -32,10 +32,10 @@ from .controls import OscControl
 from .hud import draw_hud, hud_lines
 from .listen import LiveAudio, TapTempo
 from .midi import MidiControl, MidiMapper, default_map, read_map
-from .web import Preview, WebControl
 from .outputs import Recorder, VirtualCameraSink
 from .sources import ReconnectingSource, open_live_source
 from .stage import LiveStage
+from .web import Preview, WebControl
 from .window import WindowSink
 
 
@@ -48,16 +48,14 @@ class LiveShow:
 
     def __init__(self, stage: LiveStage, compositor: Compositor, window=None, recorder=None,
                  cycle: float | None = None, say: Callable[[str], None] = print, snapshots: Path = Path("."),
-                 timeline=None, heard: LiveAudio | None = None):
+                 timeline=None, midi: MidiControl | None = None, commands: ControlChannel | None = None):
         self.stage, self.compositor, self.window, self.recorder = stage, compositor, window, recorder
         self.cycle, self.say, self.snapshots = cycle, say, snapshots
-        self.timeline, self.heard = timeline, heard
+        self.timeline, self.midi = timeline, midi  # the schedule (tap tempo) and the MIDI controller, if any
         self.tapper = TapTempo()
-        self.web = None  # the web page, when served
-        self.midi = None  # the MIDI controller, when one is read
         self.begin = time.perf_counter()
         self.to_dream = ControlChannel()
-        self.commands = window.commands if window is not None else ControlChannel()
+        self.commands = commands or (window.commands if window is not None else ControlChannel())
         self.hud = False
         self.last_cycle = time.perf_counter()
         self.switches = 0
@@ -112,7 +110,6 @@ class LiveShow:
             if lines is not None and self.timeline is not None:
                 lines.append(self.hearing())
             self.window.overlay = (lambda image: draw_hud(image, lines)) if lines else None
-
 
     def figures(self, stats: RunStats, camera: str) -> dict:
         """What the web page shows and /status.json answers."""
@@ -230,8 +227,8 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         channel = window.commands if window is not None else commands or ControlChannel()
         if options.midi is not None:  # before the network loads: a missing port is said at once
             mapping = read_map(options.midi_map) if options.midi_map and Path(options.midi_map).exists() else default_map()
-            mapper = MidiMapper(mapping, list(models.get_spec(d.model).layers), channel.put, {"strength": 0.5},
-                                Path(options.midi_map) if options.midi_map else None, say)
+            mapper = MidiMapper(mapping, list(models.get_spec(d.model).layers), channel.put,
+                                save=Path(options.midi_map) if options.midi_map else None, say=say)
             midi = MidiControl(channel, mapper, options.midi or None, say)
         # a live show's time is seconds since it started, its beats at `bpm` or tapped, its sound heard
         if options.sound is not None or options.audio_input is not None:
@@ -247,23 +244,20 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         recorder = Recorder(options.record, fps=live.fps, crf=config.video.crf, overwrite=options.overwrite)
         sinks.append(recorder)
         show = LiveShow(stage, compositor, window, recorder, live.cycle if options.installation else None, say,
-                        timeline=timeline, heard=heard)
-        show.commands, show.midi = channel, midi
+                        timeline=timeline, midi=midi, commands=channel)
         if midi is not None and options.midi_learn:
             midi.mapper.arm()
         if options.osc is not None:
             osc = OscControl(show.commands, options.osc, options.osc_host, say)
             say(f"listening for OSC on {options.osc_host}:{osc.port}")
+        latest = [RunStats()]  # the figures of the last frame shown, for the web page
         if options.serve is not None:
             preview = Preview()
             sinks.append(preview)
             web = WebControl(show.commands, preview, lambda: show.figures(latest[0], source.info),
                              options.serve, options.serve_host, options.serve_token, say)
-            show.web = web
         if options.record:
             recorder.start()
-
-        latest = [RunStats()]
 
         def progress(stats: RunStats) -> None:
             latest[0] = stats

@@ -18,13 +18,13 @@ import numpy as np
 import torch
 
 from .. import models
-from ..commands import Command, clamp_strength
+from ..commands import Command
 from ..config import Config
 from ..engine import objectives
 from ..engine.colors import mix_colors
 from ..engine.dreamer import Dreamer
 from ..engine.motion import Motion, scale_motion
-from ..engine.steering import with_layers, with_settings
+from ..engine.steering import steer, with_layers
 from ..engine.temporal import StreamDreamer
 from ..errors import StreamdreamError, UsageError
 from ..frames import MIN_SIDE
@@ -199,14 +199,9 @@ class LiveStage:
             else:
                 raise UsageError(f"no preset {value}; have 0 to {len(self.presets) - 1} "
                                  f"({', '.join(self.presets)})")
-        elif name == "strength":
-            self.stream.strength = clamp_strength(self.stream.strength * float(value))
-        elif name == "set_strength":
-            self.stream.strength = clamp_strength(value)
-        elif name in ("step", "jitter"):
-            self.stream.dreamer = with_settings(self.stream.dreamer, **{name: value})
-        elif name == "colors":
-            self.colors = float(value)
+        elif name in ("strength", "set_strength", "step", "jitter", "colors"):
+            self.stream.dreamer, self.stream.strength, self.colors = steer(command, self.stream.dreamer,
+                                                                           self.stream.strength, self.colors)
         elif name == "layer" and isinstance(value, str) and self.target == self.index and self._reaches(value):
             # a spec on the network in hand (a schedule's blend, frame after frame): the objective alone
             self.stream.dreamer = with_layers(self.stream.dreamer, value)

@@ -64,6 +64,11 @@ class Preview:
         self.watchers = 0
         self._last = 0.0
 
+    def watched(self, more: int) -> None:
+        """One more client watching (1), or one fewer (-1)."""
+        with self._lock:
+            self.watchers += more
+
     def write(self, image: np.ndarray, time_: float) -> None:
         with self._lock:
             self.image = image
@@ -144,8 +149,7 @@ class WebControl:
         deadline = time.monotonic() + 10
         while not self.server.started and self._thread.is_alive() and time.monotonic() < deadline:
             time.sleep(0.01)
-        where = f"http://{host if ':' not in host else f'[{host}]'}:{self.port}/"
-        say(f"web page on {where}" + (f"?token={self.token}" if self.token else ""))
+        say(f"web page on {self.url}")
 
     @property
     def url(self) -> str:
@@ -190,8 +194,7 @@ class WebControl:
                 return PlainTextResponse(f"at most {PREVIEW_CLIENTS} previews at once", status_code=503)
 
             async def frames():
-                with self.preview._lock:
-                    self.preview.watchers += 1
+                self.preview.watched(1)
                 try:
                     seen = -1
                     while not self.server.should_exit:
@@ -203,8 +206,7 @@ class WebControl:
                         yield (b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(data)).encode()
                                + b"\r\n\r\n" + data + b"\r\n")
                 finally:
-                    with self.preview._lock:
-                        self.preview.watchers -= 1
+                    self.preview.watched(-1)
                     self._previews.release()
 
             return StreamingResponse(frames(), media_type="multipart/x-mixed-replace; boundary=frame",

@@ -139,7 +139,8 @@ def _beat_frames(librosa, onset: np.ndarray, loud: np.ndarray, rate: int, bass: 
             near = attacks[(attacks <= f) & (attacks >= f - window)]
             found.append(int(near[-1]) if near.size else int(f))
     beats = np.array(sorted(set(found)), dtype=int)
-    return beats[(beats < n) & sounding[np.minimum(beats, n - 1)] | (beats < n) & _loud_after(loud, beats, n)]
+    # a beat moved back to its attack may sit on the quiet frame just before the sound
+    return beats[sounding[beats] | (loud[np.minimum(beats + 2, n - 1)] >= SILENT)]
 
 
 def _flux(band: np.ndarray) -> np.ndarray:
@@ -159,12 +160,6 @@ def _on_the_bass(frames: np.ndarray, bass: np.ndarray, a: int, b: int) -> np.nda
     if rise(moved) > 1.5 * rise(frames) + 1e-9:
         return moved[moved < b]
     return frames
-
-
-def _loud_after(loud: np.ndarray, beats: np.ndarray, n: int) -> np.ndarray:
-    # a beat moved back to its attack may sit on the quiet frame just before the sound
-    ahead = np.minimum(beats + 2, n - 1)
-    return loud[ahead] >= SILENT
 
 
 def read_features(path, role: str = "audio") -> AudioFeatures | None:

@@ -51,6 +51,18 @@ def build_timeline(config: Config, job: str, fps: float, input: str | Path | Non
     return Timeline(config.schedule, fps, job, features, presets, note)
 
 
+def check_timeline(timeline: Timeline, times: list[float], say=None, curves: str | Path | None = None) -> None:
+    """Before a run: work the whole schedule out at these frame times (a bad value stops the
+    run now, not midway), write the curves to `curves` if asked, and say what it does."""
+    if curves is not None:
+        write_curves(timeline, times, curves)
+    else:
+        timeline.curves(times)
+    if say is not None:
+        for line in describe(timeline):
+            say(line)
+
+
 def frame_times(count: int, fps: float) -> list[float]:
     return [k / fps for k in range(count)]
 

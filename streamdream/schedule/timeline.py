@@ -128,7 +128,7 @@ class Timeline:
 
     def __init__(self, schedule: ScheduleConfig, fps: float, job: str, audio=None,
                  presets: Iterable[str] | None = None, audio_note: str = "the input has no audio track"):
-        self.fps, self.job, self.audio = float(fps), job, audio
+        self.fps, self.audio = float(fps), audio
         tempo_bpm = schedule.bpm
         self.tempo = None
         if tempo_bpm is not None or (audio is not None and len(audio.beats) >= 2):
@@ -144,6 +144,7 @@ class Timeline:
                     raise track.error(k.time_offset, f"keyframes out of order: {k.at:g}{k.unit} is at "
                                                      f"{after.seconds:.3f} s, not after the one before ({before.seconds:.3f} s)")
         self.track_of = {t.key: t for t in self.tracks}
+        self.marks = {key: [k.seconds for k in keys] for key, keys in self.keys.items()}  # each key's keyframe times
         self._sent: dict[str, object] = {}
 
     def _key(self, track: Track, k, presets, audio_note: str) -> _Key:
@@ -165,10 +166,6 @@ class Timeline:
         if "b" in expression.reads and self.tempo is None:
             raise track.error(k.offset, "reads b (beats), and there is no tempo: give `bpm` or audio")
         return _Key(seconds, k.offset, expression, "")
-
-    @property
-    def empty(self) -> bool:
-        return not self.tracks
 
     def names(self, index: int, seconds: float) -> dict[str, float]:
         """What an expression may read at frame `index`, `seconds` into the run."""
@@ -196,7 +193,7 @@ class Timeline:
 
     def _value(self, key: str, keys: list[_Key], names: dict, index: int, seconds: float):
         track = self.track_of[key]
-        k = bisect.bisect_right([x.seconds for x in keys], seconds) - 1
+        k = bisect.bisect_right(self.marks[key], seconds) - 1
         if k < 0 or k == len(keys) - 1 or track.interpolation == "step":
             near = keys[max(k, 0)]
             return near.text if near.expression is None else self._number(track, near, names, index, seconds)
@@ -213,7 +210,7 @@ class Timeline:
             return va + (vb - va) * u
         # smooth: a cubic through the keyframes (Catmull-Rom tangents), kept between its two
         # neighbours' values so it never overshoots a setting past what its keyframes ask
-        times = [x.seconds for x in keys]
+        times = self.marks[key]
         before = self._number(track, keys[k - 1], names, index, seconds) if k > 0 else va
         after = self._number(track, keys[k + 2], names, index, seconds) if k + 2 < len(keys) else vb
         span = b.seconds - a.seconds
