@@ -3,11 +3,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import streamdream, torch, pytest, simpleeval, librosa, uvicorn" 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import streamdream, torch, pytest, simpleeval, librosa, uvicorn, ray" 2>/dev/null; then
     python3 -m venv .venv
     . .venv/bin/activate
     pip install torch==2.14.1 torchvision==0.29.1
-    pip install -e ".[test,live,audio,web]"
+    pip install -e ".[test,live,audio,web,cluster]"
 else
     . .venv/bin/activate
 fi

@@ -38,7 +38,7 @@ def say(message: str, style: str | None = None) -> None:
 
 @contextmanager
 def progress_bar(description: str, unit: str):
-    """A rich progress bar; yields update(done, total). Shows rate and ETA.
+    """A rich progress bar; yields update(done, total, note=None). Shows the rate (or `note`) and ETA.
 
     The bar appears with the first update, so work that fails while loading (a bad input, an
     offline model) prints its one error line and no empty bar.
@@ -49,13 +49,13 @@ def progress_bar(description: str, unit: str):
     task = bar.add_task(description, total=None, rate="")
     start = None
 
-    def update(done: int, total: int) -> None:
+    def update(done: int, total: int, note: str | None = None) -> None:
         nonlocal start
         if start is None:
             start = time.perf_counter()
             bar.start()
         elapsed = time.perf_counter() - start
-        rate = f"{done / elapsed:.2f} {unit}/s" if elapsed > 0 and done else ""
+        rate = note if note is not None else f"{done / elapsed:.2f} {unit}/s" if elapsed > 0 and done else ""
         bar.update(task, completed=done, total=total, rate=rate)
 
     try:
@@ -196,6 +196,11 @@ def cmd_video(args: argparse.Namespace) -> int:
                                       "optical_flow": args.optical_flow, "flow_weights": args.flow_weights})
     if args.resume and args.overwrite:
         raise UsageError("--resume continues the partial file and --overwrite starts over; give one of them")
+    if args.cluster is not None:
+        return _video_on_cluster(args, config)
+    for flag in ("chunk_seconds", "warmup_seconds", "overlap_seconds", "chunks_dir", "worker_cpus"):
+        if getattr(args, flag) is not None:
+            raise UsageError(f"--{flag.replace('_', '-')} is for a render on a cluster; give --cluster too")
     output = check_output(args.output, [args.input, config.dream.guide, args.audio], args.overwrite, VIDEO_SUFFIXES,
                           resume=args.resume)
     if args.schedule_out is not None:
@@ -221,6 +226,49 @@ def cmd_video(args: argparse.Namespace) -> int:
     if stats.interrupted:
         say("interrupted: the file holds the frames dreamt so far", "yellow")
         return exit_code(stats.signal)
+    return 0
+
+
+def _video_on_cluster(args: argparse.Namespace, config) -> int:
+    import os
+    from dataclasses import fields
+
+    from .cluster.manifest import check_folder
+    from .cluster.render import dream_video_on_cluster
+    from .config import ClusterConfig, check_cluster
+    from .media.outputs import VIDEO_SUFFIXES, check_output
+    from .media.video_in import VideoFileSource
+
+    given = {f.name: getattr(args, f.name) for f in fields(ClusterConfig) if f.name != "address"}
+    settings = check_cluster(ClusterConfig(address=args.cluster, **{k: v for k, v in given.items() if v is not None}),
+                             "command line")
+    if settings.chunks_dir is not None and not os.path.isdir(settings.chunks_dir):
+        raise UsageError(f"--chunks-dir {settings.chunks_dir} is not a folder; make it (on a disk every worker "
+                         f"shares) or leave it out")
+    if args.resume and os.path.lexists(args.output):
+        raise UsageError(f"output {args.output} exists, and a resume would replace it; move it away first "
+                         f"(or --overwrite and start over)")
+    # the partial a resumed render left is only the finished chunks joined: the join makes it again
+    output = check_output(args.output, [args.input, config.dream.guide, args.audio], args.overwrite or args.resume,
+                          VIDEO_SUFFIXES, resume=None)
+    check_folder(output, args.resume, args.overwrite)
+    if args.schedule_out is not None:
+        check_output(args.schedule_out, [args.input, args.audio, str(output)], args.overwrite, (".json",))
+    source = VideoFileSource(args.input, config.dream.width, args.start or 0.0, args.frames)
+    with progress_bar("dreaming", "frames") as update:
+        result = dream_video_on_cluster(config, settings, source, output,
+                                        lambda done, total, note: update(done, total, note),
+                                        overwrite=args.overwrite, resume=args.resume, audio=args.audio,
+                                        schedule_out=args.schedule_out, say=say)
+    for line in [*result.retries, *result.warnings]:
+        say(f"warning: {line}", "yellow")
+    info, plan = result.info, result.plan
+    if result.kept:
+        say(f"resumed: kept {result.kept} finished chunks, rendered {result.rendered} "
+            f"({result.redone_frames} warm-up frames dreamt again)")
+    say(f"wrote {output} ({result.frames} frames, {info.width}x{info.height}, {float(info.rate):.3f} fps, "
+        f"{result.audio}; {result.description}; {len(plan.chunks)} chunks on {result.where}, "
+        f"{result.seconds.get('render', 0) + result.seconds.get('join', 0) + result.seconds.get('scan', 0):.0f} s)")
     return 0
 
 
@@ -536,6 +584,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio", metavar="FILE", help="a sound file: what --schedule hears (beat, rms, ...) and the "
                                                    "output's soundtrack, cut to the video (default: the input's own)")
     p.add_argument("--schedule-out", metavar="FILE.json", help="also write the schedule's value at every frame")
+    g = p.add_argument_group("on many machines (Ray; pip install 'streamdream[cluster]')")
+    g.add_argument("--cluster", metavar="WHERE", help="render in chunks on a Ray cluster: local:N (N workers here), "
+                                                      "auto (RAY_ADDRESS or a running `ray start --head`), "
+                                                      "ray://HOST:PORT")
+    g.add_argument("--chunk-seconds", type=float, help="longest chunk inside a shot (default 20); cut at scene cuts first")
+    g.add_argument("--warmup-seconds", type=float, help="a chunk inside a shot starts dreaming this early (default 2)")
+    g.add_argument("--overlap-seconds", type=float,
+                   help="the end of the warm-up, cross-faded with the chunk before (default 1)")
+    g.add_argument("--chunks-dir", metavar="DIR", help="a folder every worker can write: chunks go there, "
+                                                       "not through Ray's object store")
+    g.add_argument("--worker-cpus", type=int, help="CPU cores a worker takes (default: local:N shares this "
+                                                   "machine's; elsewhere 4, or one GPU each)")
     add_dream_options(p)
     p.set_defaults(run=cmd_video)
 
@@ -663,6 +723,8 @@ def main(argv: list[str] | None = None) -> int:
             return args.run(args)
     except KeyboardInterrupt as exc:
         say("interrupted", "yellow")
+        for note in getattr(exc, "__notes__", []):
+            say(in_flags(note), "yellow")
         return exit_code(signals.signal_number(exc))
     except StreamdreamError as exc:
         if args.debug:

@@ -138,6 +138,44 @@ class VisualizeConfig:
     device: str = "auto"
 
 
+@dataclass(frozen=True)
+class ClusterConfig:
+    """`video` on a Ray cluster: where the workers are and how the film is cut into chunks."""
+
+    address: str = "local:2"  # local:N (a cluster of N workers here), auto (RAY_ADDRESS or a running head), ray://HOST:PORT
+    chunk_seconds: float = 20.0  # the longest chunk inside a shot; films are cut at scene cuts first
+    warmup_seconds: float = 2.0  # a chunk inside a shot starts dreaming this much early and drops those frames
+    overlap_seconds: float = 1.0  # the end of the warm-up, cross-faded with the chunk before (<= warmup_seconds)
+    chunks_dir: str | None = None  # a folder every worker can write: chunks go there instead of through Ray
+    worker_cpus: int | None = None  # CPU cores a worker takes (None: local:N shares this machine's; else 4, or 1 a GPU)
+
+
+def check_cluster(c: ClusterConfig, where: str = "settings") -> ClusterConfig:
+    """Raise UsageError naming the setting for the first value of `c` out of range."""
+    if not (c.address == "auto" or c.address.startswith("ray://") or c.address.startswith("local:")):
+        raise UsageError(f"{where}: `cluster` must be local:N, auto or ray://HOST:PORT, got '{c.address}'",
+                         setting="cluster")
+    if c.address.startswith("local:"):
+        count = c.address[len("local:"):]
+        if not count.isdigit() or not 1 <= int(count) <= 256:
+            raise UsageError(f"{where}: `cluster` local:N needs N, the workers, from 1 to 256, got '{c.address}'",
+                             setting="cluster")
+    if not 1.0 <= c.chunk_seconds <= 24 * 3600:
+        raise UsageError(f"{where}: `chunk_seconds` must be 1 to 86400, got {c.chunk_seconds:g}", setting="chunk_seconds")
+    if not 0.0 <= c.warmup_seconds <= 600:
+        raise UsageError(f"{where}: `warmup_seconds` must be 0 to 600, got {c.warmup_seconds:g}", setting="warmup_seconds")
+    if not 0.0 <= c.overlap_seconds <= c.warmup_seconds:
+        raise UsageError(f"{where}: `overlap_seconds` must be 0 to `warmup_seconds` ({c.warmup_seconds:g}): the cross-fade "
+                         f"is the end of the warm-up; got {c.overlap_seconds:g}", setting="overlap_seconds")
+    if c.chunk_seconds <= c.warmup_seconds:
+        raise UsageError(f"{where}: `chunk_seconds` ({c.chunk_seconds:g}) must be longer than "
+                         f"`warmup_seconds` ({c.warmup_seconds:g}), or every chunk would spend more time warming up than it keeps; "
+                         f"give a longer chunk or a shorter warm-up", setting="chunk_seconds")
+    if c.worker_cpus is not None and not 1 <= c.worker_cpus <= 1024:
+        raise UsageError(f"{where}: `worker_cpus` must be 1 to 1024, got {c.worker_cpus}", setting="worker_cpus")
+    return c
+
+
 def check_visualize(v: VisualizeConfig, where: str = "settings") -> VisualizeConfig:
     """Raise UsageError naming the setting for the first value of `v` out of range."""
     if not 1 <= v.steps <= 100_000:

@@ -87,7 +87,7 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
     try:
         if audio is not None:
             check_audio(audio)
-        timeline = _timeline(config, info, max_frames, audio, schedule_out, say)
+        timeline = video_timeline(config, info, max_frames, audio, schedule_out, say)
     except BaseException:
         source.close()
         raise
@@ -114,12 +114,12 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
         config = replace(config, dream=replace(config.dream, seed=seed))
         sink.made = made_from(config, info)
         if partial is not None:
-            _same_video(partial, {**sink.made, "encoder": sink.encoder(info.height, info.width)})
+            check_same_video(partial, {**sink.made, "encoder": sink.encoder(info.height, info.width)})
             if max_frames is not None and partial.frames >= max_frames:
                 raise UsageError(f"{partial.path} already holds {partial.frames} frames, as many as `frames` asks; "
                                  f"nothing to resume")
             source.continue_at(partial.last_time, partial.frames - 1)
-        stream = _stage(config, network, timeline)
+        stream = dream_stage(config, network, timeline)
         core = stream.stream if isinstance(stream, SteeredStream) else stream
         dreamer = core.dreamer
         tracker = make_tracker(config.video, dreamer.device)
@@ -170,7 +170,7 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
                        partial.frames if partial else 0, dreamer.net.compile_seconds)
 
 
-def _timeline(config: Config, info: VideoInfo, max_frames: int | None, audio, schedule_out, say) -> Timeline | None:
+def video_timeline(config: Config, info: VideoInfo, max_frames: int | None, audio, schedule_out, say) -> Timeline | None:
     """The video's schedule, worked out over its frames (nominal times) before any work."""
     timeline = build_timeline(config, "video", float(info.rate), info.path, audio, info.start, builtin_presets())
     if timeline is None:
@@ -186,7 +186,7 @@ def _timeline(config: Config, info: VideoInfo, max_frames: int | None, audio, sc
 MAX_CHECKED = 500_000
 
 
-def _stage(config: Config, network, timeline: Timeline | None):
+def dream_stage(config: Config, network, timeline: Timeline | None):
     """The dream stage: a StreamDreamer, steered by the schedule when there is one."""
     dream = config.dream
     specs = [k.text for k in timeline.keys.get("layers", [])] if timeline is not None else []
@@ -247,7 +247,7 @@ def _flat(record: dict, prefix: str = "") -> dict:
     return out
 
 
-def _same_video(partial, now: dict) -> None:
+def check_same_video(partial, now: dict) -> None:
     """UsageError naming what differs when a resume would continue a partial made from another
     input, start or size, with another look, or by another encoder configuration."""
     before, after = _flat(json.loads(json.dumps(partial.made))), _flat(json.loads(json.dumps(now)))

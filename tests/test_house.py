@@ -20,6 +20,8 @@ ROOMS = {
     "pipeline": {"base"},
     "schedule": {"base", "engine", "media"},
     "live": {"base", "models", "engine", "media", "pipeline", "schedule"},
+    # `video` on many machines: the video job's own stage, timeline and record, run by workers
+    "cluster": {"base", "models", "engine", "media", "pipeline", "schedule", "video"},
 }
 JOBS = {"image", "video", "zoom", "visualize", "metrics", "depth", "service"}
 

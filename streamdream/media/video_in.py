@@ -172,8 +172,9 @@ class VideoFileSource:
         self.corrupt = max(self.corrupt, sent - decoded)
         self.finished = True
 
-    def frames(self) -> Iterator[Frame]:
-        """Upright RGB frames from --start on, at most --frames of them, with their times."""
+    def timed(self) -> Iterator[tuple]:
+        """(decoded PyAV frame, seconds from --start, index) from --start on, at most --frames of
+        them: the frames `frames` gives, before they become pictures (a scan takes them small)."""
         first_time = None
         index = self.skip_to[1] if self.skip_to else 0
         # a frame counts as the one asked for when within half a frame of its time
@@ -186,13 +187,17 @@ class VideoFileSource:
                 continue  # decoded from the keyframe before --start (or before the resume point)
             if first_time is None:
                 first_time = time
-            image = upright(frame.to_ndarray(format="rgb24"), self.info.rotation)
-            image = fit_width(image, self.width_wanted)
-            yield Frame(image, time - self.start, index)
+            yield frame, time - self.start, index
             index += 1
             self.yielded = index
             if self.max_frames and index >= self.max_frames:
                 return
+
+    def frames(self) -> Iterator[Frame]:
+        """Upright RGB frames from --start on, at most --frames of them, with their times."""
+        for frame, time, index in self.timed():
+            image = upright(frame.to_ndarray(format="rgb24"), self.info.rotation)
+            yield Frame(fit_width(image, self.width_wanted), time, index)
 
     @property
     def missing(self) -> int:

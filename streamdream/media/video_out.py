@@ -277,30 +277,67 @@ class VideoFileSink:
     def _copy_kept(self, partial: "Partial") -> None:
         """The old partial's kept video packets, as they were (no second encode), with the
         input's audio interleaved up to each one."""
+        self._copy_packets(partial.path, partial.frames)
+        self.frames = partial.frames
+        self.last_pts = round(partial.last_time / self.time_base)
+        self.last_time = partial.last_time
+
+    def append(self, path: str | Path, times: list[float], height: int, width: int) -> int:
+        """Copy every video packet of `path`, a video this sink's encoder settings made (a chunk
+        of a cluster render), as it is, after those written so far, shown at `times` (seconds,
+        one a packet); the audio follows. Returns the frames copied. UsageError when `path`
+        holds another number of frames, or its times do not follow on."""
+        if self.container is None:
+            try:
+                self._open(height, width)
+            except Exception as exc:
+                raise self._write_error(exc) from None
+        copied = self._copy_packets(Path(path), None, times)
+        if copied != len(times):
+            raise UsageError(f"{path} holds {copied} frames where {len(times)} were expected; it was not made for "
+                             f"this video")
+        self.frames += copied
+        return copied
+
+    def _copy_packets(self, path: Path, limit: int | None, times: list[float] | None = None) -> int:
+        # the first `limit` (None: all) video packets of `path`, at their own timestamps or at
+        # `times`; each must follow the last one written
         import av
 
-        with av.open(str(partial.path)) as old:
+        kept = 0
+        with av.open(str(path)) as old:
             source = old.streams.video[0]
             # stored length-prefixed; the encoder's stream (and the muxer) take Annex B, as the
             # encoder itself gives them
             annexb = av.BitStreamFilterContext("h264_mp4toannexb", source) if source.codec_context.name == "h264" \
                 else None
-            kept = 0
             for packet in old.demux(source):
-                if kept >= partial.frames:
+                if limit is not None and kept >= limit:
                     break
                 if not packet.size:
                     continue
+                if times is not None:
+                    if kept >= len(times):
+                        raise UsageError(f"{path} holds more than the {len(times)} frames expected; it was not "
+                                         f"made for this video")
+                    # no B-frames: each packet is shown as it is decoded
+                    packet.pts = packet.dts = round(round(times[kept] / self.time_base) * self.time_base /
+                                                    packet.time_base)
+                # the muxer may have kept the timestamps in a finer time base than ours (MP4 does)
+                pts = None if packet.pts is None else round(packet.pts * packet.time_base / self.time_base)
+                if pts is None or pts <= self.last_pts:
+                    raise UsageError(f"{path}'s frames do not follow on from the {self.frames + kept} before them "
+                                     f"(a frame at {pts} x {self.time_base} s after one at {self.last_pts}); it was "
+                                     f"not made for this video")
                 kept += 1
-                time = float(packet.pts * packet.time_base)
+                self.last_pts = pts
+                self.last_time = float(pts * self.time_base)
                 for out in annexb.filter(packet) if annexb is not None else [packet]:
                     out.stream = self.stream
                     self._mux(out)
                 if self.audio is not None:
-                    self.audio.pump(self.container, time)
-        self.frames = partial.frames
-        self.last_pts = round(partial.last_time / self.time_base)
-        self.last_time = partial.last_time
+                    self.audio.pump(self.container, self.last_time)
+        return kept
 
     def _emit(self, packets) -> None:
         self.container.mux(packets)  # the one place bytes go to the file (tests inject failures here)
