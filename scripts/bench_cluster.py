@@ -369,8 +369,8 @@ def model(r: dict, load: float, opened: float) -> list[str]:
             "", "    ray start --head --port 6379 --ray-client-server-port 10001", "",
             "On every other machine, the same install, then:", "",
             "    ray start --address HEAD:6379", "",
-            "The film must be readable at the same path on every machine (a shared folder, NFS or SMB) or be a URL "
-            "FFmpeg opens. Then on the head:", "",
+            "The film must be readable at the same path on every machine (a shared folder: NFS, SMB). Then on the "
+            "head:", "",
             "    streamdream video /shared/film.mp4 -o /shared/film-dream.mp4 --cluster auto", "",
             "or from a third machine, `--cluster ray://HEAD:10001`. `--chunks-dir /shared/chunks` sends each chunk "
             "through the shared folder instead of Ray's object store. If the driver is stopped or lost, the same "

@@ -369,3 +369,18 @@ def test_scan_times_match_the_source(tmp_path):
     found = scan(VideoFileSource(clip, start=0.5), 0.15)
     expected = [f.time for f in VideoFileSource(clip, start=0.5).frames()]
     assert found.times == expected and found.cuts == [60 - round(0.5 * 30000 / 1001)]
+
+
+def _broken_start():
+    def fail() -> None:
+        raise UsageError("weights /models/dream.pt does not exist")
+    return fail
+
+
+def test_a_worker_that_cannot_start_is_one_line_without_retries(ray_cluster, tmp_path):
+    clip = write_clip(tmp_path / "in.mp4", frames=30)
+    with pytest.raises(RunError) as err:
+        render(clip, tmp_path / "out.mp4", setup=_broken_start())
+    message = str(err.value)
+    assert message.startswith("a worker could not start") and "weights /models/dream.pt does not exist" in message
+    assert "\n" not in message

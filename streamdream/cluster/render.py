@@ -186,8 +186,7 @@ class _Render:
 
     def _job(self, chunk: Chunk) -> ChunkJob:
         shared = self.settings.chunks_dir
-        return ChunkJob(str(self.info.path.resolve()) if not str(self.info.path).startswith(("http:", "https:"))
-                        else str(self.info.path), self.config.dream.width, self.info.start, chunk,
+        return ChunkJob(str(self.info.path.resolve()), self.config.dream.width, self.info.start, chunk,
                         tuple(self.times[chunk.dream_from:chunk.end]), self.info.rate, self.info.time_base,
                         str(Path(shared).resolve()) if shared else None)
 
@@ -224,6 +223,10 @@ class _Render:
                         answer: ChunkResult = ray.get(ref)
                     except (RayActorError, RayTaskError) as exc:
                         why = _reason(exc)
+                        if isinstance(exc, RayActorError) and exc.actor_init_failed:
+                            # the network would not load there (a weights file missing, no
+                            # download offline): every worker would fail alike, so no retry
+                            raise RunError(f"a worker could not start: {why}") from None
                         if attempts[number] >= ATTEMPTS:
                             raise RunError(f"chunk {number} ({self._span(chunk)}) failed {attempts[number]} times, "
                                            f"last: {why}") from None
@@ -372,11 +375,14 @@ def _reason(exc: BaseException) -> str:
     """One line for why a chunk failed: a worker lost, or the error it raised."""
     from ray.exceptions import RayActorError, RayTaskError
 
+    if isinstance(exc, RayActorError) and exc.actor_init_failed:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        return lines[-1][:300] if lines else "its network did not load"
     if isinstance(exc, RayActorError):
         return "its worker was lost (killed, out of memory, or its machine gone)"
     cause = exc.cause if isinstance(exc, RayTaskError) else exc
     text = str(cause).strip().splitlines()
     line = f"{type(cause).__name__}: {text[0] if text else ''}"[:300]
     if isinstance(cause, UsageError) and "does not exist" in line:
-        line += " (every worker must find the film at the same path: a shared folder, or a URL)"
+        line += " (every worker must find the film at the same path: a shared folder)"
     return line
