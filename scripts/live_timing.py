@@ -12,9 +12,10 @@ import torch
 from streamdream.live import compositor as compositor_module, stage as stage_module
 
 
-def time_frames() -> tuple[list[tuple[float, float]], dict[int, float]]:
+def time_frames(strengths: list | None = None) -> tuple[list[tuple[float, float]], dict[int, float]]:
     """Start recording; returns `dreamt`, (finished at, strength used) per dreamt frame in order,
-    and `shown`, dreamt count -> the first time the display showed it. Both fill as the show runs."""
+    and `shown`, dreamt count -> the first time the display showed it. Both fill as the show runs;
+    so does `strengths`, if given, with (when, the strength shown) for every picture shown."""
     dreamt: list[tuple[float, float]] = []
     shown: dict[int, float] = {}
     next_dream, present = stage_module.LiveStage.next, compositor_module.Compositor.present
@@ -29,6 +30,8 @@ def time_frames() -> tuple[list[tuple[float, float]], dict[int, float]]:
         out = present(self, frame, latest)
         if latest is not None and latest.count not in shown:
             shown[latest.count] = time.perf_counter()
+        if strengths is not None and latest is not None:
+            strengths.append((time.perf_counter(), self.strength))
         return out
 
     stage_module.LiveStage.next, compositor_module.Compositor.present = timed_next, timed_present

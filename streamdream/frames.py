@@ -50,7 +50,8 @@ class Stage(Protocol):
     """The dream stage: `next(image, motion)` gives what the stage made of the frame (a dreamt
     image; the live stage gives its dream detail, which the display lays on), called on the dream
     thread only. `control` takes the commands meant for the dream between frames; `keyframes`
-    counts the full dreams it made."""
+    counts the full dreams it made. A stage may also have `strength`, how strong the dream it
+    last gave is, so a display can follow a strength command before the next dream comes."""
 
     keyframes: int
 
@@ -76,6 +77,7 @@ class Dreamt:
     frame: Frame
     output: np.ndarray
     count: int
+    strength: float = 1.0  # the stage's strength when it dreamt it (`strength` of a stage that has one)
 
 
 class Display(Protocol):

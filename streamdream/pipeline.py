@@ -129,7 +129,7 @@ class EveryFrame:
     def source_ended(self, lanes: "Lanes") -> None:
         lanes.put(self.to_flow, END)
 
-    def dreamt(self, frame: Frame, image: np.ndarray, count: int, lanes: "Lanes") -> bool:
+    def dreamt(self, frame: Frame, image: np.ndarray, count: int, lanes: "Lanes", strength: float = 1.0) -> bool:
         return lanes.put(self.out, Frame(image, frame.time, frame.index, frame.captured))
 
     def stage_ended(self, lanes: "Lanes") -> None:
@@ -168,8 +168,8 @@ class NewestFrame:
         self.to_flow.put(END)
         self.shown.put(END)
 
-    def dreamt(self, frame: Frame, image: np.ndarray, count: int, lanes: "Lanes") -> bool:
-        self.latest = Dreamt(frame, image, count)
+    def dreamt(self, frame: Frame, image: np.ndarray, count: int, lanes: "Lanes", strength: float = 1.0) -> bool:
+        self.latest = Dreamt(frame, image, count, strength)
         return True
 
     def stage_ended(self, lanes: "Lanes") -> None:
@@ -274,7 +274,9 @@ class Run:
             stats.dream_seconds += time.perf_counter() - t
             stats.dreamt += 1
             self.rates["dream"].tick()
-            if not self.policy.dreamt(frame, image, stats.dreamt, self.lanes):
+            # read on this thread, before the next frame's commands can change it
+            strength = getattr(stage, "strength", 1.0)
+            if not self.policy.dreamt(frame, image, stats.dreamt, self.lanes, strength):
                 return
         self.policy.stage_ended(self.lanes)
 

@@ -316,3 +316,25 @@ def test_a_cpu_show_leaves_a_core_and_puts_everything_back():
     # saved on the show's small frames
     assert watch.seen == {(threads - 1, 1)}
     assert (torch.get_num_threads(), cv2.getNumThreads()) == (threads, cv_threads)
+
+
+def test_a_strength_command_shows_on_the_next_camera_frame_not_a_dream_later():
+    from streamdream.commands import Command, ControlChannel
+    from streamdream.frames import Dreamt, Frame
+
+    compositor = Compositor(blend=0.0)
+    base = np.full((16, 16, 3), 100, np.uint8)
+    detail = np.full((16, 16, 3), 10, np.float32)
+    frame = Frame(base, 0.0, 0)
+    dreamt = Dreamt(frame, detail, 1, strength=1.0)
+    assert compositor.present(frame, dreamt).mean() == 110
+    show = LiveShow(None, compositor, commands=ControlChannel())
+    show.handle(Command("strength", 2.0))  # as a key, a knob, the page's slider or OSC sends it
+    assert show.to_dream.drain() == [Command("strength", 2.0)]  # the dream follows too
+    assert compositor.present(Frame(base, 0.04, 0), dreamt).mean() == 120  # at once: the old dream, twice as strong
+    # the dream made at the new strength comes: it is shown as it is
+    stronger = Dreamt(frame, detail * 2, 2, strength=2.0)
+    assert compositor.present(Frame(base, 0.08, 0), stronger).mean() == 120
+    assert compositor.ahead is None
+    show.handle(Command("set_strength", 1.0))
+    assert compositor.present(Frame(base, 0.12, 0), stronger).mean() == 110

@@ -23,6 +23,11 @@ DISPLAY_FLOW_WIDTH = 320
 LOST_AFTER = 1.0
 
 
+# a strength the display follows ahead of the dream is let go of after this long, should no dream
+# at it come (a schedule may have set another meanwhile)
+FOLLOW_SECONDS = 1.0
+
+
 class Compositor:
     """The display between dreamt frames: lays the latest dream's detail onto each newer camera
     frame along a cheap flow (DIS ultrafast on a 160-wide copy), so motion shows at the
@@ -40,6 +45,18 @@ class Compositor:
         self.blend_start = 0.0
         self.frozen: np.ndarray | None = None
         self.last_frame_at = time.perf_counter()
+        self.dream_strength = 1.0  # the strength of the latest dream
+        self.ahead: tuple[float, float] | None = None  # (strength, since): see `follow`
+
+    @property
+    def strength(self) -> float:
+        """The strength shown now."""
+        return self.ahead[0] if self.ahead is not None else self.dream_strength
+
+    def follow(self, strength: float) -> None:
+        """Show the dream at `strength` from the next camera frame on, by scaling its detail, until
+        a dream made at it comes: a knob or a slider answers at the camera's rate, not a dream later."""
+        self.ahead = (strength, time.perf_counter())
 
     def start_blend(self) -> None:
         if self.last is not None and self.blend > 0:
@@ -62,7 +79,14 @@ class Compositor:
                 self.count = dreamt.count
                 self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
                 self.detail = dreamt.output  # float32 dream - input, from the live stage
+                self.dream_strength = dreamt.strength
             detail = self.detail
+            if self.ahead is not None:
+                wanted, since = self.ahead
+                if abs(wanted - self.dream_strength) < 1e-6 or time.perf_counter() - since > FOLLOW_SECONDS:
+                    self.ahead = None  # the dream has caught up (or gone elsewhere)
+                elif self.dream_strength > 1e-3:
+                    detail = detail * (wanted / self.dream_strength)
             if frame.index != dreamt.frame.index:
                 small = small_gray(frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
                 h, w = frame.image.shape[:2]

@@ -20,6 +20,7 @@ from .. import models
 from ..commands import DREAM_COMMANDS, Command, ControlChannel
 from ..config import Config
 from ..engine.motion import MotionTracker
+from ..engine.steering import steer
 from ..errors import RunError
 from ..media.images import write_image
 from ..media.outputs import VIDEO_SUFFIXES, check_output, unused_path
@@ -68,6 +69,8 @@ class LiveShow:
             return True
         if name in DREAM_COMMANDS:
             self.to_dream.put(command)
+            if name in ("strength", "set_strength"):  # shown at once, before the dream catches up
+                self.compositor.follow(steer(command, None, self.compositor.strength, 0.0)[1])
         elif name == "freeze":
             self.say("frozen" if self.compositor.freeze(command.value) else "running")
         elif name == "fullscreen" and self.window is not None:

@@ -264,6 +264,11 @@ class LiveStage:
             return height, width
         return max(MIN_SIDE, round(height * self.scale)), max(MIN_SIDE, round(width * self.scale))
 
+    @property
+    def strength(self) -> float:
+        """How strong the dream is now (the +/- keys, a knob, the page's slider, a schedule)."""
+        return self.stream.strength
+
     def next(self, image: np.ndarray, motion: Motion | None) -> np.ndarray:
         """RGB uint8 (H, W, 3) -> its dream detail (dream minus input), float32 (H, W, 3), which
         the display lays onto this frame and newer ones and clips once; `motion` may be at the

@@ -28,8 +28,12 @@ from ..commands import ControlChannel
 from ..errors import UsageError
 from .controls import osc_command
 
+# a command refused for coming too fast is answered after this long: a client flooding over a few
+# connections is slowed to a few dozen requests a second, each costing the show almost nothing
+TOO_MANY_WAIT = 0.1
 PREVIEW_FPS = 15  # the most frames a second a client is sent
 PREVIEW_CLIENTS = 4  # the most previews served at once
+CONNECTIONS = 64  # the most requests in hand at once (previews and event streams included)
 COMMANDS_PER_SECOND = 30  # a client's steady rate; bursts up to COMMAND_BURST
 COMMAND_BURST = 60
 MAX_BODY = 4096  # bytes: a command is a few dozen
@@ -140,8 +144,10 @@ class WebControl:
                              f"choose another `serve` port", setting="serve") from None
         self.port = self.socket.getsockname()[1]
         self.host = host
+        # past CONNECTIONS at once, uvicorn answers 503 before any of our code runs: a flood over
+        # many connections costs the show no more than one over a few
         config = uvicorn.Config(self._app(), log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1)
+                                timeout_graceful_shutdown=1, limit_concurrency=CONNECTIONS)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},
                                         name="web", daemon=True)
@@ -220,13 +226,7 @@ class WebControl:
 
             return StreamingResponse(figures(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
-        async def command(request):
-            client = request.client.host if request.client else "?"
-            bucket = self._buckets.setdefault(client, Bucket(self.rate, self.burst))
-            if len(self._buckets) > 1000:
-                self._buckets = {client: bucket}
-            if not bucket.take():
-                return PlainTextResponse("too many commands; slow down", status_code=429)
+        async def command(request):  # a client sending too fast never gets here (see `_throttled`)
             body = await request.body()
             if len(body) > MAX_BODY:
                 return PlainTextResponse("a command is a few bytes", status_code=413)
@@ -244,7 +244,29 @@ class WebControl:
         routes = [Route("/", guarded(page)), Route("/status.json", guarded(status)),
                   Route("/snapshot.jpg", guarded(snapshot)), Route("/stream.mjpg", guarded(stream)),
                   Route("/events", guarded(events)), Route("/command", guarded(command), methods=["POST"])]
-        return Starlette(routes=routes)
+        return self._throttled(Starlette(routes=routes))
+
+    def _throttled(self, app):
+        """`app` behind the rate limit of POST /command, answered before any routing, any request
+        object or any token check: a flood costs the show as little per request as it can."""
+        too_many = b"too many commands; slow down"
+        start = {"type": "http.response.start", "status": 429,
+                 "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(too_many)).encode())]}
+
+        async def throttled(scope, receive, send):
+            if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/command":
+                client = scope["client"][0] if scope.get("client") else "?"
+                bucket = self._buckets.setdefault(client, Bucket(self.rate, self.burst))
+                if len(self._buckets) > 1000:
+                    self._buckets = {client: bucket}
+                if not bucket.take():
+                    await asyncio.sleep(TOO_MANY_WAIT)
+                    await send(start)
+                    await send({"type": "http.response.body", "body": too_many})
+                    return
+            await app(scope, receive, send)
+
+        return throttled
 
     def close(self) -> None:
         self.server.should_exit = True
