@@ -22,7 +22,8 @@ class Command:
     """One instruction: quit, preset (+1/-1), preset_index (an index or a name), strength (a factor),
     set_strength, layer (+1 deeper/-1 shallower or a spec), step, jitter, colors (0-1, see
     engine.colors), zoom, rotate, pan_x, pan_y (the zoom's), freeze, fullscreen, record, snapshot,
-    hud; `value` its argument (see KEYS and OSC_ADDRESSES)."""
+    hud, knob ((name, level): a live schedule's variable); `value` its argument (see KEYS and
+    OSC_ADDRESSES)."""
 
     name: str
     value: object = None

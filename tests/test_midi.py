@@ -162,3 +162,18 @@ def test_a_knob_reaches_the_dream():
     channel.put(Command("quit"))
     show.join(timeout=60)
     assert result["r"].look.endswith("x10.00")
+
+
+def test_knobs_four_to_eight_are_a_schedules_variables():
+    from streamdream.commands import Command
+    from streamdream.presets import build_config
+    from streamdream.schedule.plan import build_timeline
+
+    m, sent = mapper()
+    m.take(cc(5, 0))  # knob 5 at rest: soft takeover picks up at 0
+    m.take(cc(5, 127))
+    assert sent[-1] == Command("knob", ("knob5", 1.0))
+    timeline = build_timeline(build_config(None, {"schedule": {"strength": "0:(0.5 + 2*knob5)"}}), "webcam", 25.0)
+    assert timeline.values(0, 0.0)["strength"] == pytest.approx(0.5)
+    timeline.set_knob(*sent[-1].value)  # what the show does with the command
+    assert timeline.values(1, 0.04)["strength"] == pytest.approx(2.5)

@@ -360,3 +360,19 @@ def test_a_live_show_hears_an_injected_sound():
     assert float(quiet.look.rsplit("x", 1)[1]) == pytest.approx(0.2)
     loud = live_until(config, lambda stats, look: float(look.rsplit("x", 1)[1]) > 1.5, sound=sound(True))
     assert float(loud.look.rsplit("x", 1)[1]) > 1.5
+
+
+def test_a_file_job_refuses_a_live_knob_and_osc_sets_one():
+    from streamdream.commands import Command
+    from streamdream.live.controls import osc_command
+    from streamdream.schedule.plan import build_timeline
+    from streamdream.presets import build_config
+
+    config = build_config(None, {"schedule": {"strength": "0:(1 + knob4)"}})
+    with pytest.raises(ScheduleError) as err:
+        build_timeline(config, "video", 25.0)
+    assert "knob4" in str(err.value) and "webcam" in str(err.value)
+    assert osc_command("/streamdream/knob/4", (0.25,)) == Command("knob", ("knob4", 0.25))
+    for bad in (("/streamdream/knob/9", (0.5,)), ("/streamdream/knob/4", (2.0,)), ("/streamdream/knob/x", (0.5,))):
+        with pytest.raises(ValueError):
+            osc_command(*bad)

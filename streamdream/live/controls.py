@@ -47,6 +47,7 @@ OSC_ADDRESSES = {
     "/streamdream/freeze": "1 freeze, 0 run",
     "/streamdream/record": "start or stop recording",
     "/streamdream/snapshot": "save the picture shown",
+    "/streamdream/knob/N": "knob N (1 to 8) of a schedule (knob1 ... knob8 in its expressions), 0 to 1",
 }
 
 
@@ -61,6 +62,13 @@ def osc_command(address: str, args: tuple) -> Command:
         return Command(address.rsplit("/", 1)[1])
     if len(args) != 1:
         raise ValueError(f"{address} takes one argument, got {len(args)}")
+    if address.startswith("/streamdream/knob/"):
+        number = address.rsplit("/", 1)[1]
+        if number not in [str(k) for k in range(1, 9)]:
+            raise ValueError(f"{address}: the knobs are /streamdream/knob/1 to /streamdream/knob/8")
+        if isinstance(one, (int, float)) and not isinstance(one, bool) and 0 <= one <= 1:
+            return Command("knob", (f"knob{number}", float(one)))
+        raise ValueError(f"{address} takes a number from 0 to 1, got {one!r}")
     if address == "/streamdream/preset":
         if isinstance(one, str):
             return Command("preset_index", one)

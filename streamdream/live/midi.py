@@ -2,7 +2,9 @@
 keys and OSC do. mido with python-rtmidi (the `live` extra) reads the port on its own thread.
 
 A map ties controls to what they steer. The default suits a generic 8-knob, 8-pad controller
-(knobs on CC 1-8, pads on notes 36-43, channel 1); `--midi-map FILE.toml` loads another:
+(knobs on CC 1-8, pads on notes 36-43, channel 1): knobs 1-3 steer strength, layer and colours,
+knobs 4-8 are a schedule's knob4 ... knob8 (`--schedule strength="0:(0.5 + 2*knob4)"`), each 0 to
+1. `--midi-map FILE.toml` loads another:
 
     [knobs]                      # a control that sets a value
     strength = { cc = 1 }        # absolute, 0-127
@@ -31,7 +33,8 @@ from typing import Callable
 from ..commands import Command, ControlChannel
 from ..errors import UsageError, did_you_mean
 
-KNOBS = ("strength", "layer", "colors")
+# knobs 1 to 3 steer the dream, the rest are a schedule's variables (knob4 ... knob8 in its expressions)
+KNOBS = ("strength", "layer", "colors") + tuple(f"knob{k}" for k in range(1, 9))
 PADS = tuple(f"preset{k}" for k in range(1, 10)) + ("freeze", "record", "snapshot", "next", "previous")
 PICKUP = 0.03  # a soft-takeover knob takes over within this of its parameter's value
 
@@ -46,7 +49,10 @@ class Control:
 
 
 def default_map() -> dict[str, Control]:
-    out = {name: Control("cc", k + 1) for k, name in enumerate(KNOBS)}
+    """An 8-knob, 8-pad controller: knobs 1-3 on CC 1-3 strength, layer and colours, knobs 4-8
+    on CC 4-8 a schedule's knob4 ... knob8; pads on notes 36-43 presets 1-5, freeze, record, snapshot."""
+    out = {name: Control("cc", k + 1) for k, name in enumerate(KNOBS[:3])}
+    out.update({f"knob{k}": Control("cc", k) for k in range(4, 9)})
     pads = ["preset1", "preset2", "preset3", "preset4", "preset5", "freeze", "record", "snapshot"]
     out.update({name: Control("note", 36 + k) for k, name in enumerate(pads)})
     return out
@@ -113,7 +119,8 @@ class MidiMapper:
     def __init__(self, mapping: dict[str, Control], layers: list[str], put: Callable[[Command], None],
                  values: dict[str, float] | None = None, save: Path | None = None, say=print):
         self.mapping, self.layers, self.put, self.save, self.say = dict(mapping), layers, put, save, say
-        self.values = {"strength": 0.5, "layer": 0.5, "colors": 1.0, **(values or {})}
+        self.values = {"strength": 0.5, "layer": 0.5, "colors": 1.0, **{f"knob{k}": 0.0 for k in range(1, 9)},
+                       **(values or {})}
         self.engaged: dict[str, bool] = {}
         self._msb: dict[tuple[int, int], int] = {}
         self.armed: str | None = None
@@ -190,6 +197,8 @@ class MidiMapper:
             return Command("set_strength", round(10 ** (2 * level - 1), 4))  # 0.1 to 10, 1 in the middle
         if name == "layer":
             return Command("layer", self.layers[min(len(self.layers) - 1, int(level * len(self.layers)))])
+        if name.startswith("knob"):
+            return Command("knob", (name, round(level, 4)))
         return Command("colors", round(level, 4))
 
 

@@ -79,6 +79,8 @@ class LiveShow:
             self.hud = not self.hud
         elif name == "learn" and self.midi is not None:
             self.midi.mapper.arm()
+        elif name == "knob" and self.timeline is not None:
+            self.timeline.set_knob(*command.value)
         elif name == "tap":
             at = time.perf_counter() - self.begin
             bpm = self.tapper.tap(at)

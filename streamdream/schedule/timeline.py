@@ -34,7 +34,9 @@ TEXT_KEYS = ("layers", "preset")  # whose keyframes hold a layer spec or a prese
 ZOOM_KEYS = ("zoom", "rotate", "pan_x", "pan_y")  # only the zoom job has them
 TIME_NAMES = ("t", "s", "b")
 AUDIO_NAMES = ("rms", "onset", "beat", "low", "mid", "high", "bpm")
-NAMES = TIME_NAMES + AUDIO_NAMES
+# a live show's free knobs (MIDI, OSC /streamdream/knob/N, the page), each 0 to 1, 0 until moved
+KNOB_NAMES = tuple(f"knob{k}" for k in range(1, 9))
+NAMES = TIME_NAMES + AUDIO_NAMES + KNOB_NAMES
 
 # how each scheduled value reaches the stage
 COMMANDS = {"strength": "set_strength", "step": "step", "jitter": "jitter", "colors": "colors",
@@ -129,6 +131,8 @@ class Timeline:
     def __init__(self, schedule: ScheduleConfig, fps: float, job: str, audio=None,
                  presets: Iterable[str] | None = None, audio_note: str = "the input has no audio track"):
         self.fps, self.audio = float(fps), audio
+        self.live = job == "webcam"
+        self.knobs = {name: 0.0 for name in KNOB_NAMES}  # set from the control channel (`set_knob`)
         tempo_bpm = schedule.bpm
         self.tempo = None
         if tempo_bpm is not None or (audio is not None and len(audio.beats) >= 2):
@@ -165,11 +169,15 @@ class Timeline:
                                         f"give an audio file (`audio`)")
         if "b" in expression.reads and self.tempo is None:
             raise track.error(k.offset, "reads b (beats), and there is no tempo: give `bpm` or audio")
+        knobs = sorted(expression.reads & set(KNOB_NAMES))
+        if knobs and not self.live:
+            raise track.error(k.offset, f"reads {', '.join(knobs)}, a live show's knob; only `streamdream webcam` "
+                                        f"has knobs (a MIDI controller, OSC, the web page)")
         return _Key(seconds, k.offset, expression, "")
 
     def names(self, index: int, seconds: float) -> dict[str, float]:
         """What an expression may read at frame `index`, `seconds` into the run."""
-        values = {"t": float(index), "s": float(seconds)}
+        values = {"t": float(index), "s": float(seconds), **self.knobs}
         if self.tempo is not None:
             values["b"] = self.tempo.beats_at(seconds)
         if self.audio is not None:
@@ -178,6 +186,12 @@ class Timeline:
             phase = values["b"] - math.floor(values["b"])
             values["beat"], values["bpm"] = max(0.0, 1.0 - 2.0 * phase), float(self.tempo.bpm)
         return values
+
+    def set_knob(self, name: str, level: float) -> None:
+        """A live knob's new level (0 to 1), read by the expressions from the next frame on."""
+        if name not in self.knobs or not 0.0 <= level <= 1.0:
+            raise ValueError(f"a knob is knob1 to knob8 at 0 to 1, got {name} at {level}")
+        self.knobs[name] = float(level)
 
     def set_tempo(self, bpm: float, beats: Iterable[float] = ()) -> None:
         """Count beats at `bpm` from now on, along the `beats` given (a performer's taps) and
