@@ -359,8 +359,8 @@ def model(r: dict, load: float, opened: float) -> list[str]:
             "(2 s a 10-s chunk is 17%).",
             "- **The serial part.** The scan and the join run on the driver. The scan is a decode of every frame, "
             f"about {90 * 60 * 24 / scan_fps / 60:.0f} minutes for the 90-minute film at 1080p; the join is a copy of "
-            f"packets, about {90 * 60 * 24 * join_per_frame / 60:.1f} minutes. Past some 30 GPUs they are most of "
-            "the time.",
+            f"packets, about {90 * 60 * 24 * join_per_frame / 60:.1f} minutes. With 32 GPUs at 8 fps each they are "
+            "over half of the time.",
             "- **Reading the input.** Every worker reads its chunk and its warm-up from the shared path: the film is "
             "read about 1.1 times over, plus once by the scan. At 8 Mbit/s a 90-minute 1080p film is 5.4 GB; 128 "
             "workers starting at once read their first keyframes from the same file server.",

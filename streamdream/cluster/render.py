@@ -6,7 +6,7 @@ seams and join it all into the output.
 Every finished chunk is on disk, in NAME.chunks beside the output with a manifest, as soon as
 it comes back: a driver killed any way at all loses only the chunks in hand, and the same
 command with `resume` renders only the rest. A worker that dies takes its chunk with it; the
-chunk goes to another worker, and the one that died is started again.
+chunk goes to another worker, and a fresh worker takes the place of the one that died.
 """
 
 from __future__ import annotations
@@ -178,11 +178,11 @@ class _Render:
         result.seconds = self.seconds
         return result
 
-    def _workers(self):
+    def _worker(self):
+        """A new worker (a Ray actor): it loads the network as it starts; calls wait for that."""
         ray, c = self.cluster.ray, self.cluster
-        remote = ray.remote(ChunkWorker).options(num_cpus=c.cpus, num_gpus=c.gpus, max_restarts=ATTEMPTS,
-                                                 max_concurrency=2)
-        return [remote.remote(self.config, self.timeline, c.cpus, self.setup) for _ in range(c.workers)]
+        remote = ray.remote(ChunkWorker).options(num_cpus=c.cpus, num_gpus=c.gpus, max_concurrency=2)
+        return remote.remote(self.config, self.timeline, c.cpus, self.setup)
 
     def _job(self, chunk: Chunk) -> ChunkJob:
         shared = self.settings.chunks_dir
@@ -201,7 +201,7 @@ class _Render:
             if self.resume else 0
         total = self.plan.dreamt
         finished = sum(self.plan.chunks[n].dreamt for n in self.manifest.done)
-        actors = self._workers()
+        actors = [self._worker() for _ in range(self.cluster.workers)]
         idle = list(actors)
         running: dict = {}  # ref -> (actor, chunk number)
         attempts = {n: 0 for n in pending}
@@ -233,7 +233,12 @@ class _Render:
                         result.retries.append(f"chunk {number} ({self._span(chunk)}) tried again: {why}")
                         self.say(f"warning: {result.retries[-1]}")
                         pending.appendleft(number)
-                        idle.append(actor)  # Ray starts a worker that died again (max_restarts)
+                        if isinstance(exc, RayActorError):
+                            # a fresh worker in its place: one Ray restarts takes calls only once it
+                            # is up again, and a chunk sent meanwhile would fail at once
+                            ray.kill(actor, no_restart=True)
+                            actors[actors.index(actor)] = actor = self._worker()
+                        idle.append(actor)
                         continue
                     self._keep(chunk, answer)
                     result.rendered += 1
