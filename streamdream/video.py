@@ -48,8 +48,9 @@ class VideoResult:
     compile_seconds: float = 0.0  # spent compiling the network ([dream] compile), part of the wall time
 
 
-class _Continued:
-    """The rest of a file source's frames, after the one a resumed run took to pick up from."""
+class FramesInHand:
+    """A source over frames already being read from a file source (the rest of them after a
+    resumed run took the first to pick up from; a cluster chunk's, noting some on the way)."""
 
     live = False
 
@@ -137,7 +138,7 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
     try:
         done = partial.frames if partial else 0
         try:
-            stats = run(_Continued(frames), stream, [sink], policy=EveryFrame(1 if lean else QUEUE_SIZE), tracker=tracker,
+            stats = run(FramesInHand(frames), stream, [sink], policy=EveryFrame(1 if lean else QUEUE_SIZE), tracker=tracker,
                         progress=progress and (lambda s: progress(done + s.frames, info.frames)), schedule=timeline)
         except BaseException as exc:
             kept = sink.abort()

@@ -192,7 +192,7 @@ class _Render:
 
     def _dream_chunks(self, result: ClusterResult) -> None:
         ray = self.cluster.ray
-        from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+        from ray.exceptions import RayActorError, RayTaskError
 
         pending = deque(c.number for c in self.plan.chunks if c.number not in self.manifest.done)
         if not pending:
@@ -249,21 +249,23 @@ class _Render:
                 now = time.perf_counter()
                 if self.progress is not None and now - last_poll >= POLL_SECONDS:
                     last_poll = now
-                    for i, actor in enumerate(actors):
+                    # asked all at once: one wait for every worker, not one each
+                    asked = {actor.progress.remote(): i for i, actor in enumerate(actors)}
+                    answered, _ = ray.wait(list(asked), num_returns=len(asked), timeout=POLL_SECONDS)
+                    for ref in answered:
+                        i = asked[ref]
                         try:
-                            done, current, in_chunk = ray.get(actor.progress.remote(), timeout=POLL_SECONDS)
-                        except (GetTimeoutError, RayActorError):
+                            done, current, in_chunk = ray.get(ref)
+                        except RayActorError:
                             continue
                         before, at = counts[i]
                         if now > at and done >= before:
                             rates[i] = 0.7 * rates[i] + 0.3 * (done - before) / (now - at) if before else 0.0
                         counts[i] = (done, now)
                         in_hand[i] = in_chunk if current is not None else 0
-                    shown = min(total, finished + sum(in_hand[i] for i in in_hand))
-                    note = " ".join(f"w{i + 1} {r:.1f}" for i, r in rates.items()) + " fps"
-                    self.progress(shown, total, note)
+                    self.progress(min(total, finished + sum(in_hand.values())), total, _rates(rates))
             if self.progress is not None:
-                self.progress(total, total, " ".join(f"w{i + 1} {r:.1f}" for i, r in rates.items()) + " fps")
+                self.progress(total, total, _rates(rates))
         finally:
             for actor in actors:
                 ray.kill(actor, no_restart=True)
@@ -337,7 +339,8 @@ class _Render:
             if frames != self.plan.frames:
                 raise RunError(f"the chunks hold {frames} frames where the film has {self.plan.frames}")
             cut_short = self.max_frames is not None or self.audio is not None
-            sink.close(sink.last_time + _frame_gap(self.times) if cut_short else None)
+            # as `video` ends a soundtrack it cuts: a frame's length after the last frame
+            sink.close(sink.last_time + 1 / float(self.info.rate) if cut_short else None)
         except BaseException:
             sink.abort()
             raise
@@ -372,8 +375,8 @@ class _Render:
         return frames
 
 
-def _frame_gap(times: list[float]) -> float:
-    return (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else 1 / 25
+def _rates(rates: dict[int, float]) -> str:
+    return " ".join(f"w{i + 1} {r:.1f}" for i, r in rates.items()) + " fps"
 
 
 def _reason(exc: BaseException) -> str:

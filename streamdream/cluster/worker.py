@@ -94,7 +94,7 @@ class ChunkWorker:
         import copy
 
         from ..engine.motion import make_tracker
-        from ..video import BIG_FRAME, dream_stage
+        from ..video import BIG_FRAME, FramesInHand, dream_stage
 
         chunk, config = job.chunk, self.config
         self.current, self.chunk_done = chunk.number, 0
@@ -127,7 +127,7 @@ class ChunkWorker:
             self.chunk_done += 1
 
         try:
-            stats = run(_Frames(frames(), source), stream, [sink], policy=EveryFrame(1 if lean else QUEUE_SIZE),
+            stats = run(FramesInHand(frames()), stream, [sink], policy=EveryFrame(1 if lean else QUEUE_SIZE),
                         tracker=tracker, progress=counted, schedule=timeline)
             if stats.interrupted:
                 raise RunError(f"chunk {chunk.number} was interrupted")
@@ -141,6 +141,7 @@ class ChunkWorker:
                 shutil.rmtree(folder, ignore_errors=True)
             raise
         finally:
+            source.close()
             self.current = None
         video, path = None, chunk_file(folder, chunk.number)
         if not job.folder:  # back through Ray's object store
@@ -165,24 +166,6 @@ def stream_device(stream):
     """The dream device of a stage (a StreamDreamer, or one steered by a schedule)."""
     core = getattr(stream, "stream", stream)
     return core.dreamer.device
-
-
-class _Frames:
-    """A source over frames already being read (the chunk's, noting the shared ones' inputs)."""
-
-    live = False
-
-    def __init__(self, frames, source: VideoFileSource):
-        self._frames, self._source = frames, source
-
-    def frames(self):
-        return self._frames
-
-    def close(self) -> None:
-        self._source.close()
-
-    def cancel(self) -> None:
-        pass
 
 
 class _ChunkSink:
