@@ -74,7 +74,7 @@ class LiveConfig:
     """`webcam`: the camera, the display between dreamt frames, and installation mode."""
 
     fps: float = 30.0  # frame rate asked of the camera
-    dream_scale: float | None = None  # dream at this share of the shown size (None: 1 on CUDA, 0.75 on a CPU)
+    dream_scale: float | None = None  # dream at this share of the shown size (None: all of it)
     step_regions: int | None = None  # the frame's steps fall on one of this many bands a frame (None: 1 on CUDA, 3 on a CPU)
     blend: float = 0.5  # seconds a preset or layer switch cross-fades over
     cycle: float = 120.0  # installation: seconds between presets

@@ -338,3 +338,48 @@ def test_a_strength_command_shows_on_the_next_camera_frame_not_a_dream_later():
     assert compositor.ahead is None
     show.handle(Command("set_strength", 1.0))
     assert compositor.present(Frame(base, 0.12, 0), stronger).mean() == 110
+
+
+def _textured(h=90, w=160, seed=0):
+    # a smooth random texture DIS can follow, as RGB uint8
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (h // 6, w // 6, 3), dtype=np.uint8)
+    return cv2.resize(small, (w * 2, h * 2), interpolation=cv2.INTER_CUBIC)
+
+
+def test_the_display_chains_frame_to_frame_flows_back_to_the_dreamt_frame():
+    from streamdream.live.compositor import FlowChain
+
+    base = _textured(150, 220)  # 440x300, cropped to 320x180 as the camera pans
+    chain = FlowChain(width=160)
+    shift = 2  # px a frame at the chain's width (the picture is 320 wide: 4 px there)
+    for k in range(6):
+        chain.add(k, np.ascontiguousarray(base[20:200, 40 - 4 * k:360 - 4 * k]))
+    back = chain.back_to(1)  # frame 5 -> frame 1: four links of 2 px each, chained
+    inner = back[20:-20, 20:-20]
+    assert inner.shape[-1] == 2
+    assert np.median(inner[..., 0]) == pytest.approx(-4 * shift, abs=0.5)
+    assert np.median(np.abs(inner[..., 1])) < 0.5
+    assert chain.back_to(5) is None  # no link from the newest frame to itself
+    chain.add(7, np.ascontiguousarray(base[20:200, 16:336]))  # frame 6 was not shown: one link spans two frames
+    assert np.median(chain.back_to(0)[20:-20, 20:-20, 0]) == pytest.approx(-6 * shift, abs=0.5)
+    assert chain.back_to(6) is None  # not shown, so nothing leads to it
+
+
+def test_a_cut_breaks_the_chain_and_an_earlier_shot_s_dream_is_not_laid_on_the_new_one():
+    from streamdream.frames import Dreamt, Frame
+
+    compositor = Compositor(blend=0.0)
+    first, other = _textured(seed=1)[:180, :320], _textured(seed=2)[:180, :320]
+    detail = np.full(first.shape, 30.0, np.float32)
+    dreamt = Dreamt(Frame(first, 0.0, 0), detail, 1)
+    shown = compositor.present(Frame(first, 0.04, 1), dreamt)
+    assert (shown.astype(int) - first).mean() > 20  # laid on while the shot lasts
+    assert compositor.chain.shot == 0
+    cut = compositor.present(Frame(other, 0.08, 2), dreamt)
+    assert compositor.chain.shot == 2 and compositor.chain.back_to(0) is None
+    assert np.array_equal(cut, other)  # the plain new shot, not the old one's dream along a meaningless flow
+    new = Dreamt(Frame(other, 0.08, 2), detail, 2)
+    assert (compositor.present(Frame(other, 0.12, 3), new).astype(int) - other).mean() > 20

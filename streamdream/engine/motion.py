@@ -80,16 +80,22 @@ def motion_on(motion: Motion, height: int, width: int, device) -> tuple[torch.Te
     """`motion` as tensors on `device` at a frame's size: flow (height, width, 2) in that
     frame's pixels and mask (1, 1, height, width). Upscaled there, so only the small flow crosses."""
     flow, mask = upload(motion.flow, device), upload(motion.mask, device)[None, None]
+    if tuple(flow.shape[:2]) == (height, width):
+        return flow, mask
+    return flow_to(flow, height, width), F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)
+
+
+def flow_to(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """A flow (h, w, 2) in its own pixels, resized to (height, width, 2) with its vectors scaled."""
     h, w = flow.shape[:2]
     if (h, w) == (height, width):
-        return flow, mask
+        return flow
     if abs(h / w - height / width) > 0.05:
         raise ValueError(f"motion {h}x{w} does not fit a frame of {height}x{width}")
     flow = F.interpolate(flow.permute(2, 0, 1)[None], size=(height, width), mode="bilinear", align_corners=False)[0]
     flow[0] *= width / w
     flow[1] *= height / h
-    mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)
-    return flow.permute(1, 2, 0).contiguous(), mask
+    return flow.permute(1, 2, 0).contiguous()
 
 
 def make_tracker(video: VideoConfig, device) -> MotionTracker | None:

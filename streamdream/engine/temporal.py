@@ -18,7 +18,7 @@ from ..config import VideoConfig
 from ..frames import MIN_SIDE
 from .dream import ascend, ascend_rows, dream, octave_sizes, refine_at, resize
 from .dreamer import Dreamer
-from .motion import Motion, motion_on
+from .motion import Motion, flow_to, motion_on
 from .tensors import check_image, to_frame, to_tensor
 from .warp import compose_flow, inside, warp_tensor, zoom_view
 
@@ -42,9 +42,10 @@ ANCHOR_FRAMES = 16
 
 # a cut in a live show is seeded with a quick full dream of the new shot at this share of its size,
 # with this share of the iterations: structure and strength at once, for a fraction of a keyframe's
-# cost, so the dream stage does not stall in front of an audience; the steps that follow sharpen it
+# cost, so the new shot is not shown plain for long; the steps that follow sharpen it (larger
+# steps to make up for the fewer overshot the strength, and took depth away)
 CUT_SEED_SCALE = 0.5
-CUT_SEED_ITERATIONS = 0.5
+CUT_SEED_ITERATIONS = 0.3
 
 
 # rows of context either side of a band a step falls on (see VideoConfig.step_regions)
@@ -108,6 +109,19 @@ def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float
     and stripes about the averaging width into the dream.
     """
     return detail * strength_gain(detail, low, mean, max_gain)
+
+
+def flow_and_trust(motion: Motion, height: int, width: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """`motion` on the dream device at a frame's size: the flow (height, width, 2), and how far the
+    dream carried along it is trusted, (1, 1, height, width) in [0, 1]: the flow check's mask
+    softened (see `soften`) and 0 where the flow leads out of the frame, since beyond the edge the
+    previous frame showed nothing (unknown, not the edge stretched). The trust is worked out at
+    the flow's own size, a quarter of a live show's frame, and only then brought up: it is smooth."""
+    flow, mask = motion_on(motion, *motion.flow.shape[:2], device)
+    trust = soften(mask, round(flow.shape[1] * TRUST_BLUR)).mul_(inside(flow))
+    if tuple(trust.shape[2:]) != (height, width):
+        trust = F.interpolate(trust, size=(height, width), mode="bilinear", align_corners=False)
+    return flow_to(flow, height, width), trust
 
 
 def soften(mask: torch.Tensor, side: int) -> torch.Tensor:
@@ -199,16 +213,20 @@ class StreamDreamer:
             base = to_tensor(frame, self.dreamer.device)
         new_size = self.detail is None or tuple(self.detail.shape[2:]) != frame.shape[:2]
         keyframe = new_size or not self.video.flow or motion is None or motion.cut
+        seeded = None
         if self.live and keyframe and not new_size and motion is not None:
-            # a cut in live mode: the new scene dreams itself in (everything is newly shown)
+            # a cut in live mode: the new scene is shown with its seed as soon as it is made (the
+            # display shows the shot plain until then), and dreams itself in over the next frames,
+            # everything in it newly shown
             with record_function("streamdream.keyframe"):
                 self._anchor(self._seed(base))
+            seeded = (base + self.detail).clamp_(0, 1)
             self.held_strength = self.strength
             self.settled = torch.zeros_like(self.settled)
             keyframe = False
-            # the seed is of this very frame: it stays where it is (a cut's motion trusts nothing)
-            motion = Motion(np.zeros_like(motion.flow), np.ones_like(motion.mask), False)
-        if keyframe:
+        if seeded is not None:
+            dreamt = seeded
+        elif keyframe:
             with record_function("streamdream.keyframe"):
                 dreamt = self._dreamer().dream_tensor(base)
             self.held_strength = self.strength
@@ -267,11 +285,8 @@ class StreamDreamer:
         v = self.video
         h, w = base.shape[2:]
         with record_function("streamdream.upload"):
-            flow, mask = motion_on(motion, h, w, self.dreamer.device)
+            flow, trust = flow_and_trust(motion, h, w, self.dreamer.device)
         with record_function("streamdream.carry"):
-            # beyond the frame's edge the previous frame showed nothing: unknown, not the edge stretched
-            trust = soften(mask, round(w * TRUST_BLUR)).mul_(inside(flow))
-            del mask
             added = warp_tensor(self.detail - self.anchored, flow).mul_(trust)
             self.detail = self.anchored = None
             self.reach = compose_flow(self.reach, flow)

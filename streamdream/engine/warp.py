@@ -63,7 +63,7 @@ def warp_tensor(image, flow, mode: str = "bicubic"):
 
 
 @functools.lru_cache(maxsize=8)
-def _pixel_grid(h: int, w: int) -> np.ndarray:
+def pixel_grid(h: int, w: int) -> np.ndarray:
     """(h, w, 2) float32 of each pixel's (x, y): made once per size, as a live show warps several
     planes a frame and building it cost as much as the warps."""
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -77,7 +77,7 @@ def _remap(image, flow, mode: str):
     import torch
 
     h, w = flow.shape[:2]
-    where = flow.detach().float().contiguous().numpy() + _pixel_grid(h, w)
+    where = flow.detach().float().contiguous().numpy() + pixel_grid(h, w)
     image = image.detach().contiguous()
     out = torch.empty_like(image)
     interpolation = cv2.INTER_CUBIC if mode == "bicubic" else cv2.INTER_LINEAR

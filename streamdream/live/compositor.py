@@ -9,14 +9,18 @@ import time
 import cv2
 import numpy as np
 
-from ..engine.flow import DISFlow, resize_flow, small_gray
-from ..engine.warp import warp
+from ..config import VideoConfig
+from ..engine.flow import DISFlow, frame_difference, resize_flow, small_gray
+from ..engine.warp import pixel_grid
 from ..frames import Dreamt, Frame
 
-# the display's flow (last dreamt input -> newest camera frame) runs on a copy this wide: it must
-# cost a few ms a frame, but at a quarter of a 640-wide show it misplaced the detail enough to
-# double the flicker (E_warp) of what was shown
+# the display's flow runs on a copy this wide: it must cost a few ms a frame, but at a quarter of
+# a 640-wide show it misplaced the detail enough to double the flicker (E_warp) of what was shown
 DISPLAY_FLOW_WIDTH = 320
+
+
+# the display chains the flows of this many consecutive camera frames at most (see FlowChain)
+CHAIN_FRAMES = 16
 
 
 # after this long without a camera frame the display starts fading the last picture out
@@ -28,15 +32,83 @@ LOST_AFTER = 1.0
 FOLLOW_SECONDS = 1.0
 
 
+class FlowChain:
+    """Where each pixel of the newest camera frame shown was in an earlier one, (h, w, 2) at
+    DISPLAY_FLOW_WIDTH: the flows between consecutive frames shown, chained.
+
+    A dream arrives frames after the camera frame it was dreamt on. One flow across that gap,
+    taken afresh for each frame shown, erred a little differently each time, and the dream laid
+    along it shimmered on everything that moved; a frame-to-frame flow is small, which DIS gets
+    right cheaply, and the chain grown by one link a frame moves the dream smoothly."""
+
+    def __init__(self, scene_cut: float = VideoConfig.scene_cut, width: int = DISPLAY_FLOW_WIDTH,
+                 keep: int = CHAIN_FRAMES):
+        self.scene_cut, self.width, self.keep = scene_cut, width, keep
+        # MEDIUM, though it costs a few ms a frame more than ULTRAFAST: a chain gathers its links'
+        # errors, and ULTRAFAST links kept half of the shimmer on moving subjects
+        self.flow = DISFlow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.links: dict[int, tuple[int, np.ndarray]] = {}  # frame index -> (the frame before it, flow to it)
+        self.newest: tuple[int, np.ndarray] | None = None  # (index, small grey) of the newest frame
+        self.chain: tuple[int, int, np.ndarray] | None = None  # (from, to, flow) last given
+        self.shot = 0  # the index of the frame the newest shot began with
+
+    def add(self, index: int, image: np.ndarray) -> np.ndarray:
+        """Take the newest frame shown, RGB uint8 (H, W, 3); returns its small grey."""
+        small = small_gray(image, self.width, min_height=8)
+        if self.newest is not None and self.newest[1].shape == small.shape and index > self.newest[0]:
+            if frame_difference(self.newest[1], small) > self.scene_cut:  # as the dream's flow stage judges it
+                self.links.clear()
+                self.shot = index
+            else:
+                self.links[index] = (self.newest[0], self.flow(small, self.newest[1]))
+            for old in [k for k in self.links if k <= index - self.keep]:
+                del self.links[old]
+        else:
+            self.links.clear()  # the first frame, or another size: nothing to link to (but no cut)
+        self.newest = (index, small)
+        return small
+
+    def back_to(self, target: int) -> np.ndarray | None:
+        """The flow from the newest frame to frame `target`; None when the chain does not reach it
+        (not shown, too old, or another size)."""
+        if self.newest is None:
+            return None
+        newest = self.newest[0]
+        if self.chain is not None and self.chain[1] == target and self.links.get(newest, (None,))[0] == self.chain[0]:
+            chain = chain_flow(self.chain[2], self.links[newest][1])  # one more link
+        else:
+            steps, at = [], newest
+            while at > target and at in self.links:
+                at, flow = self.links[at][0], self.links[at][1]
+                steps.append(flow)
+            if at != target or not steps:
+                return None
+            chain = steps[-1]
+            for flow in reversed(steps[:-1]):
+                chain = chain_flow(chain, flow)
+        self.chain = (newest, target, chain)
+        return chain
+
+
+def chain_flow(earlier: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Backward flows chained: `earlier` (h, w, 2) takes the previous frame's pixels to an earlier
+    frame, `flow` (h, w, 2) this frame's to the previous one; the result takes this frame's to the
+    earlier one."""
+    h, w = flow.shape[:2]
+    where = flow + pixel_grid(h, w)
+    return cv2.remap(earlier, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) + flow
+
+
 class Compositor:
     """The display between dreamt frames: lays the latest dream's detail onto each newer camera
-    frame along a cheap flow (DIS ultrafast on a 160-wide copy), so motion shows at the
+    frame along the flows between the frames since (see FlowChain), so motion shows at the
     camera's rate. Also: cross-fades over `blend` seconds when the look changes, freezes, and
     fades the last picture out when the camera is lost."""
 
-    def __init__(self, blend: float = 0.5, fade: float = 20.0):
+    def __init__(self, blend: float = 0.5, fade: float = 20.0, scene_cut: float = VideoConfig.scene_cut):
         self.blend, self.fade = blend, fade
-        self.flow = DISFlow(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        self.flow = DISFlow(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # where the chain does not reach
+        self.chain = FlowChain(scene_cut)
         self.count = -1
         self.reference: np.ndarray | None = None  # small grey of the last dreamt input
         self.detail: np.ndarray | None = None  # float32 (H, W, 3): last dream - its input
@@ -74,7 +146,11 @@ class Compositor:
         if self.frozen is not None:
             return self.frozen
         out = frame.image
-        if dreamt is not None and dreamt.output.shape == frame.image.shape:
+        small = self.chain.add(frame.index, frame.image)
+        # a dream of the shot before a cut is not laid onto the new one (along a flow between two
+        # unrelated pictures it was noise, less than no dream); the plain shot shows until its own
+        # dream comes, a fraction of a second later
+        if dreamt is not None and dreamt.output.shape == frame.image.shape and dreamt.frame.index >= self.chain.shot:
             if dreamt.count != self.count:
                 self.count = dreamt.count
                 self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
@@ -88,12 +164,16 @@ class Compositor:
                 elif self.dream_strength > 1e-3:
                     detail = detail * (wanted / self.dream_strength)
             if frame.index != dreamt.frame.index:
-                small = small_gray(frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
                 h, w = frame.image.shape[:2]
-                flow = resize_flow(self.flow(small, self.reference), h, w)  # this frame -> the dreamt one
-                detail = warp(self.detail, flow)
-            # the one place the live dream is clipped to what a screen shows
-            out = (frame.image + detail).clip(0, 255).astype(np.uint8)
+                back = self.chain.back_to(dreamt.frame.index)  # this frame -> the dreamt one
+                if back is None or back.shape[:2] != self.reference.shape:
+                    back = self.flow(small, self.reference)
+                where = resize_flow(back, h, w)
+                where += pixel_grid(h, w)
+                detail = cv2.remap(detail, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            # the one place the live dream is clipped to what a screen shows: added, rounded and
+            # saturated in one pass (this runs on every camera frame, beside the dream)
+            out = cv2.add(frame.image, detail, dtype=cv2.CV_8U)
         if self.blend_from is not None and self.blend_from.shape == out.shape:
             t = (time.perf_counter() - self.blend_start) / self.blend
             if t >= 1:

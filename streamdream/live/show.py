@@ -198,7 +198,7 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
     live, d = config.live, config.dream
     if options.record:
         check_output(options.record, [options.source], options.overwrite, VIDEO_SUFFIXES)
-    # a CPU dreams a 640-wide show at a camera-like rate (see stage.LIVE_CPU_SCALE); a GPU dreams 1280 at full size
+    # a CPU dreams a 640-wide show, a band a frame (see stage.LIVE_CPU_REGIONS); a GPU dreams 1280 whole
     width = d.width or (1280 if models.pick_device(d.device).type == "cuda" else 640)
     virtual = VirtualCameraSink(live.fps) if options.virtual_camera else None
     extra = {} if opener is None else {"opener": opener}
@@ -245,7 +245,7 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         stage = LiveStage(replace(config, dream=replace(d, width=width)), sorted(builtin_presets()), keep,
                           options.installation, say)
         stage.select(options.preset or "default")
-        compositor = Compositor(live.blend, live.fade if options.installation else 0.0)
+        compositor = Compositor(live.blend, live.fade if options.installation else 0.0, config.video.scene_cut)
         recorder = Recorder(options.record, fps=live.fps, crf=config.video.crf, overwrite=options.overwrite)
         sinks.append(recorder)
         show = LiveShow(stage, compositor, window, recorder, live.cycle if options.installation else None, say,

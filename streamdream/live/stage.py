@@ -32,8 +32,7 @@ from ..media.images import load_guide
 from ..presets import build_config
 
 
-# a CPU's live dream: at this share of the shown size, its steps spread over this many bands
-LIVE_CPU_SCALE = 0.75
+# a CPU's live dream steps one band of this many a frame, in turn
 LIVE_CPU_REGIONS = 3
 
 
@@ -131,12 +130,13 @@ class LiveStage:
         dreamer = self.looks.first
         cpu = dreamer.device.type != "cuda"
         # a CPU cannot take a full-size step on every frame of a 640-wide show at camera-like
-        # rates: it dreams at LIVE_CPU_SCALE of the shown size and steps one band of the frame a
-        # frame. Half the size was cheaper still, but its eyes and faces came out as soft blobs
-        # once scaled up, a texture at the shown size that a network barely saw (scripts/bench_live.py --depth)
+        # rates: it steps one band of the frame a frame. It dreams at the shown size all the same:
+        # at three quarters of it, the dream ran a third faster, but its eyes and faces came out
+        # as soft blobs once scaled up, a texture that a network barely saw (at half the size, no
+        # depth at all; scripts/bench_live.py --depth measures it)
         regions = config.live.step_regions or (LIVE_CPU_REGIONS if cpu else 1)
         self.stream = StreamDreamer(dreamer, replace(config.video, step_regions=regions), live=True)
-        self.scale = config.live.dream_scale or (LIVE_CPU_SCALE if cpu else 1.0)
+        self.scale = config.live.dream_scale or 1.0
         self.switches = 0  # bumped on every change of look; the display cross-fades on it
         self.colors = 1.0  # how much of the dream's own colour is shown (see engine.colors)
         self.still_since: float | None = None
