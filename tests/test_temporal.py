@@ -227,3 +227,24 @@ def test_ascend_rows_changes_only_its_band(dreamer):
     assert float((out[:, :, 16:32] - image[:, :, 16:32]).abs().mean()) > 0.01
     with pytest.raises(ValueError):
         ascend_rows(image, (30, 20), 4, dreamer.net, dreamer.objective, 1, 0.05, 2)
+
+
+def test_trust_is_worked_out_at_the_flow_s_size_with_a_floor_inside_the_frame_only():
+    from streamdream.engine.motion import Motion
+    from streamdream.engine.temporal import flow_and_trust
+
+    # a flow at half the frame's size: 3 px left at that size, the right third of the mask doubted
+    flow = np.zeros((45, 80, 2), np.float32)
+    flow[..., 0] = 3.0
+    mask = np.ones((45, 80), np.float32)
+    mask[:, 50:] = 0.0
+    motion = Motion(flow, mask, False)
+    full, trust = flow_and_trust(motion, 90, 160, torch.device("cpu"))
+    assert tuple(full.shape) == (90, 160, 2) and tuple(trust.shape) == (1, 1, 90, 160)
+    assert float(full[..., 0].mean()) == pytest.approx(6.0)  # the vectors scaled to the frame's pixels
+    assert float(trust[0, 0, :, :80].min()) > 0.99  # trusted, well away from the doubt and the edge
+    assert float(trust[0, 0, :, 110:150].max()) < 0.01  # doubted
+    assert float(trust[0, 0, :, -2:].max()) == 0.0  # the flow leads past the right edge: nothing there
+    _, floored = flow_and_trust(motion, 90, 160, torch.device("cpu"), floor=0.8)
+    assert float(floored[0, 0, :, 110:150].min()) == pytest.approx(0.8)  # doubted, but kept at the floor
+    assert float(floored[0, 0, :, -2:].max()) == 0.0  # beyond the edge the floor does not reach

@@ -48,6 +48,14 @@ CUT_SEED_SCALE = 0.5
 CUT_SEED_ITERATIONS = 0.3
 
 
+# a live show keeps at least this share of the dream the flow check doubts: its flow spans the
+# several camera frames between two dreamt ones, across which the check fails on much of any
+# moving subject, and fading the dream there left the subject undreamt; beyond the frame's edge
+# nothing is kept all the same (scripts/bench_live.py --depth: 0.5 and 0.8 measured, 0.8 covered
+# more, with a little streaking on fast limbs)
+LIVE_TRUST_FLOOR = 0.8
+
+
 # rows of context either side of a band a step falls on (see VideoConfig.step_regions)
 BAND_MARGIN = 16
 
@@ -111,14 +119,16 @@ def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float
     return detail * strength_gain(detail, low, mean, max_gain)
 
 
-def flow_and_trust(motion: Motion, height: int, width: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+def flow_and_trust(motion: Motion, height: int, width: int, device,
+                   floor: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """`motion` on the dream device at a frame's size: the flow (height, width, 2), and how far the
     dream carried along it is trusted, (1, 1, height, width) in [0, 1]: the flow check's mask
     softened (see `soften`) and 0 where the flow leads out of the frame, since beyond the edge the
     previous frame showed nothing (unknown, not the edge stretched). The trust is worked out at
-    the flow's own size, a quarter of a live show's frame, and only then brought up: it is smooth."""
+    the flow's own size, a quarter of a live show's frame, and only then brought up: it is smooth.
+    Inside the frame the trust is at least `floor`."""
     flow, mask = motion_on(motion, *motion.flow.shape[:2], device)
-    trust = soften(mask, round(flow.shape[1] * TRUST_BLUR)).mul_(inside(flow))
+    trust = soften(mask, round(flow.shape[1] * TRUST_BLUR)).clamp_(min=floor).mul_(inside(flow))
     if tuple(trust.shape[2:]) != (height, width):
         trust = F.interpolate(trust, size=(height, width), mode="bilinear", align_corners=False)
     return flow_to(flow, height, width), trust
@@ -285,7 +295,7 @@ class StreamDreamer:
         v = self.video
         h, w = base.shape[2:]
         with record_function("streamdream.upload"):
-            flow, trust = flow_and_trust(motion, h, w, self.dreamer.device)
+            flow, trust = flow_and_trust(motion, h, w, self.dreamer.device, LIVE_TRUST_FLOOR if self.live else 0.0)
         with record_function("streamdream.carry"):
             added = warp_tensor(self.detail - self.anchored, flow).mul_(trust)
             self.detail = self.anchored = None
@@ -326,7 +336,8 @@ class StreamDreamer:
         if iterations and v.step_regions > 1:
             # one band a frame, in turn, with the band's share of the frames' steps: the same
             # ascent a pixel on average, for a share of the cost; where the bands meet moves each
-            # round, so no seam stays put
+            # round, so no seam stays put (choosing the band most newly shown instead of taking
+            # turns changed nothing measurable)
             k = self.carried % v.step_regions
             if k == 0:
                 self.band_offset = int(torch.randint(0, max(1, h // v.step_regions), (1,), generator=generator))
