@@ -1,0 +1,107 @@
+#!/usr/bin/env python
+"""The live show replayed offline, frame-exact: the live stage dreams every `--stride`-th frame of
+a clip (looped), as a show whose dream runs at the camera's rate / stride would, and the
+compositor shows every frame with the latest dream, which comes `--stride` frames after the
+frame it was dreamt on. What was shown is judged as `bench_live.py --depth` judges a real show
+(depth against full dreams of 12 frames, the motion measures), but the numbers do not depend
+on how busy the machine is, so two settings can be told apart in one run each.
+
+    python scripts/live_sim.py --clip ../shared/media/bigbuckbunny.mp4 --stride 3
+    python scripts/live_sim.py --stride 3 --scale 0.75 --regions 3 --json out/sim.json
+
+The stage's time per dreamt frame on one thread is printed too, for orientation only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from streamdream.depth import DepthJudge, measure_depths
+from streamdream.engine.dreamer import Dreamer
+from streamdream.engine.motion import MotionTracker
+from streamdream.frames import Dreamt, Frame
+from streamdream.live.compositor import Compositor
+from streamdream.live.show import LIVE_FLOW_WIDTH
+from streamdream.live.stage import LiveStage
+from streamdream.media.video_in import VideoFileSource
+from streamdream.metrics import temporal_metrics
+from streamdream.presets import build_config
+
+DEFAULT_CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clip", default=str(DEFAULT_CLIP))
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--stride", type=int, default=3, help="camera frames per dreamt frame")
+    p.add_argument("--loops", type=int, default=2, help="times through the clip; the first is not judged")
+    p.add_argument("--scale", type=float, help="[live] dream_scale")
+    p.add_argument("--regions", type=int, help="[live] step_regions")
+    p.add_argument("--preset")
+    p.add_argument("--json", metavar="FILE")
+    args = p.parse_args()
+    if args.stride < 1 or args.loops < 2:
+        p.error("--stride must be at least 1 and --loops at least 2")
+
+    torch.set_num_threads(1)  # as a live show on a CPU leaves the dream
+    cv2.setNumThreads(1)
+    live = {k: v for k, v in (("dream_scale", args.scale), ("step_regions", args.regions)) if v is not None}
+    config = build_config(args.preset, {"dream": {"width": args.width, "device": "cpu", "seed": 3}, "live": live})
+    source = VideoFileSource(args.clip, args.width)
+    clip = [f.image for f in source.frames()]
+    source.close()
+    frames = [clip[i % len(clip)] for i in range(len(clip) * args.loops)]
+    judged = range(len(clip), len(frames))  # from the second time through: the first full dream is long past
+    picks = list(judged)[4::max(1, (len(clip) - 8) // 12)][:12]
+
+    stage = LiveStage(config, [], {"device": "cpu", "seed": 3, "width": args.width})
+    tracker = MotionTracker(config.video.scene_cut, width=min(args.width, LIVE_FLOW_WIDTH))
+    compositor = Compositor(0.0, 0.0, config.video.scene_cut)
+    shown, seconds, latest, pending = [], [], None, None
+    try:
+        for i, image in enumerate(frames):
+            frame = Frame(image, i / 25, i)
+            if i % args.stride == 0:
+                latest = pending  # the dream of `stride` frames ago comes now
+                motion = tracker.next(image)
+                begin = time.perf_counter()
+                detail = stage.next(image, motion)
+                seconds.append(time.perf_counter() - begin)
+                pending = Dreamt(frame, detail, i + 1, stage.strength)
+            shown.append(compositor.present(frame, latest))
+    finally:
+        stage.looks.close()
+
+    judge = DepthJudge()
+    dreamer = Dreamer.from_config(replace(config.dream, seed=1))
+    full = measure_depths([frames[i] for i in picks], [[dreamer.dream_frame(frames[i]) for i in picks]], judge)[0]
+    sampled = measure_depths([frames[i] for i in picks], [[shown[i] for i in picks]], judge)[0]
+    every = measure_depths([frames[i] for i in judged[::3]], [[shown[i] for i in judged[::3]]], judge)[0]
+    m = temporal_metrics([frames[i] for i in judged], [shown[i] for i in judged])
+    numbers = {
+        "clip": args.clip, "width": args.width, "stride": args.stride, "look": stage.description,
+        "dream_scale": stage.scale, "step_regions": stage.stream.video.step_regions,
+        "stage_ms_one_thread": round(float(np.median(seconds[3:])) * 1000, 1),
+        "depth_block16": round(every.ratio["block16"], 3), "depth_full_block16": round(full.ratio["block16"], 3),
+        "depth_retained_block16": round(sampled.retained(full, "block16"), 3),
+        "moving_covered": round(m.moving_covered, 3), "concentration_max": round(m.concentration_max, 3),
+        "coherence": round(m.coherence, 3), "coherence_moving": round(m.coherence_moving, 3),
+        "ewarp_ratio": round(m.ratio, 3),
+    }
+    for name, value in numbers.items():
+        print(f"  {name:24s} {value}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(numbers, indent=2))
+
+
+if __name__ == "__main__":
+    main()
