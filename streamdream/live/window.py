@@ -101,16 +101,27 @@ def _libx11():
     return x11
 
 
+X_TRIES = 3
+X_RETRY_SECONDS = 0.5
+
+
 def _x_display_answers() -> bool | None:
     """Whether the X server named by $DISPLAY accepts a connection; None where libX11 is not there to ask."""
+    import time
+
     x11 = _libx11()
     if x11 is None:
         return None
-    connection = x11.XOpenDisplay(None)
-    if not connection:
-        return False
-    x11.XCloseDisplay(connection)
-    return True
+    # asked a few times: a server just started, or busy, refused a first connection once (a
+    # clean-clone CI run's Xvfb, a moment after it said it was ready)
+    for attempt in range(X_TRIES):
+        connection = x11.XOpenDisplay(None)
+        if connection:
+            x11.XCloseDisplay(connection)
+            return True
+        if attempt + 1 < X_TRIES:
+            time.sleep(X_RETRY_SECONDS)
+    return False
 
 
 def _hide_cursor() -> bool:
