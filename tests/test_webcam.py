@@ -383,3 +383,19 @@ def test_a_cut_breaks_the_chain_and_an_earlier_shot_s_dream_is_not_laid_on_the_n
     assert np.array_equal(cut, other)  # the plain new shot, not the old one's dream along a meaningless flow
     new = Dreamt(Frame(other, 0.08, 2), detail, 2)
     assert (compositor.present(Frame(other, 0.12, 3), new).astype(int) - other).mean() > 20
+
+
+def test_a_show_as_small_as_the_chain_keeps_its_chain_intact():
+    # at the chain's own width the flow is not resized on its way to the warp: the warp must
+    # not write the pixel grid into the chain it is handed (the next frame extends it)
+    from streamdream.frames import Dreamt, Frame
+
+    base = _textured(150, 220)
+    crop = lambda k: np.ascontiguousarray(base[20:200, 40 - 4 * k:360 - 4 * k])  # 320x180, 4 px a frame
+    compositor = Compositor(blend=0.0)
+    dreamt = Dreamt(Frame(crop(0), 0.0, 0), np.zeros((180, 320, 3), np.float32), 1)
+    for k in range(6):
+        compositor.present(Frame(crop(k), k / 25, k), dreamt)
+    frm, to, chain = compositor.chain.chain
+    assert (frm, to) == (5, 0)
+    assert np.median(chain[20:-20, 20:-20, 0]) == pytest.approx(-20, abs=1.0)

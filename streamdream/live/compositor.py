@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config import VideoConfig
 from ..engine.flow import DISFlow, frame_difference, resize_flow, small_gray
-from ..engine.warp import pixel_grid
+from ..engine.warp import warp
 from ..frames import Dreamt, Frame
 
 # the display's flow runs on a copy this wide: it must cost a few ms a frame, but at a quarter of
@@ -94,9 +94,7 @@ def chain_flow(earlier: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Backward flows chained: `earlier` (h, w, 2) takes the previous frame's pixels to an earlier
     frame, `flow` (h, w, 2) this frame's to the previous one; the result takes this frame's to the
     earlier one."""
-    h, w = flow.shape[:2]
-    where = flow + pixel_grid(h, w)
-    return cv2.remap(earlier, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) + flow
+    return warp(earlier, flow) + flow
 
 
 class Compositor:
@@ -166,11 +164,9 @@ class Compositor:
             if frame.index != dreamt.frame.index:
                 h, w = frame.image.shape[:2]
                 back = self.chain.back_to(dreamt.frame.index)  # this frame -> the dreamt one
-                if back is None or back.shape[:2] != self.reference.shape:
+                if back is None:
                     back = self.flow(small, self.reference)
-                where = resize_flow(back, h, w)
-                where += pixel_grid(h, w)
-                detail = cv2.remap(detail, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                detail = warp(detail, resize_flow(back, h, w))
             # the one place the live dream is clipped to what a screen shows: added, rounded and
             # saturated in one pass (this runs on every camera frame, beside the dream)
             out = cv2.add(frame.image, detail, dtype=cv2.CV_8U)
