@@ -5,8 +5,9 @@
 `video`, `zoom` and `webcam` all call `run`; they differ only in their parts and in the policy:
 - `EveryFrame` (files, the zoom): bounded queues that block, so nothing is dropped and memory
   stays flat for any length;
-- `NewestFrame` (cameras): the flow and dream stages take the newest captured frame and the
-  rest are dropped *before* the flow, so flow is always between the frames actually dreamt. The
+- `NewestFrame` (cameras): when the dream stage is ready for a frame, the flow stage takes the
+  newest one captured and the rest are dropped *before* the flow, so flow is always between the
+  frames actually dreamt, and each is dreamt as soon after its capture as the flow allows. The
   main thread shows every captured frame, each with the latest dream laid onto it (`present`),
   so the display runs at the camera's rate even when the dream is slower.
 
@@ -60,6 +61,41 @@ class Mailbox:
         with self._cond:
             if not self._full:
                 self._cond.wait(timeout)
+            if not self._full:
+                raise queue.Empty
+            item, self._item, self._full = self._item, None, False
+            return item
+
+
+class OnRequest:
+    """A one-item hand-over that the taker asks for: the giver waits until it is asked (`asked`)
+    before it fetches what it gives, so what it gives is as new as it can be. A giver that worked
+    ahead instead held two frames in hand while the dream was busy, and each frame was dreamt two
+    dream periods after its capture: a live cut stayed plain for a second."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._item = None
+        self._full = self._asking = False
+
+    def asked(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the taker to ask; True when it has and nothing is given yet."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._asking, timeout)
+            return self._asking
+
+    def put(self, item, timeout: float | None = None) -> None:
+        with self._cond:
+            self._item, self._full, self._asking = item, True, False
+            self._cond.notify_all()
+
+    def get(self, timeout: float):
+        """Ask for an item and wait up to `timeout` s for it; queue.Empty when none came."""
+        with self._cond:
+            if not self._full:
+                self._asking = True
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: self._full, timeout)
             if not self._full:
                 raise queue.Empty
             item, self._item, self._full = self._item, None, False
@@ -126,6 +162,10 @@ class EveryFrame:
     def captured(self, frame: Frame, lanes: "Lanes") -> bool:
         return lanes.put(self.to_flow, frame)
 
+    def to_track(self, lanes: "Lanes") -> Iterator[Frame]:
+        """The frames for the flow stage: every one, in order."""
+        return lanes.items(self.to_flow)
+
     def source_ended(self, lanes: "Lanes") -> None:
         lanes.put(self.to_flow, END)
 
@@ -145,14 +185,15 @@ class EveryFrame:
 
 
 class NewestFrame:
-    """The policy for cameras: the flow and dream stages take the newest captured frame and the
-    rest are dropped before the flow; the main thread shows every captured frame, laid out by
-    `display` with the latest dream, and `idle()` (a lost camera's fade) when none comes."""
+    """The policy for cameras: each time the dream stage asks for a frame, the flow stage takes
+    the newest one captured, and the rest are dropped before the flow; the main thread shows
+    every captured frame, laid out by `display` with the latest dream, and `idle()` (a lost
+    camera's fade) when none comes."""
 
     def __init__(self, display: Display | None = None, idle: Callable[[], np.ndarray | None] | None = None):
         self.display, self.idle = display, idle
         self.to_flow, self.shown = Mailbox(), Mailbox()
-        self.to_dream = queue.Queue(1)
+        self.to_dream = OnRequest()
         self.latest: Dreamt | None = None  # the display reads the latest dream
 
     @property
@@ -167,6 +208,19 @@ class NewestFrame:
     def source_ended(self, lanes: "Lanes") -> None:
         self.to_flow.put(END)
         self.shown.put(END)
+
+    def to_track(self, lanes: "Lanes") -> Iterator[Frame]:
+        """The frames for the flow stage: the newest captured each time the dream stage asks."""
+        while not lanes.stop.is_set():
+            if not self.to_dream.asked(0.1):
+                continue
+            try:
+                frame = self.to_flow.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if frame is END:
+                return
+            yield frame
 
     def dreamt(self, frame: Frame, image: np.ndarray, count: int, lanes: "Lanes", strength: float = 1.0) -> bool:
         self.latest = Dreamt(frame, image, count, strength)
@@ -250,7 +304,7 @@ class Run:
         self.policy.source_ended(self.lanes)
 
     def track(self) -> None:
-        for frame in self.lanes.items(self.policy.to_flow):
+        for frame in self.policy.to_track(self.lanes):
             t = time.perf_counter()
             motion = self.tracker.next(frame.image) if self.tracker else None
             self.stats.flow_seconds += time.perf_counter() - t

@@ -90,14 +90,15 @@ def test_every_frame_policy_dreams_and_writes_every_frame_in_order():
 
 
 class GatedSource:
-    """A live source that hands over frame i+1 only once frame i has been shown, and the frames
-    after the first only once the dream stage has started on it: the order of events is fixed,
-    whatever the machine's speed."""
+    """A live source that hands over frame i+1 only once frame i has been shown, the frames after
+    the first only once the dream stage has started on it, and, after frame `pause`, the rest only
+    once `resume` is set: the order of events is fixed, whatever the machine's speed."""
 
     live = True
 
-    def __init__(self, count, shown, started):
+    def __init__(self, count, shown, started, pause=None, resume=None):
         self.count, self.shown, self.started = count, shown, started
+        self.pause, self.resume = pause, resume
 
     def frames(self):
         for i in range(self.count):
@@ -105,6 +106,8 @@ class GatedSource:
             if i == 0:
                 assert self.started.wait(10)
             assert self.shown[i].wait(10)
+            if i == self.pause:
+                assert self.resume.wait(10)
 
     def close(self):
         pass
@@ -121,34 +124,36 @@ class ShownSink(ListSink):
 
 
 class HeldStage(SlowStage):
-    """Holds its first frame until the source has sent every frame."""
+    """Holds its first frame until `sent` is set; sets `second` when it starts on its second."""
 
-    def __init__(self, started, sent):
+    def __init__(self, started, sent, second=None):
         super().__init__()
-        self.started, self.sent = started, sent
+        self.started, self.sent, self.second = started, sent, second or threading.Event()
 
     def next(self, image, motion):
         if not self.seen:
             self.started.set()
             assert self.sent.wait(10)
+        elif len(self.seen) == 1:
+            self.second.set()
         return super().next(image, motion)
 
 
-def test_newest_frame_policy_drops_before_the_flow_and_shows_every_frame():
-    count = 20
+def test_newest_frame_policy_dreams_the_newest_frame_when_the_dream_asks_and_shows_every_frame():
+    count, pause = 12, 5
     shown = [threading.Event() for _ in range(count)]
-    started, sent = threading.Event(), shown[-1]
-    sink, stage, tracker = ShownSink(shown), HeldStage(started, sent), RecordingTracker()
-    stats = run(GatedSource(count, shown, started), stage, [sink], tracker=tracker, policy=NewestFrame())
+    started, second = threading.Event(), threading.Event()
+    sink, stage, tracker = ShownSink(shown), HeldStage(started, shown[pause], second), RecordingTracker()
+    source = GatedSource(count, shown, started, pause, second)
+    stats = run(source, stage, [sink], tracker=tracker, policy=NewestFrame())
     # every captured frame was shown, in order
     assert [int(image[0, 0, 0]) for image, _ in sink.frames] == list(range(count)) and stats.frames == count
-    # while the first frame was dreamt, the rest waited in one-frame slots: the newest won
-    assert stage.seen[0] == 0 and stage.seen == sorted(stage.seen) and len(stage.seen) <= 4
-    assert stats.dropped >= count - 1 - 3
-    # the flow stage saw exactly the frames that were dreamt (and at most the two it held, in hand
-    # and in the dream's queue, when the source ended), so flow runs between dreamt frames
-    assert tracker.seen[:len(stage.seen)] == stage.seen and len(tracker.seen) - len(stage.seen) <= 2
-    assert tracker.seen == sorted(tracker.seen) and len(tracker.seen) <= 4
+    # while frame 0 was dreamt, frames 1-5 came and the flow stage took none of them ahead: when
+    # the dream asked, it got the newest, 5, not the one captured just after it started (1)
+    assert stage.seen[:2] == [0, pause] and stage.seen == sorted(stage.seen)
+    assert stats.dropped >= pause - 1
+    # the flow stage saw exactly the frames that were dreamt, so flow runs between dreamt frames
+    assert tracker.seen == stage.seen
 
 
 def test_quit_is_a_clean_stop_that_closes_the_sinks():
