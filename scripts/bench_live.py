@@ -24,12 +24,17 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from streamdream.engine.flow import frame_difference, to_gray
 from streamdream.models import allocator
 from streamdream.live.show import WebcamOptions, rss_mb, run_webcam
 from streamdream.presets import build_config
+
+
+# how many frames behind its time stamp a looped file's frame may be (see `source_frame`)
+LATE_FRAMES = 3
 
 
 def main() -> None:
@@ -131,6 +136,18 @@ class Keep:
         pass
 
 
+def source_frame(image: np.ndarray, at: float, rate: float, decoded: list) -> int:
+    """Which of the looped file's frames `image` was shown on, `at` s into the show. The source
+    stamps a frame when it hands it over, later than its turn when it fell behind (as it does
+    where it reopens the file to loop), so the time alone can point a frame or two ahead: of the
+    frames it can be, the one nearest the picture."""
+    late = int(round(at * rate))
+    candidates = [k % len(decoded) for k in range(late - LATE_FRAMES, late + 1)]
+    small = lambda picture: cv2.resize(picture, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
+    shown = small(image)
+    return min(candidates, key=lambda k: float(np.abs(small(decoded[k]) - shown).mean()))
+
+
 def judge(args, config, shown, wall) -> dict:
     """Depth, motion measures and cut recovery of the frames shown, against the source's."""
     from dataclasses import replace
@@ -138,13 +155,13 @@ def judge(args, config, shown, wall) -> dict:
     from streamdream.depth import DepthJudge, measure_depth, measure_depths
     from streamdream.engine.dreamer import Dreamer
     from streamdream.media.video_in import VideoFileSource
-    from streamdream.metrics import strength, temporal_metrics
+    from streamdream.metrics import concentration, local_strength, strength, temporal_metrics
 
     video = VideoFileSource(args.source, shown[0][0].shape[1])
     decoded = [f.image for f in video.frames()]
     rate = float(video.info.rate)
     video.close()
-    index = [int(round(t * rate)) % len(decoded) for _, t in shown]
+    index = [source_frame(image, t, rate, decoded) for image, t in shown]
     # from the first frame shown dreamt on (the first full dream takes a while), plus a second
     dreamt = [strength(image, decoded[i]) > 0.005 for (image, _), i in zip(shown, index)]
     start = next((k for k in range(len(shown)) if all(dreamt[k:k + 10])), 0)
@@ -183,6 +200,8 @@ def judge(args, config, shown, wall) -> dict:
             if before and after and t + 1.0 <= times[-1] and 1.0 < period:
                 recoveries.append(float(np.mean(after) / np.mean(before)))
     out["strength_per_frame"] = [round(x, 4) for x in strengths]
+    out["concentration_per_frame"] = [round(concentration(local_strength(image, frame)), 3)
+                                      for image, frame in zip(images, inputs)]
     out["source_frame_per_frame"] = index[start:]
     if recoveries:
         out["cut_recovery_1s"] = [round(r, 3) for r in recoveries]
