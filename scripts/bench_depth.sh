@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The depth benchmark: `video` against `--no-flow`, and `webcam` against full dreams, on the shared
 # clip and on clips made from it with a cut, a hand-held camera and a fast mover; the numbers go
-# to docs/depth/*.json and docs/depth.md. About 20 minutes on a 2-core CPU.
+# to docs/depth/*.json and docs/depth.md. About 25 minutes on a 2-core CPU; the
+# contact sheets of the live runs go beside them.
 #
 #     scripts/bench_depth.sh [SHARED_CLIP]
 set -euo pipefail
@@ -20,5 +21,7 @@ for name in cut handheld object; do
 done
 python scripts/bench_live.py --source "$clip" --width 640 --seconds 25 --depth 6 --json "$out/live_shared.json"
 python scripts/bench_live.py --source "$work/clips640/cut.mp4" --width 640 --seconds 25 --depth 6 --json "$out/live_cut.json"
+python scripts/live_sheet.py --source "$clip" --seconds 20 -o "$out/live_shared_sheet.png"
+python scripts/live_sheet.py --source "$work/clips640/cut.mp4" --seconds 20 -o "$out/live_cut_sheet.png"
 python scripts/depth_report.py "$out" > docs/depth.md
 echo "wrote docs/depth.md"

@@ -36,6 +36,18 @@ def main() -> None:
         print(f"| {name} | {v['dream_fps_last_2s']} | {v['display_fps']} | {v['latency_ms_p95']} | {v['depth_block16']} | "
               f"{v['depth_full_block16']} | {v['depth_retained_block16']:.0%} | {v['moving_covered']} | "
               f"{v['concentration_max']} | {v['coherence']} / {v['coherence_moving']} | {v['ewarp_ratio']} | {cuts} |")
+    print("\nThe target for the dream's rate is 12 a second. A frame shown plain counts 1 for concentration "
+          "(nothing is more concentrated than no dream); a cut's plain frames set the cut clip's. Over the frames "
+          "shown dreamt, the most concentrated scored:")
+    for name, v in live.items():
+        dreamt = [c for c, x in zip(v.get("concentration_per_frame", []), v.get("strength_per_frame", [])) if x > 0.005]
+        if dreamt:
+            print(f"- {name}: {max(dreamt)} (of {len(dreamt)} frames; median {sorted(dreamt)[len(dreamt) // 2]})")
+    for name in live:
+        sheet = Path(folder) / f"live_{name}_sheet.png"
+        if sheet.exists():
+            print(f"\n`webcam` on the {name} clip: input, a full dream of it, what was shown, and where each dream is\n")
+            print(f"![](depth/{sheet.name})")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_live import Keep  # noqa: E402
+from bench_live import Keep, source_frame  # noqa: E402
 from contact_sheet import fit, label, strength_view  # noqa: E402
 
 from streamdream.engine.dreamer import Dreamer  # noqa: E402
@@ -43,17 +43,17 @@ def main() -> None:
                         config, say=lambda m: None, sinks=[keep])
     if args.source == "test":
         scene = SyntheticSource(args.width)
-        source_at = scene.render
+        source_at = lambda image, t: scene.render(t)
     else:
         video = VideoFileSource(args.source, args.width)
         decoded = [f.image for f in video.frames()]
         rate = float(video.info.rate)
         video.close()
-        source_at = lambda t: decoded[int(round(t * rate)) % len(decoded)]
+        source_at = lambda image, t: decoded[source_frame(image, t, rate, decoded)]
     dreamer = Dreamer.from_config(config.dream)
     shown = keep.frames[len(keep.frames) // 5:]  # skip the start, before the first dream
     picks = [shown[int(i * (len(shown) - 1) / (args.columns - 1))] for i in range(args.columns)]
-    inputs = [source_at(t) for _, t in picks]
+    inputs = [source_at(image, t) for image, t in picks]
     refs = [dreamer.dream_frame(x) for x in inputs]
     lives = [image for image, _ in picks]
     scale = float(np.percentile(local_strength(refs[0], inputs[0]), 90)) or 1.0

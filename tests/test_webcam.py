@@ -385,6 +385,22 @@ def test_a_cut_breaks_the_chain_and_an_earlier_shot_s_dream_is_not_laid_on_the_n
     assert (compositor.present(Frame(other, 0.12, 3), new).astype(int) - other).mean() > 20
 
 
+def test_before_the_first_dream_the_display_takes_no_flow_but_still_sees_a_cut():
+    from streamdream.frames import Dreamt, Frame
+
+    compositor = Compositor(blend=0.0)
+    first, other = _textured(seed=1)[:180, :320], _textured(seed=2)[:180, :320]
+    for k in range(3):
+        assert np.array_equal(compositor.present(Frame(first, k / 25, k), None), first)
+    assert compositor.chain.links == {}  # no dream to lay along them: no links taken
+    compositor.present(Frame(other, 3 / 25, 3), None)
+    assert compositor.chain.shot == 3  # the cut is seen all the same
+    # a dream from before the cut, coming now, is not laid on the new shot
+    old = Dreamt(Frame(first, 0.0, 0), np.full(first.shape, 30.0, np.float32), 1)
+    assert np.array_equal(compositor.present(Frame(other, 4 / 25, 4), old), other)
+    assert 4 in compositor.chain.links  # with a dream in hand, the chain grows again
+
+
 def test_a_show_as_small_as_the_chain_keeps_its_chain_intact():
     # at the chain's own width the flow is not resized on its way to the warp: the warp must
     # not write the pixel grid into the chain it is handed (the next frame extends it)

@@ -52,14 +52,15 @@ class FlowChain:
         self.chain: tuple[int, int, np.ndarray] | None = None  # (from, to, flow) last given
         self.shot = 0  # the index of the frame the newest shot began with
 
-    def add(self, index: int, image: np.ndarray) -> np.ndarray:
-        """Take the newest frame shown, RGB uint8 (H, W, 3); returns its small grey."""
+    def add(self, index: int, image: np.ndarray, link: bool = True) -> np.ndarray:
+        """Take the newest frame shown, RGB uint8 (H, W, 3); returns its small grey. With `link`
+        False (no dream to lay on it yet) only a cut is looked for: the flow would go unused."""
         small = small_gray(image, self.width, min_height=8)
         if self.newest is not None and self.newest[1].shape == small.shape and index > self.newest[0]:
             if frame_difference(self.newest[1], small) > self.scene_cut:  # as the dream's flow stage judges it
                 self.links.clear()
                 self.shot = index
-            else:
+            elif link:
                 self.links[index] = (self.newest[0], self.flow(small, self.newest[1]))
             for old in [k for k in self.links if k <= index - self.keep]:
                 del self.links[old]
@@ -144,7 +145,9 @@ class Compositor:
         if self.frozen is not None:
             return self.frozen
         out = frame.image
-        small = self.chain.add(frame.index, frame.image)
+        # before the first dream (a full one, seconds long) the links would only take CPU from it;
+        # the first dream is laid along a direct flow, until the next one comes
+        small = self.chain.add(frame.index, frame.image, link=dreamt is not None)
         # a dream of the shot before a cut is not laid onto the new one (along a flow between two
         # unrelated pictures it was noise, less than no dream); the plain shot shows until its own
         # dream comes, a fraction of a second later
