@@ -165,6 +165,9 @@ def judge(args, config, shown, wall) -> dict:
     # from the first frame shown dreamt on (the first full dream takes a while), plus a second
     dreamt = [strength(image, decoded[i]) > 0.005 for (image, _), i in zip(shown, index)]
     start = next((k for k in range(len(shown)) if all(dreamt[k:k + 10])), 0)
+    first = next((k for k, d in enumerate(dreamt) if d), None)
+    first_dream = None if first is None else round(shown[first][1] - shown[0][1], 2)
+    print(f"  the first dream was shown {first_dream} s after the first frame")
     start = min(len(shown) - 2, start + int(rate))
     images, inputs = [image for image, _ in shown[start:]], [decoded[i] for i in index[start:]]
     depth_judge = DepthJudge()
@@ -179,7 +182,7 @@ def judge(args, config, shown, wall) -> dict:
            "depth_retained_block16": round(sampled.retained(full, "block16"), 3),
            "moving_covered": round(m.moving_covered, 3), "concentration_max": round(m.concentration_max, 3),
            "coherence": round(m.coherence, 3), "coherence_moving": round(m.coherence_moving, 3),
-           "ewarp_ratio": round(m.ratio, 3)}
+           "ewarp_ratio": round(m.ratio, 3), "first_dream_s": first_dream}
     print(f"  depth at lite2 block16 {live.ratio['block16']:.3f} (block10 {live.ratio['block10']:.3f}); "
           f"on {args.depth} frames {sampled.ratio['block16']:.3f} against a full dream's "
           f"{full.ratio['block16']:.3f}: retained {out['depth_retained_block16']:.0%} (target >= 50%)")

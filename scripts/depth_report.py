@@ -43,6 +43,9 @@ def main() -> None:
         dreamt = [c for c, x in zip(v.get("concentration_per_frame", []), v.get("strength_per_frame", [])) if x > 0.005]
         if dreamt:
             print(f"- {name}: {max(dreamt)} (of {len(dreamt)} frames; median {sorted(dreamt)[len(dreamt) // 2]})")
+    firsts = [f"{name} {v['first_dream_s']} s" for name, v in live.items() if v.get("first_dream_s") is not None]
+    if firsts:
+        print(f"\nThe first dream (a full one) was shown, after the show's first frame: {', '.join(firsts)}.")
     for name in live:
         sheet = Path(folder) / f"live_{name}_sheet.png"
         if sheet.exists():

@@ -43,7 +43,7 @@ class VideoConfig:
     flow: bool = True  # False: dream every frame from scratch (the baseline)
     optical_flow: str = "dis"  # dis (OpenCV, CPU) or raft (torchvision RAFT-small, for CUDA; downloads weights)
     flow_weights: str | None = None  # a local RAFT-small state dict
-    flow_width: int = 640  # flow is computed on a copy at most this wide: DIS cost grows with the pixels
+    flow_width: int | None = None  # flow is computed on a copy at most this wide (None: 1280 on a CPU, 640 on a GPU; see engine/motion.py)
     # The default is one full-size step a frame, light on carried pixels: the steps at full size are
     # what keeps a carried dream's eyes and faces sharp where the picture under them changes (steps
     # at smaller octaves grew texture instead; scripts/bench_video.py measures the depth of both).
@@ -247,7 +247,7 @@ def check(config: Config, where: str = "settings") -> Config:
         raise UsageError(f"{where}: guide needs layers: the guide is matched at those layers", setting="guide")
     if d.width is not None and not MIN_SIDE <= d.width <= 16384:
         raise UsageError(f"{where}: width must be {MIN_SIDE} to 16384 pixels, got {d.width}", setting="width")
-    if not MIN_SIDE <= v.flow_width <= 4096:
+    if v.flow_width is not None and not MIN_SIDE <= v.flow_width <= 4096:
         raise UsageError(f"{where}: flow_width must be {MIN_SIDE} to 4096 pixels, got {v.flow_width}",
                          setting="flow_width")
     if v.optical_flow not in ("dis", "raft"):

@@ -158,3 +158,16 @@ def test_warp_tensor_on_a_cpu_matches_grid_sample(mode):
     assert fast.shape == image.shape and fast.dtype == torch.float32
     assert float((fast - reference).abs().max()) < 1e-3
     assert float((fast - reference).abs().mean()) < 1e-5
+
+
+def test_a_video_run_s_flow_width_follows_the_device_unless_set():
+    import torch
+
+    from streamdream.config import VideoConfig
+    from streamdream.engine.motion import CPU_FLOW_WIDTH, GPU_FLOW_WIDTH, flow_width_for, make_tracker
+
+    assert flow_width_for(VideoConfig(), torch.device("cpu")) == CPU_FLOW_WIDTH == 1280
+    assert flow_width_for(VideoConfig(), torch.device("cuda")) == GPU_FLOW_WIDTH == 640
+    assert flow_width_for(VideoConfig(flow_width=480), torch.device("cpu")) == 480
+    assert make_tracker(VideoConfig(), torch.device("cpu")).width == 1280
+    assert make_tracker(VideoConfig(flow=False), torch.device("cpu")) is None

@@ -32,12 +32,22 @@ class Motion:
     cut: bool  # a scene cut: start the dream over
 
 
+# the flow's width where a video run sets none. On a CPU the dream of a frame takes several times
+# the flow's time at any size, and on frames past 640 wide the dream stuck to moving subjects and
+# flickered less along a flow computed at up to 1280 than along one at 640 scaled up (the dream's
+# detail is fine at any size, and so must the flow be that carries it; scripts/bench_video.py
+# --width 1280 --set flow_width=640 compares). On a GPU the dream of a frame takes tens of ms,
+# and DIS on a 1280-wide copy would set the pace
+CPU_FLOW_WIDTH = 1280
+GPU_FLOW_WIDTH = 640
+
+
 class MotionTracker:
     """Flow between consecutive input frames (DIS unless another flow is given, e.g. RAFTFlow),
     computed on a copy at most `width` wide (VideoConfig.flow_width) and given at that size
     (`motion_on` brings it to the frame's). Keeps the previous grey frame; one per thread."""
 
-    def __init__(self, scene_cut: float, flow=None, width: int = VideoConfig.flow_width):
+    def __init__(self, scene_cut: float, flow=None, width: int = GPU_FLOW_WIDTH):
         self.scene_cut, self.width = scene_cut, width
         self.flow = flow or DISFlow()
         # the forward flow runs beside the backward one (OpenCV lets go of the GIL), with its own
@@ -98,12 +108,21 @@ def flow_to(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return flow.permute(1, 2, 0).contiguous()
 
 
+def flow_width_for(video: VideoConfig, device) -> int:
+    """How wide a copy the flow of a video run is computed on: `flow_width`, or where it is not
+    set CPU_FLOW_WIDTH on a CPU and GPU_FLOW_WIDTH on a GPU."""
+    if video.flow_width is not None:
+        return video.flow_width
+    return CPU_FLOW_WIDTH if torch.device(device).type == "cpu" else GPU_FLOW_WIDTH
+
+
 def make_tracker(video: VideoConfig, device) -> MotionTracker | None:
     """The flow stage a video config asks for; None when flow is off."""
     if not video.flow:
         return None
+    width = flow_width_for(video, device)
     if video.optical_flow == "raft":
         from .raft import RAFTFlow
 
-        return MotionTracker(video.scene_cut, RAFTFlow(device, video.flow_weights), video.flow_width)
-    return MotionTracker(video.scene_cut, width=video.flow_width)
+        return MotionTracker(video.scene_cut, RAFTFlow(device, video.flow_weights), width)
+    return MotionTracker(video.scene_cut, width=width)
