@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from live_timing import time_frames
 from streamdream.engine.flow import frame_difference, to_gray
 from streamdream.models import allocator
 from streamdream.live.show import WebcamOptions, rss_mb, run_webcam
@@ -72,14 +73,15 @@ def main() -> None:
             print(f"{now - begin:7.0f} s  RSS {rss[-1][1]} MB  dream {stats.dream_fps:.1f} fps  "
                   f"display {stats.display_fps:.1f} fps  latency {stats.latency_ms:.0f} ms", flush=True)
 
-    keep = Keep()
+    keep = Keep(keep=bool(args.depth))
+    shown_at = time_frames()[1]  # dreamt count -> when the display first showed it
     def said(message: str) -> None:
         if args.web_clients and "web page on" in message:  # clients watch the preview all along
             url = message.split("web page on ")[1]
             for _ in range(args.web_clients):
                 threading.Thread(target=watch, args=(url + "stream.mjpg",), daemon=True).start()
 
-    result = run_webcam(options, config, say=said, status=status, sinks=[keep] if args.depth else [])
+    result = run_webcam(options, config, say=said, status=status, sinks=[keep])
     s = result.stats
     wall = s.wall_seconds
     lat = np.array(s.latencies) * 1000 if s.latencies else np.zeros(1)
@@ -89,6 +91,8 @@ def main() -> None:
         "camera_fps": round(s.captured / wall, 2), "dream_fps_last_2s": round(s.dream_fps, 2), "latency_ms_median": round(float(np.median(lat)), 1),
         "latency_ms_p95": round(float(np.percentile(lat, 95)), 1), "dropped": s.dropped,
         "rss_mb": rss or [(round(wall), round(rss_mb()))],
+        # the first dream is a full one: until it comes the camera is shown plain
+        "first_dream_s": round(shown_at[min(shown_at)] - keep.at[0], 2) if shown_at and keep.at else None,
     }
     if record:
         import av
@@ -103,6 +107,7 @@ def main() -> None:
     for name, value, target in targets:
         print(f"  {name:22s} {value:>9}   target {target}")
     print(f"  dream fps over the last 2 s (after the first full dream): {s.dream_fps:.2f}")
+    print(f"  the first dream was shown {numbers['first_dream_s']} s after the first frame")
     print(f"  latency p95 {numbers['latency_ms_p95']} ms; camera {numbers['camera_fps']} fps; "
           f"{numbers['dropped']} frames not dreamt; RSS {numbers['rss_mb'][-1][1]} MB")
     if args.depth:
@@ -124,13 +129,16 @@ def watch(url: str) -> None:
 
 
 class Keep:
-    """A sink that keeps what was shown, with its source time."""
+    """A sink that keeps what was shown, with its source time (`frames`, or only the clock it was
+    shown at, `at`, with keep=False)."""
 
-    def __init__(self):
-        self.frames = []
+    def __init__(self, keep: bool = True):
+        self.frames, self.at, self.keep = [], [], keep
 
-    def write(self, image, time):
-        self.frames.append((image, time))
+    def write(self, image, at):
+        self.at.append(time.perf_counter())
+        if self.keep:
+            self.frames.append((image, at))
 
     def close(self):
         pass
@@ -165,9 +173,6 @@ def judge(args, config, shown, wall) -> dict:
     # from the first frame shown dreamt on (the first full dream takes a while), plus a second
     dreamt = [strength(image, decoded[i]) > 0.005 for (image, _), i in zip(shown, index)]
     start = next((k for k in range(len(shown)) if all(dreamt[k:k + 10])), 0)
-    first = next((k for k, d in enumerate(dreamt) if d), None)
-    first_dream = None if first is None else round(shown[first][1] - shown[0][1], 2)
-    print(f"  the first dream was shown {first_dream} s after the first frame")
     start = min(len(shown) - 2, start + int(rate))
     images, inputs = [image for image, _ in shown[start:]], [decoded[i] for i in index[start:]]
     depth_judge = DepthJudge()
@@ -182,7 +187,7 @@ def judge(args, config, shown, wall) -> dict:
            "depth_retained_block16": round(sampled.retained(full, "block16"), 3),
            "moving_covered": round(m.moving_covered, 3), "concentration_max": round(m.concentration_max, 3),
            "coherence": round(m.coherence, 3), "coherence_moving": round(m.coherence_moving, 3),
-           "ewarp_ratio": round(m.ratio, 3), "first_dream_s": first_dream}
+           "ewarp_ratio": round(m.ratio, 3)}
     print(f"  depth at lite2 block16 {live.ratio['block16']:.3f} (block10 {live.ratio['block10']:.3f}); "
           f"on {args.depth} frames {sampled.ratio['block16']:.3f} against a full dream's "
           f"{full.ratio['block16']:.3f}: retained {out['depth_retained_block16']:.0%} (target >= 50%)")

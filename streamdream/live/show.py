@@ -243,7 +243,7 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         timeline = build_timeline(config, "webcam", live.fps, None, None, 0.0, builtin_presets(), heard)
         keep = {"device": d.device, "seed": d.seed, "width": width}
         stage = LiveStage(replace(config, dream=replace(d, width=width)), sorted(builtin_presets()), keep,
-                          options.installation, say, first_threads=threads if torch.get_num_threads() < threads else None)
+                          options.installation, say)
         stage.select(options.preset or "default")
         compositor = Compositor(live.blend, live.fade if options.installation else 0.0, config.video.scene_cut)
         recorder = Recorder(options.record, fps=live.fps, crf=config.video.crf, overwrite=options.overwrite)

@@ -119,12 +119,8 @@ class LiveStage:
     frame, so a burst of commands costs one switch, the last one's."""
 
     def __init__(self, config: Config, presets: list[str], keep: dict, installation: bool = False,
-                 warn: Callable[[str], None] = lambda message: None, first_threads: int | None = None):
+                 warn: Callable[[str], None] = lambda message: None):
         self.config, self.presets, self.keep = config, presets, keep
-        # the show's first dream, a full one, runs on this many threads (None: as many as the rest):
-        # until it comes the display has no dream to lay on the camera's frames and leaves its core
-        # free, and the camera is shown plain for as long as it takes
-        self.first_threads = first_threads
         self.installation, self.warn = installation, warn
         self.index = -1  # which of `presets` is on; -1: the config given (a file or flags)
         self.target = -1  # which the commands asked for last
@@ -280,16 +276,6 @@ class LiveStage:
         self._follow()
         if self.installation:
             self._watch_stillness(motion)
-        if self.first_threads and self.stream.detail is None:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(self.first_threads)
-            try:
-                return self._next(image, motion)
-            finally:
-                torch.set_num_threads(threads)
-        return self._next(image, motion)
-
-    def _next(self, image: np.ndarray, motion: Motion | None) -> np.ndarray:
         h, w = image.shape[:2]
         sh, sw = self.dream_size(h, w)
         if (sh, sw) == (h, w):
