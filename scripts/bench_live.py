@@ -111,7 +111,7 @@ def main() -> None:
     print(f"  latency p95 {numbers['latency_ms_p95']} ms; camera {numbers['camera_fps']} fps; "
           f"{numbers['dropped']} frames not dreamt; RSS {numbers['rss_mb'][-1][1]} MB")
     if args.depth:
-        numbers.update(judge(args, config, keep.frames, result.stats.wall_seconds))
+        numbers.update(judge(args, config, keep.frames, keep.at, shown_at[min(shown_at)] if shown_at else None))
     if args.json:
         Path(args.json).write_text(json.dumps(numbers, indent=2))
 
@@ -156,8 +156,9 @@ def source_frame(image: np.ndarray, at: float, rate: float, decoded: list) -> in
     return min(candidates, key=lambda k: float(np.abs(small(decoded[k]) - shown).mean()))
 
 
-def judge(args, config, shown, wall) -> dict:
-    """Depth, motion measures and cut recovery of the frames shown, against the source's."""
+def judge(args, config, shown, shown_at, first_dream) -> dict:
+    """Depth, motion measures and cut recovery of the frames shown, against the source's; `shown_at`
+    is when each was shown, `first_dream` when the first dream was (perf_counter)."""
     from dataclasses import replace
 
     from streamdream.depth import DepthJudge, measure_depth, measure_depths
@@ -170,9 +171,8 @@ def judge(args, config, shown, wall) -> dict:
     rate = float(video.info.rate)
     video.close()
     index = [source_frame(image, t, rate, decoded) for image, t in shown]
-    # from the first frame shown dreamt on (the first full dream takes a while), plus a second
-    dreamt = [strength(image, decoded[i]) > 0.005 for (image, _), i in zip(shown, index)]
-    start = next((k for k in range(len(shown)) if all(dreamt[k:k + 10])), 0)
+    # from the first frame shown with a dream on it (the first full dream takes a while), plus a second
+    start = next((k for k, at in enumerate(shown_at) if at >= first_dream), 0) if first_dream else 0
     start = min(len(shown) - 2, start + int(rate))
     images, inputs = [image for image, _ in shown[start:]], [decoded[i] for i in index[start:]]
     depth_judge = DepthJudge()
