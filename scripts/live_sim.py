@@ -8,6 +8,7 @@ on how busy the machine is, so two settings can be told apart in one run each.
 
     python scripts/live_sim.py --clip ../shared/media/bigbuckbunny.mp4 --stride 3
     python scripts/live_sim.py --stride 3 --scale 0.75 --regions 3 --json out/sim.json
+    python scripts/live_sim.py --clip object.mp4 --sheet out/sim.png   # input, full dream, shown
 
 The stage's time per dreamt frame on one thread is printed too, for orientation only.
 """
@@ -48,6 +49,8 @@ def main() -> None:
     p.add_argument("--regions", type=int, help="[live] step_regions")
     p.add_argument("--preset")
     p.add_argument("--json", metavar="FILE")
+    p.add_argument("--sheet", metavar="FILE", help="a contact sheet: input, full dream and what was shown, "
+                                                   "with where each dream is, at four of the judged frames")
     args = p.parse_args()
     if args.stride < 1 or args.loops < 2:
         p.error("--stride must be at least 1 and --loops at least 2")
@@ -83,7 +86,8 @@ def main() -> None:
 
     judge = DepthJudge()
     dreamer = Dreamer.from_config(replace(config.dream, seed=1))
-    full = measure_depths([frames[i] for i in picks], [[dreamer.dream_frame(frames[i]) for i in picks]], judge)[0]
+    references = [dreamer.dream_frame(frames[i]) for i in picks]
+    full = measure_depths([frames[i] for i in picks], [references], judge)[0]
     sampled = measure_depths([frames[i] for i in picks], [[shown[i] for i in picks]], judge)[0]
     every = measure_depths([frames[i] for i in judged[::3]], [[shown[i] for i in judged[::3]]], judge)[0]
     m = temporal_metrics([frames[i] for i in judged], [shown[i] for i in judged])
@@ -101,6 +105,28 @@ def main() -> None:
         print(f"  {name:24s} {value}")
     if args.json:
         Path(args.json).write_text(json.dumps(numbers, indent=2))
+    if args.sheet:
+        write_sheet(args.sheet, [(i, frames[i], references[k], shown[i]) for k, i in enumerate(picks)][::3][:4])
+
+
+def write_sheet(path: str, moments: list) -> None:
+    """Rows of input, full dream and shown, and where the two dreams are, for (frame index, input,
+    full dream, shown) at each moment."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from contact_sheet import label, strength_view
+
+    from streamdream.media.images import write_image
+    from streamdream.metrics import local_strength
+
+    scale = float(np.percentile(local_strength(moments[0][2], moments[0][1]), 90)) or 1.0
+    rows = [np.hstack([label(m[k], f"{name}  frame {m[0]}") for m in moments])
+            for k, name in ((1, "input"), (2, "full dream"), (3, "shown (live, simulated)"))]
+    for k, name in ((2, "full: where"), (3, "shown: where")):
+        rows.append(np.hstack([label(strength_view(m[k], m[1], scale), f"{name}  frame {m[0]}") for m in moments]))
+    write_image(np.vstack(rows), path)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
