@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The depth benchmark: `video` against `--no-flow`, and `webcam` against full dreams, on the shared
 # clip and on clips made from it with a cut, a hand-held camera and a fast mover; the numbers go
-# to docs/depth/*.json and docs/depth.md. About 25 minutes on a 2-core CPU; the
+# to docs/depth/*.json and docs/depth.md. About 30 minutes on a 2-core CPU; the
 # contact sheets of the live runs go beside them.
 #
 #     scripts/bench_depth.sh [SHARED_CLIP]
@@ -16,6 +16,7 @@ mkdir -p "$out"
 python scripts/make_clips.py --input "$clip" --out "$work/clips" --width 320 >/dev/null
 python scripts/make_clips.py --input "$clip" --out "$work/clips640" --width 640 >/dev/null
 python scripts/bench_video.py --input "$clip" --width 640 --frames 30 --json "$out/video_shared.json"
+python scripts/bench_video.py --input "$clip" --width 1280 --frames 20 --json "$out/video_shared-hd.json"
 for name in cut handheld object; do
     python scripts/bench_video.py --input "$work/clips/$name.mp4" --width 320 --frames 60 --json "$out/video_$name.json"
 done
