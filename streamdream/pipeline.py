@@ -71,9 +71,14 @@ class OnRequest:
     """A one-item hand-over that the taker asks for: the giver waits until it is asked (`asked`)
     before it fetches what it gives, so what it gives is as new as it can be. A giver that worked
     ahead instead held two frames in hand while the dream was busy, and each frame was dreamt two
-    dream periods after its capture: a live cut stayed plain for a second."""
+    dream periods after its capture: a live cut stayed plain for a second.
 
-    def __init__(self):
+    With `ahead`, taking an item asks for the next at once, so the giver's work on it overlaps the
+    taker's on this one: each item is then a taker's period old, for a taker whose period is short
+    beside the giver's work (a dream on a GPU beside the flow on a CPU)."""
+
+    def __init__(self, ahead: bool = False):
+        self.ahead = ahead
         self._cond = threading.Condition()
         self._item = None
         self._full = self._asking = False
@@ -99,6 +104,9 @@ class OnRequest:
             if not self._full:
                 raise queue.Empty
             item, self._item, self._full = self._item, None, False
+            if self.ahead:
+                self._asking = True
+                self._cond.notify_all()
             return item
 
 
@@ -190,10 +198,11 @@ class NewestFrame:
     every captured frame, laid out by `display` with the latest dream, and `idle()` (a lost
     camera's fade) when none comes."""
 
-    def __init__(self, display: Display | None = None, idle: Callable[[], np.ndarray | None] | None = None):
+    def __init__(self, display: Display | None = None, idle: Callable[[], np.ndarray | None] | None = None,
+                 ahead: bool = False):
         self.display, self.idle = display, idle
         self.to_flow, self.shown = Mailbox(), Mailbox()
-        self.to_dream = OnRequest()
+        self.to_dream = OnRequest(ahead)  # ahead: the next frame's flow overlaps this frame's dream
         self.latest: Dreamt | None = None  # the display reads the latest dream
 
     @property

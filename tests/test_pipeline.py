@@ -156,6 +156,29 @@ def test_newest_frame_policy_dreams_the_newest_frame_when_the_dream_asks_and_sho
     assert tracker.seen == stage.seen
 
 
+def test_newest_frame_policy_ahead_takes_the_next_frame_s_flow_while_the_dream_works():
+    count = 12
+    shown = [threading.Event() for _ in range(count)]
+    started, tracked = threading.Event(), threading.Event()
+
+    class Tracker(RecordingTracker):
+        def next(self, image):
+            out = super().next(image)
+            if len(self.seen) == 2:
+                tracked.set()
+            return out
+
+    # frame 0 is held in the dream until frame 5 is shown; frame 2 comes only once frame 1's flow is taken
+    sink, stage, tracker = ShownSink(shown), HeldStage(started, shown[5]), Tracker()
+    source = GatedSource(count, shown, started, 1, tracked)
+    stats = run(source, stage, [sink], tracker=tracker, policy=NewestFrame(ahead=True))
+    assert stats.frames == count
+    # asked for the next frame as soon as frame 0 was taken, the flow stage took frame 1 while 0
+    # was dreamt (a GPU's dream is short beside the flow), and held no more than that one
+    assert stage.seen[:2] == [0, 1] and stage.seen == sorted(stage.seen)
+    assert tracker.seen[:len(stage.seen)] == stage.seen and len(tracker.seen) - len(stage.seen) <= 1
+
+
 def test_quit_is_a_clean_stop_that_closes_the_sinks():
     sink, controls = ListSink(), ControlChannel()
 
