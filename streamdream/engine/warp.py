@@ -125,6 +125,13 @@ def compose_flow(reach: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return moved.add_(flow).contiguous()
 
 
+def chain_flow(earlier: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """`compose_flow` on numpy arrays (the live display's chain): `earlier` (H, W, 2) takes the
+    previous frame's pixels to an earlier frame, `flow` (H, W, 2) this frame's to the previous one;
+    the result takes this frame's to the earlier one (`warp` checks the sizes)."""
+    return warp(earlier, flow) + flow
+
+
 def inside(flow: torch.Tensor) -> torch.Tensor:
     """1 where a backward `flow` (H, W, 2) lands inside the frame, else 0, as (1, 1, H, W): a
     warp replicates the edge for the rest, which a pan drew out into stripes."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config import VideoConfig
 from ..engine.flow import DISFlow, frame_difference, resize_flow, small_gray
-from ..engine.warp import warp
+from ..engine.warp import chain_flow, warp
 from ..frames import Dreamt, Frame
 
 # the display's flow runs on a copy this wide: it must cost a few ms a frame, but at a quarter of
@@ -89,13 +89,6 @@ class FlowChain:
                 chain = chain_flow(chain, flow)
         self.chain = (newest, target, chain)
         return chain
-
-
-def chain_flow(earlier: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Backward flows chained: `earlier` (h, w, 2) takes the previous frame's pixels to an earlier
-    frame, `flow` (h, w, 2) this frame's to the previous one; the result takes this frame's to the
-    earlier one."""
-    return warp(earlier, flow) + flow
 
 
 class Compositor:
