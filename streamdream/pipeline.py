@@ -73,41 +73,110 @@ class OnRequest:
     ahead instead held two frames in hand while the dream was busy, and each frame was dreamt two
     dream periods after its capture: a live cut stayed plain for a second.
 
-    With `ahead`, taking an item asks for the next at once, so the giver's work on it overlaps the
-    taker's on this one: each item is then a taker's period old, for a taker whose period is short
-    beside the giver's work (a dream on a GPU beside the flow on a CPU)."""
+    With `lead`, the ask comes before the taker is back, by as long as the giver's work takes:
+    each take is followed by an ask at the moment the taker is expected to want the next item
+    less the giver's time (both learnt as they go, see `Lead`). The item is then about as new as
+    when it is asked for at the take, and the taker does not wait for the giver's work (a dream
+    on a CPU waited for the flow of every frame). Where the giver's work is longer than the
+    taker's, that is an ask at once: each item is a taker's period old (a dream on a GPU beside
+    the flow on a CPU)."""
 
-    def __init__(self, ahead: bool = False):
-        self.ahead = ahead
+    def __init__(self, lead: bool = False, clock: Callable[[], float] = time.perf_counter):
+        self.lead = Lead(clock) if lead else None
+        self.clock = clock
         self._cond = threading.Condition()
         self._item = None
         self._full = self._asking = False
 
     def asked(self, timeout: float) -> bool:
-        """Wait up to `timeout` s for the taker to ask; True when it has and nothing is given yet."""
+        """Wait up to `timeout` s for the taker to ask (or, with `lead`, for its ask to be due);
+        True when it has and nothing is given yet."""
+        end = self.clock() + timeout
         with self._cond:
-            self._cond.wait_for(lambda: self._asking, timeout)
+            while not self._asking:
+                now = self.clock()
+                due = self.lead.due() if self.lead is not None and not self._full else None
+                if due is not None and now >= due:
+                    self._ask(now)
+                    break
+                wait = min(end, due if due is not None else end) - now
+                if wait <= 0:
+                    break
+                self._cond.wait(wait)
             return self._asking
+
+    def _ask(self, now: float) -> None:
+        self._asking = True
+        if self.lead is not None:
+            self.lead.asked(now)
+        self._cond.notify_all()
 
     def put(self, item, timeout: float | None = None) -> None:
         with self._cond:
             self._item, self._full, self._asking = item, True, False
+            if self.lead is not None:
+                self.lead.given(self.clock())
             self._cond.notify_all()
 
     def get(self, timeout: float):
         """Ask for an item and wait up to `timeout` s for it; queue.Empty when none came."""
         with self._cond:
+            if self.lead is not None:
+                self.lead.ready(self.clock())
             if not self._full:
-                self._asking = True
-                self._cond.notify_all()
+                if not self._asking:
+                    self._ask(self.clock())
                 self._cond.wait_for(lambda: self._full, timeout)
             if not self._full:
                 raise queue.Empty
             item, self._item, self._full = self._item, None, False
-            if self.ahead:
-                self._asking = True
-                self._cond.notify_all()
+            if self.lead is not None:
+                self.lead.taken(self.clock())
+            self._cond.notify_all()
             return item
+
+
+class Lead:
+    """When an `OnRequest` asks ahead: from the taker's recent times from a take to wanting the
+    next item, and the giver's from an ask to giving, the ask's moment after a take. It errs
+    early: the shortest of the taker's recent times less the longest of the giver's (an ask a
+    little early makes an item a few ms older; one a little late makes the taker wait for all of
+    the giver's work). Until both are known it asks when the taker wants the item, as a plain
+    `OnRequest` does, and one long take (a full dream) is forgotten after a few."""
+
+    RECENT = 5  # how many of each side's times are kept
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter):
+        self.clock = clock
+        self.taker: deque = deque(maxlen=self.RECENT)  # seconds from a take to wanting the next
+        self.giver: deque = deque(maxlen=self.RECENT)  # seconds from an ask to giving
+        self._taken_at: float | None = None
+        self._asked_at: float | None = None
+        self._due: float | None = None
+
+    def taken(self, now: float) -> None:
+        self._taken_at = now
+        if self.taker and self.giver:
+            self._due = now + max(0.0, min(self.taker) - max(self.giver))
+
+    def ready(self, now: float) -> None:
+        """The taker wants its next item now."""
+        if self._taken_at is not None:
+            self.taker.append(now - self._taken_at)
+            self._taken_at = None
+        self._due = None  # asked now, if not before
+
+    def asked(self, now: float) -> None:
+        self._asked_at, self._due = now, None
+
+    def given(self, now: float) -> None:
+        if self._asked_at is not None:
+            self.giver.append(now - self._asked_at)
+            self._asked_at = None
+
+    def due(self) -> float | None:
+        """When the next ask is due; None when the taker's own ask is waited for."""
+        return self._due
 
 
 class Rate:
@@ -199,10 +268,10 @@ class NewestFrame:
     camera's fade) when none comes."""
 
     def __init__(self, display: Display | None = None, idle: Callable[[], np.ndarray | None] | None = None,
-                 ahead: bool = False):
+                 lead: bool = True):
         self.display, self.idle = display, idle
         self.to_flow, self.shown = Mailbox(), Mailbox()
-        self.to_dream = OnRequest(ahead)  # ahead: the next frame's flow overlaps this frame's dream
+        self.to_dream = OnRequest(lead)  # lead: the next frame's flow is taken as this frame's dream ends
         self.latest: Dreamt | None = None  # the display reads the latest dream
 
     @property

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from streamdream.commands import Command, ControlChannel
-from streamdream.pipeline import Mailbox, NewestFrame, run
+from streamdream.pipeline import Lead, Mailbox, NewestFrame, OnRequest, run
 from streamdream.live.outputs import Recorder
 from streamdream.frames import Frame
 from streamdream.live.scene import SyntheticSource
@@ -145,7 +145,7 @@ def test_newest_frame_policy_dreams_the_newest_frame_when_the_dream_asks_and_sho
     started, second = threading.Event(), threading.Event()
     sink, stage, tracker = ShownSink(shown), HeldStage(started, shown[pause], second), RecordingTracker()
     source = GatedSource(count, shown, started, pause, second)
-    stats = run(source, stage, [sink], tracker=tracker, policy=NewestFrame())
+    stats = run(source, stage, [sink], tracker=tracker, policy=NewestFrame(lead=False))
     # every captured frame was shown, in order
     assert [int(image[0, 0, 0]) for image, _ in sink.frames] == list(range(count)) and stats.frames == count
     # while frame 0 was dreamt, frames 1-5 came and the flow stage took none of them ahead: when
@@ -156,27 +156,131 @@ def test_newest_frame_policy_dreams_the_newest_frame_when_the_dream_asks_and_sho
     assert tracker.seen == stage.seen
 
 
-def test_newest_frame_policy_ahead_takes_the_next_frame_s_flow_while_the_dream_works():
-    count = 12
-    shown = [threading.Event() for _ in range(count)]
-    started, tracked = threading.Event(), threading.Event()
+def test_newest_frame_policy_with_lead_takes_the_next_frame_s_flow_while_a_short_dream_works():
+    # a dream shorter than the flow (a GPU's beside a CPU's flow): once both times are known, the
+    # flow of the next frame is asked for as each frame is taken, so it runs while the dream works.
+    # From its fourth frame on, the dream waits until the flow stage has started on the frame after
+    # the one in hand: were the ask made only at the dream's own get, the wait would time out
+    started = threading.Condition()
+    counts = {"flows": 0}
 
     class Tracker(RecordingTracker):
         def next(self, image):
-            out = super().next(image)
-            if len(self.seen) == 2:
-                tracked.set()
-            return out
+            with started:
+                counts["flows"] += 1
+                started.notify_all()
+            time.sleep(0.03)  # the flow: longer than the dream's own work
+            return super().next(image)
 
-    # frame 0 is held in the dream until frame 5 is shown; frame 2 comes only once frame 1's flow is taken
-    sink, stage, tracker = ShownSink(shown), HeldStage(started, shown[5]), Tracker()
-    source = GatedSource(count, shown, started, 1, tracked)
-    stats = run(source, stage, [sink], tracker=tracker, policy=NewestFrame(ahead=True))
-    assert stats.frames == count
-    # asked for the next frame as soon as frame 0 was taken, the flow stage took frame 1 while 0
-    # was dreamt (a GPU's dream is short beside the flow), and held no more than that one
-    assert stage.seen[:2] == [0, 1] and stage.seen == sorted(stage.seen)
-    assert tracker.seen[:len(stage.seen)] == stage.seen and len(tracker.seen) - len(stage.seen) <= 1
+    class Stage(SlowStage):
+        waited: list = []
+
+        def next(self, image, motion):
+            frame = len(self.seen) + 1  # the flows of frames 1 .. frame are started already
+            if frame >= 4:
+                with started:
+                    self.waited.append(started.wait_for(lambda: counts["flows"] > frame, 10))
+            return super().next(image, motion)
+
+    stage, tracker, sink = Stage(), Tracker(), ListSink()
+    run(NumberedSource(40, fps=100), stage, [sink], tracker=tracker, policy=NewestFrame())
+    assert len(stage.seen) >= 5
+    assert stage.waited and all(stage.waited)
+    assert stage.seen == sorted(stage.seen) and tracker.seen[:len(stage.seen)] == stage.seen
+
+
+def test_newest_frame_policy_without_lead_starts_no_flow_before_the_dream_asks():
+    # the same dream and flow with lead off: the flow stage never starts a frame while the dream
+    # holds one, so the dream's wait above finds none (given a short time here, not 10 s)
+    counts = {"flows": 0, "early": 0}
+
+    class Tracker(RecordingTracker):
+        def next(self, image):
+            counts["flows"] += 1
+            return super().next(image)
+
+    class Stage(SlowStage):
+        def next(self, image, motion):
+            frame = len(self.seen) + 1
+            time.sleep(0.01)
+            counts["early"] += counts["flows"] > frame
+            return super().next(image, motion)
+
+    stage = Stage()
+    run(NumberedSource(20, fps=100), stage, [ListSink()], tracker=Tracker(), policy=NewestFrame(lead=False))
+    assert len(stage.seen) >= 3 and counts["early"] == 0
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_on_request_with_lead_asks_as_long_before_the_taker_wants_it_as_the_giver_takes():
+    clock = FakeClock()
+    hand_over = OnRequest(lead=True, clock=clock)
+    for _ in range(2):
+        # nothing is known yet: the giver waits for the taker's own ask, as without lead
+        assert not hand_over.asked(0)
+        with pytest.raises(queue.Empty):  # the taker asks (and, on this clock, gives up at once)
+            hand_over.get(0)
+        assert hand_over.asked(0)
+        clock.now += 0.015  # the giver's work: 15 ms
+        hand_over.put("frame")
+        assert hand_over.get(0) == "frame"
+        clock.now += 0.100  # the taker's work: 100 ms
+    # both times are known now: after a take, the ask is due 100 - 15 ms later, not before
+    taken = clock.now - 0.100
+    clock.now = taken + 0.080
+    assert not hand_over.asked(0)
+    clock.now = taken + 0.0851
+    assert hand_over.asked(0)
+    # the giver gives ahead, and when the taker wants it, it is there without a wait
+    clock.now = taken + 0.1
+    hand_over.put("next")
+    assert hand_over.get(0) == "next"
+
+
+def test_on_request_with_lead_asks_at_once_where_the_giver_takes_longer_than_the_taker():
+    # a dream on a GPU beside the flow on a CPU: the next item's work overlaps this one's
+    clock = FakeClock()
+    lead = Lead(clock)
+    lead.asked(0.0)
+    lead.given(0.050)  # the giver: 50 ms
+    lead.taken(0.050)
+    lead.ready(0.060)  # the taker: 10 ms
+    lead.asked(0.060)
+    lead.given(0.110)
+    lead.taken(0.110)
+    assert lead.due() == pytest.approx(0.110)  # at once
+    hand_over = OnRequest(lead=True, clock=clock)
+    hand_over.lead = lead
+    clock.now = 0.110
+    assert hand_over.asked(0)
+
+
+def test_lead_errs_early_and_forgets_its_ask_when_the_taker_asks_first():
+    lead = Lead()
+    assert lead.due() is None
+    lead.asked(0.0); lead.given(0.010); lead.taken(0.010)
+    assert lead.due() is None  # the taker's time is not known yet
+    lead.ready(0.110); lead.asked(0.110); lead.given(0.125); lead.taken(0.125)
+    # the shortest take (100 ms) less the longest give (15 ms)
+    assert lead.due() == pytest.approx(0.125 + 0.100 - 0.015)
+    lead.ready(0.155)  # the taker came early: its own ask stands, the due one is dropped
+    assert lead.due() is None
+    lead.asked(0.155); lead.given(0.165); lead.taken(0.165)
+    assert lead.due() == pytest.approx(0.165 + 0.030 - 0.015)
+    # a long take (a full dream) is forgotten once RECENT shorter ones have come
+    t, longest = 0.165, []
+    for work in [5.0] + [0.1] * Lead.RECENT:
+        t += work
+        lead.ready(t); lead.asked(t); t += 0.01; lead.given(t); lead.taken(t)
+        longest.append(round(max(lead.taker), 3))
+    assert longest == [5.0] * Lead.RECENT + [0.1]
 
 
 def test_quit_is_a_clean_stop_that_closes_the_sinks():

@@ -276,11 +276,9 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
             # half a CPU's frame budget, and the flow is smooth enough to scale up
             tracker = MotionTracker(config.video.scene_cut,
                                     width=min(stage.dream_size(width, width)[1], LIVE_FLOW_WIDTH))
-            # a CPU dreams a frame in a few hundred ms and the flow takes a few: the flow waits to be
-            # asked and the dream gets the newest frame; a GPU dreams one in tens of ms, and the
-            # flow of the next frame runs while it does
-            ahead = stage.stream.dreamer.device.type == "cuda"
-            policy = NewestFrame(compositor, compositor.idle if options.installation else None, ahead)
+            # the flow of the next frame is taken as this one's dream is about to end (a CPU's dream
+            # no longer waits for it), or, where the dream is shorter than the flow (a GPU), at once
+            policy = NewestFrame(compositor, compositor.idle if options.installation else None)
             stats = run(source, stage, sinks, policy=policy, tracker=tracker, controls=show.commands,
                         handle=show.handle, duration=options.duration, progress=progress,
                         stage_commands=show.to_dream, schedule=timeline)
