@@ -50,7 +50,7 @@ class VideoConfig:
     refine_iterations: int = 1  # full-size ascent steps on each frame after the carried detail is laid down
     refine_octaves: int = 1  # >1: steps a frame at one of the smaller octaves, in turn (amortised octaves)
     octave_steps: int = 1  # how many steps a frame at that smaller octave
-    step_regions: int = 1  # >1: the full-size steps of a frame fall on one of this many bands, in turn (see engine/dream.ascend_rows)
+    step_regions: int = 1  # >1: the full-size steps of a frame fall on one of this many bands, in turn (see engine/dream.ascend_band)
     carried_step: float = 0.3  # share of the step on pixels carried for a while (1: all)
     fresh_step: float = 2.0  # share of the step on pixels the previous frame did not show
     fresh_frames: int = 6  # frames over which a newly shown pixel's step falls from fresh_step to carried_step

@@ -6,8 +6,9 @@ from streamdream.config import DreamConfig, VideoConfig
 from streamdream.engine.dreamer import Dreamer
 from streamdream.metrics import strength, temporal_metrics
 from streamdream.engine.motion import MotionTracker
-from streamdream.engine.dream import ascend_rows
+from streamdream.engine.dream import ascend_band
 from streamdream.engine.temporal import StreamDreamer, box_blur, hold_strength, local_strength, soften
+from streamdream.engine.temporal import band_spans as temporal_band_spans
 
 from .conftest import object_frame, pattern_frame
 
@@ -194,16 +195,21 @@ def test_box_blur_matches_the_mean_of_each_box(side, size):
     assert torch.allclose(box_blur(image, side), expected, atol=1e-5)
 
 
-def test_steps_on_bands_cover_the_frame_in_turn(dreamer, monkeypatch):
+@pytest.mark.parametrize("size", [(128, 96), (96, 128)])
+def test_steps_on_bands_cover_the_frame_in_turn(dreamer, monkeypatch, size):
     # step_regions: each carried frame's step falls on one band (plus its margin), never the whole
-    # frame, and each round of frames covers every row once
+    # frame; the bands cut across the longer side, and each round of frames covers every row or
+    # column once
     import streamdream.engine.temporal as temporal
 
+    width, height = size
+    across = 3 if width > height else 2
     stepped = []
-    real = temporal.ascend_rows
-    monkeypatch.setattr(temporal, "ascend_rows", lambda image, rows, *a, **k: stepped.append(rows) or real(image, rows, *a, **k))
+    real = temporal.ascend_band
+    monkeypatch.setattr(temporal, "ascend_band",
+                        lambda image, dim, span, *a, **k: stepped.append((dim, span)) or real(image, dim, span, *a, **k))
     video = VideoConfig(step_regions=3)
-    frames = [pattern_frame(i, 128, 96) for i in range(7)]
+    frames = [pattern_frame(i, width, height) for i in range(7)]
     stream, tracker = StreamDreamer(dreamer, video), MotionTracker(video.scene_cut)
     stream.next(frames[0], tracker.next(frames[0]))
     sizes = []
@@ -213,20 +219,46 @@ def test_steps_on_bands_cover_the_frame_in_turn(dreamer, monkeypatch):
             stream.next(f, tracker.next(f))
     finally:
         hook.remove()
-    assert len(sizes) == 6 and all(h < 96 and w == 128 for h, w in sizes)
-    for round_ in (stepped[:3], stepped[3:]):
-        covered = sorted(round_)
-        assert covered[0][0] == 0 and covered[-1][1] == 96
-        assert all(a[1] == b[0] for a, b in zip(covered, covered[1:]))  # no gap, no overlap
+    long, short = max(width, height), min(width, height)
+    assert len(sizes) >= 6 and all(s[across - 2] < long and s[3 - across] == short for s in sizes)
+    assert {dim for dim, _ in stepped} == {across}
+    # frames 1-3 are one round and 4-6 the next: together their spans cover every row or column
+    # twice, once a round
+    counts = np.zeros(long, int)
+    for _, (start, end) in stepped:
+        counts[start:end] += 1
+    assert (counts == 2).all()  # two rounds, each covering every row or column once, no overlap
 
 
-def test_ascend_rows_changes_only_its_band(dreamer):
+def test_band_spans_are_equal_and_tile_the_side_once_whatever_the_offset():
+    for length, bands in ((640, 4), (97, 3), (10, 3)):
+        for offset in (0, 1, length // bands - 1):
+            spans = [temporal_band_spans(length, bands, k, offset) for k in range(bands)]
+            counts = np.zeros(length, int)
+            for pieces in spans:
+                for start, end in pieces:
+                    counts[start:end] += 1
+            assert (counts == 1).all()
+            sizes = {sum(end - start for start, end in pieces) for pieces in spans}
+            assert max(sizes) - min(sizes) <= 1
+            assert all(len(pieces) <= 2 for pieces in spans)
+    assert temporal_band_spans(640, 4, 3, 37) == [(517, 640), (0, 37)]
+    with pytest.raises(ValueError):
+        temporal_band_spans(10, 3, 3, 0)
+
+
+def test_ascend_band_changes_only_its_band(dreamer):
     image = torch.from_numpy(pattern_frame(0, 64, 48)).permute(2, 0, 1)[None].float() / 255
-    out = ascend_rows(image, (16, 32), 4, dreamer.net, dreamer.objective, 1, 0.05, 2, dreamer.generator)
+    out = ascend_band(image, 2, (16, 32), 4, dreamer.net, dreamer.objective, 1, 0.05, 2, dreamer.generator)
     assert torch.equal(out[:, :, :16], image[:, :, :16]) and torch.equal(out[:, :, 32:], image[:, :, 32:])
     assert float((out[:, :, 16:32] - image[:, :, 16:32]).abs().mean()) > 0.01
+    out = ascend_band(image, 3, (20, 40), 4, dreamer.net, dreamer.objective, 1, 0.05, 2, dreamer.generator)
+    assert torch.equal(out[..., :20], image[..., :20]) and torch.equal(out[..., 40:], image[..., 40:])
+    assert float((out[..., 20:40] - image[..., 20:40]).abs().mean()) > 0.01
     with pytest.raises(ValueError):
-        ascend_rows(image, (30, 20), 4, dreamer.net, dreamer.objective, 1, 0.05, 2)
+        ascend_band(image, 2, (30, 20), 4, dreamer.net, dreamer.objective, 1, 0.05, 2)
+    with pytest.raises(ValueError):
+        ascend_band(image, 1, (0, 2), 4, dreamer.net, dreamer.objective, 1, 0.05, 2)
 
 
 def test_trust_is_worked_out_at_the_flow_s_size_with_a_floor_inside_the_frame_only():

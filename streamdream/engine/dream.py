@@ -128,21 +128,24 @@ def refine_at(image: torch.Tensor, size: tuple[int, int], net, objective: Object
     return (image + resize(changed - small, full)).clamp(0, 1)
 
 
-def ascend_rows(image: torch.Tensor, rows: tuple[int, int], margin: int, net, objective: Objective, iterations: int,
-                step: float, jitter: int, generator: torch.Generator | None = None,
+def ascend_band(image: torch.Tensor, dim: int, span: tuple[int, int], margin: int, net, objective: Objective,
+                iterations: int, step: float, jitter: int, generator: torch.Generator | None = None,
                 weight: torch.Tensor | None = None) -> torch.Tensor:
-    """`iterations` ascent steps on rows [top, bottom) of an image (1, 3, H, W), seen with `margin`
-    rows of context either side; the other rows are returned unchanged. A step on a band costs its
-    share of a whole step: a live show on a CPU steps a band a frame, each in turn."""
+    """`iterations` ascent steps on one band of an image (1, 3, H, W): rows [start, end) when `dim`
+    is 2, columns when it is 3, seen with `margin` rows or columns of context either side; the
+    rest is returned unchanged. A step on a band costs its share of a whole step (its pixels and
+    its margins'): a live show on a CPU steps a band a frame, each in turn."""
     check_image(image)
-    top, bottom = rows
-    h = image.shape[2]
-    if not 0 <= top < bottom <= h or margin < 0:
-        raise ValueError(f"need 0 <= top < bottom <= {h} and margin >= 0, got rows {rows} and margin {margin}")
-    a, b = max(0, top - margin), min(h, bottom + margin)
-    crop = image[:, :, a:b].clone()
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 (rows) or 3 (columns), got {dim}")
+    start, end = span
+    n = image.shape[dim]
+    if not 0 <= start < end <= n or margin < 0:
+        raise ValueError(f"need 0 <= start < end <= {n} and margin >= 0, got {span} and margin {margin}")
+    a, b = max(0, start - margin), min(n, end + margin)
+    crop = image.narrow(dim, a, b - a).contiguous()
     changed = ascend(crop, net, objective, iterations, step, jitter, generator,
-                     weight=None if weight is None else weight[:, :, a:b].contiguous())
+                     weight=None if weight is None else weight.narrow(dim, a, b - a).contiguous())
     out = image.clone()
-    out[:, :, top:bottom] = changed[:, :, top - a:bottom - a]
+    out.narrow(dim, start, end - start).copy_(changed.narrow(dim, start - a, end - start))
     return out

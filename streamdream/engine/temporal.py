@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -16,11 +17,11 @@ from torch.profiler import record_function
 
 from ..config import VideoConfig
 from ..frames import MIN_SIDE
-from .dream import ascend, ascend_rows, dream, octave_sizes, refine_at, resize
+from .dream import ascend, ascend_band, dream, octave_sizes, refine_at, resize
 from .dreamer import Dreamer
-from .motion import Motion, flow_to, motion_on
+from .motion import Motion, flow_to, motion_on, plane_to
 from .tensors import check_image, to_frame, to_tensor
-from .warp import compose_flow, inside, warp_tensor, zoom_view
+from .warp import Along, inside, zoom_view
 
 # the local strength map averages over cells this share of the frame's width (as the metrics do)
 LOCAL_SHARE = 1 / 20
@@ -59,21 +60,29 @@ CUT_SEED_ITERATIONS = 0.3
 LIVE_TRUST_FLOOR = 0.8
 
 
-# rows of context either side of a band a step falls on (see VideoConfig.step_regions)
+# rows or columns of context either side of a band a step falls on (see VideoConfig.step_regions)
 BAND_MARGIN = 16
 
 
 def box_blur(image: torch.Tensor, side: int) -> torch.Tensor:
     """Mean over a `side` x `side` box (made odd, so it stays centred), edges replicated:
-    (N, C, H, W) -> same shape. Two separable passes, each a running sum (cumsum) read at the
-    box's two ends, so the cost does not grow with the box (avg_pool2d sums every box afresh,
-    which on a CPU cost a large share of a video frame)."""
+    (N, C, H, W) -> same shape. On a CPU OpenCV's box filter, plane by plane; elsewhere two
+    separable passes, each a running sum (cumsum) read at the box's two ends. Either way the cost
+    does not grow with the box (avg_pool2d sums every box afresh, which on a CPU cost a large
+    share of a video frame)."""
     if image.ndim != 4:
         raise ValueError(f"image must be (N, C, H, W), got {tuple(image.shape)}")
     half = max(1, side) // 2
     if half == 0:
         return image
     side = 2 * half + 1
+    if image.device.type == "cpu" and image.dtype == torch.float32:
+        image = image.detach().contiguous()
+        out = torch.empty_like(image)
+        for n in range(image.shape[0]):
+            for c in range(image.shape[1]):
+                cv2.blur(image[n, c].numpy(), (side, side), dst=out[n, c].numpy(), borderType=cv2.BORDER_REPLICATE)
+        return out
     for dim in (3, 2):
         n = image.shape[dim]
         ends = (half, half, 0, 0) if dim == 3 else (0, 0, half, half)
@@ -100,9 +109,13 @@ def strength_gain(detail: torch.Tensor, low: float, mean: float, max_gain: float
     or building up overall (see `hold_strength`, which applies it)."""
     if low < 0 or mean <= 0:
         raise ValueError(f"need low >= 0 and mean > 0, got {low} and {mean}")
-    local = local_strength(detail).clamp_min(1e-6)
-    gain = torch.where(local < low, (low / local).clamp(max=1.0 + max_gain), torch.ones_like(local))
-    now = float((detail * gain).abs().mean())
+    check_image(detail)
+    strength = detail.abs().mean(1, keepdim=True)  # per pixel; `local_strength` blurred
+    local = box_blur(strength, round(detail.shape[3] * LOCAL_SHARE)).clamp_min_(1e-6)
+    gain = torch.where(local < low, (low / local).clamp_(max=1.0 + max_gain), torch.ones_like(local))
+    # the mean strength the gain leaves, |detail * gain| over pixels and colours: the gain is one
+    # value a pixel, so it is the per-pixel strength times the gain, averaged
+    now = float(strength.mul_(gain).mean())
     if now > mean:
         gain = gain * max(mean / now, 1.0 / (1.0 + max_gain))
     return gain
@@ -122,6 +135,22 @@ def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float
     return detail * strength_gain(detail, low, mean, max_gain)
 
 
+def band_spans(length: int, bands: int, k: int, offset: int) -> list[tuple[int, int]]:
+    """Band `k` of `bands` equal bands across `length` rows or columns, shifted by `offset`: its
+    [start, end) spans, two where it wraps round the frame's end. Every band is as long as every
+    other (a frame's steps then cost the same, and the next frame's flow can be asked for on time,
+    see pipeline.OnRequest), and the wrapped one's two parts need a margin on one side each, so
+    it costs what the others do."""
+    if not 0 <= k < bands <= length or offset < 0:
+        raise ValueError(f"need 0 <= k < bands <= length and offset >= 0, got k={k}, bands={bands}, "
+                         f"length={length}, offset={offset}")
+    start = (offset + round(k * length / bands)) % length
+    end = start + round((k + 1) * length / bands) - round(k * length / bands)
+    if end <= length:
+        return [(start, end)]
+    return [(start, length), (0, end - length)]
+
+
 def flow_and_trust(motion: Motion, height: int, width: int, device,
                    floor: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """`motion` on the dream device at a frame's size: the flow (height, width, 2), and how far the
@@ -132,9 +161,7 @@ def flow_and_trust(motion: Motion, height: int, width: int, device,
     Inside the frame the trust is at least `floor`."""
     flow, mask = motion_on(motion, *motion.flow.shape[:2], device)
     trust = soften(mask, round(flow.shape[1] * TRUST_BLUR)).clamp_(min=floor).mul_(inside(flow))
-    if tuple(trust.shape[2:]) != (height, width):
-        trust = F.interpolate(trust, size=(height, width), mode="bilinear", align_corners=False)
-    return flow_to(flow, height, width), trust
+    return flow_to(flow, height, width), plane_to(trust, height, width)
 
 
 def soften(mask: torch.Tensor, side: int) -> torch.Tensor:
@@ -300,14 +327,17 @@ class StreamDreamer:
         with record_function("streamdream.upload"):
             flow, trust = flow_and_trust(motion, h, w, self.dreamer.device, LIVE_TRUST_FLOOR if self.live else 0.0)
         with record_function("streamdream.carry"):
-            added = warp_tensor(self.detail - self.anchored, flow).mul_(trust)
+            along = Along(flow)  # where each pixel samples, worked out once for the four warps along it
+            added = along.warp(self.detail - self.anchored).mul_(trust)
             self.detail = self.anchored = None
-            self.reach = compose_flow(self.reach, flow)
-            self.gain = warp_tensor(self.gain, flow, "bilinear").mul_(trust).mul_(inside(self.reach))
-            settled = warp_tensor(self.settled, flow, "bilinear").mul_(trust)
+            self.reach = along.compose(self.reach)
+            reach = Along(self.reach)
+            self.gain = along.warp(self.gain, "bilinear").mul_(trust).mul_(reach.inside())
+            settled = along.warp(self.settled, "bilinear").mul_(trust)
             self.settled = None
-            del flow, trust
-            anchored = warp_tensor(self.anchor, self.reach).mul_(self.gain)
+            del flow, trust, along
+            anchored = reach.warp(self.anchor).mul_(self.gain)
+            del reach
             detail = anchored + added
             del added
             if self.zoom != 1.0:  # >= 1 (an enlargement), so the view never reaches past the edges
@@ -340,16 +370,16 @@ class StreamDreamer:
             # one band a frame, in turn, with the band's share of the frames' steps: the same
             # ascent a pixel on average, for a share of the cost; where the bands meet moves each
             # round, so no seam stays put (choosing the band most newly shown instead of taking
-            # turns changed nothing measurable)
-            k = self.carried % v.step_regions
+            # turns changed nothing measurable). The bands cut across the longer side: each
+            # band's margins are then the shorter side long, the least context computed twice
+            dim = 3 if w > h else 2
+            n, length = v.step_regions, image.shape[dim]
+            k = self.carried % n
             if k == 0:
-                self.band_offset = int(torch.randint(0, max(1, h // v.step_regions), (1,), generator=generator))
-            n = v.step_regions
-            edges = [0] + [min(h, self.band_offset + round(i * h / n)) for i in range(1, n)] + [h]
-            top, bottom = edges[k], edges[k + 1]
-            if bottom > top:
-                image = ascend_rows(image, (top, bottom), BAND_MARGIN, net, objective, iterations,
-                                    step * v.step_regions, d.jitter, generator, weight)
+                self.band_offset = int(torch.randint(0, max(1, length // n), (1,), generator=generator))
+            for span in band_spans(length, n, k, self.band_offset):
+                image = ascend_band(image, dim, span, BAND_MARGIN, net, objective, iterations,
+                                    step * n, d.jitter, generator, weight)
         elif iterations:
             image = ascend(image, net, objective, iterations, step, d.jitter, generator, weight=weight)
         smaller = octave_sizes(h, w, max(1, v.refine_octaves), d.octave_scale)[:-1]

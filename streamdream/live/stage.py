@@ -33,7 +33,7 @@ from ..presets import build_config
 
 
 # a CPU's live dream steps one band of this many a frame, in turn
-LIVE_CPU_REGIONS = 3
+LIVE_CPU_REGIONS = 4
 
 
 class Looks:
