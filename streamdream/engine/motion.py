@@ -92,7 +92,7 @@ def motion_on(motion: Motion, height: int, width: int, device) -> tuple[torch.Te
     flow, mask = upload(motion.flow, device), upload(motion.mask, device)[None, None]
     if tuple(flow.shape[:2]) == (height, width):
         return flow, mask
-    return flow_to(flow, height, width), F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)
+    return flow_to(flow, height, width), plane_to(mask, height, width)
 
 
 def flow_to(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -102,10 +102,25 @@ def flow_to(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
         return flow
     if abs(h / w - height / width) > 0.05:
         raise ValueError(f"motion {h}x{w} does not fit a frame of {height}x{width}")
+    if flow.device.type == "cpu" and flow.dtype == torch.float32:
+        # OpenCV's bilinear resize: the same numbers as F.interpolate's, several times sooner on a CPU
+        return torch.from_numpy(resize_flow(flow.contiguous().numpy(), height, width))
     flow = F.interpolate(flow.permute(2, 0, 1)[None], size=(height, width), mode="bilinear", align_corners=False)[0]
     flow[0] *= width / w
     flow[1] *= height / h
     return flow.permute(1, 2, 0).contiguous()
+
+
+def plane_to(plane: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """A smooth map (1, 1, h, w) (a mask, a trust) resized bilinearly to (1, 1, height, width)."""
+    if plane.ndim != 4 or plane.shape[:2] != (1, 1):
+        raise ValueError(f"plane must be (1, 1, H, W), got {tuple(plane.shape)}")
+    if tuple(plane.shape[2:]) == (height, width):
+        return plane
+    if plane.device.type == "cpu" and plane.dtype == torch.float32:
+        return torch.from_numpy(cv2.resize(plane[0, 0].contiguous().numpy(), (width, height),
+                                           interpolation=cv2.INTER_LINEAR))[None, None]
+    return F.interpolate(plane, size=(height, width), mode="bilinear", align_corners=False)
 
 
 def flow_width_for(video: VideoConfig, device) -> int:

@@ -19,7 +19,7 @@ def to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Te
     """RGB uint8 (H, W, 3) -> float (1, 3, H, W) in [0, 1] on `device`."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 frame (H, W, 3), got {frame.dtype} {frame.shape}")
-    return upload(frame, device).permute(2, 0, 1)[None].float().div_(255)
+    return upload(frame, device).permute(2, 0, 1).contiguous()[None].float().div_(255)
 
 
 def to_frame(image: torch.Tensor) -> np.ndarray:

@@ -34,30 +34,82 @@ def warp_tensor(image, flow, mode: str = "bicubic"):
     image: float32 tensor (N, C, H, W); flow: float tensor (H, W, 2) in pixels, on the same device.
     Edges are replicated. Bicubic keeps fine detail that bilinear would blur a little on every
     frame it is carried (the blur compounds over a moving subject); its overshoot is harmless on
-    dream detail, which is a signed difference.
+    dream detail, which is a signed difference. Several images warped along one flow share the
+    work of finding where each pixel samples: see `Along`."""
+    return Along(flow).warp(image, mode)
 
-    On a GPU this is grid_sample. On a CPU it is cv2.remap on the tensors' own memory (no copy):
-    the same kernel, several times faster there than grid_sample's bicubic.
-    """
-    import torch
-    import torch.nn.functional as F
 
-    if image.ndim != 4:
-        raise ValueError(f"image must be (N, C, H, W), got {tuple(image.shape)}")
-    if flow.ndim != 3 or flow.shape[2] != 2 or tuple(flow.shape[:2]) != tuple(image.shape[2:]):
-        raise ValueError(f"flow must be (H, W, 2) matching the image {tuple(image.shape[2:])}, got {tuple(flow.shape)}")
-    if mode not in ("bicubic", "bilinear"):
-        raise ValueError(f"mode must be bicubic or bilinear, got {mode!r}")
-    h, w = flow.shape[:2]
-    if image.device.type == "cpu" and image.dtype == torch.float32:
-        return _remap(image, flow, mode)
-    ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
-                            torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
-    # grid_sample wants positions in [-1, 1], corners on pixel centres (align_corners=True)
-    gx = (xs + flow[..., 0]) * (2.0 / max(w - 1, 1)) - 1.0
-    gy = (ys + flow[..., 1]) * (2.0 / max(h - 1, 1)) - 1.0
-    grid = torch.stack([gx, gy], dim=-1)[None].expand(image.shape[0], h, w, 2)
-    return F.grid_sample(image, grid.to(image.dtype), mode=mode, padding_mode="border", align_corners=True)
+class Along:
+    """Backward warps along one flow (H, W, 2) in pixels, on its device: where each pixel samples
+    is worked out once, for every image warped along it (a video frame warps five planes and a
+    flow along the flow it carries its dream on).
+
+    On a GPU a warp is grid_sample. On a CPU it is cv2.remap on the tensors' own memory (no copy):
+    the same kernel, several times faster there than grid_sample's bicubic."""
+
+    def __init__(self, flow: torch.Tensor):
+        if flow.ndim != 3 or flow.shape[2] != 2:
+            raise ValueError(f"flow must be (H, W, 2), got {tuple(flow.shape)}")
+        self.flow = flow
+        self.size = tuple(flow.shape[:2])
+        h, w = self.size
+        self.points = self.grid = None
+        if flow.device.type == "cpu":
+            # where each pixel samples, (H, W, 2) float32 (x, y), as cv2.remap takes it
+            self.points = flow.detach().float().contiguous().numpy() + pixel_grid(h, w)
+        else:
+            ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
+                                    torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
+            # grid_sample wants positions in [-1, 1], corners on pixel centres (align_corners=True)
+            gx = (xs + flow[..., 0]) * (2.0 / max(w - 1, 1)) - 1.0
+            gy = (ys + flow[..., 1]) * (2.0 / max(h - 1, 1)) - 1.0
+            self.grid = torch.stack([gx, gy], dim=-1)[None]
+
+    def warp(self, image: torch.Tensor, mode: str = "bicubic") -> torch.Tensor:
+        """`image` (N, C, H, W) float, warped along the flow (see `warp_tensor`)."""
+        if image.ndim != 4:
+            raise ValueError(f"image must be (N, C, H, W), got {tuple(image.shape)}")
+        if tuple(image.shape[2:]) != self.size:
+            raise ValueError(f"flow must be (H, W, 2) matching the image {tuple(image.shape[2:])}, "
+                             f"got {tuple(self.flow.shape)}")
+        if mode not in ("bicubic", "bilinear"):
+            raise ValueError(f"mode must be bicubic or bilinear, got {mode!r}")
+        if self.points is not None and image.dtype == torch.float32:
+            return _remap(image, self.points, mode)
+        grid = self.grid if self.grid is not None else self._grid()
+        grid = grid.expand(image.shape[0], *self.size, 2).to(image.dtype)
+        return F.grid_sample(image, grid, mode=mode, padding_mode="border", align_corners=True)
+
+    def _grid(self) -> torch.Tensor:
+        # a CPU warp of a tensor cv2.remap does not take (float64, in the tests)
+        h, w = self.size
+        points = torch.from_numpy(self.points)
+        return torch.stack([points[..., 0] * (2.0 / max(w - 1, 1)) - 1.0,
+                            points[..., 1] * (2.0 / max(h - 1, 1)) - 1.0], dim=-1)[None].to(self.flow.dtype)
+
+    def compose(self, reach: torch.Tensor) -> torch.Tensor:
+        """Chain backward flows: `reach` (H, W, 2) points each pixel of the previous frame to where
+        it came from in an earlier one, this flow each pixel of this frame to the previous one; the
+        result points this frame's pixels to the earlier one (see `compose_flow`)."""
+        if tuple(reach.shape) != tuple(self.flow.shape):
+            raise ValueError(f"need two (H, W, 2) flows of one size, got {tuple(reach.shape)} and "
+                             f"{tuple(self.flow.shape)}")
+        # plane by plane: cv2.remap of the (H, W, 2) array at once samples on a 1/32 pixel grid,
+        # and the chain would gather that error over a shot
+        moved = self.warp(reach.permute(2, 0, 1)[None].contiguous(), "bilinear")[0].permute(1, 2, 0)
+        return moved.add_(self.flow).contiguous()
+
+    def inside(self) -> torch.Tensor:
+        """1 where the flow lands inside the frame, else 0, as (1, 1, H, W): a warp replicates the
+        edge for the rest, which a pan drew out into stripes."""
+        h, w = self.size
+        if self.points is not None:
+            ok = cv2.inRange(self.points, (-0.5, -0.5), (w - 0.5, h - 0.5))
+            return torch.from_numpy(ok).to(self.flow.dtype).div_(255)[None, None]
+        x = (self.grid[0, ..., 0] + 1.0) * (max(w - 1, 1) / 2.0)
+        y = (self.grid[0, ..., 1] + 1.0) * (max(h - 1, 1) / 2.0)
+        ok = (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
+        return ok.to(self.flow.dtype)[None, None]
 
 
 @functools.lru_cache(maxsize=8)
@@ -70,18 +122,14 @@ def pixel_grid(h: int, w: int) -> np.ndarray:
     return grid
 
 
-def _remap(image, flow, mode: str):
-    # warp_tensor on a CPU: each (H, W) plane remapped by OpenCV straight into the output tensor
-    import torch
-
-    h, w = flow.shape[:2]
-    where = flow.detach().float().contiguous().numpy() + pixel_grid(h, w)
+def _remap(image, points: np.ndarray, mode: str):
+    # a CPU warp: each (H, W) plane remapped by OpenCV straight into the output tensor
     image = image.detach().contiguous()
     out = torch.empty_like(image)
     interpolation = cv2.INTER_CUBIC if mode == "bicubic" else cv2.INTER_LINEAR
     for n in range(image.shape[0]):
         for c in range(image.shape[1]):
-            cv2.remap(image[n, c].numpy(), where, None, interpolation, dst=out[n, c].numpy(),
+            cv2.remap(image[n, c].numpy(), points, None, interpolation, dst=out[n, c].numpy(),
                       borderMode=cv2.BORDER_REPLICATE)
     return out
 
@@ -121,8 +169,7 @@ def compose_flow(reach: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     over a shot it wore a dream's structure down to texture."""
     if reach.shape != flow.shape or flow.ndim != 3 or flow.shape[2] != 2:
         raise ValueError(f"need two (H, W, 2) flows of one size, got {tuple(reach.shape)} and {tuple(flow.shape)}")
-    moved = warp_tensor(reach.permute(2, 0, 1)[None].contiguous(), flow, "bilinear")[0].permute(1, 2, 0)
-    return moved.add_(flow).contiguous()
+    return Along(flow).compose(reach)
 
 
 def chain_flow(earlier: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -137,9 +184,4 @@ def inside(flow: torch.Tensor) -> torch.Tensor:
     warp replicates the edge for the rest, which a pan drew out into stripes."""
     if flow.ndim != 3 or flow.shape[2] != 2:
         raise ValueError(f"flow must be (H, W, 2), got {tuple(flow.shape)}")
-    h, w = flow.shape[:2]
-    xs = torch.arange(w, device=flow.device, dtype=flow.dtype).view(1, w)
-    ys = torch.arange(h, device=flow.device, dtype=flow.dtype).view(h, 1)
-    x, y = flow[..., 0] + xs, flow[..., 1] + ys
-    ok = (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
-    return ok.to(flow.dtype)[None, None]
+    return Along(flow).inside()
