@@ -75,7 +75,7 @@ class LiveConfig:
 
     fps: float = 30.0  # frame rate asked of the camera
     dream_scale: float | None = None  # dream at this share of the shown size (None: all of it)
-    step_regions: int | None = None  # the frame's steps fall on one of this many bands a frame (None: 1 on CUDA, 3 on a CPU)
+    step_regions: int | None = None  # the frame's steps fall on one of this many bands a frame (None: 1 on CUDA, 4 on a CPU)
     blend: float = 0.5  # seconds a preset or layer switch cross-fades over
     cycle: float = 120.0  # installation: seconds between presets
     still_seconds: float = 8.0  # installation: after this long without motion the dream deepens

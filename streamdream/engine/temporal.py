@@ -20,6 +20,7 @@ from ..frames import MIN_SIDE
 from .dream import ascend, ascend_band, dream, octave_sizes, refine_at, resize
 from .dreamer import Dreamer
 from .motion import Motion, flow_to, motion_on, plane_to
+from .shots import ShotMemory
 from .tensors import check_image, to_frame, to_tensor
 from .warp import Along, inside, zoom_view
 
@@ -58,6 +59,16 @@ CUT_SEED_ITERATIONS = 0.3
 # nothing is kept all the same (scripts/bench_live.py --depth: 0.5 and 0.8 measured, 0.8 covered
 # more, with a little streaking on fast limbs)
 LIVE_TRUST_FLOOR = 0.8
+
+
+# a shot recalled at a cut (see shots.py) whose flow check trusts less of it than this is given a
+# seed where it does not: the shot has changed since it was left
+RECALL_TRUSTED = 0.95
+
+
+# a live show keeps a frame of a long shot and its dream (see shots.py) every this many dreamt
+# frames, so a loop of one shot, cut back to its start, finds a dream of it too
+KEEP_EVERY = 25
 
 
 # rows or columns of context either side of a band a step falls on (see VideoConfig.step_regions)
@@ -198,6 +209,10 @@ class StreamDreamer:
         # a few frames (fresh_step), so the dream stage never stalls for a full octave dream in
         # front of an audience
         self.live = live
+        # live: the shots a cut left, so one cut back to is dreamt on from where it was left
+        self.memory = ShotMemory(video.scene_cut) if live else None
+        self.previous: torch.Tensor | None = None  # (1, 3, H, W): the last frame, as it came
+        self.in_shot = 0  # frames since the shot began (the first frame, a keyframe or a cut)
         self.detail: torch.Tensor | None = None  # (1, 3, H, W): dream - input
         # the anchor (see ANCHOR_FRAMES): its detail, (1, 3, H, W); where each pixel of this frame
         # was in it, (H, W, 2); the gain carried since, (1, 1, H, W); and its part of `detail`
@@ -255,14 +270,14 @@ class StreamDreamer:
         keyframe = new_size or not self.video.flow or motion is None or motion.cut
         seeded = None
         if self.live and keyframe and not new_size and motion is not None:
-            # a cut in live mode: the new scene is shown with its seed as soon as it is made (the
-            # display shows the shot plain until then), and dreams itself in over the next frames,
-            # everything in it newly shown
+            # a cut in live mode: the new shot starts from its own dream where the show has been in
+            # it lately (see shots.py), else from a quick seed; it is shown as soon as that is made
+            # (the display shows the shot plain until then), and dreams itself in over the next
+            # frames, what is newly shown taking the fresh step
             with record_function("streamdream.keyframe"):
-                self._anchor(self._seed(base))
+                self._cut(base)
             seeded = (base + self.detail).clamp_(0, 1)
             self.held_strength = self.strength
-            self.settled = torch.zeros_like(self.settled)
             keyframe = False
         if seeded is not None:
             dreamt = seeded
@@ -277,6 +292,10 @@ class StreamDreamer:
             dreamt = self._carry(base, motion)
             self.carried += 1
         self.detail = dreamt - base
+        self.previous = base
+        self.in_shot = 0 if keyframe or seeded is not None else self.in_shot + 1
+        if self.memory is not None and self.in_shot and self.in_shot % KEEP_EVERY == 0:
+            self.memory.keep(base, self.detail, self.strength)
         if keyframe or self.zoom != 1.0 or self.since_anchor >= ANCHOR_FRAMES:
             self._anchor(self.detail)
         if keyframe:
@@ -294,6 +313,26 @@ class StreamDreamer:
         self.reach = torch.zeros(h, w, 2, device=detail.device, dtype=detail.dtype)
         self.gain = torch.ones_like(detail[:, :1])
         self.since_anchor = 0
+
+    def _cut(self, base: torch.Tensor) -> None:
+        """A live cut to `base` (1, 3, H, W): the shot left is kept, and the new one anchored on
+        its own dream, laid onto it along the flow from where it was left, or on a seed."""
+        if self.previous is not None and self.previous.shape == base.shape:
+            self.memory.keep(self.previous, self.detail, self.held_strength)
+        recalled = self.memory.recall(base)
+        if recalled is None:
+            self._anchor(self._seed(base))
+            self.settled = torch.zeros_like(base[:, :1])
+            return
+        shot, motion = recalled
+        h, w = base.shape[2:]
+        flow, trust = flow_and_trust(motion, h, w, self.dreamer.device)
+        detail = Along(flow).warp(shot.detail).mul_(trust).mul_(self.strength / max(shot.strength, 1e-6))
+        if float(trust.mean()) < RECALL_TRUSTED:
+            # some of the shot is not where it was left: a seed where the flow lost it
+            detail.add_(self._seed(base).mul_(1.0 - trust))
+        self._anchor(detail)
+        self.settled = trust
 
     def _dreamer(self) -> Dreamer:
         """The dreamer whose full dreams (keyframes, cut seeds) take `strength`'s step, as the steps do."""
@@ -327,7 +366,7 @@ class StreamDreamer:
         with record_function("streamdream.upload"):
             flow, trust = flow_and_trust(motion, h, w, self.dreamer.device, LIVE_TRUST_FLOOR if self.live else 0.0)
         with record_function("streamdream.carry"):
-            along = Along(flow)  # where each pixel samples, worked out once for the four warps along it
+            along = Along(flow)  # where each pixel samples, worked out once for the warps along it
             added = along.warp(self.detail - self.anchored).mul_(trust)
             self.detail = self.anchored = None
             self.reach = along.compose(self.reach)
