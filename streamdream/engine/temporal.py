@@ -21,6 +21,7 @@ from .dream import ascend, ascend_band, dream, octave_sizes, refine_at, resize
 from .dreamer import Dreamer
 from .motion import Motion, flow_to, motion_on, plane_to
 from .shots import ShotMemory
+from .still import StillMemory, standing_still
 from .tensors import check_image, to_frame, to_tensor
 from .warp import Along, inside, zoom_view
 
@@ -211,6 +212,10 @@ class StreamDreamer:
         self.live = live
         # live: the shots a cut left, so one cut back to is dreamt on from where it was left
         self.memory = ShotMemory(video.scene_cut) if live else None
+        # live: what a still camera's scene was dreamt as, for what a moving subject uncovers, and
+        # which pixels of the frame being dreamt stood still and had been dreamt a while (1, 1, H, W)
+        self.still = StillMemory() if live else None
+        self.still_now: torch.Tensor | None = None
         self.previous: torch.Tensor | None = None  # (1, 3, H, W): the last frame, as it came
         self.in_shot = 0  # frames since the shot began (the first frame, a keyframe or a cut)
         self.detail: torch.Tensor | None = None  # (1, 3, H, W): dream - input
@@ -293,6 +298,12 @@ class StreamDreamer:
             self.carried += 1
         self.detail = dreamt - base
         self.previous = base
+        if self.still is not None:
+            if self.still_now is not None and self.zoom == 1.0:
+                self.still.update(base, self.detail, self.still_now)
+            elif keyframe or seeded is not None:
+                self.still.forget()  # another shot, another view
+            self.still_now = None
         self.in_shot = 0 if keyframe or seeded is not None else self.in_shot + 1
         if self.memory is not None and self.in_shot and self.in_shot % KEEP_EVERY == 0:
             self.memory.keep(base, self.detail, self.strength)
@@ -367,6 +378,9 @@ class StreamDreamer:
             flow, trust = flow_and_trust(motion, h, w, self.dreamer.device, LIVE_TRUST_FLOOR if self.live else 0.0)
         with record_function("streamdream.carry"):
             along = Along(flow)  # where each pixel samples, worked out once for the warps along it
+            still, camera_still = standing_still(flow) if self.still is not None else (None, False)
+            if self.still is not None and not camera_still:
+                self.still.forget()  # the camera moves: its pixels are no longer where they were
             added = along.warp(self.detail - self.anchored).mul_(trust)
             self.detail = self.anchored = None
             self.reach = along.compose(self.reach)
@@ -374,11 +388,26 @@ class StreamDreamer:
             self.gain = along.warp(self.gain, "bilinear").mul_(trust).mul_(reach.inside())
             settled = along.warp(self.settled, "bilinear").mul_(trust)
             self.settled = None
+            if camera_still:
+                self.still.watch(still)
+                # kept after this frame's steps (see `next`): still, trusted, dreamt a while
+                self.still_now = still.mul_(settled >= 1.0).mul_(trust > 0.99)
+                # what the frame before did not show: where the flow check fails (a live show's
+                # trust never falls below its floor inside the frame, so the doubt is measured
+                # from there down)
+                floor = LIVE_TRUST_FLOOR if self.live else 0.0
+                uncovered = (1.0 - trust).div_(1.0 - floor).clamp_(0.0, 1.0)
             del flow, trust, along
             anchored = reach.warp(self.anchor).mul_(self.gain)
             del reach
             detail = anchored + added
             del added
+            recalled = self.still.recall(base, uncovered) if camera_still else None
+            if recalled is not None:
+                # uncovered pixels that look as they did take back the dream they had, as dreamt a while
+                kept, back = recalled
+                detail.lerp_(kept, back)
+                settled = torch.maximum(settled, back)
             if self.zoom != 1.0:  # >= 1 (an enlargement), so the view never reaches past the edges
                 # the anchor's part no longer matches the view: `next` anchors afresh after this frame
                 detail, settled = zoom_view(detail, self.zoom)[0], zoom_view(settled, self.zoom)[0]
@@ -389,12 +418,20 @@ class StreamDreamer:
                 detail.mul_(ratio), anchored.mul_(ratio), self.gain.mul_(ratio)
                 self.held_strength = self.strength
             gain = strength_gain(detail, self.low * self.strength, self.mean * self.strength, v.max_gain)
+            taper = self.still.taper() if camera_still and self.zoom == 1.0 else None
+            if taper is not None:
+                # a dream grown on a still pixel is left as it is: no more steps, no more lifts
+                # (with neither, it stays as it was; lifted on with no steps, its weakest colours
+                # grew into single saturated pixels)
+                gain = gain.sub_(1.0).mul_(taper).add_(1.0)
             self.gain.mul_(gain)
             self.anchored = anchored * gain
             del anchored
             image = detail.mul_(gain).add_(base).clamp_(0, 1)
             del detail, gain
             weight = v.carried_step + (v.fresh_step - v.carried_step) * (1.0 - settled)
+            if taper is not None:  # (an installation deepening a still scene steps on)
+                weight = weight * taper
             self.settled = settled.add_(1.0 / v.fresh_frames).clamp_(max=1.0)
             self.since_anchor += 1
         return image, weight
