@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The depth benchmark: `video` against `--no-flow`, and `webcam` against full dreams, on the shared
-# clip and on clips made from it with a cut, a hand-held camera and a fast mover; the numbers go
-# to docs/depth/*.json and docs/depth.md. About 30 minutes on a 2-core CPU; the
-# contact sheets of the live runs go beside them.
+# clip and on clips made from it with a cut, a hand-held camera and a fast mover before a still
+# camera; the numbers go to docs/depth/*.json and docs/depth.md. About 45 minutes on a 2-core CPU;
+# the contact sheets of the live runs go beside them.
 #
 #     scripts/bench_depth.sh [SHARED_CLIP]
 set -euo pipefail
@@ -21,8 +21,12 @@ for name in cut handheld object; do
     python scripts/bench_video.py --input "$work/clips/$name.mp4" --width 320 --frames 60 --json "$out/video_$name.json"
 done
 python scripts/bench_live.py --source "$clip" --width 640 --seconds 25 --depth 6 --json "$out/live_shared.json"
-python scripts/bench_live.py --source "$work/clips640/cut.mp4" --width 640 --seconds 25 --depth 6 --json "$out/live_cut.json"
+for name in cut handheld object; do
+    python scripts/bench_live.py --source "$work/clips640/$name.mp4" --width 640 --seconds 25 --depth 6 --json "$out/live_$name.json"
+done
 python scripts/live_sheet.py --source "$clip" --seconds 20 -o "$out/live_shared_sheet.png"
-python scripts/live_sheet.py --source "$work/clips640/cut.mp4" --seconds 20 -o "$out/live_cut_sheet.png"
+for name in cut object; do
+    python scripts/live_sheet.py --source "$work/clips640/$name.mp4" --seconds 20 -o "$out/live_${name}_sheet.png"
+done
 python scripts/depth_report.py "$out" > docs/depth.md
 echo "wrote docs/depth.md"

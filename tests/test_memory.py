@@ -104,15 +104,18 @@ def test_only_a_live_stream_keeps_shots():
 
 
 def test_standing_still_tells_a_still_camera_from_a_moving_one():
-    flow = torch.zeros(20, 30, 2)
+    # the flow at half the frame's size, as the flow stage gives it: its pixels are two of the frame's
+    flow = np.zeros((20, 30, 2), np.float32)
     flow[5:10, 5:10, 0] = 3.0  # a subject moves, the camera does not
-    still, camera = standing_still(flow)
-    assert camera and still.shape == (1, 1, 20, 30) and float(still[0, 0, 5:10, 5:10].sum()) == 0
-    assert float(still.mean()) == pytest.approx(1 - 25 / 600)
-    pan = torch.full((20, 30, 2), 2 * STILL_PX)
-    assert not standing_still(pan)[1]
+    flow[12, 20, 0] = 0.9 * STILL_PX / 2  # a flicker of the flow, under STILL_PX of the frame's pixels
+    still, camera = standing_still(flow, 40, 60, "cpu")
+    assert camera and still.shape == (1, 1, 40, 60) and set(still.unique().tolist()) == {0.0, 1.0}
+    assert float(still[0, 0, 11:19, 11:19].sum()) == 0 and float(still[0, 0, 24, 40]) == 1
+    assert float(still.mean()) == pytest.approx(1 - 100 / 2400, abs=0.01)
+    pan = np.full((20, 30, 2), STILL_PX, np.float32)  # half a frame pixel, as the flow's pixels are two
+    assert not standing_still(pan, 40, 60, "cpu")[1]
     with pytest.raises(ValueError):
-        standing_still(torch.zeros(20, 30))
+        standing_still(np.zeros((20, 30)), 40, 60, "cpu")
 
 
 def test_the_memory_gives_back_only_uncovered_pixels_that_look_as_they_did():

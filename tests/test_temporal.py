@@ -7,7 +7,8 @@ from streamdream.engine.dreamer import Dreamer
 from streamdream.metrics import strength, temporal_metrics
 from streamdream.engine.motion import MotionTracker
 from streamdream.engine.dream import ascend_band
-from streamdream.engine.temporal import StreamDreamer, box_blur, hold_strength, local_strength, soften
+from streamdream.engine.blur import box_blur
+from streamdream.engine.temporal import StreamDreamer, hold_strength, local_strength, soften
 from streamdream.engine.temporal import band_spans as temporal_band_spans
 
 from .conftest import object_frame, pattern_frame

@@ -16,10 +16,12 @@ scene, one pixel in 130).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .tensors import check_image
+from .blur import box_blur
+from .motion import plane_to
+from .tensors import check_image, upload
 
 # a pixel moving less than this (pixels a dreamt frame) stands still
 STILL_PX = 0.25
@@ -81,8 +83,7 @@ class StillMemory:
         memory holds nothing of this size."""
         if self.detail is None or self.picture.shape != picture.shape:
             return None
-        different = (picture - self.picture).abs_().mean(1, keepdim=True)
-        different = F.avg_pool2d(F.pad(different, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+        different = box_blur((picture - self.picture).abs_().mean(1, keepdim=True), 5)
         weight = (different < SAME_PICTURE).to(picture.dtype).mul_(self.held).mul_(uncovered)
         if self.age is not None and self.age.shape == weight.shape:
             # what is given back is a grown dream: it takes no more steps
@@ -90,10 +91,13 @@ class StillMemory:
         return self.detail, weight
 
 
-def standing_still(flow: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    """Which pixels of a backward flow (H, W, 2) stand still, (1, 1, H, W) 0 or 1, and whether the
-    camera does (no more than MOVING_SHARE of the frame moves)."""
+def standing_still(flow: np.ndarray, height: int, width: int, device) -> tuple[torch.Tensor, bool]:
+    """Which pixels of a frame (height, width) stand still, (1, 1, height, width) 0 or 1 on
+    `device`, by its backward flow (h, w, 2) at the flow's own size (the flow stage's), and
+    whether the camera does (no more than MOVING_SHARE of the frame moves)."""
     if flow.ndim != 3 or flow.shape[2] != 2:
-        raise ValueError(f"flow must be (H, W, 2), got {tuple(flow.shape)}")
-    still = (flow.pow(2).sum(2) < STILL_PX**2).to(flow.dtype)[None, None]
-    return still, float(still.mean()) >= 1.0 - MOVING_SHARE
+        raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
+    limit = STILL_PX * flow.shape[1] / width  # in the flow's own pixels
+    small = upload((np.square(flow).sum(2) < limit * limit).astype(np.float32), device)[None, None]
+    camera = float(small.mean()) >= 1.0 - MOVING_SHARE
+    return plane_to(small, height, width).ge_(0.5).to(small.dtype), camera

@@ -20,6 +20,7 @@ from ..frames import MIN_SIDE
 from .dream import ascend, ascend_band, dream, octave_sizes, refine_at, resize
 from .dreamer import Dreamer
 from .motion import Motion, flow_to, motion_on, plane_to
+from .blur import box_blur
 from .shots import ShotMemory
 from .still import StillMemory, standing_still
 from .tensors import check_image, to_frame, to_tensor
@@ -74,34 +75,6 @@ KEEP_EVERY = 25
 
 # rows or columns of context either side of a band a step falls on (see VideoConfig.step_regions)
 BAND_MARGIN = 16
-
-
-def box_blur(image: torch.Tensor, side: int) -> torch.Tensor:
-    """Mean over a `side` x `side` box (made odd, so it stays centred), edges replicated:
-    (N, C, H, W) -> same shape. On a CPU OpenCV's box filter, plane by plane; elsewhere two
-    separable passes, each a running sum (cumsum) read at the box's two ends. Either way the cost
-    does not grow with the box (avg_pool2d sums every box afresh, which on a CPU cost a large
-    share of a video frame)."""
-    if image.ndim != 4:
-        raise ValueError(f"image must be (N, C, H, W), got {tuple(image.shape)}")
-    half = max(1, side) // 2
-    if half == 0:
-        return image
-    side = 2 * half + 1
-    if image.device.type == "cpu" and image.dtype == torch.float32:
-        image = image.detach().contiguous()
-        out = torch.empty_like(image)
-        for n in range(image.shape[0]):
-            for c in range(image.shape[1]):
-                cv2.blur(image[n, c].numpy(), (side, side), dst=out[n, c].numpy(), borderType=cv2.BORDER_REPLICATE)
-        return out
-    for dim in (3, 2):
-        n = image.shape[dim]
-        ends = (half, half, 0, 0) if dim == 3 else (0, 0, half, half)
-        total = F.pad(image, ends, mode="replicate").cumsum(dim)
-        total = F.pad(total, (1, 0, 0, 0) if dim == 3 else (0, 0, 1, 0))  # the sum before the first
-        image = (total.narrow(dim, side, n) - total.narrow(dim, 0, n)).div_(side)
-    return image
 
 
 def local_strength(detail: torch.Tensor) -> torch.Tensor:
@@ -301,8 +274,8 @@ class StreamDreamer:
         if self.still is not None:
             if self.still_now is not None and self.zoom == 1.0:
                 self.still.update(base, self.detail, self.still_now)
-            elif keyframe or seeded is not None:
-                self.still.forget()  # another shot, another view
+            elif keyframe or seeded is not None or self.zoom != 1.0:
+                self.still.forget()  # another shot, another view; or a dream zooming away from it
             self.still_now = None
         self.in_shot = 0 if keyframe or seeded is not None else self.in_shot + 1
         if self.memory is not None and self.in_shot and self.in_shot % KEEP_EVERY == 0:
@@ -378,7 +351,7 @@ class StreamDreamer:
             flow, trust = flow_and_trust(motion, h, w, self.dreamer.device, LIVE_TRUST_FLOOR if self.live else 0.0)
         with record_function("streamdream.carry"):
             along = Along(flow)  # where each pixel samples, worked out once for the warps along it
-            still, camera_still = standing_still(flow) if self.still is not None else (None, False)
+            still, camera_still = standing_still(motion.flow, h, w, self.dreamer.device) if self.still is not None else (None, False)
             if self.still is not None and not camera_still:
                 self.still.forget()  # the camera moves: its pixels are no longer where they were
             added = along.warp(self.detail - self.anchored).mul_(trust)
