@@ -5,11 +5,11 @@
 `video`, `zoom` and `webcam` all call `run`; they differ only in their parts and in the policy:
 - `EveryFrame` (files, the zoom): bounded queues that block, so nothing is dropped and memory
   stays flat for any length;
-- `NewestFrame` (cameras): when the dream stage is ready for a frame, the flow stage takes the
-  newest one captured and the rest are dropped *before* the flow, so flow is always between the
-  frames actually dreamt, and each is dreamt as soon after its capture as the flow allows. The
-  main thread shows every captured frame, each with the latest dream laid onto it (`present`),
-  so the display runs at the camera's rate even when the dream is slower.
+- `NewestFrame` (cameras): as the dream stage is about to be ready for a frame (see `OnRequest`),
+  the flow stage takes the newest one captured and the rest are dropped *before* the flow, so
+  flow is always between the frames actually dreamt, and each is dreamt as soon after its capture
+  as the flow allows. The main thread shows every captured frame, each with the latest dream laid
+  onto it (`present`), so the display runs at the camera's rate even when the dream is slower.
 
 The main thread writes to the sinks, because a window (OpenCV highgui) must live there, and it
 reads the control channel (keys, OSC). A clean stop (the source ends, `quit`, the duration is
@@ -262,10 +262,10 @@ class EveryFrame:
 
 
 class NewestFrame:
-    """The policy for cameras: each time the dream stage asks for a frame, the flow stage takes
-    the newest one captured, and the rest are dropped before the flow; the main thread shows
-    every captured frame, laid out by `display` with the latest dream, and `idle()` (a lost
-    camera's fade) when none comes."""
+    """The policy for cameras: each time the dream stage asks for a frame (with `lead`, as it is
+    about to), the flow stage takes the newest one captured, and the rest are dropped before the
+    flow; the main thread shows every captured frame, laid out by `display` with the latest
+    dream, and `idle()` (a lost camera's fade) when none comes."""
 
     def __init__(self, display: Display | None = None, idle: Callable[[], np.ndarray | None] | None = None,
                  lead: bool = True):

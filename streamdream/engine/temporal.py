@@ -9,18 +9,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.profiler import record_function
 
 from ..config import VideoConfig
 from ..frames import MIN_SIDE
+from .blur import box_blur
 from .dream import ascend, ascend_band, dream, octave_sizes, refine_at, resize
 from .dreamer import Dreamer
 from .motion import Motion, flow_to, motion_on, plane_to
-from .blur import box_blur
 from .shots import ShotMemory
 from .still import StillMemory, standing_still
 from .tensors import check_image, to_frame, to_tensor
@@ -368,8 +366,7 @@ class StreamDreamer:
                 # what the frame before did not show: where the flow check fails (a live show's
                 # trust never falls below its floor inside the frame, so the doubt is measured
                 # from there down)
-                floor = LIVE_TRUST_FLOOR if self.live else 0.0
-                uncovered = (1.0 - trust).div_(1.0 - floor).clamp_(0.0, 1.0)
+                uncovered = (1.0 - trust).div_(1.0 - LIVE_TRUST_FLOOR).clamp_(0.0, 1.0)
             del flow, trust, along
             anchored = reach.warp(self.anchor).mul_(self.gain)
             del reach
