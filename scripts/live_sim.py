@@ -33,7 +33,7 @@ from streamdream.live.compositor import Compositor
 from streamdream.live.show import LIVE_FLOW_WIDTH
 from streamdream.live.stage import LiveStage
 from streamdream.media.video_in import VideoFileSource
-from streamdream.metrics import temporal_metrics
+from streamdream.metrics import specks, temporal_metrics
 from streamdream.presets import build_config
 
 DEFAULT_CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
@@ -100,6 +100,8 @@ def main() -> None:
         "moving_covered": round(m.moving_covered, 3), "concentration_max": round(m.concentration_max, 3),
         "coherence": round(m.coherence, 3), "coherence_moving": round(m.coherence_moving, 3),
         "ewarp_ratio": round(m.ratio, 3),
+        "specks_per_10k": round(float(np.mean([specks(shown[i]) for i in picks])), 1),
+        "specks_full_per_10k": round(float(np.mean([specks(r) for r in references])), 1),
     }
     for name, value in numbers.items():
         print(f"  {name:24s} {value}")

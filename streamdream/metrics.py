@@ -34,6 +34,7 @@ MOVING_PX = 1.0  # input motion (px/frame) that counts as moving
 MIN_MOVING_SHARE = 0.02  # frames where less of the picture moves say nothing about moving subjects
 COVERED_SHARE = 0.5  # local strength, as a share of the reference's median, that counts as dreamt
 TOP_SHARE = 0.1  # concentration: the strongest tenth of the pixels
+SPECK_STEP = 0.3  # specks: a channel this far (of the full range) from its 3x3 median
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,17 @@ def local_strength(dreamt: np.ndarray, frame: np.ndarray) -> np.ndarray:
     diff = np.abs(dreamt.astype(np.float32) - frame.astype(np.float32)).mean(axis=2) / 255.0
     side = max(1, round(frame.shape[1] / 20))
     return cv2.blur(diff, (side, side), borderType=cv2.BORDER_REFLECT)
+
+
+def specks(image: np.ndarray, threshold: float = SPECK_STEP) -> float:
+    """Single pixels that stand apart from their 3x3 neighbourhood: the share of an RGB uint8
+    image's (H, W, 3) pixels, per 10,000, with a channel more than `threshold` (of the full range)
+    from its neighbourhood's median. Dreams left to step on without octaves overcook into such
+    specks; a full dream has few."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"need an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
+    apart = np.abs(image.astype(np.int16) - cv2.medianBlur(image, 3)).max(axis=2)
+    return float((apart > threshold * 255).mean() * 1e4)
 
 
 def concentration(local: np.ndarray) -> float:

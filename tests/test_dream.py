@@ -25,6 +25,19 @@ def test_objective_rises_over_steps(lite0, image_tensor):
     assert after > before * 1.2
 
 
+def test_a_limit_caps_each_pixel_s_change_and_keeps_the_step(lite0, image_tensor):
+    net = _net(lite0, ["block5"])
+    objective = objectives.layer("block5")
+    image = image_tensor.mul(0.5).add(0.25)  # mid-tones: no pixel meets the [0, 1] clamp
+    changes = {}
+    for limit in (None, 2.0):
+        out = engine.ascent_step(image, net, objective, 0.01, 0, torch.Generator().manual_seed(0), limit=limit)
+        changes[limit] = (out - image).abs()
+    assert float(changes[None].max()) > 0.03  # uncapped, a few pixels move several steps
+    assert float(changes[2.0].max()) <= 0.02 + 1e-6
+    assert float(changes[2.0].mean()) > 0.5 * float(changes[None].mean())
+
+
 @pytest.mark.parametrize("h,w,octaves,scale,expected", [
     (360, 640, 3, 2.0, [(90, 160), (180, 320), (360, 640)]),
     (100, 100, 4, 1.4, [(36, 36), (51, 51), (71, 71), (100, 100)]),

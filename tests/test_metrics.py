@@ -4,7 +4,7 @@ whose answer is known: each measure must be able to fail."""
 import numpy as np
 import pytest
 
-from streamdream.metrics import concentration, local_strength, pearson, temporal_metrics
+from streamdream.metrics import concentration, local_strength, pearson, specks, temporal_metrics
 
 from .conftest import object_frame, pattern_frame
 
@@ -31,6 +31,21 @@ def test_local_strength_is_a_blurred_difference_map():
     assert local[:, :30].mean() > 0.08 and local[:, 50:].max() < 0.01
     with pytest.raises(ValueError):
         local_strength(frame, frame[:, :, 0])
+
+
+def test_specks_count_single_pixels_apart_from_their_neighbours_not_edges_or_texture():
+    frame = pattern_frame(0, 100, 100)
+    assert specks(frame) < 1.0
+    squares = np.kron(np.indices((13, 13)).sum(axis=0) % 2, np.ones((8, 8)))[:100, :100]
+    assert specks(np.repeat(squares[..., None] * 255, 3, axis=2).astype(np.uint8)) == 0.0  # hard edges
+    spotted = frame.copy()
+    rng = np.random.default_rng(0)
+    for index in rng.choice(98 * 98, 20, replace=False):  # 20 pixels inside the border, each far from its own value
+        y, x = (int(i) + 1 for i in divmod(index, 98))
+        spotted[y, x] = 255 - spotted[y, x] // 4 if spotted[y, x].mean() < 128 else spotted[y, x] // 4
+    assert specks(spotted) == pytest.approx(specks(frame) + 20.0, abs=2.0)  # 20 of 10,000 pixels
+    with pytest.raises(ValueError):
+        specks(frame.astype(np.float32))
 
 
 @pytest.mark.parametrize("hot_share, expected", [(1.0, 0.1), (0.1, 1.0), (0.05, 1.0)])

@@ -50,12 +50,16 @@ def octave_jitter(jitter: int, width: int, full_width: int) -> int:
 
 
 def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jitter: int,
-                generator: torch.Generator | None = None, weight: torch.Tensor | None = None) -> torch.Tensor:
+                generator: torch.Generator | None = None, weight: torch.Tensor | None = None,
+                limit: float | None = None) -> torch.Tensor:
     """One normalised gradient-ascent step under a random roll of up to `jitter` pixels.
 
     The roll hides the network's stride grid; dividing by the mean absolute gradient makes
     `step` the typical per-pixel change whatever the layer's scale. `weight` (1, 1, H, W), if
-    given, scales the step per pixel. In-place where it can be: a 4K frame's copies are 100 MB each.
+    given, scales the step per pixel; `limit`, if given, caps the normalised gradient at that many
+    times the typical change (a step several times the usual one otherwise pushes a few pixels far
+    past their neighbours, into saturated specks). In-place where it can be: a 4K frame's copies
+    are 100 MB each.
     """
     check_image(image)
     if weight is not None and (weight.ndim != 4 or weight.shape[:2] != (1, 1) or weight.shape[2:] != image.shape[2:]):
@@ -66,6 +70,8 @@ def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jit
     rolled = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
     grad, _ = objective_gradient(rolled, net, objective, generator)
     grad.div_(float(grad.norm(p=1)) / grad.numel() + 1e-8)
+    if limit is not None:
+        grad.clamp_(-limit, limit)
     if weight is not None:
         grad.mul_(torch.roll(weight, shifts=(dy, dx), dims=(2, 3)))
     rolled = rolled.detach().add_(grad, alpha=step)
@@ -75,10 +81,11 @@ def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jit
 
 def ascend(image: torch.Tensor, net, objective: Objective, iterations: int, step: float, jitter: int,
            generator: torch.Generator | None = None, progress: Progress | None = None,
-           done: int = 0, total: int | None = None, weight: torch.Tensor | None = None) -> torch.Tensor:
-    """`iterations` ascent steps at the image's own size."""
+           done: int = 0, total: int | None = None, weight: torch.Tensor | None = None,
+           limit: float | None = None) -> torch.Tensor:
+    """`iterations` ascent steps at the image's own size (`limit`: see `ascent_step`)."""
     for i in range(iterations):
-        image = ascent_step(image, net, objective, step, jitter, generator, weight)
+        image = ascent_step(image, net, objective, step, jitter, generator, weight, limit)
         if progress:
             progress(done + i + 1, total or iterations)
     return image
@@ -130,11 +137,12 @@ def refine_at(image: torch.Tensor, size: tuple[int, int], net, objective: Object
 
 def ascend_band(image: torch.Tensor, dim: int, span: tuple[int, int], margin: int, net, objective: Objective,
                 iterations: int, step: float, jitter: int, generator: torch.Generator | None = None,
-                weight: torch.Tensor | None = None) -> torch.Tensor:
+                weight: torch.Tensor | None = None, limit: float | None = None) -> torch.Tensor:
     """`iterations` ascent steps on one band of an image (1, 3, H, W): rows [start, end) when `dim`
     is 2, columns when it is 3, seen with `margin` rows or columns of context either side; the
-    rest is returned unchanged. A step on a band costs its share of a whole step (its pixels and
-    its margins'): a live show on a CPU steps a band a frame, each in turn."""
+    rest is returned unchanged (`limit`: see `ascent_step`). A step on a band costs its share of a
+    whole step (its pixels and its margins'): a live show on a CPU steps a band a frame, each in
+    turn."""
     check_image(image)
     if dim not in (2, 3):
         raise ValueError(f"dim must be 2 (rows) or 3 (columns), got {dim}")
@@ -145,7 +153,7 @@ def ascend_band(image: torch.Tensor, dim: int, span: tuple[int, int], margin: in
     a, b = max(0, start - margin), min(n, end + margin)
     crop = image.narrow(dim, a, b - a).contiguous()
     changed = ascend(crop, net, objective, iterations, step, jitter, generator,
-                     weight=None if weight is None else weight.narrow(dim, a, b - a).contiguous())
+                     weight=None if weight is None else weight.narrow(dim, a, b - a).contiguous(), limit=limit)
     out = image.clone()
     out.narrow(dim, start, end - start).copy_(changed.narrow(dim, start - a, end - start))
     return out

@@ -73,6 +73,11 @@ KEEP_EVERY = 25
 
 # rows or columns of context either side of a band a step falls on (see VideoConfig.step_regions)
 BAND_MARGIN = 16
+# a band's step is the bands' count times the usual one: its normalised gradient is capped at
+# this many times the typical change, or the largest few pixels of each step pile up into
+# saturated specks that a full dream does not have (scripts/live_sim.py counts them); capped,
+# the depth is the same and the detail steadier
+BAND_LIMIT = 2.5
 
 
 def local_strength(detail: torch.Tensor) -> torch.Tensor:
@@ -425,7 +430,7 @@ class StreamDreamer:
                 self.band_offset = int(torch.randint(0, max(1, length // n), (1,), generator=generator))
             for span in band_spans(length, n, k, self.band_offset):
                 image = ascend_band(image, dim, span, BAND_MARGIN, net, objective, iterations,
-                                    step * n, d.jitter, generator, weight)
+                                    step * n, d.jitter, generator, weight, BAND_LIMIT)
         elif iterations:
             image = ascend(image, net, objective, iterations, step, d.jitter, generator, weight=weight)
         smaller = octave_sizes(h, w, max(1, v.refine_octaves), d.octave_scale)[:-1]
