@@ -89,3 +89,27 @@ def deferred():
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+@contextmanager
+def held():
+    """Within the block, SIGINT, SIGTERM and SIGHUP wait for its end, then act as they would have
+    (raise, or end the process where nothing handles them): a frame goes into a file whole, since
+    an exception between the encoder handing out a frame's packets and the file taking them loses
+    that frame after its audio is written. Signals ignored before the block stay ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    previous = {}
+    for s in (signal.SIGINT, *HANDLED):
+        handler = signal.getsignal(s)
+        if handler is not signal.SIG_IGN:
+            previous[s] = signal.signal(s, lambda signum, frame: arrived.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(arrived):
+            signal.raise_signal(s)

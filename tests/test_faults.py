@@ -104,6 +104,58 @@ def test_kill_9_mid_write_then_resume_gives_every_frame_once(long_clip, tmp_path
     assert audio == pytest.approx(6.0, abs=0.05)
 
 
+def test_a_signal_inside_a_frame_s_write_stops_after_that_frame(long_clip, tmp_path):
+    """SIGTERM arriving while a frame's packets go into the file (the exception once landed
+    between the encoder and the file, losing frames whose audio was written) stops the run after
+    the frame: every frame counted is in the file, and the audio ends with them."""
+    from fractions import Fraction
+
+    from streamdream import signals
+
+    sink = video_out.VideoFileSink(tmp_path / "out.mp4", Fraction(25), Fraction(1, 25), audio_from=long_clip)
+    emit, calls = sink._emit, []
+
+    def emit_under_a_signal(packets):
+        calls.append(len(packets))
+        if len(calls) == 40:
+            os.kill(os.getpid(), signal.SIGTERM)
+        emit(packets)
+
+    sink._emit = emit_under_a_signal
+    image = np.zeros((48, 64, 3), np.uint8)
+    written = 0
+    with signals.handled():
+        with pytest.raises(signals.Terminated):
+            for i in range(150):
+                image[:] = (i * 7) % 256
+                sink.write(image, i / 25)
+                written += 1
+        assert sink.frames == written + 1  # the frame being written when the signal came is whole
+    sink.close(sink.last_time + 1 / 25)
+    frames, times, _, audio = probe(tmp_path / "out.mp4")
+    assert len(frames) == sink.frames and times == pytest.approx([i / 25 for i in range(sink.frames)], abs=1e-3)
+    assert audio == pytest.approx(sink.frames / 25, abs=0.05)
+
+
+def test_a_held_signal_acts_at_the_block_s_end_and_an_ignored_one_stays_ignored():
+    from streamdream import signals
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal gives it
+    try:
+        ran = []
+        with pytest.raises(KeyboardInterrupt):
+            with signals.held():
+                os.kill(os.getpid(), signal.SIGINT)
+                ran.append("after the signal")
+        assert ran == ["after the signal"]
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with signals.held():
+            os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_resume_with_nothing_to_resume(long_clip, tmp_path, capsys):
     assert run(long_clip, "-o", tmp_path / "out.mp4", "--resume") == 2
     assert "nothing to resume" in capsys.readouterr().out

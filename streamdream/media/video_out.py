@@ -380,15 +380,16 @@ class VideoFileSink:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(even_pad(image)), format="rgb24")
         frame.pts = pts
         frame.time_base = self.time_base
-        self._mux(self.stream.encode(frame))
-        self.frames += 1
-        self.last_pts = pts
-        self.last_time = float(pts * self.time_base)
-        if self.audio is not None:
-            try:
-                self.audio.pump(self.container, self.last_time)
-            except Exception as exc:
-                raise self._write_error(exc) from None
+        with signals.held():  # a Ctrl-C or SIGTERM stops the run after this frame, not inside it
+            self._mux(self.stream.encode(frame))
+            self.frames += 1
+            self.last_pts = pts
+            self.last_time = float(pts * self.time_base)
+            if self.audio is not None:
+                try:
+                    self.audio.pump(self.container, self.last_time)
+                except Exception as exc:
+                    raise self._write_error(exc) from None
 
     def close(self, audio_until: float | None = None) -> Path:
         """Flush, finish the audio (to `audio_until` seconds, or all of it) and rename into place."""
