@@ -96,7 +96,8 @@ def held():
     """Within the block, SIGINT, SIGTERM and SIGHUP wait for its end, then act as they would have
     (raise, or end the process where nothing handles them): a frame goes into a file whole, since
     an exception between the encoder handing out a frame's packets and the file taking them loses
-    that frame after its audio is written. Signals ignored before the block stay ignored."""
+    that frame after its audio is written. Signals ignored before the block stay ignored, and a
+    handler set outside Python is left alone (it could not be put back)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -104,7 +105,7 @@ def held():
     previous = {}
     for s in (signal.SIGINT, *HANDLED):
         handler = signal.getsignal(s)
-        if handler is not signal.SIG_IGN:
+        if handler is not None and handler is not signal.SIG_IGN:
             previous[s] = signal.signal(s, lambda signum, frame: arrived.append(signum))
     try:
         yield

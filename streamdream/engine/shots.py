@@ -20,6 +20,7 @@ import torch
 
 from .flow import DISFlow, consistency_mask, frame_difference, small_gray
 from .motion import Motion
+from .tensors import check_image, to_frame
 
 # how many frames are kept: each holds a full-size detail (2.8 MB at 640x360, 11 MB at 1280x720)
 SHOTS = 12
@@ -47,10 +48,8 @@ class Shot:
 
 def gray_of(image: torch.Tensor, width: int = SHOT_WIDTH) -> np.ndarray:
     """A frame tensor (1, 3, H, W) in [0, 1] -> grey uint8 (h, w), at most `width` wide."""
-    if image.ndim != 4 or image.shape[:2] != (1, 3):
-        raise ValueError(f"expected (1, 3, H, W), got {tuple(image.shape)}")
-    rgb = image[0].detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-    return small_gray(np.ascontiguousarray(rgb), width, min_height=8)
+    check_image(image)
+    return small_gray(np.ascontiguousarray(to_frame(image)), width, min_height=8)
 
 
 class ShotMemory:

@@ -47,7 +47,7 @@ class StillMemory:
     and how many dreamt frames it has stood still (1, 1, H, W)."""
 
     def __init__(self):
-        self.detail = self.picture = self.held = self.age = None
+        self.forget()
 
     def forget(self) -> None:
         self.detail = self.picture = self.held = self.age = None
@@ -74,7 +74,7 @@ class StillMemory:
             self.detail, self.picture, self.held = torch.zeros_like(detail), torch.zeros_like(picture), torch.zeros_like(still)
         self.detail.lerp_(detail, still)
         self.picture.lerp_(picture, still)
-        self.held.copy_(torch.maximum(self.held, still))
+        torch.maximum(self.held, still, out=self.held)
 
     def recall(self, picture: torch.Tensor, uncovered: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """For `picture` (1, 3, H, W), whose pixels `uncovered` (1, 1, H, W, in [0, 1]) were not
