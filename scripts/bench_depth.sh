@@ -4,21 +4,22 @@
 # camera; the numbers go to docs/depth/*.json and docs/depth.md. About 30 minutes on a 2-core CPU;
 # the contact sheets of the live runs go beside them.
 #
-#     scripts/bench_depth.sh [--live] [SHARED_CLIP]
+#     scripts/bench_depth.sh [--live | --video] [SHARED_CLIP]
 #
-# --live measures `webcam` again and keeps the `video` numbers (about 10 minutes).
+# --live measures `webcam` again and keeps the `video` numbers (about 10 minutes); --video the
+# other way round (about 20 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
-live_only=false
-if [ "${1:-}" = --live ]; then live_only=true; shift; fi
+video=true
+live=true
+if [ "${1:-}" = --live ]; then video=false; shift; elif [ "${1:-}" = --video ]; then live=false; shift; fi
 clip=${1:-../shared/media/bigbuckbunny.mp4}
 out=docs/depth
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
-python scripts/make_clips.py --input "$clip" --out "$work/clips640" --width 640 >/dev/null
-if ! $live_only; then
+if $video; then
     python scripts/make_clips.py --input "$clip" --out "$work/clips" --width 320 >/dev/null
     python scripts/bench_video.py --input "$clip" --width 640 --frames 30 --json "$out/video_shared.json"
     python scripts/bench_video.py --input "$clip" --width 1280 --frames 20 --json "$out/video_shared-hd.json"
@@ -26,13 +27,16 @@ if ! $live_only; then
         python scripts/bench_video.py --input "$work/clips/$name.mp4" --width 320 --frames 60 --json "$out/video_$name.json"
     done
 fi
-python scripts/bench_live.py --source "$clip" --width 640 --seconds 25 --depth 6 --json "$out/live_shared.json"
-for name in cut handheld object; do
-    python scripts/bench_live.py --source "$work/clips640/$name.mp4" --width 640 --seconds 25 --depth 6 --json "$out/live_$name.json"
-done
-python scripts/live_sheet.py --source "$clip" --seconds 20 -o "$out/live_shared_sheet.png"
-for name in cut object; do
-    python scripts/live_sheet.py --source "$work/clips640/$name.mp4" --seconds 20 -o "$out/live_${name}_sheet.png"
-done
+if $live; then
+    python scripts/make_clips.py --input "$clip" --out "$work/clips640" --width 640 >/dev/null
+    python scripts/bench_live.py --source "$clip" --width 640 --seconds 25 --depth 6 --json "$out/live_shared.json"
+    for name in cut handheld object; do
+        python scripts/bench_live.py --source "$work/clips640/$name.mp4" --width 640 --seconds 25 --depth 6 --json "$out/live_$name.json"
+    done
+    python scripts/live_sheet.py --source "$clip" --seconds 20 -o "$out/live_shared_sheet.png"
+    for name in cut object; do
+        python scripts/live_sheet.py --source "$work/clips640/$name.mp4" --seconds 20 -o "$out/live_${name}_sheet.png"
+    done
+fi
 python scripts/depth_report.py "$out" > docs/depth.md
 echo "wrote docs/depth.md"

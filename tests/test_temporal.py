@@ -54,7 +54,7 @@ def test_flow_path_is_steadier_than_dreaming_each_frame(dreamer):
 
 
 @pytest.mark.parametrize("video,full_size_passes", [
-    (VideoConfig(), 1),  # the default: one full-size step a frame, none at the smaller octaves
+    (VideoConfig(), 2),  # the default: two full-size steps a frame, none at the smaller octaves
     (VideoConfig(refine_iterations=0, refine_octaves=4), 0),  # one step a frame at a smaller octave, in turn
     (VideoConfig(refine_iterations=1, refine_octaves=4), 1),
     (VideoConfig(refine_iterations=2, refine_octaves=1), 2),
@@ -80,6 +80,37 @@ def test_steps_a_carried_frame_takes(dreamer, video, full_size_passes):
     assert stream.keyframes == 1
     # the three smaller octaves of four, taken in turn
     assert len({s for s in sizes if s != (96, 128)}) == (3 if video.refine_octaves > 1 else 0)
+
+
+@pytest.mark.parametrize("live_iterations", [1, 2])
+def test_a_live_show_takes_its_own_steps_a_frame_not_a_files(live_iterations):
+    # a camera does not wait for the dream: a live show takes [live] refine_iterations full-size
+    # steps a dreamt frame, whatever [video] asks of a file's frames
+    from dataclasses import replace
+
+    from streamdream.config import Config
+    from streamdream.live.stage import LiveStage
+
+    config = Config()
+    config = replace(config, dream=replace(config.dream, layers="block4", octaves=2, iterations=2, seed=3, device="cpu"),
+                     video=replace(config.video, refine_iterations=3),
+                     live=replace(config.live, step_regions=1, refine_iterations=live_iterations))
+    stage = LiveStage(config, [], {})
+    try:
+        frames = [pattern_frame(i, 128, 96) for i in range(4)]
+        tracker = MotionTracker(config.video.scene_cut)
+        stage.next(frames[0], tracker.next(frames[0]))  # the first frame's full dream
+        sizes = []
+        hook = stage.stream.dreamer.net.register_forward_pre_hook(lambda module, args: sizes.append(tuple(args[0].shape[2:])))
+        try:
+            for f in frames[1:]:
+                before = len(sizes)
+                stage.next(f, tracker.next(f))
+                assert sizes[before:] == [(96, 128)] * live_iterations
+        finally:
+            hook.remove()
+    finally:
+        stage.looks.close()
 
 
 @pytest.fixture(scope="module")

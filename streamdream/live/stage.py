@@ -135,7 +135,8 @@ class LiveStage:
         # as soft blobs once scaled up, a texture that a network barely saw (at half the size, no
         # depth at all; scripts/bench_live.py --depth measures it)
         regions = config.live.step_regions or (LIVE_CPU_REGIONS if cpu else 1)
-        self.stream = StreamDreamer(dreamer, replace(config.video, step_regions=regions), live=True)
+        video = replace(config.video, step_regions=regions, refine_iterations=config.live.refine_iterations)
+        self.stream = StreamDreamer(dreamer, video, live=True)
         self.scale = config.live.dream_scale or 1.0
         self.switches = 0  # bumped on every change of look; the display cross-fades on it
         self.colors = 1.0  # how much of the dream's own colour is shown (see engine.colors)
