@@ -22,9 +22,16 @@ mkdir -p "$out"
 if $video; then
     python scripts/make_clips.py --input "$clip" --out "$work/clips" --width 320 >/dev/null
     python scripts/bench_video.py --input "$clip" --width 640 --frames 30 --json "$out/video_shared.json"
-    python scripts/bench_video.py --input "$clip" --width 1280 --frames 20 --json "$out/video_shared-hd.json"
+    python scripts/bench_video.py --input "$clip" --width 1280 --frames 20 --json "$out/video_shared-hd.json" \
+        --keep "$work/hd"
+    python scripts/contact_sheet.py "$clip" --width 1280 --frames 20 --at 0,6,12,19 --tile-width 480 \
+        --reference "$work/hd/noflow.mp4" --dream "$work/hd/flow.mp4" -o "$out/video_shared-hd_sheet.png"
     for name in cut handheld object; do
-        python scripts/bench_video.py --input "$work/clips/$name.mp4" --width 320 --frames 60 --json "$out/video_$name.json"
+        python scripts/bench_video.py --input "$work/clips/$name.mp4" --width 320 --frames 60 --json "$out/video_$name.json" \
+            --keep "$work/$name"
+        # the cut clip cuts at frame 40
+        python scripts/contact_sheet.py "$work/clips/$name.mp4" --width 320 --frames 60 --at 15,39,41,59 \
+            --reference "$work/$name/noflow.mp4" --dream "$work/$name/flow.mp4" -o "$out/video_${name}_sheet.png"
     done
 fi
 if $live; then

@@ -27,6 +27,11 @@ def main() -> None:
               f"{v.get('retained_block16', float('nan')):.0%} | {v.get('moving_retained_block16', float('nan')):.0%} | "
               f"{v['moving_covered']} | {v['concentration_max']} | "
               f"{v['coherence']} / {v['coherence_moving']} | {v['ewarp_ratio']} | {v.get('speedup')}x |")
+    for name in video:
+        sheet = Path(folder) / f"video_{name}_sheet.png"
+        if sheet.exists():
+            print(f"\n`video` on the {name} clip: input, `--no-flow`, the flow path, and where each dream is\n")
+            print(f"![](depth/{sheet.name})")
     print("\n## `webcam`, default look, a file looped as the camera, 640 wide\n")
     print("| source | dream fps after the first (last 2 s) | display fps | latency p95 ms | depth | full dream | retained (>= 50%) | "
           "moving covered | concentration max | coherence / moving | E_warp ratio | specks / full dream's | "
