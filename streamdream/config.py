@@ -47,9 +47,8 @@ class VideoConfig:
     # The default is two full-size steps a frame, light on carried pixels: the steps at full size are
     # what keeps a carried dream's eyes and faces sharp where the picture under them changes (steps
     # at smaller octaves grew texture instead; scripts/bench_video.py measures the depth of both).
-    # With one, a subject that moves into view was left a fine texture where a full dream puts eyes
-    # (on moving pixels, 60-76% of a full dream's depth against 75-95% with two, for half again
-    # the time, still 6x and more faster than dreaming every frame; docs/depth.md)
+    # With one, a subject that moves into view was left a fine texture where a full dream puts eyes;
+    # the second costs half again the time of a carried frame (docs/depth.md measures both)
     refine_iterations: int = 2  # full-size ascent steps on each frame after the carried detail is laid down
     refine_octaves: int = 1  # >1: steps a frame at one of the smaller octaves, in turn (amortised octaves)
     octave_steps: int = 1  # how many steps a frame at that smaller octave
