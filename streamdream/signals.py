@@ -77,13 +77,20 @@ def ignore_further() -> None:
 
 
 @contextmanager
-def deferred():
-    """Within the block, SIGINT, SIGTERM and SIGHUP are ignored: an impatient second Ctrl-C must
-    not leave a file half finalised, and a finalised file is what the first one asked for."""
+def _replaced(replacement):
+    """Within the block, each of SIGINT, SIGTERM and SIGHUP whose handler `replacement(handler)`
+    turns into another (not None) takes that one, and gets its own back after the block. In the
+    main thread only, where Python takes signals; a handler set outside Python (`getsignal` says
+    None) is left alone, since it could not be put back."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, *HANDLED)}
+    previous = {}
+    for s in (signal.SIGINT, *HANDLED):
+        handler = signal.getsignal(s)
+        new = None if handler is None else replacement(handler)
+        if new is not None:
+            previous[s] = signal.signal(s, new)
     try:
         yield
     finally:
@@ -92,25 +99,27 @@ def deferred():
 
 
 @contextmanager
+def deferred():
+    """Within the block, SIGINT, SIGTERM and SIGHUP are ignored: an impatient second Ctrl-C must
+    not leave a file half finalised, and a finalised file is what the first one asked for."""
+    with _replaced(lambda handler: signal.SIG_IGN):
+        yield
+
+
+@contextmanager
 def held():
     """Within the block, SIGINT, SIGTERM and SIGHUP wait for its end, then act as they would have
     (raise, or end the process where nothing handles them): a frame goes into a file whole, since
     an exception between the encoder handing out a frame's packets and the file taking them loses
-    that frame after its audio is written. Signals ignored before the block stay ignored, and a
-    handler set outside Python is left alone (it could not be put back)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    that frame after its audio is written. Signals ignored before the block stay ignored."""
     arrived: list[int] = []
-    previous = {}
-    for s in (signal.SIGINT, *HANDLED):
-        handler = signal.getsignal(s)
-        if handler is not None and handler is not signal.SIG_IGN:
-            previous[s] = signal.signal(s, lambda signum, frame: arrived.append(signum))
+
+    def keep(signum, frame) -> None:
+        arrived.append(signum)
+
     try:
-        yield
+        with _replaced(lambda handler: None if handler is signal.SIG_IGN else keep):
+            yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
         for s in dict.fromkeys(arrived):
             signal.raise_signal(s)
