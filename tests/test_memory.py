@@ -84,6 +84,7 @@ def test_a_live_cut_back_to_a_shot_dreams_on_from_where_it_was_left():
     back = [pattern_frame(i, w, h) for i in range(14, 16)]  # shot a again, a frame on from where it was left
     stream, details = _run(shot_a + shot_b + back)
     assert stream.memory.recalled == 1  # the cut to b found nothing; the cut back found a
+    assert stream.building == 0  # a shot recalled whole has its structure: nothing to build
     left, returned = details[13], details[len(shot_a) + len(shot_b)]
     # the dream of a's last frame, moved on with the scene (a frame on: 2 px to the right), is the
     # return's dream
@@ -97,6 +98,62 @@ def test_a_live_cut_back_to_a_shot_dreams_on_from_where_it_was_left():
     _, fresh = _run(shot_b + back)
     seeded = fresh[len(shot_b)]
     assert np.corrcoef(moved[inner].ravel(), seeded[inner].ravel())[0, 1] < 0.3
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_a_live_cut_builds_the_new_shot_at_the_octave_below_full_size(live):
+    # a new shot's first dreamt frames take their steps over the whole frame seen at the octave
+    # below full size, where a network builds eyes and faces, then the usual full-size steps; a
+    # file's cut is a full dream, which builds them itself
+    from streamdream.engine.dream import octave_sizes
+    from streamdream.engine.temporal import CUT_BUILD_FRAMES
+
+    w, h = 160, 96
+    video = VideoConfig()
+    frames = [pattern_frame(i, w, h) for i in range(3)] + [other_scene(i, w, h) for i in range(CUT_BUILD_FRAMES + 3)]
+    stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), video, live=live), MotionTracker(0.15)
+    sizes = []
+    hook = stream.dreamer.net.register_forward_pre_hook(lambda module, args: sizes.append(tuple(args[0].shape[2:])))
+    steps = []  # the sizes each frame's network passes saw
+    try:
+        for f in frames:
+            before = len(sizes)
+            stream.next(f, tracker.next(f))
+            steps.append(sizes[before:])
+    finally:
+        hook.remove()
+    full, below = [(h, w)] * video.refine_iterations, [octave_sizes(h, w, 2, SMALL.octave_scale)[0]]
+    assert below[0] == (69, 114)
+    assert steps[1:3] == [full, full]
+    if live:
+        assert (h, w) not in steps[3]  # the cut's quick seed, smaller than the frame
+        assert steps[4:4 + CUT_BUILD_FRAMES] == [below] * CUT_BUILD_FRAMES
+        assert steps[4 + CUT_BUILD_FRAMES:] == [full, full]
+    else:
+        assert stream.keyframes == 2 and steps[3][-1] == (h, w)  # the full dream ends at full size
+        assert steps[4:] == [full] * (CUT_BUILD_FRAMES + 2)
+
+
+def test_the_build_raises_what_the_network_sees_in_the_new_shot(monkeypatch):
+    # the build is worth its time only if the network responds more to the new shot it dreamt:
+    # its objective at the octave below full size, after the build, against the same frames
+    # dreamt with no build
+    import streamdream.engine.temporal as temporal
+    from streamdream.engine.dream import octave_sizes, resize
+    from streamdream.engine.gradient import objective_gradient
+
+    w, h = 160, 96
+    frames = [pattern_frame(i, w, h) for i in range(3)] + [other_scene(i, w, h) for i in range(temporal.CUT_BUILD_FRAMES + 1)]
+    responses = []
+    for frames_built in (temporal.CUT_BUILD_FRAMES, 0):
+        monkeypatch.setattr(temporal, "CUT_BUILD_FRAMES", frames_built)
+        stream, details = _run(frames)
+        dreamer = stream.dreamer
+        last = (_tensor(frames[-1]) + torch.from_numpy(details[-1] / 255.0).permute(2, 0, 1)[None]).clamp(0, 1).float()
+        small = resize(last, octave_sizes(h, w, 2, SMALL.octave_scale)[0])
+        responses.append(objective_gradient(small, dreamer.net, dreamer.objective)[1])
+    built, unbuilt = responses
+    assert built > 1.1 * unbuilt
 
 
 def test_only_a_live_stream_keeps_shots():

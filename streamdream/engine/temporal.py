@@ -45,12 +45,23 @@ ANCHOR_FRAMES = 16
 # a cut in a live show is seeded with a quick full dream of the new shot at this share of its size,
 # with this share of the iterations: strength at once, for a fraction of a keyframe's cost, so the
 # new shot is not shown plain for long; the fresh steps that follow bring it to the held strength.
-# Depth it has little at any quick size (judged at the shown size, a seed at half of it scored
-# 1.01-1.03, the input 1; at the full size with one step an octave, 1.13, but the fresh steps
-# wore that away as fast as they made the strength): at 0.4 it is as strong as at 0.5 and comes
-# a third sooner (larger steps to make up for fewer overshot the strength, and took depth away)
+# Depth it has little at any quick size (the frames after it build that, see CUT_BUILD_FRAMES):
+# at 0.4 it is as strong as at 0.5 and comes a third sooner (larger steps to make up for fewer
+# overshot the strength, and took depth away)
 CUT_SEED_SCALE = 0.4
 CUT_SEED_ITERATIONS = 0.3
+
+
+# a new shot given a seed at a live cut builds its structure over its first dreamt frames: each
+# takes one step over the whole frame seen at the octave below full size, this many times the
+# usual one, in place of its full-size steps. A network builds eyes and faces at the smaller
+# octaves; full-size steps, a band a frame, grew only texture on the seed, and each shot of a
+# cut-heavy clip stayed a texture to its end (scripts/live_sim.py measures it). The octave below
+# full size built the most for its cost; one double step a frame built nearly as much as two
+# steps, for half the time, and a live show's dream slows down for these frames (its window keeps
+# the camera's rate)
+CUT_BUILD_FRAMES = 6
+CUT_BUILD_STEP = 2.0
 
 
 # a live show keeps at least this share of the dream the flow check doubts: its flow spans the
@@ -203,6 +214,7 @@ class StreamDreamer:
         self.low = self.mean = 0.0  # the keyframe's HOLD_LOW quantile of local strength, and mean strength
         self.keyframes = 0
         self.band_offset = 0  # where this round's bands begin (see VideoConfig.step_regions)
+        self.building = 0  # live: dreamt frames left in which a new shot builds its structure (CUT_BUILD_FRAMES)
         self.carried = 0  # frames since the last keyframe
         self.strength = 1.0  # scales the step and the strength held (the +/- keys)
         self.held_strength = 1.0  # the strength the carried detail was made at
@@ -267,7 +279,7 @@ class StreamDreamer:
                 dreamt = self._dreamer().dream_tensor(base)
             self.held_strength = self.strength
             self.keyframes += 1
-            self.carried = 0
+            self.carried = self.building = 0
             self.settled = torch.ones_like(base[:, :1])
         else:
             dreamt = self._carry(base, motion)
@@ -303,13 +315,15 @@ class StreamDreamer:
 
     def _cut(self, base: torch.Tensor) -> None:
         """A live cut to `base` (1, 3, H, W): the shot left is kept, and the new one anchored on
-        its own dream, laid onto it along the flow from where it was left, or on a seed."""
+        its own dream, laid onto it along the flow from where it was left, or on a seed; a shot
+        given a seed builds its structure over the next frames (CUT_BUILD_FRAMES)."""
         if self.previous is not None and self.previous.shape == base.shape:
             self.memory.keep(self.previous, self.detail, self.held_strength)
         recalled = self.memory.recall(base)
         if recalled is None:
             self._anchor(self._seed(base))
             self.settled = torch.zeros_like(base[:, :1])
+            self.building = CUT_BUILD_FRAMES
             return
         shot, motion = recalled
         h, w = base.shape[2:]
@@ -318,6 +332,7 @@ class StreamDreamer:
         if float(trust.mean()) < RECALL_TRUSTED:
             # some of the shot is not where it was left: a seed where the flow lost it
             detail.add_(self._seed(base).mul_(1.0 - trust))
+            self.building = CUT_BUILD_FRAMES
         self._anchor(detail)
         self.settled = trust
 
@@ -417,6 +432,12 @@ class StreamDreamer:
         net, objective, generator = dreamer.net, dreamer.objective, dreamer.generator
         step = d.step * self.strength
         iterations = v.refine_iterations + self.extra_iterations
+        if self.building:
+            # a new shot after a live cut (see CUT_BUILD_FRAMES); the weight steps fully where it
+            # was seeded, lightly on what it recalled, not on a still pixel that has had its steps
+            self.building -= 1
+            size = octave_sizes(h, w, 2, d.octave_scale)[0]
+            return refine_at(image, size, net, objective, 1, step * CUT_BUILD_STEP, d.jitter, generator, weight)
         if iterations and v.step_regions > 1:
             # one band a frame, in turn, with the band's share of the frames' steps: the same
             # ascent a pixel on average, for a share of the cost; where the bands meet moves each
