@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 import torch
@@ -33,6 +35,18 @@ def picture():
 @pytest.fixture
 def image_tensor(picture):
     return torch.from_numpy(picture).permute(2, 0, 1)[None].float() / 255
+
+
+@contextmanager
+def passes_of(net):
+    """Within the block, the (h, w) of each picture `net` is run on, in order (a list that grows):
+    where a frame's steps ran, and how many."""
+    sizes: list[tuple[int, int]] = []
+    hook = net.register_forward_pre_hook(lambda module, args: sizes.append(tuple(args[0].shape[2:])))
+    try:
+        yield sizes
+    finally:
+        hook.remove()
 
 
 def pattern_frame(index: int, width: int, height: int, speed: int = 2) -> np.ndarray:

@@ -15,7 +15,7 @@ from streamdream.engine.still import STILL_END, STILL_FULL, STILL_PX, StillMemor
 from streamdream.engine.temporal import StreamDreamer
 from streamdream.engine.tensors import to_tensor
 
-from .conftest import pattern_frame
+from .conftest import passes_of, pattern_frame
 
 SMALL = DreamConfig(layers="block4", octaves=2, iterations=3, step=0.01, jitter=4, seed=3, device="cpu")
 
@@ -112,16 +112,12 @@ def test_a_live_cut_builds_the_new_shot_at_the_octave_below_full_size(live):
     video = VideoConfig()
     frames = [pattern_frame(i, w, h) for i in range(3)] + [other_scene(i, w, h) for i in range(CUT_BUILD_FRAMES + 3)]
     stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), video, live=live), MotionTracker(0.15)
-    sizes = []
-    hook = stream.dreamer.net.register_forward_pre_hook(lambda module, args: sizes.append(tuple(args[0].shape[2:])))
     steps = []  # the sizes each frame's network passes saw
-    try:
+    with passes_of(stream.dreamer.net) as sizes:
         for f in frames:
             before = len(sizes)
             stream.next(f, tracker.next(f))
             steps.append(sizes[before:])
-    finally:
-        hook.remove()
     full, below = [(h, w)] * video.refine_iterations, [octave_sizes(h, w, 2, SMALL.octave_scale)[0]]
     assert below[0] == (69, 114)
     assert steps[1:3] == [full, full]

@@ -11,7 +11,7 @@ from streamdream.engine.blur import box_blur
 from streamdream.engine.temporal import StreamDreamer, hold_strength, local_strength, soften
 from streamdream.engine.temporal import band_spans as temporal_band_spans
 
-from .conftest import object_frame, pattern_frame
+from .conftest import object_frame, passes_of, pattern_frame
 
 SMALL = DreamConfig(layers="block4", octaves=2, iterations=3, step=0.01, jitter=4, seed=3, device="cpu")
 
@@ -64,9 +64,7 @@ def test_steps_a_carried_frame_takes(dreamer, video, full_size_passes):
     frames = [pattern_frame(i, 128, 96) for i in range(5)]
     stream, tracker = StreamDreamer(dreamer, video), MotionTracker(video.scene_cut)
     stream.next(frames[0], tracker.next(frames[0]))  # the keyframe's full dream
-    sizes = []
-    hook = dreamer.net.register_forward_pre_hook(lambda module, args: sizes.append(tuple(args[0].shape[2:])))
-    try:
+    with passes_of(dreamer.net) as sizes:
         for f in frames[1:]:
             before = len(sizes)
             stream.next(f, tracker.next(f))
@@ -75,8 +73,6 @@ def test_steps_a_carried_frame_takes(dreamer, video, full_size_passes):
             smaller = [s for s in passes if s != (96, 128)]
             assert len(smaller) == (1 if video.refine_octaves > 1 else 0)
             assert all(h < 96 and w < 128 for h, w in smaller)
-    finally:
-        hook.remove()
     assert stream.keyframes == 1
     # the three smaller octaves of four, taken in turn
     assert len({s for s in sizes if s != (96, 128)}) == (3 if video.refine_octaves > 1 else 0)
@@ -100,15 +96,11 @@ def test_a_live_show_takes_its_own_steps_a_frame_not_a_files(live_iterations):
         frames = [pattern_frame(i, 128, 96) for i in range(4)]
         tracker = MotionTracker(config.video.scene_cut)
         stage.next(frames[0], tracker.next(frames[0]))  # the first frame's full dream
-        sizes = []
-        hook = stage.stream.dreamer.net.register_forward_pre_hook(lambda module, args: sizes.append(tuple(args[0].shape[2:])))
-        try:
+        with passes_of(stage.stream.dreamer.net) as sizes:
             for f in frames[1:]:
                 before = len(sizes)
                 stage.next(f, tracker.next(f))
                 assert sizes[before:] == [(96, 128)] * live_iterations
-        finally:
-            hook.remove()
     finally:
         stage.looks.close()
 
@@ -244,13 +236,9 @@ def test_steps_on_bands_cover_the_frame_in_turn(dreamer, monkeypatch, size):
     frames = [pattern_frame(i, width, height) for i in range(7)]
     stream, tracker = StreamDreamer(dreamer, video), MotionTracker(video.scene_cut)
     stream.next(frames[0], tracker.next(frames[0]))
-    sizes = []
-    hook = dreamer.net.register_forward_pre_hook(lambda module, args: sizes.append(tuple(args[0].shape[2:])))
-    try:
+    with passes_of(dreamer.net) as sizes:
         for f in frames[1:]:
             stream.next(f, tracker.next(f))
-    finally:
-        hook.remove()
     long, short = max(width, height), min(width, height)
     assert len(sizes) >= 6 and all(s[across - 2] < long and s[3 - across] == short for s in sizes)
     assert {dim for dim, _ in stepped} == {across}

@@ -54,7 +54,7 @@ CUT_SEED_ITERATIONS = 0.3
 
 # a new shot given a seed at a live cut builds its structure over its first dreamt frames: each
 # takes one step over the whole frame seen at the octave below full size, this many times the
-# usual one, in place of its full-size steps. A network builds eyes and faces at the smaller
+# usual one, in place of the frame's other steps. A network builds eyes and faces at the smaller
 # octaves; full-size steps, a band a frame, grew only texture on the seed, and each shot of a
 # cut-heavy clip stayed a texture to its end (scripts/live_sim.py measures it). The octave below
 # full size built the most for its cost; one double step a frame built nearly as much as two
