@@ -246,6 +246,9 @@ class EveryFrame:
     def source_ended(self, lanes: "Lanes") -> None:
         lanes.put(self.to_flow, END)
 
+    def dreaming(self, frame: Frame) -> None:
+        pass
+
     def dreamt(self, frame: Frame, image: np.ndarray, count: int, lanes: "Lanes", strength: float = 1.0) -> bool:
         return lanes.put(self.out, Frame(image, frame.time, frame.index, frame.captured))
 
@@ -265,7 +268,11 @@ class NewestFrame:
     """The policy for cameras: each time the dream stage asks for a frame (with `lead`, as it is
     about to), the flow stage takes the newest one captured, and the rest are dropped before the
     flow; the main thread shows every captured frame, laid out by `display` with the latest
-    dream, and `idle()` (a lost camera's fade) when none comes."""
+    dream, and `idle()` (a lost camera's fade) when none comes.
+
+    `stale` is set while the frame being dreamt is of a shot the display has cut away from (a
+    display with a `shot`, the index of the frame its newest shot began with): its dream would
+    never be shown, and a stage may spare its steps (engine.temporal.StreamDreamer.stale)."""
 
     def __init__(self, display: Display | None = None, idle: Callable[[], np.ndarray | None] | None = None,
                  lead: bool = True):
@@ -273,6 +280,9 @@ class NewestFrame:
         self.to_flow, self.shown = Mailbox(), Mailbox()
         self.to_dream = OnRequest(lead)  # lead: the next frame's flow is taken as this frame's dream ends
         self.latest: Dreamt | None = None  # the display reads the latest dream
+        self.stale = threading.Event()
+        self._in_hand = -1  # the index of the frame being dreamt
+        self._hand = threading.Lock()  # one of the two threads at a time moves the frame in hand or judges it
 
     @property
     def dropped(self) -> int:
@@ -300,6 +310,12 @@ class NewestFrame:
                 return
             yield frame
 
+    def dreaming(self, frame: Frame) -> None:
+        """The dream thread takes `frame` in hand."""
+        with self._hand:
+            self._in_hand = frame.index
+            self.stale.clear()
+
     def dreamt(self, frame: Frame, image: np.ndarray, count: int, lanes: "Lanes", strength: float = 1.0) -> bool:
         self.latest = Dreamt(frame, image, count, strength)
         return True
@@ -316,6 +332,11 @@ class NewestFrame:
         if frame is END:
             return END
         image = self.display.present(frame, self.latest) if self.display is not None else frame.image
+        shot = getattr(self.display, "shot", None)
+        if shot is not None:
+            with self._hand:
+                if 0 <= self._in_hand < shot:
+                    self.stale.set()
         if frame.captured is None:
             return image, frame.time
         stats.latencies.append(time.perf_counter() - frame.captured)
@@ -401,6 +422,7 @@ class Run:
                 # follows the schedule to the frame, whatever the threads' timing
                 for command in self.schedule.commands(frame.index, frame.time):
                     stage.control(command)
+            self.policy.dreaming(frame)
             t = time.perf_counter()
             image = stage.next(frame.image, motion) if stage is not None else frame.image
             stats.dream_seconds += time.perf_counter() - t

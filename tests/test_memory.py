@@ -100,6 +100,43 @@ def test_a_live_cut_back_to_a_shot_dreams_on_from_where_it_was_left():
     assert np.corrcoef(moved[inner].ravel(), seeded[inner].ravel())[0, 1] < 0.3
 
 
+def test_a_shot_recalled_in_part_is_shown_at_once_and_builds_where_it_changed():
+    # a cut back to a shot that has moved on since it was left: its dream is laid onto it at once,
+    # with no seed to wait for (the network runs on nothing on the cut's frame), plain where the
+    # flow lost it (what came in at the left edge since), and built over the next frames
+    from streamdream.engine.dream import octave_sizes
+    from streamdream.engine.temporal import CUT_BUILD_FRAMES
+
+    w, h = 160, 96
+    shot_a = [pattern_frame(i, w, h) for i in range(14)]
+    shot_b = [other_scene(i, w, h) for i in range(6)]
+    back = [pattern_frame(i, w, h) for i in range(17, 18 + CUT_BUILD_FRAMES)]  # 4 frames on: 8 px right
+    stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), VideoConfig(), live=True), MotionTracker(0.15)
+    steps, details = [], []
+    with passes_of(stream.dreamer.net) as sizes:
+        for f in shot_a + shot_b + back:
+            before = len(sizes)
+            details.append(stream.next(f, tracker.next(f)).astype(np.float32) - f)
+            steps.append(sizes[before:])
+            if len(details) == len(shot_a) + len(shot_b) + 1:
+                assert stream.building == CUT_BUILD_FRAMES  # recalled in part: it builds
+    cut = len(shot_a) + len(shot_b)
+    assert stream.memory.recalled == 1
+    assert steps[len(shot_a)] and steps[cut] == []  # the cut to b made a seed; the cut back, nothing
+    below = [octave_sizes(h, w, 2, SMALL.octave_scale)[0]]
+    assert steps[cut + 1:] == [below] * CUT_BUILD_FRAMES
+    left, returned = details[len(shot_a) - 1], details[cut]
+    strength = lambda d: float(np.abs(d).mean())
+    # what came in since (the left 8 px) is plain; the rest has a's dream, moved on with the scene
+    edge = (slice(12, -12), slice(0, 4))
+    assert strength(returned[edge]) < 0.2 * strength(left)
+    moved = np.zeros_like(left)
+    moved[:, 8:] = left[:, :-8]
+    inner = (slice(12, -12), slice(24, -16))
+    assert np.corrcoef(moved[inner].ravel(), returned[inner].ravel())[0, 1] > 0.8
+    assert strength(details[-1][edge]) > 0.5 * strength(left)  # built since
+
+
 @pytest.mark.parametrize("live", [True, False])
 def test_a_live_cut_builds_the_new_shot_at_the_octave_below_full_size(live):
     # a new shot's first dreamt frames take their steps over the whole frame seen at the octave
@@ -128,6 +165,33 @@ def test_a_live_cut_builds_the_new_shot_at_the_octave_below_full_size(live):
     else:
         assert stream.keyframes == 2 and steps[3][-1] == (h, w)  # the full dream ends at full size
         assert steps[4:] == [full] * (CUT_BUILD_FRAMES + 2)
+
+
+def test_a_frame_of_a_shot_the_show_has_cut_away_from_takes_no_steps_but_is_carried():
+    # the display saw a cut while the dream thread held a frame of the shot before it (see
+    # pipeline.NewestFrame.stale): that frame's steps are spared, so the new shot's frame comes
+    # sooner, but its dream is still carried on the flow, so the next frame's holds together
+    import threading
+
+    w, h = 160, 96
+    frames = [pattern_frame(i, w, h) for i in range(5)]
+    stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), VideoConfig(), live=True), MotionTracker(0.15)
+    stream.stale = threading.Event()
+    steps, details = [], []
+    with passes_of(stream.dreamer.net) as sizes:
+        for k, f in enumerate(frames):
+            if k == 3:
+                stream.stale.set()
+            before = len(sizes)
+            details.append(stream.next(f, tracker.next(f)).astype(np.float32) - f)
+            steps.append(len(sizes) - before)
+            stream.stale.clear()
+    assert steps[1:3] == [VideoConfig().refine_iterations] * 2 and steps[3] == 0 and steps[4] > 0
+    # the stale frame's dream is the one before, moved on with the scene (2 px right a frame)
+    moved = np.zeros_like(details[2])
+    moved[:, 2:] = details[2][:, :-2]
+    inner = (slice(12, -12), slice(16, -16))
+    assert np.corrcoef(moved[inner].ravel(), details[3][inner].ravel())[0, 1] > 0.9
 
 
 def test_the_build_raises_what_the_network_sees_in_the_new_shot(monkeypatch):

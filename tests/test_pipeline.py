@@ -211,6 +211,44 @@ def test_newest_frame_policy_without_lead_starts_no_flow_before_the_dream_asks()
     assert len(stage.seen) >= 3 and counts["early"] == 0
 
 
+def test_the_frame_in_hand_turns_stale_once_the_display_has_cut_away_from_its_shot():
+    # the display shows each camera frame as it comes, the dream thread holds an older one: once
+    # the display has begun a newer shot than the frame in hand's, that frame's dream would never
+    # be shown (a stage may spare its steps); the next frame taken, of the new shot, is not stale
+    from streamdream.pipeline import Lanes, RunStats
+
+    class Display:
+        shot = 0  # the index of the frame the newest shot shown began with
+
+        def present(self, frame, dreamt):
+            return frame.image
+
+    display, lanes = Display(), Lanes()
+    policy = NewestFrame(display, lead=False)
+    frame = lambda i: Frame(np.full((4, 4, 3), i, np.uint8), i / 25, i, None)
+
+    def show(i):
+        policy.captured(frame(i), lanes)
+        policy.next_shown(lanes, RunStats(), 0.0)
+        return policy.stale.is_set()
+
+    policy.dreaming(frame(5))
+    assert not show(6)
+    display.shot = 7  # a cut at frame 7
+    assert show(7) and show(8)
+    policy.dreaming(frame(8))  # the new shot's frame taken
+    assert not show(9)
+    display.shot = 12
+    policy.dreaming(frame(12))
+    assert not show(12)  # the frame in hand began the newest shot itself
+    # a display that tells no shot never makes a frame stale
+    plain = NewestFrame(lead=False)
+    plain.dreaming(frame(1))
+    plain.captured(frame(9), lanes)
+    plain.next_shown(lanes, RunStats(), 0.0)
+    assert not plain.stale.is_set()
+
+
 class FakeClock:
     def __init__(self):
         self.now = 0.0

@@ -7,6 +7,7 @@ keyframe's, and refines it with a few ascent steps instead of dreaming from scra
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -72,8 +73,12 @@ CUT_BUILD_STEP = 2.0
 LIVE_TRUST_FLOOR = 0.8
 
 
-# a shot recalled at a cut (see shots.py) whose flow check trusts less of it than this is given a
-# seed where it does not: the shot has changed since it was left
+# a shot recalled at a cut (see shots.py) whose flow check trusts less of it than this builds its
+# structure where the flow lost it (CUT_BUILD_FRAMES), those pixels taking the fresh step: the shot
+# has changed since it was left. It is not given a seed there: a seed is a dream of the whole
+# frame, and waiting for it kept the new shot plain on screen for a quarter of a second (on a
+# 2-core CPU), where the recalled dream covers most of it at once (a recall trusts at least half
+# of the frame, see shots.MATCHED)
 RECALL_TRUSTED = 0.95
 
 
@@ -218,6 +223,10 @@ class StreamDreamer:
         self.carried = 0  # frames since the last keyframe
         self.strength = 1.0  # scales the step and the strength held (the +/- keys)
         self.held_strength = 1.0  # the strength the carried detail was made at
+        # live: set while the frame in hand is of a shot the show has cut away from (see
+        # pipeline.NewestFrame.stale): its dream will never be shown, and its steps are spared, so
+        # the new shot's first frame is dreamt sooner; it is still carried, so the flow's chain holds
+        self.stale: threading.Event | None = None
         self.zoom = 1.0  # >1: the carried detail grows by this a frame (an installation deepening a still scene)
         self.extra_iterations = 0  # more full-size steps a frame (also for deepening)
 
@@ -316,7 +325,7 @@ class StreamDreamer:
     def _cut(self, base: torch.Tensor) -> None:
         """A live cut to `base` (1, 3, H, W): the shot left is kept, and the new one anchored on
         its own dream, laid onto it along the flow from where it was left, or on a seed; a shot
-        given a seed builds its structure over the next frames (CUT_BUILD_FRAMES)."""
+        seeded, or recalled in part, builds its structure over the next frames (CUT_BUILD_FRAMES)."""
         if self.previous is not None and self.previous.shape == base.shape:
             self.memory.keep(self.previous, self.detail, self.held_strength)
         recalled = self.memory.recall(base)
@@ -330,8 +339,6 @@ class StreamDreamer:
         flow, trust = flow_and_trust(motion, h, w, self.dreamer.device)
         detail = Along(flow).warp(shot.detail).mul_(trust).mul_(self.strength / max(shot.strength, 1e-6))
         if float(trust.mean()) < RECALL_TRUSTED:
-            # some of the shot is not where it was left: a seed where the flow lost it
-            detail.add_(self._seed(base).mul_(1.0 - trust))
             self.building = CUT_BUILD_FRAMES
         self._anchor(detail)
         self.settled = trust
@@ -432,6 +439,8 @@ class StreamDreamer:
         net, objective, generator = dreamer.net, dreamer.objective, dreamer.generator
         step = d.step * self.strength
         iterations = v.refine_iterations + self.extra_iterations
+        if self.stale is not None and self.stale.is_set():
+            return image
         if self.building:
             # a new shot after a live cut (see CUT_BUILD_FRAMES); the weight steps fully where it
             # was seeded, lightly on what it recalled, not on a still pixel that has had its steps

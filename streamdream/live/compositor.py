@@ -113,6 +113,11 @@ class Compositor:
         self.ahead: tuple[float, float] | None = None  # (strength, since): see `follow`
 
     @property
+    def shot(self) -> int:
+        """The index of the camera frame the newest shot shown began with (0 before any cut)."""
+        return self.chain.shot
+
+    @property
     def strength(self) -> float:
         """The strength shown now."""
         return self.ahead[0] if self.ahead is not None else self.dream_strength

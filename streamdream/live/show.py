@@ -279,6 +279,7 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
             # the flow of the next frame is taken as this one's dream is about to end (a CPU's dream
             # no longer waits for it), or, where the dream is shorter than the flow (a GPU), at once
             policy = NewestFrame(compositor, compositor.idle if options.installation else None)
+            stage.stream.stale = policy.stale
             stats = run(source, stage, sinks, policy=policy, tracker=tracker, controls=show.commands,
                         handle=show.handle, duration=options.duration, progress=progress,
                         stage_commands=show.to_dream, schedule=timeline)
