@@ -208,13 +208,17 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
     strengths = [strength(image, frame) for image, frame in zip(images, inputs)]
     times = [t for _, t in shown[start:]]
     period = len(decoded) / rate
-    recoveries = []
+    recoveries, plain = [], []
     for k, (t, i) in enumerate(zip(times, index[start:])):
         if i in cuts and (k == 0 or index[start + k - 1] != i):
             before = [s for s, u in zip(strengths, times) if t - 1.0 <= u < t]
             after = [s for s, u in zip(strengths, times) if t + 0.9 <= u <= t + 1.0]
             if before and after and t + 1.0 <= times[-1] and 1.0 < period:
                 recoveries.append(float(np.mean(after) / np.mean(before)))
+                # the frames shown from the cut on before the new shot's dream came: weaker than a
+                # fifth of the second before's
+                weak = [s < 0.2 * np.mean(before) for s in strengths[k:]]
+                plain.append(weak.index(False) if False in weak else len(weak))
     out["strength_per_frame"] = [round(x, 4) for x in strengths]
     out["concentration_per_frame"] = [round(concentration(local_strength(image, frame)), 3)
                                       for image, frame in zip(images, inputs)]
@@ -223,6 +227,8 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
         out["cut_recovery_1s"] = [round(r, 3) for r in recoveries]
         print(f"  strength 1 s after each of {len(recoveries)} cuts, as a share of the second before: "
               + ", ".join(f"{r:.0%}" for r in recoveries) + " (target >= 80%)")
+        out["plain_after_cut"] = plain
+        print(f"  frames shown plain after each cut: {', '.join(map(str, plain))}")
     return out
 
 

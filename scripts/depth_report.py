@@ -52,6 +52,11 @@ def main() -> None:
         dreamt = [c for c, x in zip(v.get("concentration_per_frame", []), v.get("strength_per_frame", [])) if x > 0.005]
         if dreamt:
             print(f"- {name}: {max(dreamt)} (of {len(dreamt)} frames; median {sorted(dreamt)[len(dreamt) // 2]})")
+    plain = [f"{name} {sorted(v['plain_after_cut'])[len(v['plain_after_cut']) // 2]} (of {len(v['plain_after_cut'])} cuts)"
+             for name, v in live.items() if v.get("plain_after_cut")]
+    if plain:
+        print(f"\nFrames shown plain after a cut, before the new shot's dream came (median; the display runs at "
+              f"about 25 a second): {', '.join(plain)}.")
     firsts = [f"{name} {v['first_dream_s']} s" for name, v in live.items() if v.get("first_dream_s") is not None]
     if firsts:
         print(f"\nThe first dream (a full one) was shown, after the show's first frame: {', '.join(firsts)}.")

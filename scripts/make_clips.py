@@ -7,6 +7,9 @@
 - `handheld.mp4`: the real clip (moving subject) seen through a shaky, drifting, slightly
   rotating and zooming hand-held camera; ping-ponged to 264 frames for the drift check.
 - `cut.mp4`: 40 frames of the clip, a hard cut to a mirrored, shaken later part, 40 more.
+- `shots.mp4`: 16 shots of 40 frames, none like another (crops of the clip at other zooms,
+  places and times, some panning, every other one mirrored): a source that cuts every 1.6 s to a
+  shot a live show has never seen, as a music video does.
 
 Each is H.264 at 25 fps, `--width` wide. Print nothing but the paths written.
 """
@@ -83,6 +86,28 @@ def moving_object(background: np.ndarray, texture: np.ndarray, n: int) -> list[n
     return out
 
 
+def shots(frames: list[np.ndarray], count: int = 16, length: int = 40, seed: int = 5) -> list[np.ndarray]:
+    """`count` shots of `length` frames cut from `frames` (at least `length` of them): each a crop
+    at its own zoom (1 to 1.9), centre, start and pan, every other one mirrored, at the frames' size."""
+    rng = np.random.default_rng(seed)
+    h, w = frames[0].shape[:2]
+    out = []
+    for k in range(count):
+        start = (k * 37) % (len(frames) - length + 1)
+        zoom = 1.0 + 0.9 * rng.random()
+        cx, cy = rng.uniform(0.3, 0.7) * w, rng.uniform(0.35, 0.65) * h
+        pan = rng.uniform(-2, 2) * w / 640  # pixels a frame, at the crop's scale
+        cw, ch = w / zoom, h / zoom
+        for i in range(length):
+            x0 = float(np.clip(cx - cw / 2 + pan * i, 0, w - cw))
+            y0 = float(np.clip(cy - ch / 2, 0, h - ch))
+            # the crop's corner and scale as an affine map, so the pan moves by sub-pixel steps
+            m = np.float32([[1 / zoom, 0, x0], [0, 1 / zoom, y0]])
+            frame = cv2.warpAffine(frames[start + i], m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+            out.append(frame[:, ::-1] if k % 2 else frame)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--input", default=str(DEFAULT_INPUT))
@@ -97,6 +122,7 @@ def main() -> None:
     write(out / "handheld.mp4", shake(frames + frames[::-1], seed=1))
     later = [f[:, ::-1] for f in frames[n // 2:n // 2 + 40]]
     write(out / "cut.mp4", frames[:40] + shake(later, seed=2, amount=1.5))
+    write(out / "shots.mp4", shots(frames))
 
 
 if __name__ == "__main__":
