@@ -247,7 +247,7 @@ class EveryFrame:
         lanes.put(self.to_flow, END)
 
     def dreaming(self, frame: Frame) -> None:
-        pass
+        """The dream thread takes `frame` in hand (every frame of a file is wanted)."""
 
     def dreamt(self, frame: Frame, image: np.ndarray, count: int, lanes: "Lanes", strength: float = 1.0) -> bool:
         return lanes.put(self.out, Frame(image, frame.time, frame.index, frame.captured))

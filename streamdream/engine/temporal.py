@@ -434,13 +434,13 @@ class StreamDreamer:
         return image, weight
 
     def _refine(self, image: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        if self.stale is not None and self.stale.is_set():
+            return image
         d, v, dreamer = self.dreamer.config, self.video, self.dreamer
         h, w = image.shape[2:]
         net, objective, generator = dreamer.net, dreamer.objective, dreamer.generator
         step = d.step * self.strength
         iterations = v.refine_iterations + self.extra_iterations
-        if self.stale is not None and self.stale.is_set():
-            return image
         if self.building:
             # a new shot after a live cut (see CUT_BUILD_FRAMES); the weight steps fully where it
             # was seeded, lightly on what it recalled, not on a still pixel that has had its steps
