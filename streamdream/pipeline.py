@@ -271,8 +271,8 @@ class NewestFrame:
     dream, and `idle()` (a lost camera's fade) when none comes.
 
     `stale` is set while the frame being dreamt is of a shot the display has cut away from (a
-    display with a `shot`, the index of the frame its newest shot began with): its dream would
-    never be shown, and a stage may spare its steps (engine.temporal.StreamDreamer.stale)."""
+    display with `shows(index)`, whether it would lay a dream of camera frame `index`): its dream
+    would never be shown, and a stage may spare its steps (engine.temporal.StreamDreamer.stale)."""
 
     def __init__(self, display: Display | None = None, idle: Callable[[], np.ndarray | None] | None = None,
                  lead: bool = True):
@@ -332,10 +332,10 @@ class NewestFrame:
         if frame is END:
             return END
         image = self.display.present(frame, self.latest) if self.display is not None else frame.image
-        shot = getattr(self.display, "shot", None)
-        if shot is not None:
+        shows = getattr(self.display, "shows", None)
+        if shows is not None:
             with self._hand:
-                if 0 <= self._in_hand < shot:
+                if self._in_hand >= 0 and not shows(self._in_hand):
                     self.stale.set()
         if frame.captured is None:
             return image, frame.time

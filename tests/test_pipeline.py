@@ -223,6 +223,9 @@ def test_the_frame_in_hand_turns_stale_once_the_display_has_cut_away_from_its_sh
         def present(self, frame, dreamt):
             return frame.image
 
+        def shows(self, index):
+            return index >= self.shot
+
     display, lanes = Display(), Lanes()
     policy = NewestFrame(display, lead=False)
     frame = lambda i: Frame(np.full((4, 4, 3), i, np.uint8), i / 25, i, None)

@@ -112,10 +112,10 @@ class Compositor:
         self.dream_strength = 1.0  # the strength of the latest dream
         self.ahead: tuple[float, float] | None = None  # (strength, since): see `follow`
 
-    @property
-    def shot(self) -> int:
-        """The index of the camera frame the newest shot shown began with (0 before any cut)."""
-        return self.chain.shot
+    def shows(self, index: int) -> bool:
+        """Whether a dream of camera frame `index` is of the shot shown now: only such a dream is
+        laid onto the frames shown (see `present`)."""
+        return index >= self.chain.shot
 
     @property
     def strength(self) -> float:
@@ -149,7 +149,7 @@ class Compositor:
         # a dream of the shot before a cut is not laid onto the new one (along a flow between two
         # unrelated pictures it was noise, less than no dream); the plain shot shows until its own
         # dream comes, a fraction of a second later
-        if dreamt is not None and dreamt.output.shape == frame.image.shape and dreamt.frame.index >= self.chain.shot:
+        if dreamt is not None and dreamt.output.shape == frame.image.shape and self.shows(dreamt.frame.index):
             if dreamt.count != self.count:
                 self.count = dreamt.count
                 self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
