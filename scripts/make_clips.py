@@ -98,9 +98,9 @@ def shots(frames: list[np.ndarray], count: int = 16, length: int = 40, seed: int
         cx, cy = rng.uniform(0.3, 0.7) * w, rng.uniform(0.35, 0.65) * h
         pan = rng.uniform(-2, 2) * w / 640  # pixels a frame, at the crop's scale
         cw, ch = w / zoom, h / zoom
+        y0 = float(np.clip(cy - ch / 2, 0, h - ch))  # the pan is across
         for i in range(length):
             x0 = float(np.clip(cx - cw / 2 + pan * i, 0, w - cw))
-            y0 = float(np.clip(cy - ch / 2, 0, h - ch))
             # the crop's corner and scale as an affine map, so the pan moves by sub-pixel steps
             m = np.float32([[1 / zoom, 0, x0], [0, 1 / zoom, y0]])
             frame = cv2.warpAffine(frames[start + i], m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
