@@ -41,9 +41,10 @@ if $live; then
     for name in cut handheld object shots; do
         python scripts/bench_live.py --source "$work/clips640/$name.mp4" --width 640 --seconds 25 --depth 6 --json "$out/live_$name.json"
     done
-    python scripts/live_sheet.py --source "$clip" --seconds 20 -o "$out/live_shared_sheet.png"
+    rm -f "$out"/live_*_sheet.png  # the sheets are JPEG now: a PNG of one is 7 MB
+    python scripts/live_sheet.py --source "$clip" --seconds 20 -o "$out/live_shared_sheet.jpg"
     for name in cut object shots; do
-        python scripts/live_sheet.py --source "$work/clips640/$name.mp4" --seconds 20 -o "$out/live_${name}_sheet.png"
+        python scripts/live_sheet.py --source "$work/clips640/$name.mp4" --seconds 20 -o "$out/live_${name}_sheet.jpg"
     done
 fi
 python scripts/depth_report.py "$out" > docs/depth.md

@@ -184,11 +184,15 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
     picks = np.linspace(0, len(inputs) - 1, args.depth).round().astype(int)
     dreamer = Dreamer.from_config(replace(config.dream, seed=1, width=images[0].shape[1]))
     references = [dreamer.dream_frame(inputs[k]) for k in picks]
-    full, sampled = measure_depths([inputs[k] for k in picks], [references, [images[k] for k in picks]], depth_judge)
+    # where each picked frame moves: against the clip's frame before it
+    before = [decoded[(index[start + k] - 1) % len(decoded)] for k in picks]
+    full, sampled = measure_depths([inputs[k] for k in picks], [references, [images[k] for k in picks]], depth_judge,
+                                   before=before)
     m = temporal_metrics(inputs, images)
     out = {"depth_block16": round(live.ratio["block16"], 3), "depth_block10": round(live.ratio["block10"], 3),
            "depth_full_block16": round(full.ratio["block16"], 3),
            "depth_retained_block16": round(sampled.retained(full, "block16"), 3),
+           "depth_retained_moving_block16": round(sampled.retained(full, "block16", moving=True), 3),
            "moving_covered": round(m.moving_covered, 3), "concentration_max": round(m.concentration_max, 3),
            "coherence": round(m.coherence, 3), "coherence_moving": round(m.coherence_moving, 3),
            "ewarp_ratio": round(m.ratio, 3),
@@ -196,7 +200,9 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
            "specks_full_per_10k": round(float(np.mean([specks(r) for r in references])), 1)}
     print(f"  depth at lite2 block16 {live.ratio['block16']:.3f} (block10 {live.ratio['block10']:.3f}); "
           f"on {args.depth} frames {sampled.ratio['block16']:.3f} against a full dream's "
-          f"{full.ratio['block16']:.3f}: retained {out['depth_retained_block16']:.0%} (target >= 50%)")
+          f"{full.ratio['block16']:.3f}: retained {out['depth_retained_block16']:.0%} (target >= 50%); "
+          f"where the input moves {sampled.moving['block16']:.3f} against {full.moving['block16']:.3f}: "
+          f"retained {out['depth_retained_moving_block16']:.0%}")
     print(f"  moving covered {m.moving_covered:.3f} (>= 0.85), concentration max {m.concentration_max:.3f} (<= 0.2), "
           f"coherence {m.coherence:.3f} / moving {m.coherence_moving:.3f} (>= 0.85 / 0.8), E_warp ratio {m.ratio:.3f}")
     print(f"  specks a 10,000 pixels (metrics.specks) {out['specks_per_10k']}, the full dreams' "

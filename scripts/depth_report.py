@@ -34,17 +34,21 @@ def main() -> None:
             print(f"![](depth/{sheet.name})")
     print("\n## `webcam`, default look, a file looped as the camera, 640 wide\n")
     print("| source | dream fps after the first (last 2 s) | display fps | latency p95 ms | depth | full dream | retained (>= 50%) | "
-          "moving covered | concentration max | coherence / moving | E_warp ratio | specks / full dream's | "
+          "retained where the input moves | moving covered | concentration max | coherence / moving | E_warp ratio | specks / full dream's | "
           "strength 1 s after a cut (>= 80%) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, v in live.items():
+        moving = v.get("depth_retained_moving_block16")
         cuts = ", ".join(f"{r:.0%}" for r in v.get("cut_recovery_1s", [])) or "no cut"
         print(f"| {name} | {v.get('dream_fps_after_first', '?')} ({v['dream_fps_last_2s']}) | {v['display_fps']} | {v['latency_ms_p95']} | {v['depth_block16']} | "
-              f"{v['depth_full_block16']} | {v['depth_retained_block16']:.0%} | {v['moving_covered']} | "
-              f"{v['concentration_max']} | {v['coherence']} / {v['coherence_moving']} | {v['ewarp_ratio']} | "
+              f"{v['depth_full_block16']} | {v['depth_retained_block16']:.0%} | "
+              f"{'?' if moving is None else format(moving, '.0%')} | {v['moving_covered']} | {v['concentration_max']} | {v['coherence']} / {v['coherence_moving']} | {v['ewarp_ratio']} | "
               f"{v.get('specks_per_10k', '?')} / {v.get('specks_full_per_10k', '?')} | {cuts} |")
     print("\nSpecks are single pixels that stand apart from their neighbours (`metrics.specks`), a 10,000 "
           "pixels, on the judged frames and on full dreams of them.")
+    print("\n*Retained where the input moves* is over the pixels of the judged frames that moved a pixel or "
+          "more since the clip's frame before (`depth.MOVING_PX`): what a moving subject keeps of a full "
+          "dream's depth.")
     print("\nThe target for the dream's rate is 12 a second. A frame shown plain counts 1 for concentration "
           "(nothing is more concentrated than no dream); a cut's plain frames set the cut clip's. Over the frames "
           "shown dreamt, the most concentrated scored:")
@@ -61,7 +65,7 @@ def main() -> None:
     if firsts:
         print(f"\nThe first dream (a full one) was shown, after the show's first frame: {', '.join(firsts)}.")
     for name in live:
-        sheet = Path(folder) / f"live_{name}_sheet.png"
+        sheet = Path(folder) / f"live_{name}_sheet.jpg"
         if sheet.exists():
             print(f"\n`webcam` on the {name} clip: input, a full dream of it, what was shown, and where each dream is\n")
             print(f"![](depth/{sheet.name})")

@@ -87,8 +87,8 @@ def main() -> None:
     judge = DepthJudge()
     dreamer = Dreamer.from_config(replace(config.dream, seed=1))
     references = [dreamer.dream_frame(frames[i]) for i in picks]
-    full = measure_depths([frames[i] for i in picks], [references], judge)[0]
-    sampled = measure_depths([frames[i] for i in picks], [[shown[i] for i in picks]], judge)[0]
+    full, sampled = measure_depths([frames[i] for i in picks], [references, [shown[i] for i in picks]], judge,
+                                   before=[frames[i - 1] for i in picks])
     every = measure_depths([frames[i] for i in judged[::3]], [[shown[i] for i in judged[::3]]], judge)[0]
     m = temporal_metrics([frames[i] for i in judged], [shown[i] for i in judged])
     numbers = {
@@ -97,6 +97,7 @@ def main() -> None:
         "stage_ms_one_thread": round(float(np.median(seconds[3:])) * 1000, 1),
         "depth_block16": round(every.ratio["block16"], 3), "depth_full_block16": round(full.ratio["block16"], 3),
         "depth_retained_block16": round(sampled.retained(full, "block16"), 3),
+        "depth_retained_moving_block16": round(sampled.retained(full, "block16", moving=True), 3),
         "moving_covered": round(m.moving_covered, 3), "concentration_max": round(m.concentration_max, 3),
         "coherence": round(m.coherence, 3), "coherence_moving": round(m.coherence_moving, 3),
         "ewarp_ratio": round(m.ratio, 3),

@@ -108,11 +108,15 @@ class _Sums:
 
 def measure_depths(inputs: Iterable[np.ndarray], dreams: list[Iterable[np.ndarray]], judge: DepthJudge,
                    match: Callable[[np.ndarray, int, int], np.ndarray] | None = None, every: int = 1,
-                   progress: Callable[[int], None] | None = None) -> list[Depth]:
+                   progress: Callable[[int], None] | None = None,
+                   before: Iterable[np.ndarray] | None = None) -> list[Depth]:
     """The depth of each of several dreams of the same inputs, RGB uint8 (H, W, 3) frames paired
     in order (stops at the shortest); every `every`-th frame is judged. `match(frame, height,
     width)` brings an input to a dream's size (default: it must already be). Each input is read,
-    matched, judged and its motion found once, however many dreams it is held against."""
+    matched, judged and its motion found once, however many dreams it is held against.
+
+    Where the input moves is found from the input before it; `before`, when the inputs are a few
+    frames picked from a clip, gives the clip's frame just before each (same size as the input)."""
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
     from .engine.flow import DISFlow, to_gray
@@ -120,14 +124,21 @@ def measure_depths(inputs: Iterable[np.ndarray], dreams: list[Iterable[np.ndarra
     dis = DISFlow()
     sums = [_Sums(judge.layers) for _ in dreams]
     previous: dict[tuple, np.ndarray] = {}  # the last input's grey, at each dream size met
+    befores = iter(before) if before is not None else None
     for k, frames in enumerate(zip(inputs, *dreams)):
         frame_in, outs = frames[0], frames[1:]
+        if befores is not None:
+            frame_before = next(befores, None)
+            if frame_before is None or frame_before.shape != frame_in.shape:
+                raise ValueError(f"frame {k}: need the frame before each input, of its size")
         seen: dict[tuple, tuple] = {}  # this input at each dream size: (itself, its motion)
         for out in outs:
             size = out.shape[:2]
             if size not in seen:
                 matched = frame_in if match is None else match(frame_in, *size)
                 gray, moves = to_gray(matched), None
+                if befores is not None:
+                    previous[size] = to_gray(frame_before if match is None else match(frame_before, *size))
                 if size in previous and previous[size].shape == gray.shape:
                     flow = dis(gray, previous[size])
                     moves = (np.hypot(flow[..., 0], flow[..., 1]) >= MOVING_PX).astype(np.float32)

@@ -72,6 +72,28 @@ def test_depth_where_the_input_moves(judge, frames):
     assert noisy.moving["block16"] < 0.95
 
 
+def test_depth_where_picked_frames_move(judge, frames):
+    # frames picked from a show are judged where they move against the frame before each, not
+    # against the pick before (which shows another moment): the same noise on a still frame and
+    # on a moving one is judged only on the moving one
+    from .conftest import pattern_frame
+
+    from streamdream.depth import measure_depths
+
+    sliding = [pattern_frame(i, 192, 108, speed=3) for i in range(4)]
+    still = frames[0][:108, :192].copy()
+    picked, before = [still, sliding[3]], [still, sliding[2]]
+    rng = np.random.default_rng(2)
+    noisy = [np.clip(f + rng.normal(0, 40, f.shape), 0, 255).astype(np.uint8) for f in picked]
+    copy, dreamt = measure_depths(picked, [[f.copy() for f in picked], noisy], judge, before=before)
+    assert copy.moving["block16"] == pytest.approx(1.0)
+    alone = measure_depths([sliding[3]], [[noisy[1]]], judge, before=[sliding[2]])[0]
+    assert dreamt.moving["block16"] == pytest.approx(alone.moving["block16"])
+    assert dreamt.moving["block16"] < 0.95
+    with pytest.raises(ValueError, match="frame before each"):
+        measure_depths(picked, [picked], judge, before=[sliding[2]])
+
+
 def test_every_and_size_checks(judge, frames):
     assert measure_depth(frames, frames, judge, every=2).frames == 2
     with pytest.raises(ValueError, match="differ in size"):
