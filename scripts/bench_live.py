@@ -185,9 +185,9 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
     dreamer = Dreamer.from_config(replace(config.dream, seed=1, width=images[0].shape[1]))
     references = [dreamer.dream_frame(inputs[k]) for k in picks]
     # where each picked frame moves: against the clip's frame before it
-    before = [decoded[(index[start + k] - 1) % len(decoded)] for k in picks]
+    frames_before = [decoded[(index[start + k] - 1) % len(decoded)] for k in picks]
     full, sampled = measure_depths([inputs[k] for k in picks], [references, [images[k] for k in picks]], depth_judge,
-                                   before=before)
+                                   before=frames_before)
     m = temporal_metrics(inputs, images)
     out = {"depth_block16": round(live.ratio["block16"], 3), "depth_block10": round(live.ratio["block10"], 3),
            "depth_full_block16": round(full.ratio["block16"], 3),

@@ -137,10 +137,10 @@ def measure_depths(inputs: Iterable[np.ndarray], dreams: list[Iterable[np.ndarra
             if size not in seen:
                 matched = frame_in if match is None else match(frame_in, *size)
                 gray, moves = to_gray(matched), None
-                if befores is not None:
-                    previous[size] = to_gray(frame_before if match is None else match(frame_before, *size))
-                if size in previous and previous[size].shape == gray.shape:
-                    flow = dis(gray, previous[size])
+                earlier = previous.get(size) if befores is None else \
+                    to_gray(frame_before if match is None else match(frame_before, *size))
+                if earlier is not None and earlier.shape == gray.shape:
+                    flow = dis(gray, earlier)
                     moves = (np.hypot(flow[..., 0], flow[..., 1]) >= MOVING_PX).astype(np.float32)
                 previous[size] = gray
                 seen[size] = (matched, moves)
