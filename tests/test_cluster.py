@@ -225,6 +225,30 @@ def test_a_worker_killed_mid_chunk_costs_only_a_retry(ray_cluster, tmp_path):
     assert any("lost" in r for r in result.retries)
 
 
+def test_a_worker_clears_the_chunk_folders_its_killed_predecessors_left(tmp_path, monkeypatch):
+    import tempfile
+
+    from streamdream.cluster import worker
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    gone = tmp_path / f"{worker.CHUNK_PREFIX}{ended.pid}-k1ll3d"
+    gone.mkdir()
+    (gone / "chunk-00002.partial.mp4").write_bytes(b"\0" * 1000)
+    running = tmp_path / f"{worker.CHUNK_PREFIX}{os.getpid()}-busy"  # a worker still at work
+    running.mkdir()
+    others = [tmp_path / f"{worker.CHUNK_PREFIX}x7_q2ab", tmp_path / f"other-{ended.pid}-x"]  # not ours
+    for folder in others:
+        folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    worker.ChunkWorker(build_config(None, FAST))
+    assert not gone.exists()
+    assert running.is_dir() and all(folder.is_dir() for folder in others)
+    made = worker.chunk_folder()  # named so that the next worker finds it
+    assert made.parent == tmp_path and made.name.startswith(f"{worker.CHUNK_PREFIX}{os.getpid()}-")
+    assert worker.sweep_chunk_folders() == []
+
+
 def _failing_read(marker: str, always: bool):
     def patch() -> None:
         from streamdream.cluster import worker

@@ -6,6 +6,7 @@ Plain Python: the driver makes it a Ray actor (render.py), so this room imports 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -22,6 +23,10 @@ from ..media.video_out import VideoFileSink
 from ..pipeline import QUEUE_SIZE, EveryFrame, run
 from .manifest import chunk_file
 from .plan import Chunk
+
+# a worker writes each chunk's video into a folder of its own under the system's temporary
+# folder, named after its process, when the workers share no folder (see ChunkJob.folder)
+CHUNK_PREFIX = "streamdream-chunk-"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class ChunkWorker:
 
         if setup is not None:
             setup()
+        sweep_chunk_folders()
         if threads:
             torch.set_num_threads(threads)
         t = time.perf_counter()
@@ -107,7 +113,7 @@ class ChunkWorker:
         timeline = copy.deepcopy(self.timeline)
         stream = dream_stage(config, self.network, timeline)
         tracker = make_tracker(config.video, stream_device(stream))
-        folder = Path(job.folder) if job.folder else Path(tempfile.mkdtemp(prefix="streamdream-chunk-"))
+        folder = Path(job.folder) if job.folder else chunk_folder()
         # in software on every worker, so that all chunks join into one H.264 stream
         body = VideoFileSink(chunk_file(folder, chunk.number), job.rate, job.time_base, config.video.crf,
                              overwrite=True)
@@ -160,6 +166,47 @@ class ChunkWorker:
         # the network's load, told with the worker's first chunk only
         seconds, self.load_seconds = self.load_seconds, 0.0
         return seconds
+
+
+def chunk_folder() -> Path:
+    """A new folder for a chunk's video, named after this process (see `sweep_chunk_folders`)."""
+    return Path(tempfile.mkdtemp(prefix=f"{CHUNK_PREFIX}{os.getpid()}-"))
+
+
+def sweep_chunk_folders(root: str | Path | None = None) -> list[Path]:
+    """Remove the chunk folders (`chunk_folder`) under `root` (the temporary folder) that workers
+    now gone left: a worker killed mid-chunk (out of memory, a node lost, the render stopped)
+    never reaches its clean-up, and its partial chunk, hundreds of MB for a long 4K film, would
+    stay. Only this user's folders of processes that no longer run are touched; returns them.
+    POSIX only: elsewhere there is no safe way to ask whether a process runs."""
+    if os.name != "posix":
+        return []
+    removed = []
+    for path in Path(root or tempfile.gettempdir()).glob(f"{CHUNK_PREFIX}*-*"):
+        pid = path.name[len(CHUNK_PREFIX):].split("-", 1)[0]
+        try:
+            mine = path.is_dir() and path.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if pid.isdigit() and mine and not _running(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` runs on this machine (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): it answered the signal
+    return state != "Z"
 
 
 def stream_device(stream):
