@@ -6,9 +6,18 @@ frame it was dreamt on. What was shown is judged as `bench_live.py --depth` judg
 (depth against full dreams of 12 frames, the motion measures), but the numbers do not depend
 on how busy the machine is, so two settings can be told apart in one run each.
 
+With `--clock`, the dream is not every `--stride`-th frame: as in a show, the frame dreamt next is
+the newest camera frame when the dream before it is done, and each dreamt frame takes a time
+worked out from what the network did on it: FRAME_SECONDS, plus STEP_SECONDS for each frame's
+worth of pixels it ran forward and back over (a band's step is a share of one, a smaller
+octave's less, a full dream many). A setting that spends more on some frames (a cut's build) is
+charged for it in how late and how seldom its dreams come, and the numbers still do not depend
+on the machine.
+
     python scripts/live_sim.py --clip ../shared/media/bigbuckbunny.mp4 --stride 3
     python scripts/live_sim.py --stride 3 --scale 0.75 --regions 3 --json out/sim.json
     python scripts/live_sim.py --clip object.mp4 --sheet out/sim.png   # input, full dream, shown
+    python scripts/live_sim.py --clip shots.mp4 --clock                # dreams as late as their cost
 
 The stage's time per dreamt frame on one thread is printed too, for orientation only.
 """
@@ -38,6 +47,12 @@ from streamdream.presets import build_config
 
 DEFAULT_CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
 
+# --clock's costs at 640x360, scaled with the frame's pixels: a full-size ascent step of the
+# default look on one thread of a 2-core AMD EPYC VM, and the rest of a dreamt frame (the carry,
+# the flow). A band frame then takes 0.11 s, about as long as a 640-wide show took a dreamt frame there
+STEP_SECONDS = 0.16
+FRAME_SECONDS = 0.065
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,6 +60,8 @@ def main() -> None:
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--stride", type=int, default=3, help="camera frames per dreamt frame")
     p.add_argument("--loops", type=int, default=2, help="times through the clip; the first is not judged")
+    p.add_argument("--clock", action="store_true", help="each dream takes the time its work costs (see above), "
+                                                        "not --stride frames")
     p.add_argument("--scale", type=float, help="[live] dream_scale")
     p.add_argument("--regions", type=int, help="[live] step_regions")
     p.add_argument("--preset")
@@ -70,18 +87,35 @@ def main() -> None:
     tracker = MotionTracker(config.video.scene_cut, width=min(args.width, LIVE_FLOW_WIDTH))
     compositor = Compositor(0.0, 0.0, config.video.scene_cut)
     shown, seconds, latest, pending = [], [], None, None
+    free_at, coming = 0.0, []  # --clock: when the dream thread is free; dreams made, (shown from, dream)
+    pixels = args.width * frames[0].shape[0]
+    passes: list[tuple[int, int]] = []  # the (h, w) of each picture the network ran on
+    hook = stage.stream.dreamer.net.register_forward_pre_hook(lambda module, a: passes.append(tuple(a[0].shape[2:])))
     try:
         for i, image in enumerate(frames):
             frame = Frame(image, i / 25, i)
-            if i % args.stride == 0:
-                latest = pending  # the dream of `stride` frames ago comes now
+            if args.clock:
+                while coming and coming[0][0] <= frame.time:
+                    latest = coming.pop(0)[1]
+                dream_now = free_at <= frame.time
+            else:
+                dream_now = i % args.stride == 0
+                if dream_now:
+                    latest = pending  # the dream of `stride` frames ago comes now
+            if dream_now:
                 motion = tracker.next(image)
                 begin = time.perf_counter()
+                passes.clear()
                 detail = stage.next(image, motion)
                 seconds.append(time.perf_counter() - begin)
                 pending = Dreamt(frame, detail, i + 1, stage.strength)
+                if args.clock:
+                    stepped = sum(h * w for h, w in passes) / pixels
+                    free_at = frame.time + (FRAME_SECONDS + STEP_SECONDS * stepped) * pixels / (640 * 360)
+                    coming.append((free_at, pending))
             shown.append(compositor.present(frame, latest))
     finally:
+        hook.remove()
         stage.looks.close()
 
     judge = DepthJudge()
@@ -92,7 +126,8 @@ def main() -> None:
     every = measure_depths([frames[i] for i in judged[::3]], [[shown[i] for i in judged[::3]]], judge)[0]
     m = temporal_metrics([frames[i] for i in judged], [shown[i] for i in judged])
     numbers = {
-        "clip": args.clip, "width": args.width, "stride": args.stride, "look": stage.description,
+        "clip": args.clip, "width": args.width, "stride": "clock" if args.clock else args.stride,
+        "look": stage.description, "dreamt_per_second": round(len(seconds) * 25 / len(frames), 2),
         "dream_scale": stage.scale, "step_regions": stage.stream.video.step_regions,
         "stage_ms_one_thread": round(float(np.median(seconds[3:])) * 1000, 1),
         "depth_block16": round(every.ratio["block16"], 3), "depth_full_block16": round(full.ratio["block16"], 3),
