@@ -240,6 +240,10 @@ def test_a_worker_clears_the_chunk_folders_its_killed_predecessors_left(tmp_path
     others = [tmp_path / f"{worker.CHUNK_PREFIX}x7_q2ab", tmp_path / f"other-{ended.pid}-x"]  # not ours
     for folder in others:
         folder.mkdir()
+    kept = tmp_path / "kept"  # a link named as a dead worker's folder is not followed
+    kept.mkdir()
+    (tmp_path / f"{worker.CHUNK_PREFIX}{ended.pid}-link").symlink_to(kept)
+    others.append(kept)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     worker.ChunkWorker(build_config(None, FAST))
     assert not gone.exists()

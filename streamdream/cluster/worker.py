@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -185,9 +186,10 @@ def sweep_chunk_folders(root: str | Path | None = None) -> list[Path]:
     for path in Path(root or tempfile.gettempdir()).glob(f"{CHUNK_PREFIX}*-*"):
         pid = path.name[len(CHUNK_PREFIX):].split("-", 1)[0]
         try:
-            mine = path.is_dir() and path.stat().st_uid == os.getuid()
+            found = path.lstat()  # a link is not followed: only real folders of this user go
         except OSError:
             continue
+        mine = stat.S_ISDIR(found.st_mode) and found.st_uid == os.getuid()
         if pid.isdigit() and mine and not _running(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
