@@ -53,6 +53,21 @@ def test_flow_path_is_steadier_than_dreaming_each_frame(dreamer):
     assert steady.strength > 0.8 * flicker.strength  # coherence does not come from dreaming less
 
 
+def test_a_video_carries_its_detail_frame_to_frame_and_a_slow_pan_does_not_shimmer(dreamer):
+    # a pan of a third of a pixel a frame: laid down from a frame up to 16 back (as a live show
+    # does, see temporal.ANCHOR_FRAMES), the detail's sharpness came and went with the chained
+    # flow's fraction of a pixel, and differed from the frame before moved along the flow by more
+    frames = [pattern_frame(i, 96, 72, speed=0.37) for i in range(16)]
+    video, _ = _run(dreamer, frames)
+    stream, tracker = StreamDreamer(dreamer, VideoConfig()), MotionTracker(VideoConfig().scene_cut)
+    stream.anchor_frames = 16
+    anchored = [stream.next(f, tracker.next(f)) for f in frames]
+    steady, shimmer = temporal_metrics(frames, video), temporal_metrics(frames, anchored)
+    assert steady.ewarp_output < 0.85 * shimmer.ewarp_output
+    assert steady.coherence > shimmer.coherence
+    assert steady.strength > 0.9 * shimmer.strength  # not steadier by dreaming less
+
+
 @pytest.mark.parametrize("video,full_size_passes", [
     (VideoConfig(), 2),  # the default: two full-size steps a frame, none at the smaller octaves
     (VideoConfig(refine_iterations=0, refine_octaves=4), 0),  # one step a frame at a smaller octave, in turn

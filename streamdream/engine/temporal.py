@@ -37,10 +37,19 @@ HOLD_LOW = 0.35
 TRUST_BLUR = 1 / 40
 
 
-# the carried detail is laid down again from its anchor, a frame this many frames back, along the
-# flow chained since (see warp.compose_flow), so its fine structure is resampled once in this many
-# frames rather than once a frame; longer chains gather the flow's errors
+# live, the carried detail is laid down again from its anchor, a frame this many frames back,
+# along the flow chained since (see warp.compose_flow), so its fine structure is resampled once in
+# this many frames rather than once a frame; longer chains gather the flow's errors. A live frame
+# steps on one band in several, and resampled each frame the bands not stepped on lost depth
+# (scripts/live_sim.py --clock, hand-held clip: 63% of a full dream's kept, 59% resampled each frame)
 ANCHOR_FRAMES = 16
+# a video's frames all take their full-size steps, and the detail is carried from the frame before:
+# laid down from an anchor, it differed from the frame before moved along the same flow more the
+# more frames had passed since the anchor (its sharpness came and went with the chained flow's
+# fraction of a pixel), a flicker on a slow pan that a frame-by-frame carry does not have
+# (E_warp ratio at 1280 wide 2.83 against 2.45 carried frame by frame, the whole shared clip at 640
+# 2.06 against 1.92, depth within 2%; scripts/bench_video.py measures both)
+VIDEO_ANCHOR_FRAMES = 1
 
 
 # a cut in a live show is seeded with a quick full dream of the new shot at this share of its size,
@@ -215,6 +224,7 @@ class StreamDreamer:
         # was in it, (H, W, 2); the gain carried since, (1, 1, H, W); and its part of `detail`
         self.anchor = self.reach = self.gain = self.anchored = None
         self.since_anchor = 0
+        self.anchor_frames = ANCHOR_FRAMES if live else VIDEO_ANCHOR_FRAMES
         self.settled: torch.Tensor | None = None  # (1, 1, H, W) in [0, 1]: 0 newly shown, 1 carried for a while
         self.low = self.mean = 0.0  # the keyframe's HOLD_LOW quantile of local strength, and mean strength
         self.keyframes = 0
@@ -304,7 +314,7 @@ class StreamDreamer:
         self.in_shot = 0 if keyframe or seeded is not None else self.in_shot + 1
         if self.memory is not None and self.in_shot and self.in_shot % KEEP_EVERY == 0:
             self.memory.keep(base, self.detail, self.strength)
-        if keyframe or self.zoom != 1.0 or self.since_anchor >= ANCHOR_FRAMES:
+        if keyframe or self.zoom != 1.0 or self.since_anchor >= self.anchor_frames:
             self._anchor(self.detail)
         if keyframe:
             # np.quantile, not torch.quantile: older torch refuses inputs over 16M values (big frames);
