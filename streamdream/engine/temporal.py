@@ -41,14 +41,13 @@ TRUST_BLUR = 1 / 40
 # along the flow chained since (see warp.compose_flow), so its fine structure is resampled once in
 # this many frames rather than once a frame; longer chains gather the flow's errors. A live frame
 # steps on one band in several, and resampled each frame the bands not stepped on lost depth
-# (scripts/live_sim.py --clock, hand-held clip: 63% of a full dream's kept, 59% resampled each frame)
+# (scripts/live_sim.py --clock compares)
 ANCHOR_FRAMES = 16
 # a video's frames all take their full-size steps, and the detail is carried from the frame before:
 # laid down from an anchor, it differed from the frame before moved along the same flow more the
 # more frames had passed since the anchor (its sharpness came and went with the chained flow's
-# fraction of a pixel), a flicker on a slow pan that a frame-by-frame carry does not have
-# (E_warp ratio at 1280 wide 2.83 against 2.45 carried frame by frame, the whole shared clip at 640
-# 2.06 against 1.92, depth within 2%; scripts/bench_video.py measures both)
+# fraction of a pixel), a flicker on a slow pan that a frame-by-frame carry does not have, for
+# about the same depth (scripts/bench_video.py's E_warp ratio and depth compare)
 VIDEO_ANCHOR_FRAMES = 1
 
 
