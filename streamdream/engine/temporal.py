@@ -39,9 +39,11 @@ TRUST_BLUR = 1 / 40
 
 # live, the carried detail is laid down again from its anchor, a frame this many frames back,
 # along the flow chained since (see warp.compose_flow), so its fine structure is resampled once in
-# this many frames rather than once a frame; longer chains gather the flow's errors. A live frame
-# steps on one band in several, and resampled each frame the bands not stepped on lost depth
-# (scripts/live_sim.py --clock compares)
+# this many frames rather than once a frame; longer chains gather the flow's errors. A live show's
+# dreamt frame takes one step (on a CPU, on one band of several) and its flow spans the camera
+# frames between two dreamt ones: resampled each frame, its dream kept less depth and covered
+# less of what moves, with bands and with whole-frame steps alike (scripts/live_sim.py --clock,
+# with --regions 1 for the latter, compares)
 ANCHOR_FRAMES = 16
 # a video's frames all take their full-size steps, and the detail is carried from the frame before:
 # laid down from an anchor, it differed from the frame before moved along the same flow more the

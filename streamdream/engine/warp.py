@@ -166,8 +166,7 @@ def compose_flow(reach: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
 
     Only the smooth flow field is resampled (bilinear), so content carried along the result is
     resampled once, not once a frame: each resampling softens fine detail a little, and a live
-    show, which steps on one band of the frame at a time, lost depth on the bands not stepped on
-    (see temporal.ANCHOR_FRAMES)."""
+    show, which takes one step a dreamt frame, lost depth to it (see temporal.ANCHOR_FRAMES)."""
     if reach.shape != flow.shape or flow.ndim != 3 or flow.shape[2] != 2:
         raise ValueError(f"need two (H, W, 2) flows of one size, got {tuple(reach.shape)} and {tuple(flow.shape)}")
     return Along(flow).compose(reach)
