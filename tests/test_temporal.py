@@ -120,6 +120,47 @@ def test_a_live_show_takes_its_own_steps_a_frame_not_a_files(live_iterations):
         stage.looks.close()
 
 
+def test_the_detail_a_live_display_gets_is_the_dream_less_the_frame_unrounded():
+    # next_detail hands over the float detail the stream holds; laid onto its frame and rounded, it
+    # is the dream that next() gives for the same frames from the same seed
+    frames = [object_frame(i, 128, 96, speed=3) for i in range(6)]
+    video = VideoConfig()
+    a, b = StreamDreamer(Dreamer.from_config(SMALL), video), StreamDreamer(Dreamer.from_config(SMALL), video)
+    tracker = MotionTracker(video.scene_cut)
+    for f in frames:
+        motion = tracker.next(f)
+        dreamt, detail = a.next(f, motion), b.next_detail(f, motion)
+        assert detail.dtype == np.float32 and detail.shape == f.shape
+        assert np.abs(f + detail - dreamt).max() <= 0.5 + 1e-3
+    assert np.abs(detail - np.round(detail)).max() > 0.01  # not rounded to whole levels
+
+
+def test_a_live_stage_hands_its_stream_the_motion_at_the_flow_s_size():
+    # the stream reads trust and still pixels at the flow's size and brings the flow up itself: the
+    # stage bringing the motion up first had them worked out at full size, for nothing
+    from dataclasses import replace
+
+    from streamdream.config import Config
+    from streamdream.live.stage import LiveStage
+
+    config = Config()
+    config = replace(config, dream=replace(config.dream, layers="block4", octaves=2, iterations=2, seed=3, device="cpu"))
+    stage = LiveStage(config, [], {})
+    seen = []
+    next_detail = stage.stream.next_detail
+    stage.stream.next_detail = lambda image, motion: seen.append((image.shape, motion)) or next_detail(image, motion)
+    try:
+        tracker = MotionTracker(config.video.scene_cut, width=64)
+        frames = [object_frame(i, 128, 96, speed=3) for i in range(4)]
+        details = [stage.next(f, tracker.next(f)) for f in frames]
+    finally:
+        stage.looks.close()
+    assert [shape for shape, _ in seen] == [(96, 128, 3)] * 4
+    assert seen[0][1] is None and all(m.flow.shape == (48, 64, 2) for _, m in seen[1:])
+    assert all(d.shape == (96, 128, 3) and d.dtype == np.float32 for d in details)
+    assert all(float(np.abs(d).mean()) > 1.0 for d in details)  # every frame shows a dream
+
+
 @pytest.fixture(scope="module")
 def moving_object(dreamer):
     """A textured disc crossing a still textured background, dreamt both ways."""

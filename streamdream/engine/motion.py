@@ -77,15 +77,6 @@ class MotionTracker:
         return Motion(back, mask, bool(mask.mean() < MIN_TRUSTED))
 
 
-def scale_motion(motion: Motion | None, height: int, width: int) -> Motion | None:
-    """`motion` brought to a frame of (height, width): flow resized and its vectors scaled."""
-    if motion is None or motion.flow.shape[:2] == (height, width):
-        return motion
-    shrink = width < motion.mask.shape[1]
-    mask = cv2.resize(motion.mask, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return Motion(resize_flow(motion.flow, height, width), mask, motion.cut)
-
-
 def motion_on(motion: Motion, height: int, width: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """`motion` as tensors on `device` at a frame's size: flow (height, width, 2) in that
     frame's pixels and mask (1, 1, height, width). Upscaled there, so only the small flow crosses."""

@@ -277,6 +277,21 @@ class StreamDreamer:
         The parts are labelled for torch.profiler (scripts/bench.py --profile): upload, keyframe,
         carry, ascent, download. The frame and its motion cross to the device once, the dream
         comes back once, as uint8; the carried state stays on the device."""
+        dreamt = self._next(frame, motion)
+        with record_function("streamdream.download"):
+            return to_frame(dreamt)
+
+    def next_detail(self, frame: np.ndarray, motion: Motion | None) -> np.ndarray:
+        """As `next`, but returns the dream detail (the dream minus the frame) as float32 (H, W, 3)
+        in the frame's 0-255 units: what a live display lays onto this frame and newer ones. It
+        comes back as it is, not rounded to a uint8 dream and subtracted again on the CPU."""
+        self._next(frame, motion)
+        with record_function("streamdream.download"):
+            detail = self.detail[0].permute(1, 2, 0)
+            return torch.mul(detail, 255.0, out=torch.empty(detail.shape, device=detail.device)).cpu().numpy()
+
+    def _next(self, frame: np.ndarray, motion: Motion | None) -> torch.Tensor:
+        # `next`'s work: the dream (1, 3, H, W) in [0, 1], on the device; `detail` holds it less the frame
         with record_function("streamdream.upload"):
             base = to_tensor(frame, self.dreamer.device)
         new_size = self.detail is None or tuple(self.detail.shape[2:]) != frame.shape[:2]
@@ -322,8 +337,7 @@ class StreamDreamer:
             # the targets are the strength-1 dream's, which `strength` scales as it changes
             self.low = float(np.quantile(local_strength(self.detail).float().cpu().numpy(), HOLD_LOW)) / self.strength
             self.mean = float(self.detail.abs().mean()) / self.strength
-        with record_function("streamdream.download"):
-            return to_frame(dreamt)
+        return dreamt
 
     def _anchor(self, detail: torch.Tensor) -> None:
         """Make `detail` (1, 3, H, W) the one later frames are laid down from (see ANCHOR_FRAMES)."""

@@ -23,7 +23,7 @@ from ..config import Config
 from ..engine import objectives
 from ..engine.colors import mix_colors
 from ..engine.dreamer import Dreamer
-from ..engine.motion import Motion, scale_motion
+from ..engine.motion import Motion
 from ..engine.steering import steer, with_layers
 from ..engine.temporal import StreamDreamer
 from ..errors import StreamdreamError, UsageError
@@ -272,19 +272,20 @@ class LiveStage:
 
     def next(self, image: np.ndarray, motion: Motion | None) -> np.ndarray:
         """RGB uint8 (H, W, 3) -> its dream detail (dream minus input), float32 (H, W, 3), which
-        the display lays onto this frame and newer ones and clips once; `motion` may be at the
-        dream size."""
+        the display lays onto this frame and newer ones and clips once. `motion` stays at the
+        flow's own size: the stream reads its trust and its still pixels there and brings only
+        the flow up to the frame's (a motion brought up first had them worked out at full size,
+        which on a CPU took time from every dreamt frame for no better a dream)."""
         self._follow()
         if self.installation:
             self._watch_stillness(motion)
         h, w = image.shape[:2]
         sh, sw = self.dream_size(h, w)
         if (sh, sw) == (h, w):
-            detail = self.stream.next(image, scale_motion(motion, h, w)).astype(np.float32) - image
+            detail = self.stream.next_detail(image, motion)
         else:
             small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
-            dreamt = self.stream.next(small, scale_motion(motion, sh, sw))
-            detail = cv2.resize(dreamt.astype(np.float32) - small, (w, h), interpolation=cv2.INTER_LINEAR)
+            detail = cv2.resize(self.stream.next_detail(small, motion), (w, h), interpolation=cv2.INTER_LINEAR)
         return mix_colors(detail, self.colors)
 
     def _watch_stillness(self, motion: Motion | None) -> None:
