@@ -135,6 +135,17 @@ def test_the_detail_a_live_display_gets_is_the_dream_less_the_frame_unrounded():
     assert np.abs(detail - np.round(detail)).max() > 0.01  # not rounded to whole levels
 
 
+def test_to_detail_brings_a_detail_back_in_the_frame_s_units_as_it_is():
+    from streamdream.engine.tensors import to_detail
+
+    detail = torch.tensor([[[[0.5, -0.25]], [[0.001, 0.0]], [[-1.0, 0.3]]]])  # (1, 3, 1, 2)
+    out = to_detail(detail)
+    assert out.dtype == np.float32 and out.shape == (1, 2, 3) and out.flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(out, [[[127.5, 0.255, -255.0], [-63.75, 0.0, 76.5]]], rtol=1e-6)
+    with pytest.raises(ValueError):
+        to_detail(detail[0])
+
+
 def test_a_live_stage_hands_its_stream_the_motion_at_the_flow_s_size():
     # the stream reads trust and still pixels at the flow's size and brings the flow up itself: the
     # stage bringing the motion up first had them worked out at full size, for nothing

@@ -22,7 +22,7 @@ from .dreamer import Dreamer
 from .motion import Motion, flow_to, motion_on, plane_to
 from .shots import ShotMemory
 from .still import StillMemory, standing_still
-from .tensors import check_image, to_frame, to_tensor
+from .tensors import check_image, to_detail, to_frame, to_tensor
 from .warp import Along, inside, zoom_view
 
 # the local strength map averages over cells this share of the frame's width (as the metrics do)
@@ -287,8 +287,7 @@ class StreamDreamer:
         comes back as it is, not rounded to a uint8 dream and subtracted again on the CPU."""
         self._next(frame, motion)
         with record_function("streamdream.download"):
-            detail = self.detail[0].permute(1, 2, 0)
-            return torch.mul(detail, 255.0, out=torch.empty(detail.shape, device=detail.device)).cpu().numpy()
+            return to_detail(self.detail)
 
     def _next(self, frame: np.ndarray, motion: Motion | None) -> torch.Tensor:
         # `next`'s work: the dream (1, 3, H, W) in [0, 1], on the device; `detail` holds it less the frame

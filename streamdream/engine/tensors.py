@@ -1,5 +1,6 @@
 """Where frames cross to the dream device and back: RGB uint8 (H, W, 3) arrays to float
-tensors (1, 3, H, W) in [0, 1], and the one shape check every image function starts with."""
+tensors (1, 3, H, W) in [0, 1] and back, a dream's detail back as float, and the one shape check
+every image function starts with."""
 
 from __future__ import annotations
 
@@ -27,6 +28,16 @@ def to_frame(image: torch.Tensor) -> np.ndarray:
     if image.ndim != 4 or image.shape[0] != 1 or image.shape[1] not in (3, 4):
         raise ValueError(f"expected (1, 3 or 4, H, W), got {tuple(image.shape)}")
     return image[0].detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def to_detail(detail: torch.Tensor) -> np.ndarray:
+    """A dream's detail, float (1, C, H, W) in [-1, 1] (dream minus input) -> float32 (H, W, C) in
+    the frame's 0-255 units on the CPU, as it is: not rounded to whole levels, as `to_frame` is."""
+    if detail.ndim != 4 or detail.shape[0] != 1:
+        raise ValueError(f"expected (1, C, H, W), got {tuple(detail.shape)}")
+    hwc = detail[0].detach().permute(1, 2, 0)
+    # into a fresh (H, W, C) tensor in one pass: the permuted view times 255 would keep its strides
+    return torch.mul(hwc, 255.0, out=torch.empty(hwc.shape, dtype=torch.float32, device=hwc.device)).cpu().numpy()
 
 
 def check_image(image: torch.Tensor) -> None:
