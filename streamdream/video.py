@@ -121,7 +121,7 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
                                  f"nothing to resume")
             source.continue_at(partial.last_time, partial.frames - 1)
         stream = dream_stage(config, network, timeline)
-        core = stream.stream if isinstance(stream, SteeredStream) else stream
+        core = stream.stream
         dreamer = core.dreamer
         tracker = make_tracker(config.video, dreamer.device)
         frames = source.frames()
@@ -188,13 +188,14 @@ MAX_CHECKED = 500_000
 
 
 def dream_stage(config: Config, network, timeline: Timeline | None):
-    """The dream stage: a StreamDreamer, steered by the schedule when there is one."""
+    """The dream stage: a StreamDreamer whose dreams leave out the colour finer than the file holds
+    (engine.colors.FILE_COLOR_SIGMA), steered by the schedule when there is one."""
     dream = config.dream
     specs = [k.text for k in timeline.keys.get("layers", [])] if timeline is not None else []
     dreamer = scheduled_dreamer(dream, specs, network, load_guide(dream))
     stream = StreamDreamer(dreamer, config.video)
     if timeline is None:
-        return stream
+        return SteeredStream(stream)
     looks: dict[str, Dreamer] = {}
 
     def look(name: str) -> Dreamer:

@@ -212,9 +212,8 @@ def _running(pid: int) -> bool:
 
 
 def stream_device(stream):
-    """The dream device of a stage (a StreamDreamer, or one steered by a schedule)."""
-    core = getattr(stream, "stream", stream)
-    return core.dreamer.device
+    """The dream device of a file run's stage (see video.dream_stage)."""
+    return stream.stream.dreamer.device
 
 
 class _ChunkSink:

@@ -1,7 +1,9 @@
-"""Whose colours a dream shows: its own, or the input's with the dream in luminance only."""
+"""Whose colours a dream shows: its own, or the input's with the dream in luminance only; and no
+colour finer than a video file holds."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # BT.601 luma, the weights of the YCbCr that video is coded in: a detail with equal R, G and B
@@ -24,13 +26,43 @@ def mix_colors(detail: np.ndarray, amount: float) -> np.ndarray:
     return detail * amount + (luma * (1.0 - amount))[..., None]
 
 
-def keep_colors(dreamt: np.ndarray, frame: np.ndarray, amount: float) -> np.ndarray:
+# a video file (H.264 as players take it, yuv420p) keeps the colour at half the picture's width and
+# height. A dream is full of finer colour (red and green fringes along fur, rings round its eyes):
+# the encoder's decimation folded it onto its 2x2 grid, where it came out differently as the
+# picture moved a pixel, and the file flickered in colour where the frames written did not. A file
+# run blurs the dream's colour over this sigma, in pixels, first; the input's own colour is left
+# to the encoder as it was. The file's flicker (its E_warp ratio, scripts/bench_video.py) fell on
+# every clip measured, and the depth a network that did not dream it sees hardly moved; a sigma
+# of 1 took away less of the flicker, 2 little more for a softer colour
+FILE_COLOR_SIGMA = 1.5
+
+
+def soften_colors(detail: np.ndarray, sigma: float) -> np.ndarray:
+    """A dream's detail (dream - input, float (H, W, 3)) with its colour, not its luminance,
+    blurred over `sigma` pixels. Returns float32 (H, W, 3).
+
+    Luma and chroma are a linear change of R, G and B, so the chroma blurred alone is the detail
+    blurred plus, on all three channels, the luminance of what the blur took away: no round trip
+    through another colour space."""
+    if detail.ndim != 3 or detail.shape[2] != 3:
+        raise ValueError(f"detail must be (H, W, 3), got {detail.shape}")
+    if sigma < 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    detail = detail.astype(np.float32, copy=False)
+    if sigma == 0:
+        return detail
+    blurred = cv2.GaussianBlur(detail, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    return blurred + ((detail - blurred) @ LUMA)[..., None]
+
+
+def keep_colors(dreamt: np.ndarray, frame: np.ndarray, amount: float, sigma: float = 0.0) -> np.ndarray:
     """The dream (RGB uint8 (H, W, 3)) of `frame` (same shape) with `amount` of the dream's own
-    colour (see `mix_colors`); RGB uint8."""
+    colour (see `mix_colors`), that colour blurred over `sigma` pixels (see `soften_colors`);
+    RGB uint8."""
     if dreamt.shape != frame.shape:
         raise ValueError(f"dream {dreamt.shape} and frame {frame.shape} differ in shape")
-    if amount == 1.0:
+    if amount == 1.0 and sigma == 0:
         return dreamt
     base = frame.astype(np.float32)
-    detail = mix_colors(dreamt.astype(np.float32) - base, amount)
+    detail = soften_colors(mix_colors(dreamt.astype(np.float32) - base, amount), sigma)
     return np.clip(base + detail + 0.5, 0, 255).astype(np.uint8)

@@ -12,7 +12,7 @@ import numpy as np
 from ..commands import Command, clamp_strength
 from ..config import DreamConfig
 from ..errors import UsageError
-from .colors import keep_colors
+from .colors import FILE_COLOR_SIGMA, keep_colors
 from .dreamer import Dreamer, build_objective
 from .motion import Motion
 from .temporal import StreamDreamer
@@ -59,10 +59,11 @@ def steer(command: Command, dreamer: Dreamer, strength: float, colors: float) ->
 
 
 class SteeredStream:
-    """The dream stage of a file run whose settings follow commands: strength, step, jitter,
-    layer (a spec), colors and preset_index (a preset name, through `looks`). A change of
-    layers or look keeps the dream carried so far (StreamDreamer.swap), so it cross-fades
-    along the flow instead of jumping."""
+    """The dream stage of a file run. Its dreams leave out the colour finer than a video file
+    holds (see colors.FILE_COLOR_SIGMA), and its settings follow commands (a schedule's):
+    strength, step, jitter, layer (a spec), colors and preset_index (a preset name, through
+    `looks`). A change of layers or look keeps the dream carried so far (StreamDreamer.swap), so
+    it cross-fades along the flow instead of jumping."""
 
     def __init__(self, stream: StreamDreamer, looks: Callable[[str], Dreamer] | None = None):
         self.stream, self.looks = stream, looks
@@ -89,4 +90,4 @@ class SteeredStream:
 
     def next(self, image: np.ndarray, motion: Motion | None) -> np.ndarray:
         dreamt = self.stream.next(image, motion)
-        return keep_colors(dreamt, image, self.colors)
+        return keep_colors(dreamt, image, self.colors, FILE_COLOR_SIGMA)
