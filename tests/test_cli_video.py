@@ -217,7 +217,7 @@ def test_ctrl_c_leaves_a_playable_file(tmp_path, capsys, monkeypatch):
     from streamdream.engine import temporal
 
     clip = write_clip(tmp_path / "in.mp4", frames=30, audio=True)
-    real = temporal.StreamDreamer.next
+    real = temporal.StreamDreamer.next_detail
     calls = {"n": 0}
 
     def interrupted(self, frame, motion):
@@ -226,7 +226,7 @@ def test_ctrl_c_leaves_a_playable_file(tmp_path, capsys, monkeypatch):
             raise KeyboardInterrupt
         return real(self, frame, motion)
 
-    monkeypatch.setattr(temporal.StreamDreamer, "next", interrupted)
+    monkeypatch.setattr(temporal.StreamDreamer, "next_detail", interrupted)
     out = tmp_path / "out.mp4"
     assert run(clip, "-o", out) == 130
     frames, _, _, audio = probe(out)

@@ -52,9 +52,9 @@ def test_a_file_run_s_stage_softens_the_dream_s_colour_and_not_the_input_s():
     frame = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)  # pixel-fine colour of its own
     dreamt = np.clip(frame + colour_detail(40, 56) + 0.5, 0, 255).astype(np.uint8)
 
-    class Stream:  # what the stage wraps: a StreamDreamer's `next`
-        def next(self, image, motion):
-            return dreamt if image is frame else image
+    class Stream:  # what the stage wraps: a StreamDreamer's `next_detail`
+        def next_detail(self, image, motion):
+            return (dreamt if image is frame else image).astype(np.float32) - image
 
     stage = SteeredStream(Stream())
     out = stage.next(frame, None)

@@ -62,13 +62,13 @@ def test_two_resumes_at_once_one_is_refused_and_the_video_is_whole(clip, partial
 HELD = """
 import os, sys, time
 from streamdream.engine import temporal
-real = temporal.StreamDreamer.next
+real = temporal.StreamDreamer.next_detail
 def next_(self, frame, motion):
     print("dreaming", flush=True)
     while os.path.exists(sys.argv[1]):  # held here while the test does its part
         time.sleep(0.02)
     return real(self, frame, motion)
-temporal.StreamDreamer.next = next_
+temporal.StreamDreamer.next_detail = next_
 from streamdream.cli import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -428,11 +428,11 @@ def test_without_installation_a_looped_file_that_goes_away_is_a_lost_camera(tmp_
 RUNNER = """
 import sys
 from streamdream.engine import temporal
-real = temporal.StreamDreamer.next
+real = temporal.StreamDreamer.next_detail
 def next_(self, frame, motion):
     print("dreaming", flush=True)
     return real(self, frame, motion)
-temporal.StreamDreamer.next = next_
+temporal.StreamDreamer.next_detail = next_
 from streamdream.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -55,14 +55,21 @@ def soften_colors(detail: np.ndarray, sigma: float) -> np.ndarray:
     return blurred + ((detail - blurred) @ LUMA)[..., None]
 
 
+def lay_detail(frame: np.ndarray, detail: np.ndarray, amount: float, sigma: float = 0.0) -> np.ndarray:
+    """`frame` (RGB uint8 (H, W, 3)) with a dream's detail laid on (float (H, W, 3), in its 0-255
+    units), with `amount` of the detail's own colour (see `mix_colors`), that colour blurred over
+    `sigma` pixels (see `soften_colors`); RGB uint8, rounded once."""
+    if detail.shape != frame.shape:
+        raise ValueError(f"detail {detail.shape} and frame {frame.shape} differ in shape")
+    detail = soften_colors(mix_colors(detail, amount), sigma)
+    return np.clip(frame.astype(np.float32) + detail + 0.5, 0, 255).astype(np.uint8)
+
+
 def keep_colors(dreamt: np.ndarray, frame: np.ndarray, amount: float, sigma: float = 0.0) -> np.ndarray:
     """The dream (RGB uint8 (H, W, 3)) of `frame` (same shape) with `amount` of the dream's own
-    colour (see `mix_colors`), that colour blurred over `sigma` pixels (see `soften_colors`);
-    RGB uint8."""
+    colour, that colour blurred over `sigma` pixels (see `lay_detail`); RGB uint8."""
     if dreamt.shape != frame.shape:
         raise ValueError(f"dream {dreamt.shape} and frame {frame.shape} differ in shape")
     if amount == 1.0 and sigma == 0:
         return dreamt
-    base = frame.astype(np.float32)
-    detail = soften_colors(mix_colors(dreamt.astype(np.float32) - base, amount), sigma)
-    return np.clip(base + detail + 0.5, 0, 255).astype(np.uint8)
+    return lay_detail(frame, dreamt.astype(np.float32) - frame, amount, sigma)

@@ -12,7 +12,7 @@ import numpy as np
 from ..commands import Command, clamp_strength
 from ..config import DreamConfig
 from ..errors import UsageError
-from .colors import FILE_COLOR_SIGMA, keep_colors
+from .colors import FILE_COLOR_SIGMA, lay_detail
 from .dreamer import Dreamer, build_objective
 from .motion import Motion
 from .temporal import StreamDreamer
@@ -89,5 +89,5 @@ class SteeredStream:
             raise ValueError(f"a file run's dream takes no command {name!r}")
 
     def next(self, image: np.ndarray, motion: Motion | None) -> np.ndarray:
-        dreamt = self.stream.next(image, motion)
-        return keep_colors(dreamt, image, self.colors, FILE_COLOR_SIGMA)
+        # the detail as the stream holds it, not a uint8 dream it would be taken back out of
+        return lay_detail(image, self.stream.next_detail(image, motion), self.colors, FILE_COLOR_SIGMA)
