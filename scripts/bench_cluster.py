@@ -373,8 +373,10 @@ def model(r: dict, load: float, opened: float) -> list[str]:
             "head:", "",
             "    streamdream video /shared/film.mp4 -o /shared/film-dream.mp4 --cluster auto", "",
             "or from a third machine, `--cluster ray://HEAD:10001`. `--chunks-dir /shared/chunks` sends each chunk "
-            "through the shared folder instead of Ray's object store. If the driver is stopped or lost, the same "
-            "command with `--resume` renders only the chunks that are not finished."]
+            "through the shared folder instead of Ray's object store. Without it, a worker writes the chunk in hand "
+            "to a folder of its own under the system's temporary folder; a worker killed mid-chunk leaves its folder "
+            "there, and the next worker to start on that machine removes it. If the driver is stopped or lost, the "
+            "same command with `--resume` renders only the chunks that are not finished."]
     return out
 
 

@@ -189,7 +189,8 @@ MAX_CHECKED = 500_000
 
 def dream_stage(config: Config, network, timeline: Timeline | None):
     """The dream stage: a StreamDreamer whose dreams leave out the colour finer than the file holds
-    (engine.colors.FILE_COLOR_SIGMA), steered by the schedule when there is one."""
+    and the speckle finer than the flow carries (engine.colors.FILE_COLOR_SIGMA), steered by the
+    schedule when there is one."""
     dream = config.dream
     specs = [k.text for k in timeline.keys.get("layers", [])] if timeline is not None else []
     dreamer = scheduled_dreamer(dream, specs, network, load_guide(dream))

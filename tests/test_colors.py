@@ -1,10 +1,11 @@
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import pytest
 
-from streamdream.engine.colors import FILE_COLOR_SIGMA, LUMA, keep_colors, soften_colors
+from streamdream.engine.colors import FILE_COLOR_SIGMA, FILE_LUMA_SIGMA, LUMA, keep_colors, soften_colors
 from streamdream.engine.steering import SteeredStream
 from streamdream.media.video_out import VideoFileSink
 
@@ -40,11 +41,26 @@ def test_soften_colors_blurs_pixel_fine_colour_and_keeps_the_luminance():
     assert np.abs(soft @ LUMA - detail @ LUMA).max() < 1e-3
 
 
+def test_soften_colors_gives_the_luminance_of_one_blur_and_the_colour_of_the_other():
+    detail = colour_detail(48, 64, seed=6) + np.random.default_rng(7).normal(0, 10, (48, 64, 1)).astype(np.float32)
+    soft = soften_colors(detail, 1.5, 0.5)
+    luma_blur = cv2.GaussianBlur(detail, (0, 0), 0.5, borderType=cv2.BORDER_REFLECT)
+    colour_blur = cv2.GaussianBlur(detail, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
+    assert np.abs(soft @ LUMA - luma_blur @ LUMA).max() < 1e-3
+    assert np.abs(chroma(soft) - chroma(colour_blur)).max() < 1e-3
+    # the pixel-fine grey speckle loses some of its spread, and not all of it
+    speckle = (soft @ LUMA)[4:-4, 4:-4].std() / (detail @ LUMA)[4:-4, 4:-4].std()
+    assert 0.3 < speckle < 0.9
+    assert np.allclose(soften_colors(detail, 0.5, 0.5), luma_blur, atol=1e-4)
+
+
 def test_soften_colors_refuses_what_is_not_a_detail():
     with pytest.raises(ValueError):
         soften_colors(np.zeros((10, 10), np.float32), 1.0)
     with pytest.raises(ValueError):
         soften_colors(np.zeros((10, 10, 3), np.float32), -1.0)
+    with pytest.raises(ValueError):
+        soften_colors(np.zeros((10, 10, 3), np.float32), 1.0, -0.5)
 
 
 def test_a_file_run_s_stage_softens_the_dream_s_colour_and_not_the_input_s():
@@ -60,6 +76,12 @@ def test_a_file_run_s_stage_softens_the_dream_s_colour_and_not_the_input_s():
     out = stage.next(frame, None)
     inner = (slice(4, -4), slice(4, -4))
     assert chroma(out - frame.astype(np.float32))[inner].std() < 0.5 * chroma(dreamt - frame.astype(np.float32))[inner].std()
+    # and the dream's pixel-fine speckle, by FILE_LUMA_SIGMA: a grey speckle loses some of its spread
+    speckle = np.repeat(rng.normal(0, 12, (40, 56, 1)), 3, axis=2)
+    frame = np.full((40, 56, 3), 128, np.uint8)  # what Stream dreams from here on
+    dreamt = np.clip(frame + speckle + 0.5, 0, 255).astype(np.uint8)
+    spread = lambda x: (x.astype(np.float32) - frame)[inner].std()
+    assert FILE_LUMA_SIGMA > 0 and spread(stage.next(frame, None)) < 0.8 * spread(dreamt)
     # no dream, no change: the input's colour is left to the encoder as it is
     other = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
     assert np.array_equal(stage.next(other, None), other)

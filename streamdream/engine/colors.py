@@ -1,5 +1,5 @@
 """Whose colours a dream shows: its own, or the input's with the dream in luminance only; and no
-colour finer than a video file holds."""
+colour, or speckle, finer than a video file holds."""
 
 from __future__ import annotations
 
@@ -35,33 +35,46 @@ def mix_colors(detail: np.ndarray, amount: float) -> np.ndarray:
 # every clip measured, and the depth a network that did not dream it sees hardly moved; a sigma
 # of 1 took away less of the flicker, 2 little more for a softer colour
 FILE_COLOR_SIGMA = 1.5
+# and its luminance over this sigma: a dream carries a speckle a pixel or two across (fur, grain)
+# that no flow moves exactly; resampled frame after frame and then again by the encoder's motion
+# search, it shimmered, most on a 1280-wide picture, whose file's E_warp ratio stayed above 2
+# with every setting of the carry's steps. Half a pixel takes the speckle's finest part: the
+# eyes and faces, and the depth a network that did not dream them sees, stay (0.4 took less
+# than half the shimmer 0.5 takes; 0.6 and 0.8 took more of the depth too)
+FILE_LUMA_SIGMA = 0.5
 
 
-def soften_colors(detail: np.ndarray, sigma: float) -> np.ndarray:
-    """A dream's detail (dream - input, float (H, W, 3)) with its colour, not its luminance,
-    blurred over `sigma` pixels. Returns float32 (H, W, 3).
+def soften_colors(detail: np.ndarray, sigma: float, luma_sigma: float = 0.0) -> np.ndarray:
+    """A dream's detail (dream - input, float (H, W, 3)) with its colour blurred over `sigma`
+    pixels and its luminance over `luma_sigma`. Returns float32 (H, W, 3).
 
-    Luma and chroma are a linear change of R, G and B, so the chroma blurred alone is the detail
-    blurred plus, on all three channels, the luminance of what the blur took away: no round trip
+    Luma and chroma are a linear change of R, G and B, and a grey detail (equal R, G and B) has
+    no chroma: so the result is the detail blurred over `sigma` plus, on all three channels, the
+    luminance of its blur over `luma_sigma` less that of its blur over `sigma`. No round trip
     through another colour space."""
     if detail.ndim != 3 or detail.shape[2] != 3:
         raise ValueError(f"detail must be (H, W, 3), got {detail.shape}")
-    if sigma < 0:
-        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    if sigma < 0 or luma_sigma < 0:
+        raise ValueError(f"sigmas must be >= 0, got {sigma} and {luma_sigma}")
     detail = detail.astype(np.float32, copy=False)
-    if sigma == 0:
-        return detail
-    blurred = cv2.GaussianBlur(detail, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    return blurred + ((detail - blurred) @ LUMA)[..., None]
+    if sigma == luma_sigma:
+        return _blur(detail, sigma)
+    blurred = _blur(detail, sigma)
+    return blurred + ((_blur(detail, luma_sigma) - blurred) @ LUMA)[..., None]
 
 
-def lay_detail(frame: np.ndarray, detail: np.ndarray, amount: float, sigma: float = 0.0) -> np.ndarray:
+def _blur(detail: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(detail, (0, 0), sigma, borderType=cv2.BORDER_REFLECT) if sigma else detail
+
+
+def lay_detail(frame: np.ndarray, detail: np.ndarray, amount: float, sigma: float = 0.0,
+               luma_sigma: float = 0.0) -> np.ndarray:
     """`frame` (RGB uint8 (H, W, 3)) with a dream's detail laid on (float (H, W, 3), in its 0-255
     units), with `amount` of the detail's own colour (see `mix_colors`), that colour blurred over
-    `sigma` pixels (see `soften_colors`); RGB uint8, rounded once."""
+    `sigma` pixels and its luminance over `luma_sigma` (see `soften_colors`); RGB uint8, rounded once."""
     if detail.shape != frame.shape:
         raise ValueError(f"detail {detail.shape} and frame {frame.shape} differ in shape")
-    detail = soften_colors(mix_colors(detail, amount), sigma)
+    detail = soften_colors(mix_colors(detail, amount), sigma, luma_sigma)
     return np.clip(frame.astype(np.float32) + detail + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from ..commands import Command, clamp_strength
 from ..config import DreamConfig
 from ..errors import UsageError
-from .colors import FILE_COLOR_SIGMA, lay_detail
+from .colors import FILE_COLOR_SIGMA, FILE_LUMA_SIGMA, lay_detail
 from .dreamer import Dreamer, build_objective
 from .motion import Motion
 from .temporal import StreamDreamer
@@ -60,10 +60,10 @@ def steer(command: Command, dreamer: Dreamer, strength: float, colors: float) ->
 
 class SteeredStream:
     """The dream stage of a file run. Its dreams leave out the colour finer than a video file
-    holds (see colors.FILE_COLOR_SIGMA), and its settings follow commands (a schedule's):
-    strength, step, jitter, layer (a spec), colors and preset_index (a preset name, through
-    `looks`). A change of layers or look keeps the dream carried so far (StreamDreamer.swap), so
-    it cross-fades along the flow instead of jumping."""
+    holds and the speckle finer than its flow carries (see colors.FILE_COLOR_SIGMA), and its
+    settings follow commands (a schedule's): strength, step, jitter, layer (a spec), colors and
+    preset_index (a preset name, through `looks`). A change of layers or look keeps the dream
+    carried so far (StreamDreamer.swap), so it cross-fades along the flow instead of jumping."""
 
     def __init__(self, stream: StreamDreamer, looks: Callable[[str], Dreamer] | None = None):
         self.stream, self.looks = stream, looks
@@ -90,4 +90,5 @@ class SteeredStream:
 
     def next(self, image: np.ndarray, motion: Motion | None) -> np.ndarray:
         # the detail as the stream holds it, not a uint8 dream it would be taken back out of
-        return lay_detail(image, self.stream.next_detail(image, motion), self.colors, FILE_COLOR_SIGMA)
+        return lay_detail(image, self.stream.next_detail(image, motion), self.colors, FILE_COLOR_SIGMA,
+                          FILE_LUMA_SIGMA)
