@@ -97,7 +97,9 @@ def main() -> None:
             if args.clock:
                 while coming and coming[0][0] <= frame.time:
                     latest = coming.pop(0)[1]
-                dream_now = free_at <= frame.time
+                # the dream thread takes the newest camera frame when it comes free: this one, if the
+                # next has not come by then (it waits for this one if it is free before it came)
+                dream_now = free_at < frame.time + 1 / 25
             else:
                 dream_now = i % args.stride == 0
                 if dream_now:
@@ -111,7 +113,7 @@ def main() -> None:
                 pending = Dreamt(frame, detail, i + 1, stage.strength)
                 if args.clock:
                     stepped = sum(h * w for h, w in passes) / pixels
-                    free_at = frame.time + (FRAME_SECONDS + STEP_SECONDS * stepped) * pixels / (640 * 360)
+                    free_at = max(free_at, frame.time) + (FRAME_SECONDS + STEP_SECONDS * stepped) * pixels / (640 * 360)
                     coming.append((free_at, pending))
             shown.append(compositor.present(frame, latest))
     finally:

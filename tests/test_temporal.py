@@ -9,6 +9,7 @@ from streamdream.engine.motion import MotionTracker
 from streamdream.engine.dream import ascend_band
 from streamdream.engine.blur import box_blur
 from streamdream.engine.temporal import StreamDreamer, hold_strength, local_strength, soften
+from streamdream.engine.warp import Along
 from streamdream.engine.temporal import band_spans as temporal_band_spans
 
 from .conftest import object_frame, passes_of, pattern_frame
@@ -66,6 +67,29 @@ def test_a_video_carries_its_detail_frame_to_frame_and_a_slow_pan_does_not_shimm
     assert steady.ewarp_output < 0.85 * shimmer.ewarp_output
     assert steady.coherence > shimmer.coherence
     assert steady.strength > 0.9 * shimmer.strength  # not steadier by dreaming less
+
+
+def test_a_carry_from_a_fresh_anchor_takes_the_short_way_to_the_same_dream(monkeypatch):
+    # a video anchors every frame: its carry lays the anchor down along the one flow instead of
+    # warping the zeros added, the gain of ones and an empty chain; a detail that is not the
+    # anchor (cloned here) takes the general way, which must give the same dream
+    frames = [pattern_frame(i, 80, 60, speed=0.6) for i in range(6)]
+    warped = []
+    original = Along.warp
+    monkeypatch.setattr(Along, "warp", lambda self, image, mode="bicubic": warped.append(1) or original(self, image, mode))
+    short, _ = _run(Dreamer.from_config(SMALL), frames)  # each its own, seeded alike: the same jitter
+    short_warps, warped[:] = len(warped), []
+
+    class Cloning(StreamDreamer):
+        def _carried(self, base, motion):
+            self.detail = self.detail.clone()
+            return super()._carried(base, motion)
+
+    tracker = MotionTracker(VideoConfig().scene_cut)
+    stream = Cloning(Dreamer.from_config(SMALL), VideoConfig())
+    general = [stream.next(f, tracker.next(f)) for f in frames]
+    assert short_warps < len(warped)  # the short way warps less
+    assert all(np.abs(a.astype(int) - b.astype(int)).max() <= 1 for a, b in zip(short, general))
 
 
 @pytest.mark.parametrize("video,full_size_passes", [

@@ -403,11 +403,21 @@ class StreamDreamer:
             still, camera_still = standing_still(motion.flow, h, w, self.dreamer.device) if self.still is not None else (None, False)
             if self.still is not None and not camera_still:
                 self.still.forget()  # the camera moves: its pixels are no longer where they were
-            added = along.warp(self.detail - self.anchored).mul_(trust)
+            if self.since_anchor == 0 and self.detail is self.anchored:
+                # anchored on the frame before as it was dreamt (every frame of a video, see
+                # VIDEO_ANCHOR_FRAMES): nothing added since, no gain, no chain yet, so the anchor is
+                # laid down along this flow alone: warping the zeros, the ones and the chain was near
+                # half of a video frame's carry. (A live cut's seed is anchored before it is clipped,
+                # and what the clip took off is carried as added.)
+                added, reach = None, along
+                self.reach = flow
+                self.gain = trust * along.inside()
+            else:
+                added = along.warp(self.detail - self.anchored).mul_(trust)
+                self.reach = along.compose(self.reach)
+                reach = Along(self.reach)
+                self.gain = along.warp(self.gain, "bilinear").mul_(trust).mul_(reach.inside())
             self.detail = self.anchored = None
-            self.reach = along.compose(self.reach)
-            reach = Along(self.reach)
-            self.gain = along.warp(self.gain, "bilinear").mul_(trust).mul_(reach.inside())
             settled = along.warp(self.settled, "bilinear").mul_(trust)
             self.settled = None
             if camera_still:
@@ -421,7 +431,7 @@ class StreamDreamer:
             del flow, trust, along
             anchored = reach.warp(self.anchor).mul_(self.gain)
             del reach
-            detail = anchored + added
+            detail = anchored + added if added is not None else anchored.clone()
             del added
             recalled = self.still.recall(base, uncovered) if camera_still else None
             if recalled is not None:
