@@ -77,7 +77,7 @@ class LiveConfig:
 
     fps: float = 30.0  # frame rate asked of the camera
     dream_scale: float | None = None  # dream at this share of the shown size (None: all of it)
-    step_regions: int | None = None  # the frame's steps fall on one of this many bands a frame (None: 1 on CUDA, 4 on a CPU)
+    step_regions: int | None = None  # the frame's steps fall on one of this many bands a frame (None: 1 on CUDA, 5 on a CPU)
     # a live show's own, not [video]'s: a camera does not wait for the dream, and a second step a
     # frame would halve a CPU's dreamt frames a second
     refine_iterations: int = 1  # full-size ascent steps on each dreamt frame

@@ -32,8 +32,10 @@ from ..media.images import load_guide
 from ..presets import build_config
 
 
-# a CPU's live dream steps one band of this many a frame, in turn
-LIVE_CPU_REGIONS = 4
+# a CPU's live dream steps one band of this many a frame, in turn. Five, not four: each dreamt
+# frame costs less, so the dream comes more often, and what it kept of a full dream's depth was
+# the same (scripts/bench_live.py --depth, on the shared clip and a hand-held one)
+LIVE_CPU_REGIONS = 5
 
 
 class Looks:
