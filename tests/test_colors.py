@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from streamdream.engine.colors import FILE_COLOR_SIGMA, FILE_LUMA_SIGMA, LUMA, keep_colors, soften_colors
+from streamdream.engine.colors import FILE_COLOR_SIGMA, FILE_LUMA_SIGMA, LUMA, keep_colors, soften_detail
 from streamdream.engine.steering import SteeredStream
 from streamdream.media.video_out import VideoFileSink
 
@@ -23,27 +23,27 @@ def chroma(x: np.ndarray) -> np.ndarray:
     return x - (x @ LUMA)[..., None]
 
 
-def test_soften_colors_leaves_a_grey_detail_and_a_flat_colour_as_they_are():
+def test_soften_detail_leaves_a_grey_detail_and_a_flat_colour_as_they_are():
     grey = np.random.default_rng(1).normal(0, 20, (40, 60)).astype(np.float32)
     detail = np.repeat(grey[..., None], 3, axis=2)
-    assert np.allclose(soften_colors(detail, 1.5), detail, atol=1e-4)
+    assert np.allclose(soften_detail(detail, 1.5), detail, atol=1e-4)
     flat = np.broadcast_to(np.array([12.0, -30.0, 5.0], np.float32), (40, 60, 3))
-    assert np.allclose(soften_colors(flat, 1.5), flat, atol=1e-4)
-    assert soften_colors(flat, 0.0) is not None and np.array_equal(soften_colors(detail, 0.0), detail)
+    assert np.allclose(soften_detail(flat, 1.5), flat, atol=1e-4)
+    assert soften_detail(flat, 0.0) is not None and np.array_equal(soften_detail(detail, 0.0), detail)
 
 
-def test_soften_colors_blurs_pixel_fine_colour_and_keeps_the_luminance():
+def test_soften_detail_blurs_pixel_fine_colour_and_keeps_the_luminance():
     detail = colour_detail(48, 64) + np.random.default_rng(2).normal(0, 10, (48, 64, 1)).astype(np.float32)
-    soft = soften_colors(detail, 1.5)
+    soft = soften_detail(detail, 1.5)
     inner = (slice(4, -4), slice(4, -4))
     # random hues pixel by pixel: the blur averages most of their colour away
     assert chroma(soft)[inner].std() < 0.5 * chroma(detail)[inner].std()
     assert np.abs(soft @ LUMA - detail @ LUMA).max() < 1e-3
 
 
-def test_soften_colors_gives_the_luminance_of_one_blur_and_the_colour_of_the_other():
+def test_soften_detail_gives_the_luminance_of_one_blur_and_the_colour_of_the_other():
     detail = colour_detail(48, 64, seed=6) + np.random.default_rng(7).normal(0, 10, (48, 64, 1)).astype(np.float32)
-    soft = soften_colors(detail, 1.5, 0.5)
+    soft = soften_detail(detail, 1.5, 0.5)
     luma_blur = cv2.GaussianBlur(detail, (0, 0), 0.5, borderType=cv2.BORDER_REFLECT)
     colour_blur = cv2.GaussianBlur(detail, (0, 0), 1.5, borderType=cv2.BORDER_REFLECT)
     assert np.abs(soft @ LUMA - luma_blur @ LUMA).max() < 1e-3
@@ -51,16 +51,16 @@ def test_soften_colors_gives_the_luminance_of_one_blur_and_the_colour_of_the_oth
     # the pixel-fine grey speckle loses some of its spread, and not all of it
     speckle = (soft @ LUMA)[4:-4, 4:-4].std() / (detail @ LUMA)[4:-4, 4:-4].std()
     assert 0.3 < speckle < 0.9
-    assert np.allclose(soften_colors(detail, 0.5, 0.5), luma_blur, atol=1e-4)
+    assert np.allclose(soften_detail(detail, 0.5, 0.5), luma_blur, atol=1e-4)
 
 
-def test_soften_colors_refuses_what_is_not_a_detail():
+def test_soften_detail_refuses_what_is_not_a_detail():
     with pytest.raises(ValueError):
-        soften_colors(np.zeros((10, 10), np.float32), 1.0)
+        soften_detail(np.zeros((10, 10), np.float32), 1.0)
     with pytest.raises(ValueError):
-        soften_colors(np.zeros((10, 10, 3), np.float32), -1.0)
+        soften_detail(np.zeros((10, 10, 3), np.float32), -1.0)
     with pytest.raises(ValueError):
-        soften_colors(np.zeros((10, 10, 3), np.float32), 1.0, -0.5)
+        soften_detail(np.zeros((10, 10, 3), np.float32), 1.0, -0.5)
 
 
 def test_a_file_run_s_stage_softens_the_dream_s_colour_and_not_the_input_s():

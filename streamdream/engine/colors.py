@@ -44,7 +44,7 @@ FILE_COLOR_SIGMA = 1.5
 FILE_LUMA_SIGMA = 0.5
 
 
-def soften_colors(detail: np.ndarray, sigma: float, luma_sigma: float = 0.0) -> np.ndarray:
+def soften_detail(detail: np.ndarray, sigma: float, luma_sigma: float = 0.0) -> np.ndarray:
     """A dream's detail (dream - input, float (H, W, 3)) with its colour blurred over `sigma`
     pixels and its luminance over `luma_sigma`. Returns float32 (H, W, 3).
 
@@ -71,10 +71,10 @@ def lay_detail(frame: np.ndarray, detail: np.ndarray, amount: float, sigma: floa
                luma_sigma: float = 0.0) -> np.ndarray:
     """`frame` (RGB uint8 (H, W, 3)) with a dream's detail laid on (float (H, W, 3), in its 0-255
     units), with `amount` of the detail's own colour (see `mix_colors`), that colour blurred over
-    `sigma` pixels and its luminance over `luma_sigma` (see `soften_colors`); RGB uint8, rounded once."""
+    `sigma` pixels and its luminance over `luma_sigma` (see `soften_detail`); RGB uint8, rounded once."""
     if detail.shape != frame.shape:
         raise ValueError(f"detail {detail.shape} and frame {frame.shape} differ in shape")
-    detail = soften_colors(mix_colors(detail, amount), sigma, luma_sigma)
+    detail = soften_detail(mix_colors(detail, amount), sigma, luma_sigma)
     return np.clip(frame.astype(np.float32) + detail + 0.5, 0, 255).astype(np.uint8)
 
 
