@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from streamdream.engine.colors import FILE_COLOR_SIGMA, FILE_LUMA_SIGMA, LUMA, keep_colors, soften_detail
+from streamdream.engine.colors import FILE_COLOR_SIGMA, FILE_LUMA_SIGMA, LUMA, lay_detail, soften_detail
 from streamdream.engine.steering import SteeredStream
 from streamdream.media.video_out import VideoFileSink
 
@@ -100,8 +100,8 @@ def test_a_file_of_moving_fine_dream_colour_flickers_less_with_it_softened(tmp_p
         path = tmp_path / f"slide-{sigma}.mp4"
         sink = VideoFileSink(path, Fraction(25), Fraction(1, 25))
         for k in range(12):
-            frame, dreamt = ground[:, k:k + 96], dreams[:, k:k + 96]
-            sink.write(keep_colors(np.ascontiguousarray(dreamt), np.ascontiguousarray(frame), 1.0, sigma), k / 25)
+            frame = np.ascontiguousarray(ground[:, k:k + 96])
+            sink.write(lay_detail(frame, dreams[:, k:k + 96].astype(np.float32) - frame, 1.0, sigma), k / 25)
         sink.close()
         with av.open(str(path)) as container:
             out = [f.to_ndarray(format="rgb24").astype(np.float32) for f in container.decode(video=0)]

@@ -78,11 +78,11 @@ def lay_detail(frame: np.ndarray, detail: np.ndarray, amount: float, sigma: floa
     return np.clip(frame.astype(np.float32) + detail + 0.5, 0, 255).astype(np.uint8)
 
 
-def keep_colors(dreamt: np.ndarray, frame: np.ndarray, amount: float, sigma: float = 0.0) -> np.ndarray:
+def keep_colors(dreamt: np.ndarray, frame: np.ndarray, amount: float) -> np.ndarray:
     """The dream (RGB uint8 (H, W, 3)) of `frame` (same shape) with `amount` of the dream's own
-    colour, that colour blurred over `sigma` pixels (see `lay_detail`); RGB uint8."""
+    colour (see `lay_detail`); RGB uint8."""
     if dreamt.shape != frame.shape:
         raise ValueError(f"dream {dreamt.shape} and frame {frame.shape} differ in shape")
-    if amount == 1.0 and sigma == 0:
+    if amount == 1.0:
         return dreamt
-    return lay_detail(frame, dreamt.astype(np.float32) - frame, amount, sigma)
+    return lay_detail(frame, dreamt.astype(np.float32) - frame, amount)
