@@ -29,12 +29,14 @@ import numpy as np
 
 from live_timing import time_frames
 from streamdream.engine.flow import frame_difference, to_gray
+from streamdream.live.compositor import CUT_HOLD
 from streamdream.models import allocator
 from streamdream.live.show import WebcamOptions, rss_mb, run_webcam
 from streamdream.presets import build_config
 
 
-# how many frames behind its time stamp a looped file's frame may be (see `source_frame`)
+# how many frames behind its time stamp a looped file's frame may be (see `source_frame`); a
+# picture held over a cut (live.compositor.CUT_HOLD) is older by the hold
 LATE_FRAMES = 3
 
 
@@ -154,7 +156,8 @@ def source_frame(image: np.ndarray, at: float, rate: float, decoded: list) -> in
     where it reopens the file to loop), so the time alone can point a frame or two ahead: of the
     frames it can be, the one nearest the picture."""
     late = int(round(at * rate))
-    candidates = [k % len(decoded) for k in range(late - LATE_FRAMES, late + 1)]
+    behind = LATE_FRAMES + int(np.ceil(CUT_HOLD * rate))
+    candidates = [k % len(decoded) for k in range(late - behind, late + 1)]
     small = lambda picture: cv2.resize(picture, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
     shown = small(image)
     return min(candidates, key=lambda k: float(np.abs(small(decoded[k]) - shown).mean()))
@@ -214,9 +217,17 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
     strengths = [strength(image, frame) for image, frame in zip(images, inputs)]
     times = [t for _, t in shown[start:]]
     period = len(decoded) / rate
-    recoveries, plain = [], []
+    recoveries, plain, held = [], [], []
     for k, (t, i) in enumerate(zip(times, index[start:])):
-        if i in cuts and (k == 0 or index[start + k - 1] != i):
+        # the first frame shown of the shot a cut begins (a cut frame itself may not be shown)
+        passed = [i] if k == 0 else [(index[start + k - 1] + j) % len(decoded)
+                                     for j in range(1, (i - index[start + k - 1]) % len(decoded) + 1)]
+        if any(c in cuts for c in passed):
+            # the frames the picture before the cut was shown for beyond its own (a hold, see CUT_HOLD)
+            repeats = 0
+            while k - 2 - repeats >= 0 and index[start + k - 2 - repeats] == index[start + k - 1]:
+                repeats += 1
+            held.append(repeats)
             before = [s for s, u in zip(strengths, times) if t - 1.0 <= u < t]
             after = [s for s, u in zip(strengths, times) if t + 0.9 <= u <= t + 1.0]
             if before and after and t + 1.0 <= times[-1] and 1.0 < period:
@@ -234,7 +245,9 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
         print(f"  strength 1 s after each of {len(recoveries)} cuts, as a share of the second before: "
               + ", ".join(f"{r:.0%}" for r in recoveries) + " (target >= 80%)")
         out["plain_after_cut"] = plain
-        print(f"  frames shown plain after each cut: {', '.join(map(str, plain))}")
+        out["held_at_cut"] = held
+        print(f"  frames shown plain after each cut: {', '.join(map(str, plain))}; the picture before "
+              f"it held over: {', '.join(map(str, held))}")
     return out
 
 

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from streamdream.live.compositor import CUT_HOLD
+
 
 def main() -> None:
     folder = Path(sys.argv[1])
@@ -56,11 +58,17 @@ def main() -> None:
         dreamt = [c for c, x in zip(v.get("concentration_per_frame", []), v.get("strength_per_frame", [])) if x > 0.005]
         if dreamt:
             print(f"- {name}: {max(dreamt)} (of {len(dreamt)} frames; median {sorted(dreamt)[len(dreamt) // 2]})")
-    plain = [f"{name} {sorted(v['plain_after_cut'])[len(v['plain_after_cut']) // 2]} (of {len(v['plain_after_cut'])} cuts)"
-             for name, v in live.items() if v.get("plain_after_cut")]
+    plain = [f"{name} {sum(1 for n in v['plain_after_cut'] if n)} of {len(v['plain_after_cut'])} cuts "
+             f"(at most {max(v['plain_after_cut'])} frame{'' if max(v['plain_after_cut']) == 1 else 's'})" for name, v in live.items() if v.get("plain_after_cut")]
     if plain:
-        print(f"\nFrames shown plain after a cut, before the new shot's dream came (median; the display runs at "
-              f"about 25 a second): {', '.join(plain)}.")
+        print(f"\nCuts shown plain for a frame or more before the new shot's dream came (the display runs at about "
+              f"25 frames a second): {', '.join(plain)}.")
+    held = [f"{name} {sorted(v['held_at_cut'])[len(v['held_at_cut']) // 2]} (at most {max(v['held_at_cut'])})"
+            for name, v in live.items() if v.get("held_at_cut")]
+    if held:
+        print(f"\nAt a cut the display holds the last dreamt picture until the new shot's dream comes, for "
+              f"{CUT_HOLD} s at most (`live.compositor.CUT_HOLD`): the cut shows that much late, dreamt. Frames "
+              f"held over a cut, median: {', '.join(held)}.")
     firsts = [f"{name} {v['first_dream_s']} s" for name, v in live.items() if v.get("first_dream_s") is not None]
     if firsts:
         print(f"\nThe first dream (a full one) was shown, after the show's first frame: {', '.join(firsts)}.")

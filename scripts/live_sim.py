@@ -49,9 +49,10 @@ DEFAULT_CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "media
 
 # --clock's costs at 640x360, scaled with the frame's pixels: a full-size ascent step of the
 # default look on one thread of a 2-core AMD EPYC VM, and the rest of a dreamt frame (the carry,
-# the flow). A band frame then takes 0.11 s, about as long as a 640-wide show took a dreamt frame there
-STEP_SECONDS = 0.16
-FRAME_SECONDS = 0.065
+# the download). A band frame then takes 0.065 s, about as long as a 640-wide show took a dreamt
+# frame there (14-17 a second)
+STEP_SECONDS = 0.12
+FRAME_SECONDS = 0.035
 
 
 def main() -> None:
@@ -87,6 +88,7 @@ def main() -> None:
     tracker = MotionTracker(config.video.scene_cut, width=min(args.width, LIVE_FLOW_WIDTH))
     compositor = Compositor(0.0, 0.0, config.video.scene_cut)
     shown, seconds, latest, pending = [], [], None, None
+    seen = []  # the index of the camera frame each picture shown is of (a cut is held, see compositor.CUT_HOLD)
     free_at, coming = 0.0, []  # --clock: when the dream thread is free; dreams made, (shown from, dream)
     pixels = args.width * frames[0].shape[0]
     passes: list[tuple[int, int]] = []  # the (h, w) of each picture the network ran on
@@ -116,17 +118,19 @@ def main() -> None:
                     free_at = max(free_at, frame.time) + (FRAME_SECONDS + STEP_SECONDS * stepped) * pixels / (640 * 360)
                     coming.append((free_at, pending))
             shown.append(compositor.present(frame, latest))
+            seen.append(compositor.showing.index)
     finally:
         hook.remove()
         stage.looks.close()
 
     judge = DepthJudge()
     dreamer = Dreamer.from_config(replace(config.dream, seed=1))
-    references = [dreamer.dream_frame(frames[i]) for i in picks]
-    full, sampled = measure_depths([frames[i] for i in picks], [references, [shown[i] for i in picks]], judge,
-                                   before=[frames[i - 1] for i in picks])
-    every = measure_depths([frames[i] for i in judged[::3]], [[shown[i] for i in judged[::3]]], judge)[0]
-    m = temporal_metrics([frames[i] for i in judged], [shown[i] for i in judged])
+    of = lambda i: frames[seen[i]]  # the input a picture shown is of
+    references = [dreamer.dream_frame(of(i)) for i in picks]
+    full, sampled = measure_depths([of(i) for i in picks], [references, [shown[i] for i in picks]], judge,
+                                   before=[frames[seen[i] - 1] for i in picks])
+    every = measure_depths([of(i) for i in judged[::3]], [[shown[i] for i in judged[::3]]], judge)[0]
+    m = temporal_metrics([of(i) for i in judged], [shown[i] for i in judged])
     numbers = {
         "clip": args.clip, "width": args.width, "stride": "clock" if args.clock else args.stride,
         "look": stage.description, "dreamt_per_second": round(len(seconds) * 25 / len(frames), 2),
@@ -146,7 +150,7 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(numbers, indent=2))
     if args.sheet:
-        write_sheet(args.sheet, [(i, frames[i], references[k], shown[i]) for k, i in enumerate(picks)][::3][:4])
+        write_sheet(args.sheet, [(i, of(i), references[k], shown[i]) for k, i in enumerate(picks)][::3][:4])
 
 
 def write_sheet(path: str, moments: list) -> None:

@@ -311,10 +311,15 @@ class NewestFrame:
             yield frame
 
     def dreaming(self, frame: Frame) -> None:
-        """The dream thread takes `frame` in hand."""
+        """The dream thread takes `frame` in hand: stale at once when the display has already cut
+        away from its shot (the flow stage took it before the cut was shown)."""
+        shows = getattr(self.display, "shows", None)
         with self._hand:
             self._in_hand = frame.index
-            self.stale.clear()
+            if shows is not None and not shows(frame.index):
+                self.stale.set()
+            else:
+                self.stale.clear()
 
     def dreamt(self, frame: Frame, image: np.ndarray, count: int, lanes: "Lanes", strength: float = 1.0) -> bool:
         self.latest = Dreamt(frame, image, count, strength)
@@ -339,7 +344,10 @@ class NewestFrame:
                     self.stale.set()
         if frame.captured is None:
             return image, frame.time
-        stats.latencies.append(time.perf_counter() - frame.captured)
+        # the latency of what is seen: a display holding an older picture (a cut, see
+        # live.compositor.CUT_HOLD) names the frame it shows
+        seen = getattr(self.display, "showing", None) or frame
+        stats.latencies.append(time.perf_counter() - (seen.captured if seen.captured is not None else frame.captured))
         # a live frame is timed by the clock it was captured at: a source whose own timestamps
         # fall behind (a test scene the machine cannot render in time) still records in real time
         return image, frame.captured - begin

@@ -170,11 +170,12 @@ def test_a_live_cut_builds_the_new_shot_at_the_octave_below_full_size(live):
 def test_a_frame_of_a_shot_the_show_has_cut_away_from_takes_no_steps_but_is_carried():
     # the display saw a cut while the dream thread held a frame of the shot before it (see
     # pipeline.NewestFrame.stale): that frame's steps are spared, so the new shot's frame comes
-    # sooner, but its dream is still carried on the flow, so the next frame's holds together
+    # sooner; if the frame after it turns out to be of the same shot, the stale one is carried
+    # first, with no steps, so the dream stays where the picture is
     import threading
 
     w, h = 160, 96
-    frames = [pattern_frame(i, w, h) for i in range(5)]
+    frames = [pattern_frame(i, w, h) for i in range(6)]
     stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), VideoConfig(), live=True), MotionTracker(0.15)
     stream.stale = threading.Event()
     steps, details = [], []
@@ -186,12 +187,37 @@ def test_a_frame_of_a_shot_the_show_has_cut_away_from_takes_no_steps_but_is_carr
             details.append(stream.next(f, tracker.next(f)).astype(np.float32) - f)
             steps.append(len(sizes) - before)
             stream.stale.clear()
-    assert steps[1:3] == [VideoConfig().refine_iterations] * 2 and steps[3] == 0 and steps[4] > 0
-    # the stale frame's dream is the one before, moved on with the scene (2 px right a frame)
+            if k == 3:
+                assert stream.deferred is not None and stream.carried == 2  # taken, not carried yet
+    # the stale frame takes no steps; the next, of the same shot, carries it with none, then its own
+    assert steps[1:3] == [VideoConfig().refine_iterations] * 2 and steps[3] == 0
+    assert steps[4] == VideoConfig().refine_iterations and stream.deferred is None and stream.carried == 5
+    # frame 4's dream is frame 2's, moved on with the scene through frame 3 (2 px right a frame)
     moved = np.zeros_like(details[2])
-    moved[:, 2:] = details[2][:, :-2]
+    moved[:, 4:] = details[2][:, :-4]
     inner = (slice(12, -12), slice(16, -16))
-    assert np.corrcoef(moved[inner].ravel(), details[3][inner].ravel())[0, 1] > 0.9
+    assert np.corrcoef(moved[inner].ravel(), details[4][inner].ravel())[0, 1] > 0.9
+    unmoved = np.corrcoef(details[2][inner].ravel(), details[4][inner].ravel())[0, 1]
+    assert unmoved < np.corrcoef(moved[inner].ravel(), details[4][inner].ravel())[0, 1] - 0.2
+
+
+def test_a_stale_frame_is_never_carried_when_the_next_begins_a_new_shot():
+    import threading
+
+    w, h = 160, 96
+    frames = [pattern_frame(i, w, h) for i in range(3)] + [other_scene(0, w, h)]
+    stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), VideoConfig(), live=True), MotionTracker(0.15)
+    stream.stale = threading.Event()
+    for k, f in enumerate(frames):
+        if k == 2:
+            stream.stale.set()
+        motion = tracker.next(f)
+        stream.next(f, motion)
+        stream.stale.clear()
+    assert motion.cut and stream.deferred is None
+    assert stream.carried == 1  # frame 1 only: the stale frame 2 was dropped at the cut
+    # the shot left is kept with the last frame that was carried, frame 1, and its detail
+    assert np.array_equal(stream.memory.shots[0].gray, gray_of(_tensor(frames[1])))
 
 
 def test_the_build_raises_what_the_network_sees_in_the_new_shot(monkeypatch):

@@ -244,12 +244,38 @@ def test_the_frame_in_hand_turns_stale_once_the_display_has_cut_away_from_its_sh
     display.shot = 12
     policy.dreaming(frame(12))
     assert not show(12)  # the frame in hand began the newest shot itself
+    display.shot = 20
+    policy.dreaming(frame(15))  # taken after the display had cut past it: stale from the start
+    assert policy.stale.is_set()
     # a display that tells no shot never makes a frame stale
     plain = NewestFrame(lead=False)
     plain.dreaming(frame(1))
     plain.captured(frame(9), lanes)
     plain.next_shown(lanes, RunStats(), 0.0)
     assert not plain.stale.is_set()
+
+
+def test_a_display_showing_an_older_picture_is_timed_by_that_picture_s_capture():
+    # a compositor holding the last dreamt picture over a cut names the frame it shows: the
+    # latency is of what is seen, not of the frame that came in
+    from streamdream.pipeline import Lanes, RunStats
+
+    class Display:
+        showing = None
+
+        def present(self, frame, dreamt):
+            if frame.index < 3:
+                self.showing = frame
+            return self.showing.image
+
+    lanes, stats = Lanes(), RunStats()
+    policy = NewestFrame(Display(), lead=False)
+    start = time.perf_counter() - 100.0  # frames captured 10 s apart, 100 s ago on: the run's own time is lost in rounding
+    for i in range(5):
+        policy.captured(Frame(np.full((4, 4, 3), i, np.uint8), i / 25, i, start + 10.0 * i), lanes)
+        image, at = policy.next_shown(lanes, stats, 0.0)
+        assert image[0, 0, 0] == min(i, 2)
+    assert [round(latency, -1) for latency in stats.latencies] == [100, 90, 80, 80, 80]
 
 
 class FakeClock:

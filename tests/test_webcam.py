@@ -371,7 +371,7 @@ def test_the_display_chains_frame_to_frame_flows_back_to_the_dreamt_frame():
 def test_a_cut_breaks_the_chain_and_an_earlier_shot_s_dream_is_not_laid_on_the_new_one():
     from streamdream.frames import Dreamt, Frame
 
-    compositor = Compositor(blend=0.0)
+    compositor = Compositor(blend=0.0, hold=0.0)
     first, other = _textured(seed=1)[:180, :320], _textured(seed=2)[:180, :320]
     detail = np.full(first.shape, 30.0, np.float32)
     dreamt = Dreamt(Frame(first, 0.0, 0), detail, 1)
@@ -383,6 +383,34 @@ def test_a_cut_breaks_the_chain_and_an_earlier_shot_s_dream_is_not_laid_on_the_n
     assert np.array_equal(cut, other)  # the plain new shot, not the old one's dream along a meaningless flow
     new = Dreamt(Frame(other, 0.08, 2), detail, 2)
     assert (compositor.present(Frame(other, 0.12, 3), new).astype(int) - other).mean() > 20
+
+
+def test_a_cut_holds_the_last_dreamt_picture_until_the_new_shot_s_dream_or_the_hold_s_end():
+    from streamdream.frames import Dreamt, Frame
+
+    compositor = Compositor(blend=0.0, hold=0.12)
+    first, other, third = (_textured(seed=k)[:180, :320] for k in (1, 2, 3))
+    detail = np.full(first.shape, 30.0, np.float32)
+    old = Dreamt(Frame(first, 0.0, 0), detail, 1)
+    before = compositor.present(Frame(first, 0.04, 1), old)
+    # the cut and the frames after it, within the hold, show the last dreamt picture, and say so
+    for k in (2, 3, 4):
+        assert compositor.present(Frame(other, k * 0.04, k), old) is before
+        assert compositor.showing.index == 1
+    assert np.array_equal(compositor.present(Frame(other, 0.20, 5), old), other)  # 0.12 s on: plain
+    assert compositor.showing.index == 5
+    # the new shot's dream ends a hold at once
+    compositor.present(Frame(other, 0.24, 6), Dreamt(Frame(other, 0.20, 5), detail, 2))
+    assert compositor.present(Frame(third, 0.28, 7), old) is not None and compositor.showing.index == 6
+    new = Dreamt(Frame(third, 0.28, 7), detail, 3)
+    shown = compositor.present(Frame(third, 0.32, 8), new)
+    assert compositor.showing.index == 8 and (shown.astype(int) - third).mean() > 20
+    # a hold is begun only from a dreamt picture: a cut during the plain frames after a hold's
+    # end, or before any dream, is shown on time
+    plain = Compositor(blend=0.0, hold=0.12)
+    plain.present(Frame(first, 0.0, 0), None)
+    assert np.array_equal(plain.present(Frame(other, 0.04, 1), None), other)
+    assert plain.showing.index == 1
 
 
 def test_before_the_first_dream_the_display_takes_no_flow_but_still_sees_a_cut():

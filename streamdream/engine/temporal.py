@@ -53,14 +53,18 @@ ANCHOR_FRAMES = 16
 VIDEO_ANCHOR_FRAMES = 1
 
 
-# a cut in a live show is seeded with a quick full dream of the new shot at this share of its size,
-# with this share of the iterations: strength at once, for a fraction of a keyframe's cost, so the
-# new shot is not shown plain for long; the fresh steps that follow bring it to the held strength.
-# Depth it has little at any quick size (the frames after it build that, see CUT_BUILD_FRAMES):
-# at 0.4 it is as strong as at 0.5 and comes a third sooner (larger steps to make up for fewer
-# overshot the strength, and took depth away)
-CUT_SEED_SCALE = 0.4
-CUT_SEED_ITERATIONS = 0.3
+# a cut in a live show is seeded with a quick octave dream of the new shot at this share of its
+# size, with this share of the iterations, over this many octaves: strength at once, for a fraction
+# of a keyframe's cost; the fresh steps that follow bring it to the held strength. Depth it has
+# little at any quick size (the frames after it build that, see CUT_BUILD_FRAMES). It must come
+# while the display holds the cut (live.compositor.CUT_HOLD): on a 2-core CPU at 640 wide this one
+# takes about 80 ms, where one at 0.4 of the size with 0.3 of the iterations over 4 octaves took
+# 160 ms and left most cuts of a cut-heavy clip shown plain for a few frames past the hold, for a
+# tenth more depth over the shot (scripts/live_sim.py --clock on a clip of a new shot every 1.6 s;
+# larger steps to make up for fewer overshot the strength, and took depth away)
+CUT_SEED_SCALE = 0.35
+CUT_SEED_ITERATIONS = 0.2
+CUT_SEED_OCTAVES = 3
 
 
 # a new shot given a seed at a live cut builds its structure over its first dreamt frames: each
@@ -236,8 +240,11 @@ class StreamDreamer:
         self.held_strength = 1.0  # the strength the carried detail was made at
         # live: set while the frame in hand is of a shot the show has cut away from (see
         # pipeline.NewestFrame.stale): its dream will never be shown, and its steps are spared, so
-        # the new shot's first frame is dreamt sooner; it is still carried, so the flow's chain holds
+        # the new shot's first frame is dreamt sooner; taken stale, it is carried only if the next
+        # frame is of its shot after all (`deferred`), so the flow's chain holds
         self.stale: threading.Event | None = None
+        self.deferred: tuple[np.ndarray, Motion] | None = None  # a stale frame not carried yet, and its motion
+        self.sparing = False  # carrying a deferred frame: no steps
         self.zoom = 1.0  # >1: the carried detail grows by this a frame (an installation deepening a still scene)
         self.extra_iterations = 0  # more full-size steps a frame (also for deepening)
 
@@ -295,6 +302,24 @@ class StreamDreamer:
             base = to_tensor(frame, self.dreamer.device)
         new_size = self.detail is None or tuple(self.detail.shape[2:]) != frame.shape[:2]
         keyframe = new_size or not self.video.flow or motion is None or motion.cut
+        if self.deferred is not None:
+            # the frame before was of a shot the show had cut away from (see below): carried now,
+            # with no steps, when this one does not begin a new shot after all
+            skipped, self.deferred = self.deferred, None
+            if not keyframe:
+                self.sparing = True
+                try:
+                    self._next(*skipped)
+                finally:
+                    self.sparing = False
+        if self.live and not keyframe and not self.sparing and self.stale is not None and self.stale.is_set():
+            # a frame of a shot the show has cut away from, taken before the cut was shown: its
+            # dream would never be shown, and the next frame, of the new shot, mostly comes as a
+            # cut from it, so its carry waits for that frame (it kept the new shot's first dream
+            # waiting while the display held the cut); should the next not come as a cut, it is
+            # carried then, so the detail stays where the picture is
+            self.deferred = (frame, motion)
+            return (base + self.detail).clamp_(0, 1)
         seeded = None
         if self.live and keyframe and not new_size and motion is not None:
             # a cut in live mode: the new shot starts from its own dream where the show has been in
@@ -378,7 +403,8 @@ class StreamDreamer:
         h, w = base.shape[2:]
         size = (max(MIN_SIDE, round(h * CUT_SEED_SCALE)), max(MIN_SIDE, round(w * CUT_SEED_SCALE)))
         small = resize(base, size)
-        quick = replace(d.config, iterations=max(1, round(d.config.iterations * CUT_SEED_ITERATIONS)))
+        quick = replace(d.config, iterations=max(1, round(d.config.iterations * CUT_SEED_ITERATIONS)),
+                        octaves=min(d.config.octaves, CUT_SEED_OCTAVES))
         dreamt = dream(small, d.net, d.objective, quick, d.generator)
         return resize(dreamt - small, (h, w))
 
@@ -468,7 +494,7 @@ class StreamDreamer:
         return image, weight
 
     def _refine(self, image: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        if self.stale is not None and self.stale.is_set():
+        if self.sparing or (self.stale is not None and self.stale.is_set()):
             return image
         d, v, dreamer = self.dreamer.config, self.video, self.dreamer
         h, w = image.shape[2:]

@@ -27,6 +27,13 @@ CHAIN_FRAMES = 16
 LOST_AFTER = 1.0
 
 
+# at a cut the display holds the last dreamt picture for up to this long, while the new shot's first
+# dream is made (a seed or a shot recalled, see engine.temporal.StreamDreamer._cut): the cut shows
+# that much late and dreamt, where on time it showed as a flash of the plain camera between two
+# dreams. Three frames of a 25 fps camera: a held frame's latency stays under 150 ms
+CUT_HOLD = 0.12
+
+
 # a strength the display follows ahead of the dream is let go of after this long, should no dream
 # at it come (a schedule may have set another meanwhile)
 FOLLOW_SECONDS = 1.0
@@ -94,11 +101,13 @@ class FlowChain:
 class Compositor:
     """The display between dreamt frames: lays the latest dream's detail onto each newer camera
     frame along the flows between the frames since (see FlowChain), so motion shows at the
-    camera's rate. Also: cross-fades over `blend` seconds when the look changes, freezes, and
-    fades the last picture out when the camera is lost."""
+    camera's rate. Also: holds the last dreamt picture over a cut for up to `hold` seconds (see
+    CUT_HOLD), cross-fades over `blend` seconds when the look changes, freezes, and fades the last
+    picture out when the camera is lost."""
 
-    def __init__(self, blend: float = 0.5, fade: float = 20.0, scene_cut: float = VideoConfig.scene_cut):
-        self.blend, self.fade = blend, fade
+    def __init__(self, blend: float = 0.5, fade: float = 20.0, scene_cut: float = VideoConfig.scene_cut,
+                 hold: float = CUT_HOLD):
+        self.blend, self.fade, self.hold = blend, fade, hold
         self.flow = DISFlow(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # where the chain does not reach
         self.chain = FlowChain(scene_cut)
         self.count = -1
@@ -111,6 +120,9 @@ class Compositor:
         self.last_frame_at = time.perf_counter()
         self.dream_strength = 1.0  # the strength of the latest dream
         self.ahead: tuple[float, float] | None = None  # (strength, since): see `follow`
+        self.showing: Frame | None = None  # the camera frame whose picture was shown last (a hold's is older)
+        self.dreamt_shown = False  # whether the last picture shown had a dream of its own shot laid on
+        self.held_since: float | None = None  # the time of the cut frame a hold began on
 
     def shows(self, index: int) -> bool:
         """Whether a dream of camera frame `index` is of the shot shown now: only such a dream is
@@ -142,35 +154,20 @@ class Compositor:
         self.last_frame_at = time.perf_counter()
         if self.frozen is not None:
             return self.frozen
-        out = frame.image
         # before the first dream (a full one, seconds long) the links would only take CPU from it;
         # the first dream is laid along a direct flow, until the next one comes
         small = self.chain.add(frame.index, frame.image, link=dreamt is not None)
         # a dream of the shot before a cut is not laid onto the new one (along a flow between two
-        # unrelated pictures it was noise, less than no dream); the plain shot shows until its own
-        # dream comes, a fraction of a second later
-        if dreamt is not None and dreamt.output.shape == frame.image.shape and self.shows(dreamt.frame.index):
-            if dreamt.count != self.count:
-                self.count = dreamt.count
-                self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
-                self.detail = dreamt.output  # float32 dream - input, from the live stage
-                self.dream_strength = dreamt.strength
-            detail = self.detail
-            if self.ahead is not None:
-                wanted, since = self.ahead
-                if abs(wanted - self.dream_strength) < 1e-6 or time.perf_counter() - since > FOLLOW_SECONDS:
-                    self.ahead = None  # the dream has caught up (or gone elsewhere)
-                elif self.dream_strength > 1e-3:
-                    detail = detail * (wanted / self.dream_strength)
-            if frame.index != dreamt.frame.index:
-                h, w = frame.image.shape[:2]
-                back = self.chain.back_to(dreamt.frame.index)  # this frame -> the dreamt one
-                if back is None:
-                    back = self.flow(small, self.reference)
-                detail = warp(detail, resize_flow(back, h, w))
-            # the one place the live dream is clipped to what a screen shows: added, rounded and
-            # saturated in one pass (this runs on every camera frame, beside the dream)
-            out = cv2.add(frame.image, detail, dtype=cv2.CV_8U)
+        # unrelated pictures it was noise, less than no dream): the last dreamt picture is held
+        # until the new shot's own dream comes, for `hold` s at most, then the shot shows plain
+        laid = dreamt is not None and dreamt.output.shape == frame.image.shape and self.shows(dreamt.frame.index)
+        if laid:
+            self.held_since = None
+        elif self._holds(frame):
+            self.dreamt_shown = False  # a hold is not begun again from a held picture
+            return self.last
+        self.showing, self.dreamt_shown = frame, laid
+        out = self._lay(frame, dreamt, small) if laid else frame.image
         if self.blend_from is not None and self.blend_from.shape == out.shape:
             t = (time.perf_counter() - self.blend_start) / self.blend
             if t >= 1:
@@ -179,6 +176,41 @@ class Compositor:
                 out = cv2.addWeighted(self.blend_from, 1 - t, out, t, 0)
         self.last = out
         return out
+
+    def _holds(self, frame: Frame) -> bool:
+        """Whether camera `frame`, with no dream of its shot yet, is shown as the last picture:
+        from a cut frame on, when the picture before it had a dream, for `hold` s of camera time."""
+        if self.chain.shot == frame.index and self.dreamt_shown and self.last is not None \
+                and self.last.shape == frame.image.shape and self.hold > 0:
+            self.held_since = frame.time
+        if self.held_since is not None and 0 <= frame.time - self.held_since < self.hold:
+            return True
+        self.held_since = None
+        return False
+
+    def _lay(self, frame: Frame, dreamt: Dreamt, small: np.ndarray) -> np.ndarray:
+        """Camera `frame` with `dreamt`'s detail, of its shot, laid on along the flow between them."""
+        if dreamt.count != self.count:
+            self.count = dreamt.count
+            self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
+            self.detail = dreamt.output  # float32 dream - input, from the live stage
+            self.dream_strength = dreamt.strength
+        detail = self.detail
+        if self.ahead is not None:
+            wanted, since = self.ahead
+            if abs(wanted - self.dream_strength) < 1e-6 or time.perf_counter() - since > FOLLOW_SECONDS:
+                self.ahead = None  # the dream has caught up (or gone elsewhere)
+            elif self.dream_strength > 1e-3:
+                detail = detail * (wanted / self.dream_strength)
+        if frame.index != dreamt.frame.index:
+            h, w = frame.image.shape[:2]
+            back = self.chain.back_to(dreamt.frame.index)  # this frame -> the dreamt one
+            if back is None:
+                back = self.flow(small, self.reference)
+            detail = warp(detail, resize_flow(back, h, w))
+        # the one place the live dream is clipped to what a screen shows: added, rounded and
+        # saturated in one pass (this runs on every camera frame, beside the dream)
+        return cv2.add(frame.image, detail, dtype=cv2.CV_8U)
 
     def idle(self) -> np.ndarray | None:
         """With no camera frame for LOST_AFTER s: the last picture, fading to black over `fade` s."""
