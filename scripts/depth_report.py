@@ -58,8 +58,13 @@ def main() -> None:
         dreamt = [c for c, x in zip(v.get("concentration_per_frame", []), v.get("strength_per_frame", [])) if x > 0.005]
         if dreamt:
             print(f"- {name}: {max(dreamt)} (of {len(dreamt)} frames; median {sorted(dreamt)[len(dreamt) // 2]})")
-    plain = [f"{name} {sum(1 for n in v['plain_after_cut'] if n)} of {len(v['plain_after_cut'])} cuts "
-             f"(at most {max(v['plain_after_cut'])} frame{'' if max(v['plain_after_cut']) == 1 else 's'})" for name, v in live.items() if v.get("plain_after_cut")]
+    plain = []
+    for name, v in live.items():
+        if v.get("plain_after_cut"):
+            counts = v["plain_after_cut"]
+            most = max(counts)
+            plain.append(f"{name} {sum(1 for n in counts if n)} of {len(counts)} cuts "
+                         f"(at most {most} frame{'' if most == 1 else 's'})")
     if plain:
         print(f"\nCuts shown plain for a frame or more before the new shot's dream came (the display runs at about "
               f"25 frames a second): {', '.join(plain)}.")

@@ -313,13 +313,17 @@ class NewestFrame:
     def dreaming(self, frame: Frame) -> None:
         """The dream thread takes `frame` in hand: stale at once when the display has already cut
         away from its shot (the flow stage took it before the cut was shown)."""
-        shows = getattr(self.display, "shows", None)
         with self._hand:
             self._in_hand = frame.index
-            if shows is not None and not shows(frame.index):
-                self.stale.set()
-            else:
-                self.stale.clear()
+            self.stale.clear()
+            self._judge_stale()
+
+    def _judge_stale(self) -> None:
+        """Set `stale` when the display has cut away from the shot of the frame in hand (call with
+        `_hand` held)."""
+        shows = getattr(self.display, "shows", None)
+        if shows is not None and self._in_hand >= 0 and not shows(self._in_hand):
+            self.stale.set()
 
     def dreamt(self, frame: Frame, image: np.ndarray, count: int, lanes: "Lanes", strength: float = 1.0) -> bool:
         self.latest = Dreamt(frame, image, count, strength)
@@ -337,11 +341,8 @@ class NewestFrame:
         if frame is END:
             return END
         image = self.display.present(frame, self.latest) if self.display is not None else frame.image
-        shows = getattr(self.display, "shows", None)
-        if shows is not None:
-            with self._hand:
-                if self._in_hand >= 0 and not shows(self._in_hand):
-                    self.stale.set()
+        with self._hand:
+            self._judge_stale()
         if frame.captured is None:
             return image, frame.time
         # the latency of what is seen: a display holding an older picture (a cut, see

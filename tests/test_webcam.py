@@ -399,9 +399,11 @@ def test_a_cut_holds_the_last_dreamt_picture_until_the_new_shot_s_dream_or_the_h
         assert compositor.showing.index == 1
     assert np.array_equal(compositor.present(Frame(other, 0.20, 5), old), other)  # 0.12 s on: plain
     assert compositor.showing.index == 5
-    # the new shot's dream ends a hold at once
-    compositor.present(Frame(other, 0.24, 6), Dreamt(Frame(other, 0.20, 5), detail, 2))
-    assert compositor.present(Frame(third, 0.28, 7), old) is not None and compositor.showing.index == 6
+    # the new shot's dream is laid on as it comes; the next cut, from that dreamt picture, is held
+    dreamt_other = compositor.present(Frame(other, 0.24, 6), Dreamt(Frame(other, 0.20, 5), detail, 2))
+    assert compositor.showing.index == 6 and (dreamt_other.astype(int) - other).mean() > 20
+    assert compositor.present(Frame(third, 0.28, 7), old) is dreamt_other and compositor.showing.index == 6
+    # and the new shot's dream ends that hold at once
     new = Dreamt(Frame(third, 0.28, 7), detail, 3)
     shown = compositor.present(Frame(third, 0.32, 8), new)
     assert compositor.showing.index == 8 and (shown.astype(int) - third).mean() > 20

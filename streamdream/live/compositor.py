@@ -179,7 +179,8 @@ class Compositor:
 
     def _holds(self, frame: Frame) -> bool:
         """Whether camera `frame`, with no dream of its shot yet, is shown as the last picture:
-        from a cut frame on, when the picture before it had a dream, for `hold` s of camera time."""
+        from a cut frame on, when the picture before it had a dream, for `hold` s of camera time.
+        It begins a hold at such a cut frame, and ends one that has run out."""
         if self.chain.shot == frame.index and self.dreamt_shown and self.last is not None \
                 and self.last.shape == frame.image.shape and self.hold > 0:
             self.held_since = frame.time
