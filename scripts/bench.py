@@ -134,13 +134,21 @@ def dream_net(model: str, device: torch.device, precision: str):
 
 
 def step_flops(net, objective, image) -> float:
-    """Floating-point operations of one ascent step's forward and backward pass, counted by
+    """Floating-point operations of one ascent step's forward and backward pass as it is timed
+    (whole, or window by window where the device tiles this size: `gradient.tile_side_for`), counted by
     torch (convolutions and matmuls; the step's elementwise work is a rounding error beside them).
     Counted with .backward(), as FlopCounterMode's module tracking refuses autograd.grad on a leaf."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    from streamdream.engine import gradient
     from streamdream.models import efficientnet_lite
 
+    side = gradient.tile_side_for(image)
+    if side is not None:  # the step is timed in tiles: count the windows it runs
+        (h, w), inner = image.shape[2:], side - 2 * gradient.TILE_MARGIN
+        # the grid's offset is random on each step; a typical one cuts each side once more than none
+        windows = len(gradient.tile_spans(h, inner, inner // 2)) * len(gradient.tile_spans(w, inner, inner // 2))
+        return windows * step_flops(net, objective, image[:, :, :min(side, h), :min(side, w)])
     x = image.detach().clone().requires_grad_(True)
     counter = FlopCounterMode(display=False)
     # counted on the plain arithmetic the network defines: the counter does not see the fused
@@ -220,7 +228,7 @@ def video_child(args) -> dict:
 
     model, (w, _) = args.child_model, parse_sizes(args.child_size)[0]
     device = models.pick_device(args.device)
-    config = build_config(PRESETS[model], {"dream": {"width": w, "device": args.device, "seed": 1,
+    config = build_config(PRESETS[model], {"dream": {"width": w, "device": args.device,
                                                      "precision": args.precision, "compile": args.compile}})
     network = None if model == "lite0" else models.get_spec(model).build(1000).eval()
     times = []
@@ -303,7 +311,7 @@ def profile_child(args) -> dict:
     from streamdream.engine.temporal import StreamDreamer
 
     device = models.pick_device(args.device)
-    config = build_config(None, {"dream": {"width": args.profile_width, "device": args.device, "seed": 1,
+    config = build_config(None, {"dream": {"width": args.profile_width, "device": args.device,
                                            "precision": args.precision}})
     source = VideoFileSource(args.input, args.profile_width, 0.0, args.frames)
     info = source.info
@@ -518,6 +526,8 @@ def main() -> None:
         print(json.dumps({"video": video_child, "live": live_child, "profile": profile_child}[args.child](args)))
         return
     device = models.pick_device(args.device)
+    if device.type == "cuda":
+        models.cuda_determinism(False)  # the kernels an unseeded run gets: cuDNN times them per shape
     args.models = [m for m in args.models.split(",") if m]
     for model in args.models:
         if model not in PRESETS:

@@ -56,6 +56,8 @@ def main() -> None:
                    help="serve the web page and keep N clients watching its preview")
     p.add_argument("--depth", type=int, metavar="N", help="a file source: judge what was shown (see above), "
                                                           "against full dreams of N of its frames")
+    p.add_argument("--sheet", metavar="FILE", help="with --depth: a contact sheet (JPEG or PNG) of those N frames: "
+                                                   "input, full dream, what was shown")
     args = p.parse_args()
 
     config = build_config(args.preset, {"dream": {"width": args.width, "device": args.device}})
@@ -122,6 +124,18 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(numbers, indent=2))
 
 
+def write_sheet(path: str, inputs, references, shown, times, width: int = 400) -> None:
+    """Input, full dream and what the show showed, a column per moment, each `width` wide."""
+    from contact_sheet import fit, label
+
+    from streamdream.media.images import write_image
+
+    rows = [np.hstack([label(fit(f, width), f"{name}  {t:.1f} s") for f, t in zip(frames, times)])
+            for name, frames in (("input", inputs), ("full dream", references), ("webcam (live)", shown))]
+    write_image(np.vstack(rows), path)
+    print(f"  wrote {path}")
+
+
 def watch(url: str) -> None:
     """A web client reading the preview until the show ends."""
     import urllib.request
@@ -182,7 +196,7 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
     start = next((k for k, at in enumerate(shown_at) if at >= first_dream), 0) if first_dream else 0
     start = min(len(shown) - 2, start + int(rate))
     images, inputs = [image for image, _ in shown[start:]], [decoded[i] for i in index[start:]]
-    depth_judge = DepthJudge()
+    depth_judge = DepthJudge(device=config.dream.device if config.dream.device != "auto" else "cpu")
     live = measure_depth(inputs, images, depth_judge)
     picks = np.linspace(0, len(inputs) - 1, args.depth).round().astype(int)
     dreamer = Dreamer.from_config(replace(config.dream, seed=1, width=images[0].shape[1]))
@@ -191,6 +205,9 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
     frames_before = [decoded[(index[start + k] - 1) % len(decoded)] for k in picks]
     full, sampled = measure_depths([inputs[k] for k in picks], [references, [images[k] for k in picks]], depth_judge,
                                    before=frames_before)
+    if args.sheet:
+        write_sheet(args.sheet, [inputs[k] for k in picks], references, [images[k] for k in picks],
+                    [shown[start + k][1] for k in picks])
     m = temporal_metrics(inputs, images)
     out = {"depth_block16": round(live.ratio["block16"], 3), "depth_block10": round(live.ratio["block10"], 3),
            "depth_full_block16": round(full.ratio["block16"], 3),

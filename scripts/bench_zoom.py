@@ -32,7 +32,7 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     args = p.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    config = build_config(args.preset, {"dream": {"seed": 1, "device": args.device}})
+    config = build_config(args.preset, {"dream": {"device": args.device}})  # unseeded: the default kernels
     z = config.zoom
     dreamer = Dreamer.from_config(config.dream)
     zoomer = ZoomDreamer(dreamer, z.zoom, z.rotate, z.keyframe_every)

@@ -113,16 +113,23 @@ def main() -> None:
     p.add_argument("--input", default=str(DEFAULT_INPUT))
     p.add_argument("--out", default="out/clips")
     p.add_argument("--width", type=int, default=320)
+    p.add_argument("--only", help="some of them, comma-separated (object,handheld,cut,shots)")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     frames = read_frames(Path(args.input), args.width)
     n = len(frames)
-    write(out / "object.mp4", moving_object(frames[n // 2], frames[0][:, ::-1], 100))
-    write(out / "handheld.mp4", shake(frames + frames[::-1], seed=1))
     later = [f[:, ::-1] for f in frames[n // 2:n // 2 + 40]]
-    write(out / "cut.mp4", frames[:40] + shake(later, seed=2, amount=1.5))
-    write(out / "shots.mp4", shots(frames))
+    makers = {"object": lambda: moving_object(frames[n // 2], frames[0][:, ::-1], 100),
+              "handheld": lambda: shake(frames + frames[::-1], seed=1),
+              "cut": lambda: frames[:40] + shake(later, seed=2, amount=1.5),
+              "shots": lambda: shots(frames)}
+    names = args.only.split(",") if args.only else list(makers)
+    unknown = [name for name in names if name not in makers]
+    if unknown:
+        p.error(f"--only: no clip named {', '.join(unknown)}; choose from {', '.join(makers)}")
+    for name in names:
+        write(out / f"{name}.mp4", makers[name]())
 
 
 if __name__ == "__main__":

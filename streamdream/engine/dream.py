@@ -69,7 +69,8 @@ def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jit
         dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
     rolled = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
     grad, _ = objective_gradient(rolled, net, objective, generator)
-    grad.div_(float(grad.norm(p=1)) / grad.numel() + 1e-8)
+    # the mean absolute gradient stays a tensor on the device: a step never waits for its work
+    grad.div_(grad.norm(p=1).div_(grad.numel()).add_(1e-8))
     if limit is not None:
         grad.clamp_(-limit, limit)
     if weight is not None:

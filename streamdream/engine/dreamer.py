@@ -86,10 +86,7 @@ class Dreamer:
             net.compile_steps()
         seed = cfg.seed if cfg.seed is not None else random.randrange(2**31)
         if device.type == "cuda":
-            # a seed promises the same dream again: keep cuDNN to its deterministic kernels;
-            # without one, let it time its kernels for each new shape (a video's shapes repeat)
-            torch.backends.cudnn.deterministic = cfg.seed is not None
-            torch.backends.cudnn.benchmark = cfg.seed is None
+            models.cuda_determinism(cfg.seed is not None)
         return cls(cfg, net, objective, device, seed, torch.Generator().manual_seed(seed))
 
     def with_settings(self, **settings) -> "Dreamer":

@@ -12,12 +12,24 @@ from ..frames import MIN_SIDE
 from .objectives import Objective
 from .tensors import check_image
 
-# frames above this many pixels (past 720p: 1080p and 4K video, phone photos) take their gradient in tiles,
-# so memory stays bounded whatever the frame's size (a whole 1080p pass takes gigabytes); smaller ones run whole
+# on a CPU, frames above this many pixels (past 720p: 1080p and 4K video, phone photos) take their
+# gradient in tiles, so memory stays bounded whatever the frame's size (a whole 1080p pass takes
+# gigabytes of RAM); smaller ones run whole
 TILE_ABOVE = 1_000_000
 
 
 TILE_SIDE = 448  # a tile with its margins: its activations and gradients take a couple of hundred MB
+
+
+# on a GPU a frame runs whole unless its pass would not fit in the memory free on the card: tiles
+# cost a GPU far more than they save (a 1080p step in 448 px tiles does 2.3x the arithmetic and
+# 25x the kernel launches). What a pass needs is estimated from the pixels at this many bytes
+# each: a Lite0 step at 1080p took 1.9 GB beyond its tiles' (about 1 kB a pixel); twice that
+# leaves room for deeper layers and bigger networks
+GPU_BYTES_PER_PIXEL = 2048
+
+
+GPU_TILE_SIDE = 1024  # where a card must tile, bigger windows: fewer launches, less margin recomputed
 
 
 TILE_MARGIN = 32  # context on each side of a tile, so its edges see their neighbourhood
@@ -31,17 +43,37 @@ def autocast_for(net, image: torch.Tensor):
     return net.autocast(image) if hasattr(net, "autocast") else nullcontext()
 
 
+def tile_side(pixels: int, device_type: str, free_bytes: int | None = None) -> int | None:
+    """The tile side a gradient of a frame of `pixels` is taken in on a device of `device_type`
+    with `free_bytes` of memory free (a GPU's), or None for the whole frame at once: on a CPU past
+    TILE_ABOVE pixels; on a GPU only where the pass would not fit in the free memory."""
+    if device_type == "cuda":
+        return GPU_TILE_SIDE if free_bytes is not None and pixels * GPU_BYTES_PER_PIXEL > free_bytes else None
+    if device_type == "cpu":
+        return TILE_SIDE if pixels > TILE_ABOVE else None
+    return None  # another device (meta, mps): whole, as the network runs there
+
+
+def tile_side_for(image: torch.Tensor) -> int | None:
+    """`tile_side` for `image` (1, 3, H, W) on its device; a GPU's free memory is asked for
+    (`torch.cuda.mem_get_info`: a query, no wait for the work in flight)."""
+    free = torch.cuda.mem_get_info(image.device)[0] if image.device.type == "cuda" else None
+    return tile_side(image.shape[2] * image.shape[3], image.device.type, free)
+
+
 def objective_gradient(image: torch.Tensor, net, objective: Objective,
-                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, float]:
-    """Gradient of the objective with respect to the image (same shape), and the objective's value.
-    Images above TILE_ABOVE pixels are taken in tiles (see `tiled_gradient`)."""
-    if image.shape[2] * image.shape[3] > TILE_ABOVE:
-        return tiled_gradient(image, net, objective, TILE_SIDE, TILE_MARGIN, generator)
+                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient of the objective with respect to the image (same shape), and the objective's value
+    as a 0-dim tensor on the image's device: reading it (`float`) waits for the device, so no
+    step does. Taken in tiles where `tile_side_for` says so (see `tiled_gradient`)."""
+    side = tile_side_for(image)
+    if side is not None:
+        return tiled_gradient(image, net, objective, side, TILE_MARGIN, generator)
     x = image.detach().requires_grad_(True)
     with autocast_for(net, x):
         value = objective(net(x))
     (grad,) = torch.autograd.grad(value, x)
-    return grad, float(value.detach())
+    return grad, value.detach()
 
 
 def tile_spans(length: int, inner: int, offset: int) -> list[tuple[int, int]]:
@@ -63,8 +95,8 @@ def _window(start: int, length: int, side: int, margin: int) -> int:
 
 
 def tiled_gradient(image: torch.Tensor, net, objective: Objective, side: int, margin: int,
-                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, float]:
-    """The objective's gradient for (1, 3, H, W), taken one tile at a time: each part of at
+                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The objective's gradient for (1, 3, H, W) and its value (0-dim, on the device), taken one tile at a time: each part of at
     most side - 2 * margin pixels a side gets its gradient from a `side` x `side` window around
     it, so its edges see their neighbourhood. Each window's objective is weighted by its share
     of the frame, as a whole-frame mean would weigh it. The grid is shifted at
@@ -80,7 +112,7 @@ def tiled_gradient(image: torch.Tensor, net, objective: Objective, side: int, ma
     h, w = image.shape[2:]
     oy, ox = (TILE_ALIGN * torch.randint(0, inner // TILE_ALIGN, (2,), generator=generator)).tolist()
     grad = torch.zeros_like(image)
-    total = 0.0
+    total = torch.zeros((), device=image.device)
     for y0, y1 in tile_spans(h, inner, oy):
         ty = _window(y0, h, side, margin)
         for x0, x1 in tile_spans(w, inner, ox):
@@ -96,6 +128,6 @@ def tiled_gradient(image: torch.Tensor, net, objective: Objective, side: int, ma
                 value = objective(net(x)) * (x.shape[2] * x.shape[3] / (h * w))
             (g,) = torch.autograd.grad(value, x)
             grad[:, :, y0:y1, x0:x1] = g[:, :, y0 - ty:y1 - ty, x0 - tx:x1 - tx]
-            total += float(value.detach())
+            total += value.detach().float()
             del x, g, value, window
     return grad, total

@@ -98,6 +98,7 @@ def standing_still(flow: np.ndarray, height: int, width: int, device) -> tuple[t
     if flow.ndim != 3 or flow.shape[2] != 2:
         raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
     limit = STILL_PX * flow.shape[1] / width  # in the flow's own pixels
-    small = upload((flow[..., 0] ** 2 + flow[..., 1] ** 2 < limit * limit).astype(np.float32), device)[None, None]
-    camera = float(small.mean()) >= 1.0 - MOVING_SHARE
+    still = (flow[..., 0] ** 2 + flow[..., 1] ** 2 < limit * limit).astype(np.float32)
+    camera = float(still.mean()) >= 1.0 - MOVING_SHARE  # on the host, where the flow is: no wait for the device
+    small = upload(still, device)[None, None]
     return plane_to(small, height, width).ge_(0.5).to(small.dtype), camera

@@ -133,10 +133,22 @@ def strength_gain(detail: torch.Tensor, low: float, mean: float, max_gain: float
     gain = torch.where(local < low, (low / local).clamp_(max=1.0 + max_gain), torch.ones_like(local))
     # the mean strength the gain leaves, |detail * gain| over pixels and colours: the gain is one
     # value a pixel, so it is the per-pixel strength times the gain, averaged
-    now = float(strength.mul_(gain).mean())
-    if now > mean:
-        gain = gain * max(mean / now, 1.0 / (1.0 + max_gain))
-    return gain
+    # where it is above the keyframe's mean, scaled back (by at most 1 + max_gain); on the device,
+    # as a tensor, so a carried frame never waits for it
+    now = strength.mul_(gain).mean().clamp_min_(1e-12)
+    return gain * (mean / now).clamp_(1.0 / (1.0 + max_gain), 1.0)
+
+
+def strength_targets(detail: torch.Tensor) -> tuple[float, float]:
+    """What a carried detail is held to (see `hold_strength`): the HOLD_LOW quantile of a
+    dream detail's (1, 3, H, W) local strength, and its mean strength. Both are taken on the
+    device and read back in one copy of two numbers, not a full-size map. The quantile is the
+    nearest rank (`kthvalue`): torch.quantile refuses over 16M values (a 4K frame's)."""
+    check_image(detail)
+    local = local_strength(detail).flatten()
+    k = 1 + round(HOLD_LOW * (local.numel() - 1))
+    low, mean = torch.stack([local.kthvalue(k).values.float(), detail.abs().mean().float()]).tolist()
+    return low, mean
 
 
 def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float) -> torch.Tensor:
@@ -274,8 +286,8 @@ class StreamDreamer:
         base = to_tensor(frame, self.dreamer.device)
         self._anchor(to_tensor(dreamt, self.dreamer.device) - base)
         self.settled = torch.ones_like(base[:, :1])
-        self.low = float(np.quantile(local_strength(self.detail).float().cpu().numpy(), HOLD_LOW))
-        self.mean = max(float(self.detail.abs().mean()), 1e-6)
+        self.low, self.mean = strength_targets(self.detail)
+        self.mean = max(self.mean, 1e-6)
         self.carried = 1
 
     def next(self, frame: np.ndarray, motion: Motion | None) -> np.ndarray:
@@ -357,10 +369,9 @@ class StreamDreamer:
         if keyframe or self.zoom != 1.0 or self.since_anchor >= self.anchor_frames:
             self._anchor(self.detail)
         if keyframe:
-            # np.quantile, not torch.quantile: older torch refuses inputs over 16M values (big frames);
             # the targets are the strength-1 dream's, which `strength` scales as it changes
-            self.low = float(np.quantile(local_strength(self.detail).float().cpu().numpy(), HOLD_LOW)) / self.strength
-            self.mean = float(self.detail.abs().mean()) / self.strength
+            low, mean = strength_targets(self.detail)
+            self.low, self.mean = low / self.strength, mean / self.strength
         return dreamt
 
     def _anchor(self, detail: torch.Tensor) -> None:

@@ -11,9 +11,10 @@ import torch
 def upload(array: np.ndarray, device) -> torch.Tensor:
     """A numpy array as a tensor on `device`; to a GPU through pinned memory, without waiting."""
     tensor = torch.from_numpy(np.ascontiguousarray(array))
-    if torch.device(device).type != "cuda":
-        return tensor
-    return tensor.pin_memory().to(device, non_blocking=True)
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor if kind == "cpu" else tensor.to(device)
 
 
 def to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -4,6 +4,7 @@ that works on every torch this project admits."""
 from __future__ import annotations
 
 import functools
+import os
 
 import torch
 
@@ -29,7 +30,8 @@ def uses_bf16(precision: str, device: torch.device, spec: ModelSpec) -> bool:
     the gradient is normalised, so bf16's short mantissa does not change the look). The answer
     holds for every image size.
 
-    "fp32": never; "bf16": always. "auto": bf16 on CUDA where the card has it; on a CPU only
+    "fp32": never; "bf16": always. "auto": bf16 on CUDA where the card computes it natively
+    (`cuda_bf16_native`); on a CPU only
     where it computes bf16 natively (AVX512-BF16 or AMX; elsewhere it is emulated and slow), and
     for dense networks only. A depthwise network (the Lite family) stays fp32: its depthwise layers
     gain little and every layer pays for the casts, so bf16 was slower there even with AMX (a
@@ -40,9 +42,18 @@ def uses_bf16(precision: str, device: torch.device, spec: ModelSpec) -> bool:
     if precision == "bf16":
         return True
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return cuda_bf16_native(device)
     flags = cpu_flags()
     return not spec.depthwise and ("amx_bf16" in flags or "avx512_bf16" in flags)
+
+
+def cuda_bf16_native(device: torch.device) -> bool:
+    """Whether the card computes bf16 in hardware: compute capability 8 (Ampere) or later. Not
+    `torch.cuda.is_bf16_supported()` alone: by default it counts emulation, and answers True on
+    T4/V100-class cards (7.x), which have no bf16 tensor cores and run bf16 convolutions slower
+    than fp32."""
+    major, _ = torch.cuda.get_device_capability(device)
+    return major >= 8
 
 
 def describe_precision(bf16: bool) -> str:
@@ -66,3 +77,16 @@ def autocast_enabled(device_type: str) -> bool:
         return torch.is_autocast_enabled(device_type)
     except TypeError:  # torch before 2.4 takes no device type
         return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
+
+
+def cuda_determinism(seeded: bool) -> None:
+    """CUDA kernels for a seeded run or for speed. A seed promises the same dream again, so it
+    asks for the deterministic kernel of every op that has one (cuDNN's, cuBLAS's with a fixed
+    workspace, PyTorch's own) and, where an op has none, PyTorch warns once naming it rather than
+    failing. Without a seed cuDNN times its kernels for each new shape (a video's shapes repeat)
+    and takes the fastest. A process-wide switch, as the kernels are."""
+    if seeded:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS next runs
+    torch.use_deterministic_algorithms(seeded, warn_only=True)
+    torch.backends.cudnn.deterministic = seeded
+    torch.backends.cudnn.benchmark = not seeded

@@ -1,0 +1,119 @@
+"""The dream's device path, here on a CPU: run on torch's `meta` device, under a logger of every
+value read, download and mix of devices (device_log.py), a dream step makes the host wait for
+the device never, a carried frame once (its download), and nothing mixes a device's tensors with
+the host's. Where a GPU is visible the same checks run on it too; and which frames are tiled,
+which precision and which kernels a card gets, are decided as the card calls for."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from streamdream import models
+from streamdream.engine import gradient
+from streamdream.engine.dream import ascent_step
+from streamdream.engine.dreamer import Dreamer
+from streamdream.engine.motion import MotionTracker
+from streamdream.engine.temporal import StreamDreamer
+from streamdream.engine.tensors import to_tensor, upload
+from streamdream.presets import build_config
+
+from .conftest import passes_of, pattern_frame
+from .device_log import DeviceLog
+
+DEVICES = ["meta"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def dreamer_on(device: str, preset: str | None = None, **dream) -> tuple[Dreamer, object]:
+    """The preset's dreamer with its network on `device` (meta: shapes, no data), and its config."""
+    config = build_config(preset, {"dream": {"device": "cpu", "seed": 1, **dream}})
+    cpu = Dreamer.from_config(config.dream)
+    if device == "cpu":
+        return cpu, config
+    return replace(cpu, net=cpu.net.to(device), device=torch.device(device)), config
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_dream_step_never_waits_for_the_device(device):
+    dreamer, _ = dreamer_on(device, layers="block4")
+    image = torch.rand(1, 3, 96, 160, device=device)
+    with DeviceLog(device) as log:
+        ascent_step(image, dreamer.net, dreamer.objective, 0.01, 8, dreamer.generator,
+                    weight=torch.ones(1, 1, 96, 160, device=device), limit=4.0)
+        gradient.tiled_gradient(image, dreamer.net, dreamer.objective, 64, 0, dreamer.generator)
+    assert log.syncs == [], log.where
+    assert log.mixed == [], log.where
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("preset,live", [(None, False), (None, True), ("live", True)])
+def test_a_carried_frame_waits_for_the_device_once_and_a_keyframe_twice(device, preset, live):
+    dreamer, config = dreamer_on(device, preset)
+    stream = StreamDreamer(dreamer, config.video, live=live)
+    tracker = MotionTracker(config.video.scene_cut)
+    counts = []
+    for k in range(6):
+        frame = pattern_frame(k, 160, 96)
+        motion = tracker.next(frame)
+        with DeviceLog(device) as log:
+            (stream.next_detail if live else stream.next)(frame, motion if k else None)
+        assert log.mixed == [], log.where
+        counts.append(len(log.syncs))
+        if k:
+            assert len(log.syncs) == 1, log.where  # the dream coming back
+    assert stream.keyframes == 1 and stream.carried == 5
+    assert counts[0] == 2  # the keyframe's strength targets, two numbers in one copy, and its dream
+
+
+def test_frames_are_tiled_on_a_cpu_past_720p_and_on_a_gpu_only_where_memory_is_short():
+    assert gradient.tile_side(1280 * 720, "cpu") is None
+    assert gradient.tile_side(1920 * 1080, "cpu") == gradient.TILE_SIDE
+    big_card, small_card = 140 * 2**30, 2 * 2**30
+    assert gradient.tile_side(1920 * 1080, "cuda", big_card) is None
+    assert gradient.tile_side(3840 * 2160, "cuda", big_card) is None
+    assert gradient.tile_side(3840 * 2160, "cuda", small_card) == gradient.GPU_TILE_SIDE
+    assert gradient.tile_side(1920 * 1080, "cuda", small_card) == gradient.GPU_TILE_SIDE
+    assert gradient.tile_side(1920 * 1080, "meta") is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to PyTorch")
+def test_a_1080p_step_on_a_large_card_runs_whole():
+    if torch.cuda.mem_get_info()[0] < 8 * 2**30:
+        pytest.skip("less than 8 GiB free on this card")
+    dreamer, _ = dreamer_on("cuda")
+    with passes_of(dreamer.net) as passes:
+        ascent_step(torch.rand(1, 3, 1080, 1920, device="cuda"), dreamer.net, dreamer.objective, 0.01, 8,
+                    dreamer.generator)
+    assert passes == [(1080, 1920)]
+
+
+@pytest.mark.parametrize("capability,native", [((7, 5), False), ((7, 0), False), ((8, 0), True), ((9, 0), True)])
+def test_auto_precision_takes_bf16_only_on_cards_that_compute_it(monkeypatch, capability, native):
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # as torch says with emulation
+    assert models.uses_bf16("auto", torch.device("cuda"), models.get_spec("lite0")) is native
+    assert models.uses_bf16("bf16", torch.device("cuda"), models.get_spec("lite0")) is True
+
+
+def test_a_seed_asks_for_deterministic_kernels_and_no_seed_for_the_fastest(monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    was = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+           torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    try:
+        models.cuda_determinism(True)
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert __import__("os").environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        models.cuda_determinism(False)
+        assert not torch.are_deterministic_algorithms_enabled()
+        assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+    finally:
+        torch.use_deterministic_algorithms(was[0], warn_only=was[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = was[2], was[3]
+
+
+def test_frames_go_to_the_device_asked_for():
+    frame = pattern_frame(0, 32, 24)
+    assert upload(frame, "meta").device.type == "meta"
+    assert to_tensor(frame, "meta").shape == (1, 3, 24, 32)
+    assert upload(frame, "cpu").device.type == "cpu"
