@@ -3,7 +3,8 @@
 
     python scripts/gpu_summary.py OUT [FAILED STEP ...]
 
-Reads steps.json, video_*.json, live*.json and check.log; prints Markdown. A figure that is
+Reads steps.json (with its profiled frame), video_*.json, live*.json and check.log (the image's
+line, bench_cold.py's lines, the tests' count); prints Markdown. A figure that is
 missing was not measured (its step failed or ran out of time), and says so.
 """
 
@@ -40,6 +41,10 @@ def main() -> None:
         rows.append((f"step {row['model']} {row['size']} {row['precision']}",
                      f"{row['seconds_per_step'] * 1000:.1f} ms, {row['gflop_per_step']} GFLOP, "
                      f"{row['share_of_peak']:.0%} of peak"))
+    profile = steps.get("profile", {})
+    if "ms_per_frame" in profile:
+        rows.append((f"one video frame profiled, {profile['size']}, ms",
+                     ", ".join(f"{k} {v}" for k, v in profile["ms_per_frame"].items())))
     image = found(r"(\d+x\d+): median ([\d.]+) s per image", log)
     rows.append(("image, default look", f"{image[1]} s at {image[0]}" if image else None))
     for model in ("lite0", "googlenet"):
@@ -62,10 +67,13 @@ def main() -> None:
                              f"(moving {live['depth_retained_moving_block16']:.0%}), moving covered "
                              f"{live['moving_covered']}, coherence {live['coherence']}"
                              + (f", cuts shown plain {sum(1 for c in cuts if c)} of {len(cuts)}" if cuts else "")))
+    for line in log.splitlines():
+        if line.startswith('{"format"'):
+            cold = json.loads(line)
+            rows.append((f"first step at a size against the next, {cold['format']} {cold['precision']}",
+                         cold.get("error") or ", ".join(f"{k[:-3]} {v} ms" for k, v in cold.items() if k.endswith("_ms"))))
     tests = found(r"(\d+ (?:passed|failed)[^\n]*?) in [\d.]+s", log)
     rows.append(("CUDA tests", tests))
-    compiled = found(r"wrote .*?([\d.]+) s/frame on (\w+)\)", log)
-    rows.append(("video 1280 wide with --compile", f"{compiled[0]} s a frame" if compiled else None))
     print("| what | measured |\n|---|---|")
     for what, value in rows:
         print(f"| {what} | {value if value is not None else 'not measured'} |")

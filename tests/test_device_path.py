@@ -95,7 +95,7 @@ def test_auto_precision_takes_bf16_only_on_cards_that_compute_it(monkeypatch, ca
     assert models.uses_bf16("bf16", torch.device("cuda"), models.get_spec("lite0")) is True
 
 
-def test_a_seed_asks_for_deterministic_kernels_and_no_seed_for_the_fastest(monkeypatch):
+def test_a_seed_asks_for_deterministic_kernels_and_no_seed_leaves_them_free(monkeypatch):
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     was = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
@@ -104,9 +104,11 @@ def test_a_seed_asks_for_deterministic_kernels_and_no_seed_for_the_fastest(monke
         assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
         assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
         assert __import__("os").environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
-        models.cuda_determinism(False)
+        models.cuda_determinism(False, autotune=True)
         assert not torch.are_deterministic_algorithms_enabled()
         assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+        models.cuda_determinism(True, autotune=True)
+        assert not torch.backends.cudnn.benchmark  # timed kernels may differ from run to run
     finally:
         torch.use_deterministic_algorithms(was[0], warn_only=was[1])
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = was[2], was[3]
@@ -117,3 +119,19 @@ def test_frames_go_to_the_device_asked_for():
     assert upload(frame, "meta").device.type == "meta"
     assert to_tensor(frame, "meta").shape == (1, 3, 24, 32)
     assert upload(frame, "cpu").device.type == "cpu"
+
+
+def test_a_live_show_on_a_gpu_meets_its_cut_seed_sizes_before_its_first_dream():
+    from streamdream.engine import temporal
+    from streamdream.engine.dream import octave_sizes
+
+    sizes = {}
+    for device in ("meta", "cpu"):
+        dreamer, config = dreamer_on(device)
+        stream = StreamDreamer(dreamer, config.video, live=True)
+        with passes_of(dreamer.net) as passes, DeviceLog(device):  # on meta: what is read back is made up
+            stream.next_detail(pattern_frame(0, 320, 180), None)
+        sizes[device] = set(passes)
+    seed = (round(180 * temporal.CUT_SEED_SCALE), round(320 * temporal.CUT_SEED_SCALE))
+    assert seed in sizes["meta"] and seed not in sizes["cpu"]  # a CPU has no such cost, and is not slowed
+    assert set(octave_sizes(180, 320, config.dream.octaves, config.dream.octave_scale)) <= sizes["cpu"]

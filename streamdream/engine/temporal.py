@@ -348,6 +348,12 @@ class StreamDreamer:
         elif keyframe:
             with record_function("streamdream.keyframe"):
                 dreamt = self._dreamer().dream_tensor(base)
+                if self.live and new_size and self.dreamer.device.type != "cpu":
+                    # a GPU picks (and may compile) its convolution kernels the first time it meets
+                    # a size: on an H200 that stalled the first cut of a 1280-wide show for
+                    # seconds, where the seed's sizes came up. Met here, before the show's first
+                    # dream, the cost falls where the picture is plain anyway
+                    self._seed(base)
             self.held_strength = self.strength
             self.keyframes += 1
             self.carried = self.building = 0

@@ -79,14 +79,20 @@ def autocast_enabled(device_type: str) -> bool:
         return torch.is_autocast_cpu_enabled() if device_type == "cpu" else torch.is_autocast_enabled()
 
 
-def cuda_determinism(seeded: bool) -> None:
+# whether an unseeded CUDA run lets cuDNN time every kernel for each new input shape
+# (cudnn.benchmark) rather than pick by its heuristics: off, as timing costs seconds a shape and a
+# dream meets many (octaves, a live cut's seed, the amortised octave of each carried frame)
+CUDNN_AUTOTUNE = False
+
+
+def cuda_determinism(seeded: bool, autotune: bool | None = None) -> None:
     """CUDA kernels for a seeded run or for speed. A seed promises the same dream again, so it
     asks for the deterministic kernel of every op that has one (cuDNN's, cuBLAS's with a fixed
     workspace, PyTorch's own) and, where an op has none, PyTorch warns once naming it rather than
-    failing. Without a seed cuDNN times its kernels for each new shape (a video's shapes repeat)
-    and takes the fastest. A process-wide switch, as the kernels are."""
+    failing. Without a seed the kernels are free, and cuDNN times them for each new shape where
+    `autotune` (default CUDNN_AUTOTUNE) says so. A process-wide switch, as the kernels are."""
     if seeded:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS next runs
     torch.use_deterministic_algorithms(seeded, warn_only=True)
     torch.backends.cudnn.deterministic = seeded
-    torch.backends.cudnn.benchmark = not seeded
+    torch.backends.cudnn.benchmark = (CUDNN_AUTOTUNE if autotune is None else autotune) and not seeded
