@@ -66,6 +66,7 @@ def main() -> None:
     p.add_argument("--scale", type=float, help="[live] dream_scale")
     p.add_argument("--regions", type=int, help="[live] step_regions")
     p.add_argument("--preset")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="[dream] precision (a GPU's auto: bf16)")
     p.add_argument("--json", metavar="FILE")
     p.add_argument("--sheet", metavar="FILE", help="a contact sheet: input, full dream and what was shown, "
                                                    "with where each dream is, at four of the judged frames")
@@ -76,7 +77,8 @@ def main() -> None:
     torch.set_num_threads(1)  # as a live show on a CPU leaves the dream
     cv2.setNumThreads(1)
     live = {k: v for k, v in (("dream_scale", args.scale), ("step_regions", args.regions)) if v is not None}
-    config = build_config(args.preset, {"dream": {"width": args.width, "device": "cpu", "seed": 3}, "live": live})
+    dream = {"width": args.width, "device": "cpu", "seed": 3, **({"precision": args.precision} if args.precision else {})}
+    config = build_config(args.preset, {"dream": dream, "live": live})
     source = VideoFileSource(args.clip, args.width)
     clip = [f.image for f in source.frames()]
     source.close()

@@ -254,6 +254,26 @@ def test_hold_strength_lifts_weak_regions_and_caps_the_whole_frame():
         hold_strength(detail, 0.05, 0.0, 0.1)
 
 
+def test_hold_strength_lifts_no_pixel_past_the_peak_into_a_speck():
+    # a region whose dream has faded but for a few pixels: lifted frame after frame towards the
+    # region's target, those few grew into saturated specks; the peak holds them where they are
+    detail = torch.full((1, 3, 96, 320), 0.001)  # local strength is averaged over 16 px (LOCAL_SHARE)
+    detail[..., ::8, ::8] = 0.2
+    sparse = detail[..., ::8, ::8].clone()
+    free, held = detail, detail
+    for _ in range(40):
+        free = hold_strength(free, 0.05, 1.0, 0.1)
+        held = hold_strength(held, 0.05, 1.0, 0.1, peak=0.25)
+    assert float(free[..., ::8, ::8].median()) > 1.0  # the specks, without the peak (until the 16 px average is 0.05: 3.2)
+    assert float(held.abs().max()) <= 0.25 + 1e-6
+    assert torch.all(held[..., ::8, ::8] >= sparse)  # held, not pulled down
+    rest = held.clone()
+    rest[..., ::8, ::8] = 0
+    assert float(rest.abs().max()) > 0.001 * 1.1 ** 20  # the faded pixels are still lifted
+    with pytest.raises(ValueError):
+        hold_strength(detail, 0.05, 1.0, 0.1, peak=0.0)
+
+
 def test_hold_strength_prints_no_pattern_into_the_dream():
     # regression: a local pull up *and* down, repeated, grew a lattice of spots (reaction-diffusion)
     torch.manual_seed(0)

@@ -33,6 +33,13 @@ LOCAL_SHARE = 1 / 20
 HOLD_LOW = 0.35
 
 
+# ... but no pixel is lifted past this quantile of the keyframe's per-pixel strength: where a
+# region's dream had faded but for a few pixels, lifting the region until its average came back
+# piled its strength into those few, frame after frame, into saturated specks (a show whose every
+# frame is dreamt, as on a GPU, grew 8-9 a 10,000 pixels in 5 s, a full dream has under 1)
+HOLD_PEAK = 0.99
+
+
 # the flow check's mask is blurred over this share of the width (see `soften`)
 TRUST_BLUR = 1 / 40
 
@@ -122,15 +129,20 @@ def local_strength(detail: torch.Tensor) -> torch.Tensor:
     return box_blur(detail.abs().mean(1, keepdim=True), round(detail.shape[3] * LOCAL_SHARE))
 
 
-def strength_gain(detail: torch.Tensor, low: float, mean: float, max_gain: float) -> torch.Tensor:
+def strength_gain(detail: torch.Tensor, low: float, mean: float, max_gain: float,
+                  peak: float | None = None) -> torch.Tensor:
     """The gain (1, 1, H, W) that keeps a carried dream detail (1, 3, H, W) from fading in places
-    or building up overall (see `hold_strength`, which applies it)."""
-    if low < 0 or mean <= 0:
-        raise ValueError(f"need low >= 0 and mean > 0, got {low} and {mean}")
+    or building up overall (see `hold_strength`, which applies it); no pixel is lifted past a
+    strength of `peak`, if given."""
+    if low < 0 or mean <= 0 or (peak is not None and peak <= 0):
+        raise ValueError(f"need low >= 0, mean > 0 and peak > 0, got {low}, {mean} and {peak}")
     check_image(detail)
     strength = detail.abs().mean(1, keepdim=True)  # per pixel; `local_strength` blurred
     local = box_blur(strength, round(detail.shape[3] * LOCAL_SHARE)).clamp_min_(1e-6)
     gain = torch.where(local < low, (low / local).clamp_(max=1.0 + max_gain), torch.ones_like(local))
+    if peak is not None:
+        # a lift stops at the peak: a pixel already there is held as it is
+        torch.minimum(gain, (peak / strength.clamp_min(1e-6)).clamp_(min=1.0), out=gain)
     # the mean strength the gain leaves, |detail * gain| over pixels and colours: the gain is one
     # value a pixel, so it is the per-pixel strength times the gain, averaged
     # where it is above the keyframe's mean, scaled back (by at most 1 + max_gain); on the device,
@@ -139,19 +151,22 @@ def strength_gain(detail: torch.Tensor, low: float, mean: float, max_gain: float
     return gain * (mean / now).clamp_(1.0 / (1.0 + max_gain), 1.0)
 
 
-def strength_targets(detail: torch.Tensor) -> tuple[float, float]:
+def strength_targets(detail: torch.Tensor) -> tuple[float, float, float]:
     """What a carried detail is held to (see `hold_strength`): the HOLD_LOW quantile of a
-    dream detail's (1, 3, H, W) local strength, and its mean strength. Both are taken on the
-    device and read back in one copy of two numbers, not a full-size map. The quantile is the
-    nearest rank (`kthvalue`): torch.quantile refuses over 16M values (a 4K frame's)."""
+    dream detail's (1, 3, H, W) local strength, its mean strength, and the HOLD_PEAK quantile of
+    its per-pixel strength. All are taken on the device and read back in one copy of three
+    numbers, not a full-size map. The quantiles are the nearest rank (`kthvalue`): torch.quantile
+    refuses over 16M values (a 4K frame's)."""
     check_image(detail)
-    local = local_strength(detail).flatten()
-    k = 1 + round(HOLD_LOW * (local.numel() - 1))
-    low, mean = torch.stack([local.kthvalue(k).values.float(), detail.abs().mean().float()]).tolist()
-    return low, mean
+    nearest = lambda values, q: values.kthvalue(1 + round(q * (values.numel() - 1))).values.float()
+    pixels = detail.abs().mean(1)
+    low, mean, peak = torch.stack([nearest(local_strength(detail).flatten(), HOLD_LOW), pixels.mean().float(),
+                                   nearest(pixels.flatten(), HOLD_PEAK)]).tolist()
+    return low, mean, peak
 
 
-def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float) -> torch.Tensor:
+def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float,
+                  peak: float | None = None) -> torch.Tensor:
     """Keep a carried dream detail (1, 3, H, W) from fading in places or building up overall.
 
     Regions whose local strength (see `local_strength`) is below `low` are scaled up, by at most
@@ -160,9 +175,9 @@ def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float
     scaled down, by the same bound, when its mean strength is above `mean`. That is deliberately
     one factor, not a map: a gain that pulls strong regions down and weak ones up from a local
     average is a reaction-diffusion system, and frame after frame it printed a lattice of spots
-    and stripes about the averaging width into the dream.
+    and stripes about the averaging width into the dream. No pixel is lifted past `peak`.
     """
-    return detail * strength_gain(detail, low, mean, max_gain)
+    return detail * strength_gain(detail, low, mean, max_gain, peak)
 
 
 def band_spans(length: int, bands: int, k: int, offset: int) -> list[tuple[int, int]]:
@@ -243,7 +258,8 @@ class StreamDreamer:
         self.since_anchor = 0
         self.anchor_frames = ANCHOR_FRAMES if live else VIDEO_ANCHOR_FRAMES
         self.settled: torch.Tensor | None = None  # (1, 1, H, W) in [0, 1]: 0 newly shown, 1 carried for a while
-        self.low = self.mean = 0.0  # the keyframe's HOLD_LOW quantile of local strength, and mean strength
+        # the keyframe's HOLD_LOW quantile of local strength, mean strength and HOLD_PEAK quantile of per-pixel strength
+        self.low = self.mean = self.peak = 0.0
         self.keyframes = 0
         self.band_offset = 0  # where this round's bands begin (see VideoConfig.step_regions)
         self.building = 0  # live: dreamt frames left in which a new shot builds its structure (CUT_BUILD_FRAMES)
@@ -269,7 +285,7 @@ class StreamDreamer:
         it is reshaped over the next frames rather than dropped, so a switch does not flash."""
         if self.mean:
             ratio = dreamer.config.step / max(self.dreamer.config.step, 1e-9)
-            self.low, self.mean = self.low * ratio, self.mean * ratio
+            self.low, self.mean, self.peak = self.low * ratio, self.mean * ratio, self.peak * ratio
         self.dreamer = dreamer
         if self.settled is not None:
             self.settled = torch.zeros_like(self.settled)  # let the new look take the fresh step
@@ -286,8 +302,8 @@ class StreamDreamer:
         base = to_tensor(frame, self.dreamer.device)
         self._anchor(to_tensor(dreamt, self.dreamer.device) - base)
         self.settled = torch.ones_like(base[:, :1])
-        self.low, self.mean = strength_targets(self.detail)
-        self.mean = max(self.mean, 1e-6)
+        self.low, self.mean, self.peak = strength_targets(self.detail)
+        self.mean, self.peak = max(self.mean, 1e-6), max(self.peak, 1e-6)
         self.carried = 1
 
     def next(self, frame: np.ndarray, motion: Motion | None) -> np.ndarray:
@@ -376,8 +392,8 @@ class StreamDreamer:
             self._anchor(self.detail)
         if keyframe:
             # the targets are the strength-1 dream's, which `strength` scales as it changes
-            low, mean = strength_targets(self.detail)
-            self.low, self.mean = low / self.strength, mean / self.strength
+            low, mean, peak = strength_targets(self.detail)
+            self.low, self.mean, self.peak = low / self.strength, mean / self.strength, max(peak, 1e-6) / self.strength
         return dreamt
 
     def _anchor(self, detail: torch.Tensor) -> None:
@@ -491,7 +507,8 @@ class StreamDreamer:
                 ratio = self.strength / self.held_strength
                 detail.mul_(ratio), anchored.mul_(ratio), self.gain.mul_(ratio)
                 self.held_strength = self.strength
-            gain = strength_gain(detail, self.low * self.strength, self.mean * self.strength, v.max_gain)
+            gain = strength_gain(detail, self.low * self.strength, self.mean * self.strength, v.max_gain,
+                                 self.peak * self.strength)
             taper = self.still.taper() if camera_still and self.zoom == 1.0 else None
             if taper is not None:
                 # a dream grown on a still pixel is left as it is: no more steps, no more lifts
