@@ -20,7 +20,8 @@ COPIES = {aten._to_copy.default, aten.copy_.default, aten.to.device, aten.to.dty
 
 class DeviceLog(TorchDispatchMode):
     """Within `with DeviceLog("meta") as log:`, for ops on tensors of that device type:
-    `reads` (value reads: syncs), `downloads` (copies to the host: syncs too) and `mixed` (ops
+    `reads` (value reads: syncs), `downloads` (copies to the host: syncs too), `waited_uploads`
+    (copies from the host not asked non_blocking: on a GPU the host waits for them) and `mixed` (ops
     taking both a device tensor and a host tensor of one or more dimensions), each a list of op
     names in order. On `meta` a read gives 0.5 (or 1, True) and a download ones."""
 
@@ -30,6 +31,7 @@ class DeviceLog(TorchDispatchMode):
         self.where: list[str] = []  # for each read, download or mix: the line of streamdream that made it
         self.reads: list[str] = []
         self.downloads: list[str] = []
+        self.waited_uploads: list[str] = []  # copies to the device the host waits for (not non_blocking)
         self.mixed: list[str] = []
 
     @property
@@ -52,6 +54,8 @@ class DeviceLog(TorchDispatchMode):
                     return args[0].fill_(1)
                 dtype = kwargs.get("dtype") or on[0].dtype
                 return torch.ones(on[0].shape, dtype=dtype)
+        elif on and func in COPIES and _from_host(func, args, kwargs):
+            self._note(self.waited_uploads, func)
         elif on and func not in COPIES and any(t.device.type == "cpu" and t.dim() > 0 for t in tensors):
             self._note(self.mixed, func)
         return func(*args, **kwargs)
@@ -61,6 +65,15 @@ class DeviceLog(TorchDispatchMode):
         lines = [f"{f.filename.split('streamdream/')[-1]}:{f.lineno} {f.line}" for f in traceback.extract_stack()
                  if "/streamdream/" in f.filename and "/tests/" not in f.filename]
         self.where.append(f"{func}: {lines[-1] if lines else '?'}")
+
+
+def _from_host(func, args, kwargs) -> bool:
+    """A copy from the host to the device that the host waits for (not asked non_blocking)."""
+    if func is aten.copy_.default:
+        host = args[1].device.type == "cpu" and args[0].device.type != "cpu"
+        return host and not (args[2] if len(args) > 2 else kwargs.get("non_blocking", False))
+    source = args[0] if args and isinstance(args[0], torch.Tensor) else None
+    return source is not None and source.device.type == "cpu" and not kwargs.get("non_blocking", False)
 
 
 def _to_host(func, args, kwargs) -> bool:

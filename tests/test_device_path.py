@@ -135,3 +135,63 @@ def test_a_live_show_on_a_gpu_meets_its_cut_seed_sizes_before_its_first_dream():
     seed = (round(180 * temporal.CUT_SEED_SCALE), round(320 * temporal.CUT_SEED_SCALE))
     assert seed in sizes["meta"] and seed not in sizes["cpu"]  # a CPU has no such cost, and is not slowed
     assert set(octave_sizes(180, 320, config.dream.octaves, config.dream.octave_scale)) <= sizes["cpu"]
+
+
+def test_a_visualisation_step_neither_waits_for_the_device_nor_makes_it_wait():
+    from streamdream.engine import objectives
+    from streamdream.engine.feature_vis import VisualizeSettings, visualize
+
+    dreamer, _ = dreamer_on("meta", layers="block4")
+    settings = VisualizeSettings(view_size=64)
+    counts = []
+    for steps in (2, 6):
+        with DeviceLog("meta") as log:
+            visualize(dreamer.net, [objectives.from_layers("block4", lambda n: n, lambda n: 1)], 64, 64,
+                      replace(settings, steps=steps), "meta", torch.Generator().manual_seed(0))
+        assert log.syncs == [] and log.mixed == [], log.where
+        counts.append(len(log.waited_uploads))
+    assert counts[0] == counts[1], log.where  # the parameters' move to the device, once; no step adds one
+
+
+def test_the_hardware_encoder_is_tried_at_the_video_s_size_with_its_options(monkeypatch):
+    import types
+
+    import av
+
+    from streamdream.media import video_out
+
+    tried = []
+
+    class Card:  # an encoder that opens up to 1080p, as a card's limits or a driver may say
+        def open(self):
+            tried.append((self.width, self.height, dict(self.options)))
+            if self.width > 1920:
+                raise RuntimeError("no such size")
+
+        def encode(self, frame=None):
+            return []
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(av, "codecs_available", set(av.codecs_available) | {"h264_nvenc"})
+    monkeypatch.setattr(av, "CodecContext", types.SimpleNamespace(create=lambda name, mode: Card()))
+    video_out.nvenc_works.cache_clear()
+    try:
+        assert video_out._video_codec(True, 1280, 720, 20) == "h264_nvenc"
+        assert tried[-1] == (1280, 720, video_out.nvenc_options(20))
+        assert video_out._video_codec(True, 3840, 2160, 20) == "libx264"  # refused at its size: software
+        assert video_out._video_codec(False, 1280, 720, 20) == "libx264"
+    finally:
+        video_out.nvenc_works.cache_clear()
+
+
+def test_the_network_s_probes_run_where_its_weights_are():
+    from streamdream.models import fold_batchnorm, layer_shapes
+
+    spec = models.get_spec("lite0")
+    network = spec.build(1000).eval().to("meta")
+    with DeviceLog("meta") as log:
+        shapes = layer_shapes(spec, network, 64)
+        fold_batchnorm(network, 64)
+    assert log.mixed == [] and shapes["block4"][0] > 0

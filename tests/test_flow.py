@@ -93,6 +93,23 @@ def test_raft_flow_from_a_weights_file(raft_weights):
     assert out.shape == (44, 60, 2) and out.dtype == np.float32 and np.isfinite(out).all()
 
 
+def test_raft_takes_both_ways_in_one_pass(raft_weights):
+    from streamdream.engine.motion import MotionTracker
+    from streamdream.engine.raft import RAFTFlow
+
+    flow = RAFTFlow("cpu", str(raft_weights))
+    a, b = to_gray(pattern_frame(0, 64, 48)), to_gray(pattern_frame(1, 64, 48))
+    there, back = flow.pair(a, b)
+    np.testing.assert_allclose(there, flow(a, b), atol=1e-4)
+    np.testing.assert_allclose(back, flow(b, a), atol=1e-4)
+    batches = []
+    flow.model.register_forward_pre_hook(lambda module, args: batches.append(args[0].shape[0]))
+    tracker = MotionTracker(0.15, flow, width=64)
+    tracker.next(pattern_frame(0, 64, 48))
+    assert tracker.next(pattern_frame(1, 64, 48)) is not None
+    assert batches == [2]  # the tracker's two flows: one pass of two
+
+
 def test_raft_offline_names_the_fix(tmp_path, monkeypatch):
     import socket
 

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from .gradient import autocast_for
 from .objectives import Objective
+from .tensors import send
 
 # ImageNet colour correlation, square root of its covariance via SVD (as used by Lucid): moving
 # along these axes changes colours the way natural images vary, not as independent RGB noise.
@@ -93,6 +94,7 @@ class ImageParam(torch.nn.Module):
         if param not in PARAMETERISATIONS:
             raise ValueError(f"param must be one of {PARAMETERISATIONS}, got {param!r}")
         self.kind, self.size = param, (height, width)
+        self.register_buffer("colour", COLOR_CORRELATION.clone(), persistent=False)  # moves with the module, once
         c = 4 if alpha else 3
         if param == "fourier":
             self.register_buffer("scale", spectrum_scale(height, width, decay_power)[None, None, :, :, None])
@@ -115,8 +117,7 @@ class ImageParam(torch.nn.Module):
         else:
             image = sum(F.interpolate(level, size=(h, w), mode="bilinear", align_corners=False)
                         if level.shape[-2:] != (h, w) else level for level in self.levels)
-        colour = COLOR_CORRELATION.to(image.device)
-        rgb = torch.einsum("ij,njhw->nihw", colour, image[:, :3])
+        rgb = torch.einsum("ij,njhw->nihw", self.colour, image[:, :3])
         return torch.sigmoid(torch.cat([rgb, image[:, 3:]], 1))
 
 
@@ -141,7 +142,8 @@ def random_view(images: torch.Tensor, jitter: int, scales: tuple[float, float], 
     # view of a non-square image keeps its aspect and shows the short side in full
     vw, vh = (min(h, w), min(h, w)) if size else (w, h)
     theta = torch.stack([torch.stack([cos * vw / w, -sin * vh / w, shift[:, 0]], 1),
-                         torch.stack([sin * vw / h, cos * vh / h, shift[:, 1]], 1)], 1).to(images)
+                         torch.stack([sin * vw / h, cos * vh / h, shift[:, 1]], 1)], 1)
+    theta = send(theta, images.device, images.dtype)  # drawn on the host (its generator), sent without a wait
     grid = F.affine_grid(theta, [n, c, out_h, out_w], align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding, align_corners=False)
 
@@ -174,7 +176,7 @@ def colour_shift(images: torch.Tensor, amount: float, generator: torch.Generator
     contrast = 1 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * amount
     offset = (torch.rand(n, 3, 1, 1, generator=generator) * 2 - 1) * amount
     mean = images.mean((1, 2, 3), keepdim=True)
-    return (images - mean) * contrast.to(images) + mean + offset.to(images)
+    return (images - mean) * send(contrast, images.device, images.dtype) + mean + send(offset, images.device, images.dtype)
 
 
 def gram_similarity(features: torch.Tensor, groups: Sequence[int]) -> torch.Tensor:
@@ -184,7 +186,7 @@ def gram_similarity(features: torch.Tensor, groups: Sequence[int]) -> torch.Tens
     gram = torch.einsum("nci,ndi->ncd", flat, flat).flatten(1)
     gram = F.normalize(gram, dim=1)
     sim = gram @ gram.T
-    groups = torch.tensor(list(groups), device=sim.device)
+    groups = send(torch.tensor(list(groups)), sim.device)
     same = (groups[:, None] == groups[None, :]) & ~torch.eye(len(groups), dtype=torch.bool, device=sim.device)
     return sim[same].mean() if same.any() else sim.new_zeros(())
 
@@ -240,7 +242,7 @@ def visualize(nets, objectives: list[Objective], height: int, width: int, settin
         image = param()
         rgba = image if settings.transparent else torch.cat([image, torch.ones_like(image[:, :1])], 1)
         view = random_view(rgba, settings.jitter, settings.scales, settings.degrees, generator, side, "zeros")
-        back = random_backgrounds(n, view.shape[-2], view.shape[-1], generator).to(view)
+        back = send(random_backgrounds(n, view.shape[-2], view.shape[-1], generator), view.device, view.dtype)
         view = colour_shift(composite(view, back), settings.colour_jitter, generator)
         # one network of the ensemble per step, in turn: the same sum in expectation at 1/len(nets)
         # of the cost (Adam's normalised steps make their different logit scales matter little)

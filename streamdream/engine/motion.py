@@ -69,6 +69,8 @@ class MotionTracker:
             forward = self.pool.submit(self.forward_flow, previous, gray)
             back = self.flow(gray, previous)
             forward = forward.result()
+        elif hasattr(self.flow, "pair"):  # a network's flow: both ways in one pass
+            back, forward = self.flow.pair(gray, previous)
         else:
             back, forward = self.flow(gray, previous), self.flow(previous, gray)
         mask = consistency_mask(back, forward)

@@ -81,8 +81,9 @@ def guided(name: str, guide: torch.Tensor) -> Objective:
         if x.shape[1] != g.shape[0]:
             raise ValueError(f"guide has {g.shape[0]} channels, layer {name} has {x.shape[1]}")
         flat = x.flatten(2)  # (N, C, HW)
-        best = torch.einsum("nci,cj->nij", flat, g.to(flat.device)).argmax(-1)  # (N, HW)
-        target = g.to(flat.device)[:, best].permute(1, 0, 2)  # (N, C, HW)
+        guide_here = g.to(flat.device)  # a no-op: the guide's features are made on the network's device
+        best = torch.einsum("nci,cj->nij", flat, guide_here).argmax(-1)  # (N, HW)
+        target = guide_here[:, best].permute(1, 0, 2)  # (N, C, HW)
         return (flat * target).sum(1).mean()
 
     return Objective(fn, {name}, f"{name} guided")

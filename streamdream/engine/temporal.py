@@ -33,11 +33,14 @@ LOCAL_SHARE = 1 / 20
 HOLD_LOW = 0.35
 
 
-# ... but no pixel is lifted past this quantile of the keyframe's per-pixel strength: where a
-# region's dream had faded but for a few pixels, lifting the region until its average came back
-# piled its strength into those few, frame after frame, into saturated specks (a show whose every
-# frame is dreamt, as on a GPU, grew 8-9 a 10,000 pixels in 5 s, a full dream has under 1)
-HOLD_PEAK = 0.99
+# ... and in a live show no pixel is lifted past this quantile of the keyframe's per-pixel
+# strength: where a region's dream had faded but for a few pixels, lifting the region until its
+# average came back piled its strength into those few, frame after frame, into saturated specks
+# (a show whose every frame is dreamt, as on a GPU, grew 8-9 a 10,000 pixels in 5 s, a full dream
+# has under 1; scripts/live_sim.py --stride 1 --regions 1: 0.99 left 0.6, 0.995 0.8, 0.999 1.5).
+# A file keeps the lift whole: it showed no specks, and its moving subjects lost a quarter of
+# their depth without it (scripts/bench_depth.sh --video)
+HOLD_PEAK = 0.995
 
 
 # the flow check's mask is blurred over this share of the width (see `soften`)
@@ -508,7 +511,7 @@ class StreamDreamer:
                 detail.mul_(ratio), anchored.mul_(ratio), self.gain.mul_(ratio)
                 self.held_strength = self.strength
             gain = strength_gain(detail, self.low * self.strength, self.mean * self.strength, v.max_gain,
-                                 self.peak * self.strength)
+                                 self.peak * self.strength if self.live else None)
             taper = self.still.taper() if camera_still and self.zoom == 1.0 else None
             if taper is not None:
                 # a dream grown on a still pixel is left as it is: no more steps, no more lifts

@@ -10,11 +10,19 @@ import torch
 
 def upload(array: np.ndarray, device) -> torch.Tensor:
     """A numpy array as a tensor on `device`; to a GPU through pinned memory, without waiting."""
-    tensor = torch.from_numpy(np.ascontiguousarray(array))
-    kind = torch.device(device).type
-    if kind == "cuda":
-        return tensor.pin_memory().to(device, non_blocking=True)
-    return tensor if kind == "cpu" else tensor.to(device)
+    return send(torch.from_numpy(np.ascontiguousarray(array)), device)
+
+
+def send(tensor: torch.Tensor, device, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A host tensor on `device` (in `dtype`, if given), the host not waiting for the device: to
+    a GPU through pinned memory, queued behind the work already there. A plain copy from pageable
+    memory would wait for all of it first."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return tensor if dtype is None else tensor.to(dtype)
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device=device, dtype=dtype, non_blocking=True)
 
 
 def to_tensor(frame: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:

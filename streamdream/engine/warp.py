@@ -10,6 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .tensors import send
+
 
 def check_flow(flow: np.ndarray, name: str = "flow") -> None:
     if flow.ndim != 3 or flow.shape[2] != 2:
@@ -152,7 +154,8 @@ def zoom_view(image: torch.Tensor, scale: float, degrees: float = 0.0,
     cos, sin = math.cos(a) / scale, math.sin(a) / scale
     # affine_grid's coordinates run -1 to 1 across the frame: a share p of it is 2p
     tx, ty = 2.0 * shift[0], 2.0 * shift[1]
-    theta = torch.tensor([[[cos, -sin * h / w, tx], [sin * w / h, cos, ty]]], dtype=image.dtype, device=image.device)
+    # made on the host and sent without a wait: made on a GPU, it would wait for the work queued there
+    theta = send(torch.tensor([[[cos, -sin * h / w, tx], [sin * w / h, cos, ty]]]), image.device, image.dtype)
     grid = F.affine_grid(theta, list(image.shape), align_corners=False)
     view = F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     inside = (grid.abs() <= 1.0).all(dim=-1)[:, None].to(image.dtype)

@@ -40,29 +40,41 @@ def even_pad(image: np.ndarray) -> np.ndarray:
     return np.pad(image, ((0, eh - h), (0, ew - w), (0, 0)), mode="edge")
 
 
+def nvenc_options(crf: int) -> dict[str, str]:
+    """h264_nvenc's options: constant quality as x264's crf gives it, and no lookahead, so frames
+    are not held back."""
+    return {"rc": "vbr", "cq": str(crf), "b": "0", "preset": "p4", "rc-lookahead": "0"}
+
+
 @functools.cache
-def nvenc_works() -> bool:
-    """Whether NVIDIA's hardware H.264 encoder opens here: PyAV's FFmpeg may carry h264_nvenc
-    and still have no driver or card to run it on, so it is tried once on a small frame."""
+def nvenc_works(width: int, height: int, crf: int) -> bool:
+    """Whether NVIDIA's hardware H.264 encoder takes frames of this size with the options a video
+    opens it with: PyAV's FFmpeg may carry h264_nvenc and still have no driver or card to run it
+    on, or refuse a size or an option, so it is opened as the video would open it and given one
+    frame. Tried once a size."""
     import av
 
     if "h264_nvenc" not in av.codecs_available:
         return False
     try:
         context = av.CodecContext.create("h264_nvenc", "w")
-        context.width, context.height, context.pix_fmt = 256, 144, "yuv420p"
+        context.width, context.height, context.pix_fmt = width, height, "yuv420p"
         context.time_base = Fraction(1, 25)
+        context.gop_size, context.max_b_frames = 25, 0
+        context.options = nvenc_options(crf)
         context.open()
+        context.encode(av.VideoFrame(width, height, "yuv420p"))
+        context.encode(None)
         context.close()
         return True
-    except Exception:  # no driver, no card, too old a driver: all mean software encoding
+    except Exception:  # no driver, no card, too old a driver, a size it refuses: all mean software encoding
         return False
 
 
-def _video_codec(hardware: bool = False) -> str:
+def _video_codec(hardware: bool = False, width: int = 256, height: int = 144, crf: int = 18) -> str:
     import av
 
-    if hardware and nvenc_works():
+    if hardware and nvenc_works(width, height, crf):
         return "h264_nvenc"
     for name in ("libx264", "libopenh264", "h264", "mpeg4"):
         if name in av.codecs_available:
@@ -223,18 +235,17 @@ class VideoFileSink:
     def encoder(self, height: int, width: int) -> dict:
         """The encoder's settings for frames of this size: a resume must meet the same, or the
         joined stream would mix two encoder configurations."""
-        codec = _video_codec(self.hardware)
+        h, w = even_size(height, width)
+        codec = _video_codec(self.hardware, w, h, self.crf)
         if codec == "libx264":
             # a short lookahead: frames the encoder holds are frames a kill loses
             options = {"crf": str(self.crf), "preset": self.speed, "rc-lookahead": "10"}
             if self.lean:
                 options.update({"threads": "1", "rc-lookahead": "2"})
         elif codec == "h264_nvenc":
-            # constant quality as x264's crf gives it; no lookahead, so frames are not held back
-            options = {"rc": "vbr", "cq": str(self.crf), "b": "0", "preset": "p4", "rc-lookahead": "0"}
+            options = nvenc_options(self.crf)
         else:
             options = {}
-        h, w = even_size(height, width)
         return {"codec": codec, "options": options, "width": w, "height": h, "pix_fmt": "yuv420p",
                 "rate": str(self.rate), "time_base": str(self.time_base), "gop": max(1, round(float(self.rate))),
                 "b_frames": 0}

@@ -52,7 +52,7 @@ def fold_batchnorm(network: nn.Module, size: int = 96) -> nn.Module:
     hooks += [m.register_forward_pre_hook(before_bn) for m in network.modules() if isinstance(m, nn.BatchNorm2d)]
     try:
         with torch.no_grad():
-            network.eval()(torch.zeros(1, 3, size, size))
+            network.eval()(torch.zeros(1, 3, size, size, device=device_of(network)))
     finally:
         for hook in hooks:
             hook.remove()
@@ -188,7 +188,13 @@ class DreamNet(nn.Module):
 
 def layer_shapes(spec: ModelSpec, network: nn.Module, size: int = 224) -> dict[str, tuple[int, ...]]:
     """Output shape (C, H, W) of every dreamable layer for a size x size input."""
-    net = DreamNet(spec, network, list(spec.layers))
+    device = device_of(network)
+    net = DreamNet(spec, network, list(spec.layers)).to(device)  # its input's mean and spread too
     with torch.no_grad():
-        acts = net(torch.zeros(1, 3, size, size))
+        acts = net(torch.zeros(1, 3, size, size, device=device))
     return {n: tuple(a.shape[1:]) for n, a in acts.items()}
+
+
+def device_of(network: nn.Module) -> torch.device:
+    """Where a network's weights are (a probe's input goes there too); the CPU if it has none."""
+    return next(network.parameters(), torch.empty(0)).device
