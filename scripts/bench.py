@@ -268,7 +268,8 @@ def child(args, kind: str, **fields) -> dict:
                "--profile-width", str(args.profile_width)]
     for key, value in fields.items():
         command += [f"--child-{key}", value]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # the caller's packages too
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
     if done.returncode:
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1], **fields}
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -176,7 +176,8 @@ def colour_shift(images: torch.Tensor, amount: float, generator: torch.Generator
     contrast = 1 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * amount
     offset = (torch.rand(n, 3, 1, 1, generator=generator) * 2 - 1) * amount
     mean = images.mean((1, 2, 3), keepdim=True)
-    return (images - mean) * send(contrast, images.device, images.dtype) + mean + send(offset, images.device, images.dtype)
+    contrast, offset = (send(t, images.device, images.dtype) for t in (contrast, offset))
+    return (images - mean) * contrast + mean + offset
 
 
 def gram_similarity(features: torch.Tensor, groups: Sequence[int]) -> torch.Tensor:

@@ -396,7 +396,8 @@ class StreamDreamer:
         if keyframe:
             # the targets are the strength-1 dream's, which `strength` scales as it changes
             low, mean, peak = strength_targets(self.detail)
-            self.low, self.mean, self.peak = low / self.strength, mean / self.strength, max(peak, 1e-6) / self.strength
+            self.low, self.mean = low / self.strength, mean / self.strength
+            self.peak = max(peak, 1e-6) / self.strength
         return dreamt
 
     def _anchor(self, detail: torch.Tensor) -> None:
