@@ -98,9 +98,9 @@ def tiled_gradient(image: torch.Tensor, net, objective: Objective, side: int, ma
                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The objective's gradient for (1, 3, H, W) and its value (0-dim, on the device), taken one
     tile at a time: each part of at most side - 2 * margin pixels a side gets its gradient from a
-    `side` x `side` window around it, so its edges see their neighbourhood. Each window's objective is weighted by its share
-    of the frame, as a whole-frame mean would weigh it. The grid is shifted at
-    random (on the stride grid) on each call, so tile edges fall somewhere else each step and
+    `side` x `side` window around it, so its edges see their neighbourhood. Each window's
+    objective is weighted by its share of the frame, as a whole-frame mean would weigh it. The
+    grid is shifted at random (on the stride grid) on each call, so tile edges fall somewhere else each step and
     leave no seams. Memory: the frame, its gradient and one window's activations.
     """
     check_image(image)

@@ -41,28 +41,25 @@ class RAFTFlow:
 
     def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Flow (H, W, 2) from grey `source` (H, W) to grey `target` (H, W)."""
-        return self._flows([(source, target)])[0]
+        return self._flows(source, target, both=False)[0]
 
     def pair(self, source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The flows (H, W, 2) from grey `source` to `target` and back, in one batched pass: two
-        frames go to the device once, and both flows come back in one copy."""
-        return tuple(self._flows([(source, target), (target, source)]))
+        """The flows (H, W, 2) from grey `source` to `target` and back, in one batched pass: the
+        two frames go to the device once, and both flows come back in one copy."""
+        there, back = self._flows(source, target, both=True)
+        return there, back
 
-    def _flows(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    def _flows(self, source: np.ndarray, target: np.ndarray, both: bool) -> np.ndarray:
+        # (1 or 2, H, W, 2): source to target, and with `both` target to source
+        if source.shape != target.shape or source.ndim != 2:
+            raise ValueError(f"need two grey frames of one size, got {source.shape} and {target.shape}")
         torch = self.torch
-        shape = pairs[0][0].shape
-        if len(shape) != 2 or any(a.shape != shape or b.shape != shape for a, b in pairs):
-            raise ValueError(f"need grey frames of one size, got {[(a.shape, b.shape) for a, b in pairs]}")
-        h, w = shape
+        h, w = source.shape
         # RAFT works on sizes divisible by 8 and at least 128 (its correlation pyramid)
         pad_h, pad_w = max(128, h + -h % 8) - h, max(128, w + -w % 8) - w
-        frames = {id(f): f for pair in pairs for f in pair}  # each distinct frame crosses once
         stream = torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext()
         with stream, torch.inference_mode():
-            grey = upload(np.stack(list(frames.values())), self.device).float().div_(127.5).sub_(1.0)
+            grey = upload(np.stack([source, target]), self.device).float().div_(127.5).sub_(1.0)
             grey = torch.nn.functional.pad(grey[:, None].expand(-1, 3, h, w), (0, pad_w, 0, pad_h), mode="replicate")
-            at = {key: k for k, key in enumerate(frames)}
-            first = grey[[at[id(a)] for a, _ in pairs]]
-            second = grey[[at[id(b)] for _, b in pairs]]
-            flows = self.model(first, second)[-1][:, :, :h, :w].permute(0, 2, 3, 1).float().cpu().numpy()
-        return list(flows)
+            first, second = (grey, grey.flip(0)) if both else (grey[:1], grey[1:])
+            return self.model(first, second)[-1][:, :, :h, :w].permute(0, 2, 3, 1).float().cpu().numpy()

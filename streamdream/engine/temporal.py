@@ -146,10 +146,10 @@ def strength_gain(detail: torch.Tensor, low: float, mean: float, max_gain: float
     if peak is not None:
         # a lift stops at the peak: a pixel already there is held as it is
         torch.minimum(gain, (peak / strength.clamp_min(1e-6)).clamp_(min=1.0), out=gain)
-    # the mean strength the gain leaves, |detail * gain| over pixels and colours: the gain is one
-    # value a pixel, so it is the per-pixel strength times the gain, averaged
-    # where it is above the keyframe's mean, scaled back (by at most 1 + max_gain); on the device,
-    # as a tensor, so a carried frame never waits for it
+    # the mean strength the gain leaves, |detail * gain| over pixels and colours (the gain is one
+    # value a pixel, so it is the per-pixel strength times the gain, averaged); where it is above
+    # the keyframe's mean, all is scaled back, by at most 1 + max_gain. Kept a tensor on the
+    # device, so a carried frame never waits for it
     now = strength.mul_(gain).mean().clamp_min_(1e-12)
     return gain * (mean / now).clamp_(1.0 / (1.0 + max_gain), 1.0)
 
@@ -159,13 +159,14 @@ def strength_targets(detail: torch.Tensor) -> tuple[float, float, float]:
     dream detail's (1, 3, H, W) local strength, its mean strength, and the HOLD_PEAK quantile of
     its per-pixel strength. All are taken on the device and read back in one copy of three
     numbers, not a full-size map. The quantiles are the nearest rank (`kthvalue`): torch.quantile
-    refuses over 16M values (a 4K frame's)."""
+    refuses over 16M values (a 4K frame's). The peak is at least 1e-6 (`strength_gain` takes no
+    lower)."""
     check_image(detail)
     nearest = lambda values, q: values.kthvalue(1 + round(q * (values.numel() - 1))).values.float()
     pixels = detail.abs().mean(1)
     low, mean, peak = torch.stack([nearest(local_strength(detail).flatten(), HOLD_LOW), pixels.mean().float(),
                                    nearest(pixels.flatten(), HOLD_PEAK)]).tolist()
-    return low, mean, peak
+    return low, mean, max(peak, 1e-6)
 
 
 def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float,
@@ -306,7 +307,7 @@ class StreamDreamer:
         self._anchor(to_tensor(dreamt, self.dreamer.device) - base)
         self.settled = torch.ones_like(base[:, :1])
         self.low, self.mean, self.peak = strength_targets(self.detail)
-        self.mean, self.peak = max(self.mean, 1e-6), max(self.peak, 1e-6)
+        self.mean = max(self.mean, 1e-6)
         self.carried = 1
 
     def next(self, frame: np.ndarray, motion: Motion | None) -> np.ndarray:
@@ -396,8 +397,7 @@ class StreamDreamer:
         if keyframe:
             # the targets are the strength-1 dream's, which `strength` scales as it changes
             low, mean, peak = strength_targets(self.detail)
-            self.low, self.mean = low / self.strength, mean / self.strength
-            self.peak = max(peak, 1e-6) / self.strength
+            self.low, self.mean, self.peak = low / self.strength, mean / self.strength, peak / self.strength
         return dreamt
 
     def _anchor(self, detail: torch.Tensor) -> None:

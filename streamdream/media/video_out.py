@@ -71,7 +71,7 @@ def nvenc_works(width: int, height: int, crf: int) -> bool:
         return False
 
 
-def _video_codec(hardware: bool = False, width: int = 256, height: int = 144, crf: int = 18) -> str:
+def _video_codec(hardware: bool, width: int, height: int, crf: int) -> str:
     import av
 
     if hardware and nvenc_works(width, height, crf):

@@ -8,6 +8,6 @@ from .runtime import cuda_determinism, describe_precision, pick_device, uses_bf1
 from .spec import ModelSpec
 from .weights import download_weights, load_network, load_weights_file
 
-__all__ = ["REGISTRY", "DreamNet", "ModelSpec", "class_index", "cuda_determinism", "class_names", "describe_precision", "download_weights",
-           "fold_batchnorm", "get_spec", "imagenet_classes", "layer_shapes", "load_network", "load_weights_file",
+__all__ = ["REGISTRY", "DreamNet", "ModelSpec", "class_index", "class_names", "cuda_determinism", "describe_precision",
+           "download_weights", "fold_batchnorm", "get_spec", "imagenet_classes", "layer_shapes", "load_network", "load_weights_file",
            "pick_device", "resolve_layer", "uses_bf16"]

@@ -31,9 +31,8 @@ def uses_bf16(precision: str, device: torch.device, spec: ModelSpec) -> bool:
     holds for every image size.
 
     "fp32": never; "bf16": always. "auto": bf16 on CUDA where the card computes it natively
-    (`cuda_bf16_native`); on a CPU only
-    where it computes bf16 natively (AVX512-BF16 or AMX; elsewhere it is emulated and slow), and
-    for dense networks only. A depthwise network (the Lite family) stays fp32: its depthwise layers
+    (`cuda_bf16_native`); on a CPU only where it computes bf16 natively (AVX512-BF16 or AMX;
+    elsewhere it is emulated and slow), and for dense networks only. A depthwise network (the Lite family) stays fp32: its depthwise layers
     gain little and every layer pays for the casts, so bf16 was slower there even with AMX (a
     Lite0 step at 640x360 on a 2-core AMX Xeon: 106 ms bf16, 72 ms fp32; scripts/bench.py times both).
     """
