@@ -302,8 +302,16 @@ def test_a_live_show_follows_its_schedule():
     config = build_config(None, {"dream": {"width": 96, "octaves": 1, "iterations": 1, "layers": "block3", "seed": 1,
                                            "device": "cpu"},
                                  "schedule": {"strength": "0:(0.5), 0.5s:(2.5)", "colors": "0:(0)"}})
-    result = live_until(config, lambda stats, look: look.endswith("x2.50"))
+    looks = []
+
+    def done(stats, look):
+        looks.append(look)
+        return look.endswith("x2.50") and stats.dreamt > 2  # both, however fast this machine dreams
+
+    result = live_until(config, done)
     assert result.stats.dreamt > 2 and result.look.endswith("x2.50")
+    strengths = [float(look.rsplit("x", 1)[1]) for look in looks]
+    assert strengths == sorted(strengths) and 0.5 <= strengths[0] and strengths[-1] == 2.5  # along the schedule, not back
 
 
 def live_until(config, done, **options):
