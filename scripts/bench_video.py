@@ -21,12 +21,25 @@ import torch
 
 from streamdream.models import allocator
 from streamdream.depth import DepthJudge, measure_depth_files
-from streamdream.metrics import measure_files
+from streamdream.media.video_out import match_size
+from streamdream.metrics import edges, measure_files
 from streamdream.video import dream_video_file
 from streamdream.presets import apply, build_config
 from streamdream.media.video_in import VideoFileSource
 
 DEFAULT_INPUT = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
+
+
+def edge_numbers(source, dreamt: Path, width: int, frames: int) -> tuple[float, float]:
+    """metrics.edges over every third frame of a dream and its input: the weakest edge band's
+    strength against the interior's, and the lines repeated near the edges, each a mean."""
+    inputs, outputs = VideoFileSource(source, width, max_frames=frames), VideoFileSource(dreamt, max_frames=frames, role="output")
+    try:
+        pairs = list(zip(inputs.frames(), outputs.frames()))[::3]
+    finally:
+        inputs.close(), outputs.close()
+    found = [edges(out.image, match_size(frame.image, *out.image.shape[:2])) for frame, out in pairs]
+    return sum(e[0] for e in found) / len(found), sum(e[1] for e in found) / len(found)
 
 
 def dream_video(args, flow: bool, output: Path):
@@ -83,6 +96,8 @@ def main() -> None:
         if ns is not None:
             nm = measure_files(args.input, full_out, args.width, args.frames, args.window, reference=full_out)
             print(line("--no-flow", ns, nm), flush=True)
+        edge_strength, edge_repeats = edge_numbers(args.input, flow_out, args.width, args.frames)
+        full_edges = None if reference is None else edge_numbers(args.input, reference, args.width, args.frames)
         depth, full_depth = measure_depth_files(args.input, flow_out, reference, args.width, args.frames,
                                                 judge=DepthJudge())
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else \
@@ -95,6 +110,9 @@ def main() -> None:
     print(f"strength drift, last {args.window} / first {args.window} frames: "
           f"{fm.strength_last / fm.strength_first:.3f} (target within 0.7-1.3)")
     print(f"flow path wall / dream stage: {fs.wall_seconds / fs.dream_seconds:.3f}")
+    print(f"edges (metrics.edges): the weakest band at {edge_strength:.0%} of the interior's strength (within 20%), "
+          f"{edge_repeats:.2f} lines repeated a frame (none)"
+          + ("" if full_edges is None else f"; --no-flow {full_edges[0]:.0%}, {full_edges[1]:.2f}"))
     for layer, ratio in depth.ratio.items():
         text = f"depth at lite2 {layer}: {ratio:.3f}"
         if full_depth is not None:
@@ -112,8 +130,11 @@ def main() -> None:
                    "flow_s_per_frame": round(fs.wall_seconds / fs.frames, 3),
                    "moving_covered": round(fm.moving_covered, 3), "concentration_max": round(fm.concentration_max, 3),
                    "coherence": round(fm.coherence, 3), "coherence_moving": round(fm.coherence_moving, 3),
-                   "ewarp_ratio": round(fm.ratio, 3), "depth_block16": round(depth.ratio["block16"], 3),
+                   "ewarp_ratio": round(fm.ratio, 3), "edge_strength": round(edge_strength, 3),
+                   "edge_repeats": round(edge_repeats, 2), "depth_block16": round(depth.ratio["block16"], 3),
                    "depth_block10": round(depth.ratio["block10"], 3)}
+        if full_edges is not None:
+            numbers.update(noflow_edge_strength=round(full_edges[0], 3), noflow_edge_repeats=round(full_edges[1], 2))
         if full_depth is not None:
             numbers.update(noflow_depth_block16=round(full_depth.ratio["block16"], 3),
                            retained_block16=round(depth.retained(full_depth, "block16"), 3),

@@ -10,6 +10,16 @@ from pathlib import Path
 from streamdream.live.compositor import CUT_HOLD
 
 
+def edge_cell(v: dict) -> str:
+    """The weakest edge band's strength against the interior's, and the lines repeated a frame (metrics.edges)."""
+    if "edge_strength" not in v:
+        return "?"
+    full = v.get("noflow_edge_strength", v.get("edge_strength_full"))
+    repeats = v.get("noflow_edge_repeats", v.get("edge_repeats_full"))
+    return (f"{v['edge_strength']:.0%}{'' if full is None else f' (full {full:.0%})'} / "
+            f"{v['edge_repeats']}{'' if repeats is None else f' (full {repeats})'}")
+
+
 def main() -> None:
     folder = Path(sys.argv[1])
     video = {p.stem[6:]: json.loads(p.read_text()) for p in sorted(folder.glob("video_*.json"))}
@@ -22,13 +32,14 @@ def main() -> None:
           "share of a full per-frame dream's (`--no-flow`) on the same frames. See `streamdream/depth.py`.\n")
     print("## `video`, default look\n")
     print("| clip | frames | depth | `--no-flow` | retained (>= 80%) | retained where the input moves | moving covered (>= 0.85) | "
-          "concentration max (<= 0.2) | coherence / moving (>= 0.85 / 0.8) | E_warp ratio (< 2) | speed-up (>= 5x) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "concentration max (<= 0.2) | coherence / moving (>= 0.85 / 0.8) | E_warp ratio (< 2) | weakest edge band (within 20%) / lines repeated (0) | "
+          "speed-up (>= 5x) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, v in video.items():
         print(f"| {name} ({v['width']} wide) | {v['frames']} | {v['depth_block16']} | {v.get('noflow_depth_block16')} | "
               f"{v.get('retained_block16', float('nan')):.0%} | {v.get('moving_retained_block16', float('nan')):.0%} | "
               f"{v['moving_covered']} | {v['concentration_max']} | "
-              f"{v['coherence']} / {v['coherence_moving']} | {v['ewarp_ratio']} | {v.get('speedup')}x |")
+              f"{v['coherence']} / {v['coherence_moving']} | {v['ewarp_ratio']} | {edge_cell(v)} | {v.get('speedup')}x |")
     for name in video:
         sheet = Path(folder) / f"video_{name}_sheet.png"
         if sheet.exists():
@@ -37,17 +48,21 @@ def main() -> None:
     print("\n## `webcam`, default look, a file looped as the camera, 640 wide\n")
     print("| source | dream fps after the first (last 2 s) | display fps | latency p95 ms | depth | full dream | retained (>= 50%) | "
           "retained where the input moves | moving covered | concentration max | coherence / moving | E_warp ratio | specks / full dream's | "
-          "strength 1 s after a cut (>= 80%) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "weakest edge band (within 20%) / lines repeated (0) | strength 1 s after a cut (>= 80%) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, v in live.items():
         moving = v.get("depth_retained_moving_block16")
         cuts = ", ".join(f"{r:.0%}" for r in v.get("cut_recovery_1s", [])) or "no cut"
         print(f"| {name} | {v.get('dream_fps_after_first', '?')} ({v['dream_fps_last_2s']}) | {v['display_fps']} | {v['latency_ms_p95']} | {v['depth_block16']} | "
               f"{v['depth_full_block16']} | {v['depth_retained_block16']:.0%} | "
               f"{'?' if moving is None else format(moving, '.0%')} | {v['moving_covered']} | {v['concentration_max']} | {v['coherence']} / {v['coherence_moving']} | {v['ewarp_ratio']} | "
-              f"{v.get('specks_per_10k', '?')} / {v.get('specks_full_per_10k', '?')} | {cuts} |")
+              f"{v.get('specks_per_10k', '?')} / {v.get('specks_full_per_10k', '?')} | "
+              f"{edge_cell(v)} | {cuts} |")
     print("\nSpecks are single pixels that stand apart from their neighbours (`metrics.specks`), a 10,000 "
           "pixels, on the judged frames and on full dreams of them.")
+    print("\nThe edge band is the 16 px nearest each edge (`metrics.edges`): its mean local strength against the "
+          "interior's, the weakest of the four (within 20% is the target), and the rows or columns near the edges that "
+          "repeat their neighbour, a frame (an edge stretched into stripes; none is the target), over every third frame judged.")
     print("\n*Retained where the input moves* is over the pixels of the judged frames that moved a pixel or "
           "more since the clip's frame before (`depth.MOVING_PX`): what a moving subject keeps of a full "
           "dream's depth.")

@@ -42,7 +42,7 @@ from streamdream.live.compositor import Compositor
 from streamdream.live.show import LIVE_FLOW_WIDTH
 from streamdream.live.stage import LiveStage
 from streamdream.media.video_in import VideoFileSource
-from streamdream.metrics import specks, temporal_metrics
+from streamdream.metrics import edges, specks, temporal_metrics
 from streamdream.presets import build_config
 
 DEFAULT_CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
@@ -91,6 +91,7 @@ def main() -> None:
     compositor = Compositor(0.0, 0.0, config.video.scene_cut)
     shown, seconds, latest, pending = [], [], None, None
     seen = []  # the index of the camera frame each picture shown is of (a cut is held, see compositor.CUT_HOLD)
+    plain = []  # whether each picture shown is its camera frame with no dream laid on
     free_at, coming = 0.0, []  # --clock: when the dream thread is free; dreams made, (shown from, dream)
     pixels = args.width * frames[0].shape[0]
     passes: list[tuple[int, int]] = []  # the (h, w) of each picture the network ran on
@@ -121,6 +122,7 @@ def main() -> None:
                     coming.append((free_at, pending))
             shown.append(compositor.present(frame, latest))
             seen.append(compositor.showing.index)
+            plain.append(compositor.showing is frame and not compositor.dreamt_shown)
     finally:
         hook.remove()
         stage.looks.close()
@@ -144,6 +146,12 @@ def main() -> None:
         "moving_covered": round(m.moving_covered, 3), "concentration_max": round(m.concentration_max, 3),
         "coherence": round(m.coherence, 3), "coherence_moving": round(m.coherence_moving, 3),
         "ewarp_ratio": round(m.ratio, 3),
+        "shown_plain": sum(plain[i] for i in judged),
+        # the weakest edge band against the interior, and lines repeated near the edges, a frame
+        "edge_strength": round(float(np.mean([edges(shown[i], of(i))[0] for i in judged[::3]])), 3),
+        "edge_repeats": round(float(np.mean([edges(shown[i], of(i))[1] for i in judged[::3]])), 2),
+        "edge_strength_full": round(float(np.mean([edges(r, of(i))[0] for r, i in zip(references, picks)])), 3),
+        "edge_repeats_full": round(float(np.mean([edges(r, of(i))[1] for r, i in zip(references, picks)])), 2),
         "specks_per_10k": round(float(np.mean([specks(shown[i]) for i in picks])), 1),
         "specks_full_per_10k": round(float(np.mean([specks(r) for r in references])), 1),
     }

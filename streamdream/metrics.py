@@ -35,6 +35,8 @@ MIN_MOVING_SHARE = 0.02  # frames where less of the picture moves say nothing ab
 COVERED_SHARE = 0.5  # local strength, as a share of the reference's median, that counts as dreamt
 TOP_SHARE = 0.1  # concentration: the strongest tenth of the pixels
 SPECK_STEP = 0.3  # specks: a channel this far (of the full range) from its 3x3 median
+EDGE_BAND = 16  # edges: the pixels nearest each edge judged against the interior
+REPEATED = 0.3  # edges: a line that changes less than this share of the typical change repeats its neighbour
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,32 @@ def specks(image: np.ndarray, threshold: float = SPECK_STEP) -> float:
         raise ValueError(f"need an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
     apart = np.abs(image.astype(np.int16) - cv2.medianBlur(image, 3)).max(axis=2)
     return float((apart > threshold * 255).mean() * 1e4)
+
+
+def edges(dreamt: np.ndarray, frame: np.ndarray, band: int = EDGE_BAND) -> tuple[float, int]:
+    """How a dream (RGB uint8 (H, W, 3), its input `frame` of one size) holds up along the frame's
+    edges: the weakest of the four bands of `band` pixels nearest each edge, as its mean local
+    strength over the interior's (1: as dreamt as the middle, 0: plain), and how many rows or
+    columns within those bands repeat their neighbour (their detail changes from one to the next
+    less than REPEATED of the typical change, while it is there: at least REPEATED of a typical
+    line's strength): the stripes of an edge stretched by a warp. Lines left plain are the first
+    number's to tell, not stripes."""
+    h, w = frame.shape[:2]
+    if min(h, w) < 6 * band:
+        raise ValueError(f"a {w}x{h} frame is too small for edge bands of {band} px")
+    local = local_strength(dreamt, frame)
+    interior = float(local[2 * band:-2 * band, 2 * band:-2 * band].mean())
+    bands = (local[:band], local[-band:], local[:, :band], local[:, -band:])
+    weakest = min(float(b.mean()) for b in bands) / interior if interior > 0 else float("nan")
+    detail = dreamt.astype(np.float32) - frame.astype(np.float32)
+    repeats = 0
+    for axis in (0, 1):  # rows, then columns
+        change = np.abs(np.diff(detail, axis=axis)).mean(axis=(1 - axis, 2))  # from each line to the next
+        there = np.abs(detail).mean(axis=(1 - axis, 2))[:-1]  # each line's strength
+        typical, typical_there = float(np.median(change)), float(np.median(there))
+        stripe = (change < REPEATED * typical) & (there >= REPEATED * typical_there)
+        repeats += int(stripe[:band].sum() + stripe[-band:].sum()) if typical > 0 else 0
+    return weakest, repeats
 
 
 def concentration(local: np.ndarray) -> float:

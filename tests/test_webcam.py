@@ -368,6 +368,28 @@ def test_the_display_chains_frame_to_frame_flows_back_to_the_dreamt_frame():
     assert chain.back_to(6) is None  # not shown, so nothing leads to it
 
 
+def test_what_the_camera_brings_in_shows_plain_not_the_dream_s_edge_stretched():
+    # the camera tilts up: the scene moves down 6 px a frame and enters at the top. A dream of the
+    # first frame laid onto the fourth has nothing for the 18 rows that came in since: they show
+    # plain, not the dream's top row replicated down them (stripes along a pan's edge)
+    from streamdream.frames import Dreamt, Frame
+
+    base = _textured(150, 220)  # 440x300
+    crop = lambda k: np.ascontiguousarray(base[40 - 6 * k:220 - 6 * k, 60:380])  # 320x180
+    detail = np.random.default_rng(0).normal(0, 20, (180, 320, 3)).astype(np.float32)
+    compositor = Compositor(blend=0.0)
+    dreamt = Dreamt(Frame(crop(0), 0.0, 0), detail, 1)
+    for k in range(4):
+        shown = compositor.present(Frame(crop(k), k * 0.04, k), dreamt)
+    laid = shown.astype(np.float32) - crop(3)
+    assert np.abs(laid[:16]).mean() < 1.0
+    rows = np.abs(np.diff(laid[:30], axis=0)).mean(axis=(1, 2))  # no row repeated down the edge either
+    assert rows[18:].min() > 5
+    # below them the dream is laid on, moved down with the scene
+    inner, moved = laid[30:-10, 10:-10], detail[12:-28, 10:-10]
+    assert np.corrcoef(inner.ravel(), moved.ravel())[0, 1] > 0.8
+
+
 def test_a_cut_breaks_the_chain_and_an_earlier_shot_s_dream_is_not_laid_on_the_new_one():
     from streamdream.frames import Dreamt, Frame
 

@@ -18,8 +18,10 @@ def check_flow(flow: np.ndarray, name: str = "flow") -> None:
         raise ValueError(f"{name} must have shape (H, W, 2), got {flow.shape}")
 
 
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Backward warp: out[y, x] = image[y + flow_y, x + flow_x] (bilinear, edges replicated).
+def warp(image: np.ndarray, flow: np.ndarray, outside: float | None = None) -> np.ndarray:
+    """Backward warp: out[y, x] = image[y + flow_y, x + flow_x] (bilinear). Where the flow leads
+    out of the image the edge is replicated, or, given `outside`, that value is taken: a dream's
+    detail is 0 there (unknown), where the edge replicated drew stripes.
 
     image: (H, W) or (H, W, C) float32 or uint8; flow: (H, W, 2) of the same H, W.
     """
@@ -27,7 +29,10 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     if image.shape[:2] != flow.shape[:2]:
         raise ValueError(f"image {image.shape[:2]} and flow {flow.shape[:2]} differ in size")
     h, w = flow.shape[:2]
-    return cv2.remap(image, flow + pixel_grid(h, w), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if outside is None:
+        return cv2.remap(image, flow + pixel_grid(h, w), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, flow + pixel_grid(h, w), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=(outside,) * 4)
 
 
 def warp_tensor(image, flow, mode: str = "bicubic"):

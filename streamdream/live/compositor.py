@@ -208,7 +208,9 @@ class Compositor:
             back = self.chain.back_to(dreamt.frame.index)  # this frame -> the dreamt one
             if back is None:
                 back = self.flow(small, self.reference)
-            detail = warp(detail, resize_flow(back, h, w))
+            # what the camera has brought in since the dreamt frame has no dream yet: it is shown
+            # plain, not as the dream's edge stretched over it (stripes along a pan's edge)
+            detail = warp(detail, resize_flow(back, h, w), outside=0.0)
         # the one place the live dream is clipped to what a screen shows: added, rounded and
         # saturated in one pass (this runs on every camera frame, beside the dream)
         return cv2.add(frame.image, detail, dtype=cv2.CV_8U)
