@@ -219,10 +219,10 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
            "specks_per_10k": round(float(np.mean([specks(images[k]) for k in picks])), 1),
            "specks_full_per_10k": round(float(np.mean([specks(r) for r in references])), 1)}
     edge = [edges(image, frame) for image, frame in zip(images[::3], inputs[::3])]
-    out["edge_strength"] = round(float(np.mean([e[0] for e in edge])), 3)
+    out["edge_strength"] = round(float(np.nanmean([e[0] for e in edge])), 3)
     out["edge_repeats"] = round(float(np.mean([e[1] for e in edge])), 2)
     full_edges = [edges(r, inputs[k]) for r, k in zip(references, picks)]
-    out["edge_strength_full"] = round(float(np.mean([e[0] for e in full_edges])), 3)
+    out["edge_strength_full"] = round(float(np.nanmean([e[0] for e in full_edges])), 3)
     out["edge_repeats_full"] = round(float(np.mean([e[1] for e in full_edges])), 2)
     print(f"  depth at lite2 block16 {live.ratio['block16']:.3f} (block10 {live.ratio['block10']:.3f}); "
           f"on {args.depth} frames {sampled.ratio['block16']:.3f} against a full dream's "

@@ -17,6 +17,7 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from streamdream.models import allocator
@@ -39,7 +40,8 @@ def edge_numbers(source, dreamt: Path, width: int, frames: int) -> tuple[float, 
     finally:
         inputs.close(), outputs.close()
     found = [edges(out.image, match_size(frame.image, *out.image.shape[:2])) for frame, out in pairs]
-    return sum(e[0] for e in found) / len(found), sum(e[1] for e in found) / len(found)
+    # a frame with no dream at all has no edge ratio (nan): the others say how the edges hold up
+    return float(np.nanmean([e[0] for e in found])), float(np.mean([e[1] for e in found]))
 
 
 def dream_video(args, flow: bool, output: Path):

@@ -148,9 +148,9 @@ def main() -> None:
         "ewarp_ratio": round(m.ratio, 3),
         "shown_plain": sum(plain[i] for i in judged),
         # the weakest edge band against the interior, and lines repeated near the edges, a frame
-        "edge_strength": round(float(np.mean([edges(shown[i], of(i))[0] for i in judged[::3]])), 3),
+        "edge_strength": round(float(np.nanmean([edges(shown[i], of(i))[0] for i in judged[::3]])), 3),
         "edge_repeats": round(float(np.mean([edges(shown[i], of(i))[1] for i in judged[::3]])), 2),
-        "edge_strength_full": round(float(np.mean([edges(r, of(i))[0] for r, i in zip(references, picks)])), 3),
+        "edge_strength_full": round(float(np.nanmean([edges(r, of(i))[0] for r, i in zip(references, picks)])), 3),
         "edge_repeats_full": round(float(np.mean([edges(r, of(i))[1] for r, i in zip(references, picks)])), 2),
         "specks_per_10k": round(float(np.mean([specks(shown[i]) for i in picks])), 1),
         "specks_full_per_10k": round(float(np.mean([specks(r) for r in references])), 1),

@@ -18,21 +18,23 @@ def check_flow(flow: np.ndarray, name: str = "flow") -> None:
         raise ValueError(f"{name} must have shape (H, W, 2), got {flow.shape}")
 
 
-def warp(image: np.ndarray, flow: np.ndarray, outside: float | None = None) -> np.ndarray:
+BORDERS = {"replicate": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT_101}
+
+
+def warp(image: np.ndarray, flow: np.ndarray, outside: str = "replicate") -> np.ndarray:
     """Backward warp: out[y, x] = image[y + flow_y, x + flow_x] (bilinear). Where the flow leads
-    out of the image the edge is replicated, or, given `outside`, that value is taken: a dream's
-    detail is 0 there (unknown), where the edge replicated drew stripes.
+    out of the image, `outside` says what is sampled: the edge pixel ("replicate"), or the image
+    mirrored about its edge ("reflect"; a picture's edge replicated down what came in draws stripes).
 
     image: (H, W) or (H, W, C) float32 or uint8; flow: (H, W, 2) of the same H, W.
     """
     check_flow(flow)
     if image.shape[:2] != flow.shape[:2]:
         raise ValueError(f"image {image.shape[:2]} and flow {flow.shape[:2]} differ in size")
+    if outside not in BORDERS:
+        raise ValueError(f"outside must be one of {', '.join(BORDERS)}, got {outside!r}")
     h, w = flow.shape[:2]
-    if outside is None:
-        return cv2.remap(image, flow + pixel_grid(h, w), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return cv2.remap(image, flow + pixel_grid(h, w), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                     borderValue=(outside,) * 4)
+    return cv2.remap(image, flow + pixel_grid(h, w), None, cv2.INTER_LINEAR, borderMode=BORDERS[outside])
 
 
 def warp_tensor(image, flow, mode: str = "bicubic"):
