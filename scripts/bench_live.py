@@ -185,7 +185,7 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
     from streamdream.depth import DepthJudge, measure_depth, measure_depths
     from streamdream.engine.dreamer import Dreamer
     from streamdream.media.video_in import VideoFileSource
-    from streamdream.metrics import EDGE_BAND, concentration, edges, local_strength, specks, strength, temporal_metrics
+    from streamdream.metrics import EDGE_BAND, concentration, local_strength, mean_edges, specks, strength, temporal_metrics
 
     video = VideoFileSource(args.source, shown[0][0].shape[1])
     decoded = [f.image for f in video.frames()]
@@ -218,12 +218,10 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
            "ewarp_ratio": round(m.ratio, 3),
            "specks_per_10k": round(float(np.mean([specks(images[k]) for k in picks])), 1),
            "specks_full_per_10k": round(float(np.mean([specks(r) for r in references])), 1)}
-    edge = [edges(image, frame) for image, frame in zip(images[::3], inputs[::3])]
-    out["edge_strength"] = round(float(np.nanmean([e[0] for e in edge])), 3)
-    out["edge_repeats"] = round(float(np.mean([e[1] for e in edge])), 2)
-    full_edges = [edges(r, inputs[k]) for r, k in zip(references, picks)]
-    out["edge_strength_full"] = round(float(np.nanmean([e[0] for e in full_edges])), 3)
-    out["edge_repeats_full"] = round(float(np.mean([e[1] for e in full_edges])), 2)
+    ratio, repeats = mean_edges(images[::3], inputs[::3])
+    full_ratio, full_repeats = mean_edges(references, [inputs[k] for k in picks])
+    out.update(edge_strength=round(ratio, 3), edge_repeats=round(repeats, 2),
+               edge_strength_full=round(full_ratio, 3), edge_repeats_full=round(full_repeats, 2))
     print(f"  depth at lite2 block16 {live.ratio['block16']:.3f} (block10 {live.ratio['block10']:.3f}); "
           f"on {args.depth} frames {sampled.ratio['block16']:.3f} against a full dream's "
           f"{full.ratio['block16']:.3f}: retained {out['depth_retained_block16']:.0%} (target >= 50%); "

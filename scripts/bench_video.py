@@ -17,13 +17,12 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from streamdream.models import allocator
 from streamdream.depth import DepthJudge, measure_depth_files
 from streamdream.media.video_out import match_size
-from streamdream.metrics import edges, measure_files
+from streamdream.metrics import mean_edges, measure_files
 from streamdream.video import dream_video_file
 from streamdream.presets import apply, build_config
 from streamdream.media.video_in import VideoFileSource
@@ -39,9 +38,8 @@ def edge_numbers(source, dreamt: Path, width: int, frames: int) -> tuple[float, 
         pairs = list(zip(inputs.frames(), outputs.frames()))[::3]
     finally:
         inputs.close(), outputs.close()
-    found = [edges(out.image, match_size(frame.image, *out.image.shape[:2])) for frame, out in pairs]
-    # a frame with no dream at all has no edge ratio (nan): the others say how the edges hold up
-    return float(np.nanmean([e[0] for e in found])), float(np.mean([e[1] for e in found]))
+    return mean_edges([out.image for _, out in pairs],
+                      [match_size(frame.image, *out.image.shape[:2]) for frame, out in pairs])
 
 
 def dream_video(args, flow: bool, output: Path):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from streamdream.live.compositor import CUT_HOLD
+from streamdream.metrics import EDGE_BAND
 
 
 def edge_cell(v: dict) -> str:
@@ -60,7 +61,7 @@ def main() -> None:
               f"{edge_cell(v)} | {cuts} |")
     print("\nSpecks are single pixels that stand apart from their neighbours (`metrics.specks`), a 10,000 "
           "pixels, on the judged frames and on full dreams of them.")
-    print("\nThe edge band is the 16 px nearest each edge (`metrics.edges`): its mean local strength against the "
+    print(f"\nThe edge band is the {EDGE_BAND} px nearest each edge (`metrics.edges`): its mean local strength against the "
           "interior's, the weakest of the four (within 20% is the target), and the rows or columns near the edges that "
           "repeat their neighbour, a frame (an edge stretched into stripes; none is the target), over every third frame judged.")
     print("\n*Retained where the input moves* is over the pixels of the judged frames that moved a pixel or "

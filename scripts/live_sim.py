@@ -42,7 +42,7 @@ from streamdream.live.compositor import Compositor
 from streamdream.live.show import LIVE_FLOW_WIDTH
 from streamdream.live.stage import LiveStage
 from streamdream.media.video_in import VideoFileSource
-from streamdream.metrics import edges, specks, temporal_metrics
+from streamdream.metrics import mean_edges, specks, temporal_metrics
 from streamdream.presets import build_config
 
 DEFAULT_CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
@@ -135,6 +135,8 @@ def main() -> None:
                                    before=[frames[seen[i] - 1] for i in picks])
     every = measure_depths([of(i) for i in judged[::3]], [[shown[i] for i in judged[::3]]], judge)[0]
     m = temporal_metrics([of(i) for i in judged], [shown[i] for i in judged])
+    edge, full_edge = (mean_edges([shown[i] for i in judged[::3]], [of(i) for i in judged[::3]]),
+                       mean_edges(references, [of(i) for i in picks]))
     numbers = {
         "clip": args.clip, "width": args.width, "stride": "clock" if args.clock else args.stride,
         "look": stage.description, "dreamt_per_second": round(len(seconds) * 25 / len(frames), 2),
@@ -148,10 +150,8 @@ def main() -> None:
         "ewarp_ratio": round(m.ratio, 3),
         "shown_plain": sum(plain[i] for i in judged),
         # the weakest edge band against the interior, and lines repeated near the edges, a frame
-        "edge_strength": round(float(np.nanmean([edges(shown[i], of(i))[0] for i in judged[::3]])), 3),
-        "edge_repeats": round(float(np.mean([edges(shown[i], of(i))[1] for i in judged[::3]])), 2),
-        "edge_strength_full": round(float(np.nanmean([edges(r, of(i))[0] for r, i in zip(references, picks)])), 3),
-        "edge_repeats_full": round(float(np.mean([edges(r, of(i))[1] for r, i in zip(references, picks)])), 2),
+        "edge_strength": round(edge[0], 3), "edge_repeats": round(edge[1], 2),
+        "edge_strength_full": round(full_edge[0], 3), "edge_repeats_full": round(full_edge[1], 2),
         "specks_per_10k": round(float(np.mean([specks(shown[i]) for i in picks])), 1),
         "specks_full_per_10k": round(float(np.mean([specks(r) for r in references])), 1),
     }

@@ -115,6 +115,15 @@ def edges(dreamt: np.ndarray, frame: np.ndarray, band: int = EDGE_BAND) -> tuple
     return weakest, repeats
 
 
+def mean_edges(dreams: Iterable[np.ndarray], inputs: Iterable[np.ndarray], band: int = EDGE_BAND) -> tuple[float, float]:
+    """`edges` over frames (paired in order): the mean weakest-band ratio, over the frames that
+    have one (a frame shown plain has none, nan), and the mean count of repeated lines."""
+    found = [edges(dreamt, frame, band) for dreamt, frame in zip(dreams, inputs)]
+    if not found:
+        raise ValueError("need at least one pair of frames")
+    return float(np.nanmean([e[0] for e in found])), float(np.mean([e[1] for e in found]))
+
+
 def concentration(local: np.ndarray) -> float:
     """Share of the total of a local strength map (H, W) held by its strongest TOP_SHARE of pixels."""
     values = local.ravel()

@@ -11,7 +11,7 @@ from streamdream.engine.dreamer import Dreamer
 from streamdream.engine.motion import MotionTracker
 from streamdream.engine.temporal import StreamDreamer
 from streamdream.engine.warp import compose_flow, inside
-from streamdream.metrics import edges, local_strength
+from streamdream.metrics import edges, local_strength, mean_edges
 
 from .conftest import pattern_frame
 
@@ -73,3 +73,17 @@ def test_inside_and_compose_flow():
     assert torch.allclose(chained[:, 4:, 0], torch.full((4, 2), -4.0))
     with pytest.raises(ValueError):
         compose_flow(flow, flow[:2])
+
+
+def test_mean_edges_skips_a_plain_frame_s_ratio_but_counts_its_lines():
+    rng = np.random.default_rng(1)
+    frame = np.full((108, 192, 3), 128, np.uint8)
+    dreamt = (frame + rng.normal(0, 10, frame.shape)).clip(0, 255).astype(np.uint8)
+    stretched = dreamt.copy()
+    stretched[:, :6] = stretched[:, 6:7]
+    ratio, repeats = mean_edges([dreamt, stretched, frame], [frame] * 3, BAND)
+    assert np.isnan(edges(frame, frame, BAND)[0])  # no dream: no ratio to take
+    assert ratio == pytest.approx((edges(dreamt, frame, BAND)[0] + edges(stretched, frame, BAND)[0]) / 2)
+    assert repeats == pytest.approx(6 / 3)
+    with pytest.raises(ValueError):
+        mean_edges([], [], BAND)
