@@ -7,8 +7,9 @@ JSON line a case, each case in a fresh process.
 On a GPU the first step at a size also picks its convolution kernels, and cuDNN 9.10 and later
 compiles some at run time (depthwise ones among them): seconds a size, where the step after takes
 milliseconds. A show meets new sizes at its start and at its first cut. The cases are the
-network's memory format (channels_last, as prepared, or contiguous: PyTorch then runs depthwise
-convolutions with its own kernels, not cuDNN's) times its precision (fp32, bf16).
+network's memory format (channels_last, or contiguous: PyTorch then runs depthwise convolutions
+with its own kernels, not cuDNN's; `DreamNet.prepare` picks one, see `memory_format_for`) times
+its precision (fp32, bf16).
 """
 
 from __future__ import annotations
@@ -37,8 +38,7 @@ def case(args) -> dict:
     spec = models.get_spec(args.model)
     layer = build_config(None).dream.layers
     net = models.DreamNet(spec, models.load_network(spec), [layer]).prepare(device, args.precision)
-    if args.format == "contiguous":
-        net = net.to(memory_format=torch.contiguous_format)
+    net = net.to(memory_format=torch.channels_last if args.format == "channels_last" else torch.contiguous_format)
     objective = from_layers(layer, lambda name: name, lambda name: 1)
     generator = torch.Generator().manual_seed(0)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)

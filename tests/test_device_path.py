@@ -16,6 +16,7 @@ from streamdream.engine.dreamer import Dreamer
 from streamdream.engine.motion import MotionTracker
 from streamdream.engine.temporal import StreamDreamer
 from streamdream.engine.tensors import to_tensor, upload
+from streamdream.models.dreamnet import memory_format_for
 from streamdream.presets import build_config
 
 from .conftest import passes_of, pattern_frame
@@ -195,3 +196,18 @@ def test_the_network_s_probes_run_where_its_weights_are():
         shapes = layer_shapes(spec, network, 64)
         fold_batchnorm(network, 64)
     assert log.mixed == [] and shapes["block4"][0] > 0
+
+
+def test_a_network_with_depthwise_convolutions_stays_contiguous_on_a_gpu_and_not_on_a_cpu():
+    # cuDNN compiles channels_last depthwise kernels at run time, seconds a new size on an H200
+    # (docs/gpu.md); a CPU runs every convolution fastest in channels_last
+    depthwise = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 8, 3, groups=8))
+    plain = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 8, 3))
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert memory_format_for(depthwise, cuda) == torch.contiguous_format
+    assert memory_format_for(depthwise, cpu) == torch.channels_last
+    assert memory_format_for(plain, cuda) == torch.channels_last
+    lite0 = models.get_spec("lite0")
+    net = models.DreamNet(lite0, models.load_network(lite0), ["block10"]).prepare(cpu, "fp32")
+    assert memory_format_for(net, cuda) == torch.contiguous_format
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in net.parameters() if p.ndim == 4)

@@ -26,6 +26,19 @@ def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
     conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias.detach(), requires_grad=False)
 
 
+def memory_format_for(network: nn.Module, device: torch.device) -> torch.memory_format:
+    """The memory format `network`'s weights take on `device`: channels_last, which a CPU's
+    convolutions run about twice as fast in, except on a GPU for a network with depthwise
+    convolutions (EfficientNet-Lite's). There cuDNN compiles its channels_last depthwise kernels
+    at run time, seconds for each new size, and a video or a show meets a dozen sizes (its
+    octaves, its cut seeds): the first dream of a live show took longer than the show. Kept
+    contiguous, PyTorch runs them with its own kernels, no slower once warm (docs/gpu.md)."""
+    depthwise = any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in network.modules())
+    if torch.device(device).type == "cuda" and depthwise:
+        return torch.contiguous_format
+    return torch.channels_last
+
+
 def fold_batchnorm(network: nn.Module, size: int = 96) -> nn.Module:
     """The same network for inference with each BatchNorm that directly follows a convolution
     folded into it (in place; eval only). Same outputs to float rounding, but a dream step no
@@ -104,14 +117,15 @@ class DreamNet(nn.Module):
             p.requires_grad_(False)
 
     def prepare(self, device: torch.device, precision: str = "auto") -> "DreamNet":
-        """This network on `device`, ready for dream steps: weights in channels_last, which the
-        convolutions run fastest in (on a CPU about twice as fast), and the
-        precision ("auto", "fp32" or "bf16", see `uses_bf16`) that `autocast` applies. The
-        process's allocator keeps freed memory for the next step (see allocator.py)."""
+        """This network on `device`, ready for dream steps: weights in the memory format its
+        convolutions run best in there (`memory_format_for`), and the precision ("auto", "fp32"
+        or "bf16", see `uses_bf16`) that `autocast` applies. The process's allocator keeps freed
+        memory for the next step (see allocator.py)."""
         allocator.keep_freed_memory()
-        self.bf16 = uses_bf16(precision, torch.device(device), self.spec)
+        device = torch.device(device)
+        self.bf16 = uses_bf16(precision, device, self.spec)
         self.prepared = True
-        return self.to(device, memory_format=torch.channels_last)
+        return self.to(device, memory_format=memory_format_for(self, device))
 
     def autocast(self, image: torch.Tensor):
         """The autocast a forward and backward pass on `image` (N, 3, H, W) runs under: bf16 for
