@@ -300,6 +300,31 @@ def live_child(args) -> dict:
 
 # --- one frame taken apart --------------------------------------------------------------------
 
+def stage_times(events, cuda: bool) -> tuple[dict, dict, float, float, float]:
+    """From a profile's averaged events: each `streamdream.` label's time on the host and its own
+    (inside the label but in no op: Python, OpenCV), in seconds; and on CUDA the host's time in
+    copies, the device's in memcpys and its busy time. A label that ran device work comes twice,
+    once for the host and once as its span on the device (grouped apart by device type), and only
+    the host's counts here: taken in turn, the device's (no host time) overwrote it with 0."""
+    from torch.autograd import DeviceType
+
+    labelled, own, copies, device_busy, memcpy = {}, {}, 0.0, 0.0, 0.0
+    for event in events:
+        if event.key.startswith("streamdream."):
+            if event.device_type == DeviceType.CPU:
+                name = event.key.split(".", 1)[1]
+                labelled[name] = labelled.get(name, 0.0) + event.cpu_time_total / 1e6
+                own[name] = own.get(name, 0.0) + event.self_cpu_time_total / 1e6
+        elif cuda:
+            if event.key in ("aten::copy_", "aten::_to_copy"):
+                copies += event.self_cpu_time_total / 1e6
+            device_time = getattr(event, "self_device_time_total", 0.0) / 1e6
+            if "Memcpy" in event.key:
+                memcpy += device_time
+            device_busy += device_time
+    return labelled, own, copies, device_busy, memcpy
+
+
 def profile_child(args) -> dict:
     """The default path (--profile-width, 640) under torch.profiler, its stages run one after another on
     this thread (the profiler sees only the thread it started on): where one frame's time goes."""
@@ -340,19 +365,7 @@ def profile_child(args) -> dict:
         sink.close()
     source.close()
     carried = max(1, count - stream.keyframes)
-    labelled, own, copies, device_busy, memcpy = {}, {}, 0.0, 0.0, 0.0
-    for event in prof.key_averages():
-        if event.key.startswith("streamdream."):
-            name = event.key.split(".", 1)[1]
-            labelled[name] = event.cpu_time_total / 1e6
-            own[name] = event.self_cpu_time_total / 1e6  # inside the label but in no op: Python, OpenCV
-        elif device.type == "cuda":
-            if event.key in ("aten::copy_", "aten::_to_copy"):
-                copies += event.self_cpu_time_total / 1e6
-            device_time = getattr(event, "self_device_time_total", 0.0) / 1e6
-            if "Memcpy" in event.key:
-                memcpy += device_time
-            device_busy += device_time
+    labelled, own, copies, device_busy, memcpy = stage_times(prof.key_averages(), device.type == "cuda")
     ms = lambda seconds, frames: round(1000 * seconds / frames, 2)
     stages = ("decode", "flow", "upload", "keyframe", "carry", "ascent", "download", "encode")
     out = {"decode": ms(labelled.get("decode", 0.0), count), "flow": ms(labelled.get("flow", 0.0), count),

@@ -186,3 +186,25 @@ def test_compile_is_opt_in_reports_its_time_and_dreams_the_same(picture):
     assert compiled.net.compile_seconds == first
     # inductor may sum in another order: the same dream to a rounding
     assert (got != frame).any() and abs(got.astype(int) - expected.astype(int)).max() <= 2
+
+
+def test_the_profile_counts_a_label_s_host_time_not_its_span_on_the_device():
+    # on CUDA a label around device work comes twice from the profiler, its span on the device
+    # (no host time) after its host entry; the profile of a card once read 0 for every stage
+    import importlib.util
+    from types import SimpleNamespace
+
+    from torch.autograd import DeviceType
+
+    spec = importlib.util.spec_from_file_location("bench_script", ROOT / "scripts" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    event = lambda key, device, host, own=0.0, on_device=0.0: SimpleNamespace(
+        key=key, device_type=device, cpu_time_total=host, self_cpu_time_total=own, self_device_time_total=on_device)
+    events = [event("streamdream.carry", DeviceType.CPU, 3e6, 1e6), event("streamdream.carry", DeviceType.CUDA, 0.0),
+              event("streamdream.decode", DeviceType.CPU, 2e6), event("aten::copy_", DeviceType.CPU, 5e5, 5e5),
+              event("Memcpy HtoD", DeviceType.CUDA, 0.0, on_device=2e5), event("kernel", DeviceType.CUDA, 0.0, on_device=1e6)]
+    labelled, own, copies, busy, memcpy = bench.stage_times(events, cuda=True)
+    assert labelled == {"carry": 3.0, "decode": 2.0} and own == {"carry": 1.0, "decode": 0.0}
+    assert (copies, busy, memcpy) == (0.5, 1.2, 0.2)
+    assert bench.stage_times(events, cuda=False)[2:] == (0.0, 0.0, 0.0)
