@@ -211,10 +211,8 @@ class Compositor:
             # what the camera has brought in since the dreamt frame has no dream yet: until the next
             # dream reaches it, it takes the dream mirrored about the edge. The edge replicated drew
             # stripes down it, and left plain it was a bare strip that came and went with each dream
-            # (bench_live on a clip of panning shots: weakest edge band 61% of the interior's
-            # strength with 6.1 stretched lines a frame; plain 44%; mirrored 69%, a full dream's 68%,
-            # with 0.2: what metrics.edges counts there is the mirror's axis, two neighbouring
-            # lines that sample the same two, not a stripe)
+            # (metrics.edges, in bench_live, measures both; the few lines it still counts with the
+            # mirror are its axis, two neighbouring lines that sample the same two, not a stripe)
             detail = warp(detail, resize_flow(back, h, w), outside="reflect")
         # the one place the live dream is clipped to what a screen shows: added, rounded and
         # saturated in one pass (this runs on every camera frame, beside the dream)
