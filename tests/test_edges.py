@@ -87,3 +87,44 @@ def test_mean_edges_skips_a_plain_frame_s_ratio_but_counts_its_lines():
     assert repeats == pytest.approx(6 / 3)
     with pytest.raises(ValueError):
         mean_edges([], [], BAND)
+
+
+def test_a_mirror_about_the_edge_skips_its_axis_so_no_line_repeats():
+    # what a pan brings in takes the dream mirrored (the live display, see live.compositor). About
+    # the edge itself, at a half-pixel shift the lines either side of the axis sample the same
+    # values: a stretched line, one wide. Skipping MIRROR_SKIP pixels at the axis leaves none
+    import cv2
+
+    from streamdream.engine.warp import MIRROR_SKIP, mirror_inside, pixel_grid, warp
+
+    rng = np.random.default_rng(2)
+    frame = np.full((108, 192, 3), 128, np.uint8)
+    detail = cv2.resize(rng.normal(0, 20, (54, 96, 3)).astype(np.float32), (192, 108), interpolation=cv2.INTER_CUBIC)
+    shown = lambda d: (frame + d).clip(0, 255).astype(np.uint8)
+    for dx, dy in ((-5.5, 0.0), (0.0, 4.5), (6.5, -3.5), (-4.25, 2.75)):
+        flow = np.zeros((108, 192, 2), np.float32)
+        flow[..., 0], flow[..., 1] = dx, dy
+        about_the_edge = cv2.remap(detail, flow + pixel_grid(108, 192), None, cv2.INTER_LINEAR,
+                                   borderMode=cv2.BORDER_REFLECT_101)
+        if dx % 1 == 0.5 or dy % 1 == 0.5:
+            assert edges(shown(about_the_edge), frame, BAND)[1] >= 1  # the check sees the axis
+        assert edges(shown(warp(detail, flow, "reflect")), frame, BAND)[1] == 0
+    points = np.zeros((4, 6, 2), np.float32)  # (x, y) of a backward warp into a 6x4 image
+    points[0, :3] = [[-1.5, 3.0], [4.0, 2.0], [5.5, -0.25]]
+    mirror_inside(points, MIRROR_SKIP)
+    # 1.5 past the left edge samples 1.5 + the skip in; 0.5 past the right edge (x = 5), 0.5 + the skip in
+    assert points[0, :3].tolist() == [[1.5 + MIRROR_SKIP, 3.0], [4.0, 2.0], [4.5 - MIRROR_SKIP, 0.25 + MIRROR_SKIP]]
+
+
+def test_a_live_stage_with_a_coarse_flow_draws_no_stripes_on_a_pan():
+    # a live show's flow is at half the frame's size or less: its edge let through a pixel of the
+    # replicated edge each frame, and the steps' detail, carried on, grew stripes a few pixels wide
+    # (metrics.edges counted them on the shared clip's shown frames)
+    frames = [pattern_frame(i, 192, 108, speed=3) for i in range(30)]
+    video = VideoConfig(step_regions=3, refine_iterations=1)
+    stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), video, live=True), MotionTracker(0.15, width=64)
+    outs = [stream.next(f, tracker.next(f)) for f in frames]
+    assert stream.keyframes == 1
+    for out, frame in list(zip(outs, frames))[-12:]:
+        weakest, repeats = edges(out, frame, BAND)
+        assert repeats == 0 and weakest > 0.8  # what came in is dreamt (the fresh step), not left plain

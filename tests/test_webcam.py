@@ -373,6 +373,7 @@ def test_what_the_camera_brings_in_takes_the_dream_mirrored_not_its_edge_stretch
     # first frame laid onto the fourth has nothing for the 18 rows that came in since: they take
     # the dream mirrored about its top edge until the next dream, not its top row replicated down
     # them (stripes along a pan's edge)
+    from streamdream.engine.warp import MIRROR_SKIP
     from streamdream.frames import Dreamt, Frame
     from streamdream.metrics import edges
 
@@ -388,11 +389,13 @@ def test_what_the_camera_brings_in_takes_the_dream_mirrored_not_its_edge_stretch
     assert rows.min() > 5
     weakest, stretched = edges(shown, crop(3))
     assert weakest > 0.5 and stretched == 0  # left plain, the top band had 0.1 of the interior's strength
-    # the rows that came in mirror those below them (row r takes the dreamt frame's row 18 - r,
-    # shown at 36 - r; the flow there, found where nothing matched, is rougher than inside, and
-    # unrelated noise would correlate near 0); below them the dream is laid on, moved down with
+    # the rows that came in mirror those below them, the mirror skipping warp.MIRROR_SKIP rows at
+    # its axis (row r takes the dreamt frame's row 18 - r + 2, shown at 38 - r; the flow there,
+    # found where nothing matched, is rougher than inside, and unrelated noise, or the mirror
+    # without its skip, would correlate near 0); below them the dream is laid on, moved down with
     # the scene
-    assert np.corrcoef(laid[4:14].ravel(), laid[23:33][::-1].ravel())[0, 1] > 0.3
+    assert MIRROR_SKIP == 2
+    assert np.corrcoef(laid[4:14].ravel(), laid[25:35][::-1].ravel())[0, 1] > 0.3
     inner, moved = laid[30:-10, 10:-10], detail[12:-28, 10:-10]
     assert np.corrcoef(inner.ravel(), moved.ravel())[0, 1] > 0.8
 

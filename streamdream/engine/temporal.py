@@ -463,6 +463,11 @@ class StreamDreamer:
             flow, trust = flow_and_trust(motion, h, w, self.dreamer.device, LIVE_TRUST_FLOOR if self.live else 0.0)
         with record_function("streamdream.carry"):
             along = Along(flow)  # where each pixel samples, worked out once for the warps along it
+            # where the flow stays inside the frame, at the frame's own size: the trust's edge is the
+            # flow's, a live show's at half the frame's size or less, and what it let through of
+            # the replicated edge each frame, carried on, grew into stripes a few pixels wide. What
+            # came in takes the fresh step (`settled` 0) instead
+            within = along.inside()
             still, camera_still = standing_still(motion.flow, h, w, self.dreamer.device) if self.still is not None else (None, False)
             if self.still is not None and not camera_still:
                 self.still.forget()  # the camera moves: its pixels are no longer where they were
@@ -474,14 +479,14 @@ class StreamDreamer:
                 # and what the clip took off is carried as added.)
                 added, reach = None, along
                 self.reach = flow
-                self.gain = trust * along.inside()
+                self.gain = trust * within
             else:
-                added = along.warp(self.detail - self.anchored).mul_(trust)
+                added = along.warp(self.detail - self.anchored).mul_(trust).mul_(within)
                 self.reach = along.compose(self.reach)
                 reach = Along(self.reach)
                 self.gain = along.warp(self.gain, "bilinear").mul_(trust).mul_(reach.inside())
             self.detail = self.anchored = None
-            settled = along.warp(self.settled, "bilinear").mul_(trust)
+            settled = along.warp(self.settled, "bilinear").mul_(trust).mul_(within)
             self.settled = None
             if camera_still:
                 self.still.watch(still)
@@ -491,7 +496,7 @@ class StreamDreamer:
                 # trust never falls below its floor inside the frame, so the doubt is measured
                 # from there down)
                 uncovered = (1.0 - trust).div_(1.0 - LIVE_TRUST_FLOOR).clamp_(0.0, 1.0)
-            del flow, trust, along
+            del flow, trust, along, within
             anchored = reach.warp(self.anchor).mul_(self.gain)
             del reach
             detail = anchored + added if added is not None else anchored.clone()

@@ -21,10 +21,18 @@ def check_flow(flow: np.ndarray, name: str = "flow") -> None:
 BORDERS = {"replicate": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT_101}
 
 
+# a mirror about the edge (outside="reflect") skips this many pixels at its axis: mirrored about
+# the edge itself, the lines either side of the axis sampled nearly the same values, the flow's
+# fraction of a pixel deciding how nearly (a line stretched one wide, counted by metrics.edges).
+# Two pixels is a seam too short to show in a dream's detail
+MIRROR_SKIP = 2.0
+
+
 def warp(image: np.ndarray, flow: np.ndarray, outside: str = "replicate") -> np.ndarray:
     """Backward warp: out[y, x] = image[y + flow_y, x + flow_x] (bilinear). Where the flow leads
     out of the image, `outside` says what is sampled: the edge pixel ("replicate"), or the image
-    mirrored about its edge ("reflect"; a picture's edge replicated down what came in draws stripes).
+    mirrored about its edge ("reflect", see `mirror_inside`; a picture's edge replicated down what
+    came in draws stripes).
 
     image: (H, W) or (H, W, C) float32 or uint8; flow: (H, W, 2) of the same H, W.
     """
@@ -34,7 +42,29 @@ def warp(image: np.ndarray, flow: np.ndarray, outside: str = "replicate") -> np.
     if outside not in BORDERS:
         raise ValueError(f"outside must be one of {', '.join(BORDERS)}, got {outside!r}")
     h, w = flow.shape[:2]
-    return cv2.remap(image, flow + pixel_grid(h, w), None, cv2.INTER_LINEAR, borderMode=BORDERS[outside])
+    points = flow + pixel_grid(h, w)
+    if outside == "reflect":
+        mirror_inside(points, MIRROR_SKIP)
+    return cv2.remap(image, points, None, cv2.INTER_LINEAR, borderMode=BORDERS[outside])
+
+
+def mirror_inside(points: np.ndarray, skip: float) -> np.ndarray:
+    """Mirror the points (H, W, 2) float32 (x, y) of a backward warp that fall outside the image,
+    (H, W) pixels, about its edges, `skip` pixels further in, in place: a point `d` past an edge
+    samples `d + skip` inside it. Returns `points`; any still outside (a reach past the whole
+    image) are left to the warp's border."""
+    check_flow(points, "points")
+    if skip < 0:
+        raise ValueError(f"skip must be >= 0, got {skip}")
+    h, w = points.shape[:2]
+    for axis, size in ((0, w), (1, h)):
+        at = points[..., axis]
+        low, high = at < 0, at > size - 1
+        if low.any():
+            at[low] = skip - at[low]
+        if high.any():
+            at[high] = 2 * (size - 1) - skip - at[high]
+    return points
 
 
 def warp_tensor(image, flow, mode: str = "bicubic"):

@@ -209,10 +209,10 @@ class Compositor:
             if back is None:
                 back = self.flow(small, self.reference)
             # what the camera has brought in since the dreamt frame has no dream yet: until the next
-            # dream reaches it, it takes the dream mirrored about the edge. The edge replicated drew
+            # dream reaches it, it takes the dream mirrored about the edge (a few pixels in, so the
+            # lines either side of the axis differ, see warp.MIRROR_SKIP). The edge replicated drew
             # stripes down it, and left plain it was a bare strip that came and went with each dream
-            # (metrics.edges, in bench_live, measures both; the few lines it still counts with the
-            # mirror are its axis, two neighbouring lines that sample the same two, not a stripe)
+            # (metrics.edges, in bench_live, measures both)
             detail = warp(detail, resize_flow(back, h, w), outside="reflect")
         # the one place the live dream is clipped to what a screen shows: added, rounded and
         # saturated in one pass (this runs on every camera frame, beside the dream)
