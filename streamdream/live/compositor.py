@@ -34,6 +34,16 @@ LOST_AFTER = 1.0
 CUT_HOLD = 0.12
 
 
+# a new dream is eased in: on the first camera frame it is shown, it is laid on at this share,
+# the rest being the detail shown on the frame before, moved along the flow between the two. The
+# dream comes every second or third camera frame, and what its steps changed showed all at once, a
+# flicker (E_warp) on every stretch of the picture they touched. Half is the even split of the
+# change over the two frames a CPU's dream is mostly shown on, the split that leaves the least
+# squared change a frame; a smaller share measured no steadier, and kept a little less of the
+# dream's depth (scripts/live_sim.py --clock compares)
+EASE_IN = 0.5
+
+
 # a strength the display follows ahead of the dream is let go of after this long, should no dream
 # at it come (a schedule may have set another meanwhile)
 FOLLOW_SECONDS = 1.0
@@ -101,7 +111,7 @@ class FlowChain:
 class Compositor:
     """The display between dreamt frames: lays the latest dream's detail onto each newer camera
     frame along the flows between the frames since (see FlowChain), so motion shows at the
-    camera's rate. Also: holds the last dreamt picture over a cut for up to `hold` seconds (see
+    camera's rate, and eases each new dream in (EASE_IN). Also: holds the last dreamt picture over a cut for up to `hold` seconds (see
     CUT_HOLD), cross-fades over `blend` seconds when the look changes, freezes, and fades the last
     picture out when the camera is lost."""
 
@@ -123,6 +133,7 @@ class Compositor:
         self.showing: Frame | None = None  # the camera frame whose picture was shown last (a hold's is older)
         self.dreamt_shown = False  # whether the last picture shown had a dream of its own shot laid on
         self.held_since: float | None = None  # the time of the cut frame a hold began on
+        self.laid: tuple[int, np.ndarray] | None = None  # (camera frame, the detail laid on it) last shown
 
     def shows(self, index: int) -> bool:
         """Whether a dream of camera frame `index` is of the shot shown now: only such a dream is
@@ -165,8 +176,11 @@ class Compositor:
             self.held_since = None
         elif self._holds(frame):
             self.dreamt_shown = False  # a hold is not begun again from a held picture
+            self.laid = None
             return self.last
         self.showing, self.dreamt_shown = frame, laid
+        if not laid:
+            self.laid = None
         out = self._lay(frame, dreamt, small) if laid else frame.image
         if self.blend_from is not None and self.blend_from.shape == out.shape:
             t = (time.perf_counter() - self.blend_start) / self.blend
@@ -191,7 +205,8 @@ class Compositor:
 
     def _lay(self, frame: Frame, dreamt: Dreamt, small: np.ndarray) -> np.ndarray:
         """Camera `frame` with `dreamt`'s detail, of its shot, laid on along the flow between them."""
-        if dreamt.count != self.count:
+        fresh = dreamt.count != self.count
+        if fresh:
             self.count = dreamt.count
             self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
             self.detail = dreamt.output  # float32 dream - input, from the live stage
@@ -214,6 +229,13 @@ class Compositor:
             # stripes down it, and left plain it was a bare strip that came and went with each dream
             # (metrics.edges, in bench_live, measures both)
             detail = warp(detail, resize_flow(back, h, w), outside="reflect")
+        link = self.chain.links.get(frame.index)
+        if fresh and EASE_IN < 1 and self.laid is not None and link is not None and link[0] == self.laid[0] \
+                and self.laid[1].shape == detail.shape:
+            h, w = frame.image.shape[:2]
+            before = warp(self.laid[1], resize_flow(link[1], h, w), outside="reflect")
+            detail = cv2.addWeighted(before, 1.0 - EASE_IN, detail, EASE_IN, 0.0)
+        self.laid = (frame.index, detail)
         # the one place the live dream is clipped to what a screen shows: added, rounded and
         # saturated in one pass (this runs on every camera frame, beside the dream)
         return cv2.add(frame.image, detail, dtype=cv2.CV_8U)
