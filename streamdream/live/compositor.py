@@ -34,14 +34,22 @@ LOST_AFTER = 1.0
 CUT_HOLD = 0.12
 
 
-# a new dream is eased in: on the first camera frame it is shown, it is laid on at this share,
-# the rest being the detail shown on the frame before, moved along the flow between the two. The
-# dream comes every second or third camera frame, and what its steps changed showed all at once, a
-# flicker (E_warp) on every stretch of the picture they touched. Half is the even split of the
-# change over the two frames a CPU's dream is mostly shown on, the split that leaves the least
-# squared change a frame; a smaller share measured no steadier, and kept a little less of the
-# dream's depth (scripts/live_sim.py --clock compares)
+# a dream that comes camera frames after the one before it (a CPU's, every second or third) is
+# eased in: on the first camera frame it is shown, it is laid on at this share, the rest being the
+# detail shown on the frame before, moved along the flow between the two. Laid on whole, what its
+# steps changed showed all at once, a flicker (E_warp) on every stretch of the picture they
+# touched. Half is the even split of the change over the two frames such a dream is mostly shown
+# on, the split that leaves the least squared change a frame; a smaller share measured no steadier,
+# and kept a little less of the dream's depth. A dream of every camera frame (a GPU's) changes
+# by a step a frame: eased in too, it was steadier, but the ease, an average over the frames then,
+# took a sixth of the depth its moving subjects kept, and a 1280-wide frame's warp more
+# (scripts/live_sim.py --clock, and with --stride 1 --regions 1, compares)
 EASE_IN = 0.5
+# ... when the dreams have come this many camera frames apart, lately, on average (an average
+# over about 1 / SPACING_WEIGHT dreams): a CPU's dream is quick enough for the very next camera
+# frame at times, and those laid on whole kept a third of the flicker the ease takes
+EASE_SPACING = 1.5
+SPACING_WEIGHT = 0.2
 
 
 # a strength the display follows ahead of the dream is let go of after this long, should no dream
@@ -111,9 +119,10 @@ class FlowChain:
 class Compositor:
     """The display between dreamt frames: lays the latest dream's detail onto each newer camera
     frame along the flows between the frames since (see FlowChain), so motion shows at the
-    camera's rate, and eases each new dream in (EASE_IN). Also: holds the last dreamt picture over a cut for up to `hold` seconds (see
-    CUT_HOLD), cross-fades over `blend` seconds when the look changes, freezes, and fades the last
-    picture out when the camera is lost."""
+    camera's rate, and eases in a dream that comes frames after the one before (EASE_IN). Also:
+    holds the last dreamt picture over a cut for up to `hold` seconds (see CUT_HOLD), cross-fades
+    over `blend` seconds when the look changes, freezes, and fades the last picture out when the
+    camera is lost."""
 
     def __init__(self, blend: float = 0.5, fade: float = 20.0, scene_cut: float = VideoConfig.scene_cut,
                  hold: float = CUT_HOLD):
@@ -121,6 +130,8 @@ class Compositor:
         self.flow = DISFlow(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)  # where the chain does not reach
         self.chain = FlowChain(scene_cut)
         self.count = -1
+        self.dreamt_index = -1  # the camera frame the latest dream is of
+        self.spacing = 1.0  # camera frames from one dream's to the next's, lately (an average)
         self.reference: np.ndarray | None = None  # small grey of the last dreamt input
         self.detail: np.ndarray | None = None  # float32 (H, W, 3): last dream - its input
         self.last: np.ndarray | None = None  # the last picture shown
@@ -207,10 +218,15 @@ class Compositor:
         """Camera `frame` with `dreamt`'s detail, of its shot, laid on along the flow between them."""
         fresh = dreamt.count != self.count
         if fresh:
-            self.count = dreamt.count
+            # a dream that keeps up with the camera is laid on whole (see EASE_IN); one of a CPU, at
+            # times quick enough for the very next frame, is eased in all the same
+            if self.dreamt_index >= 0:
+                self.spacing += SPACING_WEIGHT * (min(dreamt.frame.index - self.dreamt_index, 10) - self.spacing)
+            self.count, self.dreamt_index = dreamt.count, dreamt.frame.index
             self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
             self.detail = dreamt.output  # float32 dream - input, from the live stage
             self.dream_strength = dreamt.strength
+        ease = fresh and self.spacing >= EASE_SPACING
         detail = self.detail
         if self.ahead is not None:
             wanted, since = self.ahead
@@ -230,7 +246,7 @@ class Compositor:
             # (metrics.edges, in bench_live, measures both)
             detail = warp(detail, resize_flow(back, h, w), outside="reflect")
         link = self.chain.links.get(frame.index)
-        if fresh and EASE_IN < 1 and self.laid is not None and link is not None and link[0] == self.laid[0] \
+        if ease and EASE_IN < 1 and self.laid is not None and link is not None and link[0] == self.laid[0] \
                 and self.laid[1].shape == detail.shape:
             h, w = frame.image.shape[:2]
             before = warp(self.laid[1], resize_flow(link[1], h, w), outside="reflect")
