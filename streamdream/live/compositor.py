@@ -42,12 +42,12 @@ CUT_HOLD = 0.12
 # on, the split that leaves the least squared change a frame; a smaller share measured no steadier,
 # and kept a little less of the dream's depth. A dream of every camera frame (a GPU's) changes
 # by a step a frame: eased in too, it was steadier, but the ease, an average over the frames then,
-# took a sixth of the depth its moving subjects kept, and a 1280-wide frame's warp more
-# (scripts/live_sim.py --clock, and with --stride 1 --regions 1, compares)
+# took depth from its moving subjects, and a 1280-wide frame's warp more (scripts/live_sim.py
+# --clock, and with --stride 1 --regions 1, compares)
 EASE_IN = 0.5
 # ... when the dreams have come this many camera frames apart, lately, on average (an average
 # over about 1 / SPACING_WEIGHT dreams): a CPU's dream is quick enough for the very next camera
-# frame at times, and those laid on whole kept a third of the flicker the ease takes
+# frame at times, and those laid on whole kept much of the flicker the ease takes
 EASE_SPACING = 1.5
 SPACING_WEIGHT = 0.2
 
@@ -219,7 +219,8 @@ class Compositor:
         fresh = dreamt.count != self.count
         if fresh:
             # a dream that keeps up with the camera is laid on whole (see EASE_IN); one of a CPU, at
-            # times quick enough for the very next frame, is eased in all the same
+            # times quick enough for the very next frame, is eased in all the same. (A long gap, a
+            # stalled dream, counts as 10 frames: the pace is the usual one's, not the stall's)
             if self.dreamt_index >= 0:
                 self.spacing += SPACING_WEIGHT * (min(dreamt.frame.index - self.dreamt_index, 10) - self.spacing)
             self.count, self.dreamt_index = dreamt.count, dreamt.frame.index
