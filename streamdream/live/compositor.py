@@ -15,10 +15,10 @@ from ..engine.warp import chain_flow, warp
 from ..frames import Dreamt, Frame
 
 # the display's flow runs on a copy this wide, on every camera frame. At a quarter of a 640-wide
-# show it misplaced the detail enough to double the flicker (E_warp) of what was shown, and at half
-# of it a fast mover still shimmered; the whole width took little more of that for twice the
-# time, over half a core at a 25 fps camera on a 2-core CPU (scripts/live_sim.py --clock compares the
-# flicker; the display's time a frame is bench_live.py's to watch)
+# show it misplaced the detail enough to double the flicker (E_warp) of what was shown, and at
+# half of it a fast mover still shimmered; the whole width took little more of that for twice
+# the time, over half a core at a 25 fps camera on a 2-core CPU (scripts/live_sim.py --clock
+# compares the flicker; the display's time a frame is bench_live.py's to watch)
 DISPLAY_FLOW_WIDTH = 480
 
 
