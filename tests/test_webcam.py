@@ -423,10 +423,10 @@ def test_a_dream_slower_than_the_camera_is_eased_in_from_the_detail_shown_before
     while k < 25:
         value = 40.0 - value
         dream = dreamt(k, scene, value)
-        first, second = shown(k + 1, scene, dream), shown(k + 2, scene, dream)
+        arriving, after = shown(k + 1, scene, dream), shown(k + 2, scene, dream)
         if k > 10:
-            assert laid(first, scene, value + (1 - EASE_IN) * (40.0 - 2 * value)) < 0.6
-        assert laid(second, scene, value) < 0.6  # then whole
+            assert laid(arriving, scene, value + (1 - EASE_IN) * (40.0 - 2 * value)) < 0.6
+        assert laid(after, scene, value) < 0.6  # then whole
         k += 2
     # a cut: the new shot's first dream is laid on whole, not eased in from the shot before's
     assert np.array_equal(shown(27, other, dream), other)

@@ -188,13 +188,12 @@ class Compositor:
         laid = dreamt is not None and dreamt.output.shape == frame.image.shape and self.shows(dreamt.frame.index)
         if laid:
             self.held_since = None
-        elif self._holds(frame):
-            self.dreamt_shown = False  # a hold is not begun again from a held picture
-            self.laid = None
-            return self.last
+        else:
+            self.laid = None  # nothing to ease the next dream in from (see EASE_IN)
+            if self._holds(frame):
+                self.dreamt_shown = False  # a hold is not begun again from a held picture
+                return self.last
         self.showing, self.dreamt_shown = frame, laid
-        if not laid:
-            self.laid = None
         out = self._lay(frame, dreamt, small) if laid else frame.image
         if self.blend_from is not None and self.blend_from.shape == out.shape:
             t = (time.perf_counter() - self.blend_start) / self.blend
@@ -238,8 +237,8 @@ class Compositor:
                 self.ahead = None  # the dream has caught up (or gone elsewhere)
             elif self.dream_strength > 1e-3:
                 detail = detail * (wanted / self.dream_strength)
+        h, w = frame.image.shape[:2]
         if frame.index != dreamt.frame.index:
-            h, w = frame.image.shape[:2]
             back = self.chain.back_to(dreamt.frame.index)  # this frame -> the dreamt one
             if back is None:
                 back = self.flow(small, self.reference)
@@ -249,10 +248,9 @@ class Compositor:
             # stripes down it, and left plain it was a bare strip that came and went with each dream
             # (metrics.edges, in bench_live, measures both)
             detail = warp(detail, resize_flow(back, h, w), outside="reflect")
-        link = self.chain.links.get(frame.index)
-        if ease and EASE_IN < 1 and self.laid is not None and link is not None and link[0] == self.laid[0] \
-                and self.laid[1].shape == detail.shape:
-            h, w = frame.image.shape[:2]
+        link = self.chain.links.get(frame.index) if ease and self.laid is not None else None
+        # (two sizes of frame can have one size of link: the shapes are compared too)
+        if link is not None and link[0] == self.laid[0] and self.laid[1].shape == detail.shape:
             before = warp(self.laid[1], resize_flow(link[1], h, w), outside="reflect")
             detail = cv2.addWeighted(before, 1.0 - EASE_IN, detail, EASE_IN, 0.0)
         self.laid = (frame.index, detail)
