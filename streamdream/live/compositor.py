@@ -13,6 +13,7 @@ from ..config import VideoConfig
 from ..engine.flow import DISFlow, frame_difference, resize_flow, small_gray
 from ..engine.warp import chain_flow, warp
 from ..frames import Dreamt, Frame
+from .backdrop import Backdrop, uncovered
 
 # the display's flow runs on a copy this wide, on every camera frame. At a quarter of a 640-wide
 # show it misplaced the detail enough to double the flicker (E_warp) of what was shown, and at
@@ -33,8 +34,10 @@ LOST_AFTER = 1.0
 # at a cut the display holds the last dreamt picture for up to this long, while the new shot's first
 # dream is made (a seed or a shot recalled, see engine.temporal.StreamDreamer._cut): the cut shows
 # that much late and dreamt, where on time it showed as a flash of the plain camera between two
-# dreams. Three frames of a 25 fps camera: a held frame's latency stays under 150 ms
-CUT_HOLD = 0.12
+# dreams. Four frames of a 25 fps camera: a 2-core CPU's seed, begun when the dream thread comes
+# free from the frame before the cut, came a frame after a hold of three at one cut in ten
+# (scripts/live_sim.py --clock on a clip of a new shot every 1.6 s; a real show saw the same)
+CUT_HOLD = 0.16
 
 
 # a dream that comes camera frames after the one before it (a CPU's, every second or third) is
@@ -122,7 +125,8 @@ class FlowChain:
 class Compositor:
     """The display between dreamt frames: lays the latest dream's detail onto each newer camera
     frame along the flows between the frames since (see FlowChain), so motion shows at the
-    camera's rate, and eases in a dream that comes frames after the one before (EASE_IN). Also:
+    camera's rate, and eases in a dream that comes frames after the one before (EASE_IN); what a
+    subject uncovers between two dreams takes a still scene's own detail back (see backdrop.py). Also:
     holds the last dreamt picture over a cut for up to `hold` seconds (see CUT_HOLD), cross-fades
     over `blend` seconds when the look changes, freezes, and fades the last picture out when the
     camera is lost."""
@@ -148,6 +152,7 @@ class Compositor:
         self.dreamt_shown = False  # whether the last picture shown had a dream of its own shot laid on
         self.held_since: float | None = None  # the time of the cut frame a hold began on
         self.laid: tuple[int, np.ndarray] | None = None  # (camera frame, the detail laid on it) last shown
+        self.backdrop = Backdrop()  # a still camera's scene as shown, for what a subject uncovers
 
     def shows(self, index: int) -> bool:
         """Whether a dream of camera frame `index` is of the shot shown now: only such a dream is
@@ -182,6 +187,8 @@ class Compositor:
         # before the first dream (a full one, seconds long) the links would only take CPU from it;
         # the first dream is laid along a direct flow, until the next one comes
         small = self.chain.add(frame.index, frame.image, link=dreamt is not None)
+        if self.chain.shot == frame.index:
+            self.backdrop.forget()  # another shot, another scene
         # a dream of the shot before a cut is not laid onto the new one (along a flow between two
         # unrelated pictures it was noise, less than no dream): the last dreamt picture is held
         # until the new shot's own dream comes, for `hold` s at most, then the shot shows plain
@@ -248,12 +255,19 @@ class Compositor:
             # stripes down it, and left plain it was a bare strip that came and went with each dream
             # (metrics.edges, in bench_live, measures both)
             detail = warp(detail, resize_flow(back, h, w), outside="reflect")
+            # what a subject has uncovered since the dreamt frame takes the scene's own detail back,
+            # not the subject's drawn out behind it (see backdrop.py)
+            doubted = uncovered(small, self.reference, back)
+            detail = self.backdrop.lay(detail, small, doubted)
+        else:
+            doubted = None
         link = self.chain.links.get(frame.index) if ease and self.laid is not None else None
         # (two sizes of frame can have one size of link: the shapes are compared too)
         if link is not None and link[0] == self.laid[0] and self.laid[1].shape == detail.shape:
             before = warp(self.laid[1], resize_flow(link[1], h, w), outside="reflect")
             detail = cv2.addWeighted(before, 1.0 - EASE_IN, detail, EASE_IN, 0.0)
         self.laid = (frame.index, detail)
+        self.backdrop.keep(small, detail, self.chain.links.get(frame.index, (None, None))[1], doubted)
         # the one place the live dream is clipped to what a screen shows: added, rounded and
         # saturated in one pass (this runs on every camera frame, beside the dream)
         return cv2.add(frame.image, detail, dtype=cv2.CV_8U)

@@ -1,0 +1,101 @@
+"""What a still camera's scene was shown as, for what a moving subject uncovers between two dreams.
+
+The display lays the latest dream, made frames ago, onto each newer camera frame along the flow
+between the two (see compositor.FlowChain). Where a fast subject has moved on since, that flow
+leads the pixels it uncovered back into the subject, which covered them when the dream was made:
+the subject's dream was drawn out behind it, a trail of smeared streaks that changed with every
+dream. Such pixels are found by their picture: the dreamt frame's, brought along the same flow,
+is not what the camera shows there now. Where the camera stands still, the backdrop keeps the
+detail shown on each pixel that stood still and what the camera saw there; an uncovered pixel
+that looks as it did then is shown that detail again, as the dream stage gives its own still
+scene's dream back (engine/still.py). A moving camera keeps nothing: its pixels are never where
+they were.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..engine.still import MOVING_SHARE, STILL_PX
+from ..engine.warp import check_flow, warp
+
+# a pixel counts as uncovered from the first of these differences (grey levels, over 5x5 pixels)
+# between the camera frame and the dreamt one brought along the flow, fully from the second: a
+# subject moved off a background it does not match goes past them. Higher, less of the trail was
+# found (scripts/live_sim.py --clock, on a clip of a fast subject over a still scene: from 12.5 to
+# 37.5, the shown flicker fell half as much)
+UNCOVERED_GREY = (5.0, 15.0)
+
+
+# an uncovered pixel looks as it did while it stood still when the two pictures differ by less than
+# this (grey levels, over 5x5 pixels), as the dream stage judges it (engine.still.SAME_PICTURE);
+# twice it measured no better
+SAME_GREY = 10
+
+
+def uncovered(now: np.ndarray, then: np.ndarray, back: np.ndarray) -> np.ndarray:
+    """How surely each pixel of a frame was not shown by an earlier one, float32 (h, w) in [0, 1]:
+    0 where the earlier frame's picture brought along `back` (h, w, 2: the flow from `now` to
+    `then`) matches it, rising to 1 across UNCOVERED_GREY apart. `now` and `then` are grey
+    uint8 (h, w)."""
+    check_flow(back)
+    if now.shape != then.shape or now.shape != back.shape[:2]:
+        raise ValueError(f"need two greys and a flow of one size, got {now.shape}, {then.shape} and {back.shape[:2]}")
+    apart = cv2.blur(cv2.absdiff(now, warp(then, back)), (5, 5)).astype(np.float32)
+    low, high = UNCOVERED_GREY
+    return np.clip((apart - low) / (high - low), 0.0, 1.0)
+
+
+class Backdrop:
+    """Per pixel of a still camera's view: the detail (H, W, 3) last shown there while it stood
+    still, and the grey (h, w) of the camera frame then, at the display flow's size."""
+
+    def __init__(self):
+        self.forget()
+
+    def forget(self) -> None:
+        """Keep nothing: a cut, or the camera moves."""
+        self.detail: np.ndarray | None = None
+        self.gray: np.ndarray | None = None
+        self.held: np.ndarray | None = None  # (h, w) bool: where a detail is kept
+
+    def keep(self, gray: np.ndarray, detail: np.ndarray, link: np.ndarray | None,
+             doubted: np.ndarray | None = None) -> None:
+        """Keep `detail` (H, W, 3) float32, shown on a frame of grey `gray` (h, w), where the pixel
+        stood still since the frame before (`link`, its flow there, (h, w, 2); None: no frame
+        before, nothing kept) and its detail is the dream of what it shows (`doubted`, see
+        `uncovered`, below a half). The camera moving forgets all."""
+        if link is None:
+            return
+        check_flow(link)
+        if link.shape[:2] != gray.shape:
+            raise ValueError(f"link {link.shape[:2]} and grey {gray.shape} differ in size")
+        limit = STILL_PX * gray.shape[1] / detail.shape[1]  # in the grey's own pixels
+        still = link[..., 0] ** 2 + link[..., 1] ** 2 < limit * limit
+        if float(still.mean()) < 1.0 - MOVING_SHARE:
+            self.forget()
+            return
+        if doubted is not None:
+            still &= doubted < 0.5
+        if self.detail is None or self.detail.shape != detail.shape or self.gray.shape != gray.shape:
+            self.detail, self.gray = np.zeros_like(detail), np.zeros_like(gray)
+            self.held = np.zeros(gray.shape, bool)
+        h, w = detail.shape[:2]
+        cv2.copyTo(detail, cv2.resize(still.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST), self.detail)
+        np.copyto(self.gray, gray, where=still)
+        self.held |= still
+
+    def lay(self, detail: np.ndarray, gray: np.ndarray, doubted: np.ndarray) -> np.ndarray:
+        """`detail` (H, W, 3) float32 laid along the flow onto a frame of grey `gray` (h, w), with the
+        kept detail in its place where the pixel is uncovered (`doubted`, see `uncovered`) and looks
+        as it did when kept."""
+        if self.detail is None or self.detail.shape != detail.shape or self.gray.shape != gray.shape:
+            return detail
+        same = cv2.blur(cv2.absdiff(gray, self.gray), (5, 5)) < SAME_GREY
+        weight = doubted * (same & self.held)
+        if not weight.any():
+            return detail
+        h, w = detail.shape[:2]
+        weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
+        return cv2.blendLinear(self.detail, detail, weight, 1.0 - weight)
