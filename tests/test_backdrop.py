@@ -29,6 +29,9 @@ def test_uncovered_is_where_a_subject_has_left_and_nowhere_else():
     assert doubted[:, 105:].max() == 0.0 and doubted[:24].max() == 0.0  # the scene
     assert doubted[33:57, 73:97].max() == 0.0  # the square itself, followed by the flow
     assert uncovered(now, now, np.zeros_like(back)).max() == 0.0
+    # the light changing over the whole picture uncovers nothing; the square's leaving still shows
+    brighter = uncovered(np.clip(now.astype(int) + 12, 0, 255).astype(np.uint8), then, back)
+    assert brighter[:, 105:].max() == 0.0 and brighter[33:57, 43:67].min() == 1.0
     with pytest.raises(ValueError):
         uncovered(now, then[:, :100], back)
 
