@@ -91,14 +91,21 @@ class StillMemory:
         return self.detail, weight
 
 
-def standing_still(flow: np.ndarray, height: int, width: int, device) -> tuple[torch.Tensor, bool]:
-    """Which pixels of a frame (height, width) stand still, (1, 1, height, width) 0 or 1 on
-    `device`, by its backward flow (h, w, 2) at the flow's own size (the flow stage's), and
-    whether the camera does (no more than MOVING_SHARE of the frame moves)."""
+def still_pixels(flow: np.ndarray, width: int) -> tuple[np.ndarray, bool]:
+    """Which pixels of a frame `width` wide stand still, bool (h, w), by its backward flow (h, w, 2)
+    at the flow's own size, and whether the camera does (no more than MOVING_SHARE of the frame
+    moves). On the host, where the flow is."""
     if flow.ndim != 3 or flow.shape[2] != 2:
         raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
     limit = STILL_PX * flow.shape[1] / width  # in the flow's own pixels
-    still = (flow[..., 0] ** 2 + flow[..., 1] ** 2 < limit * limit).astype(np.float32)
-    camera = float(still.mean()) >= 1.0 - MOVING_SHARE  # on the host, where the flow is: no wait for the device
-    small = upload(still, device)[None, None]
+    still = flow[..., 0] ** 2 + flow[..., 1] ** 2 < limit * limit
+    return still, float(still.mean()) >= 1.0 - MOVING_SHARE
+
+
+def standing_still(flow: np.ndarray, height: int, width: int, device) -> tuple[torch.Tensor, bool]:
+    """Which pixels of a frame (height, width) stand still, (1, 1, height, width) 0 or 1 on
+    `device`, by its backward flow (h, w, 2) at the flow's own size (the flow stage's), and
+    whether the camera does (see `still_pixels`; worked out on the host: no wait for the device)."""
+    still, camera = still_pixels(flow, width)
+    small = upload(still.astype(np.float32), device)[None, None]
     return plane_to(small, height, width).ge_(0.5).to(small.dtype), camera

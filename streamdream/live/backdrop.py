@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..engine.still import MOVING_SHARE, STILL_PX
+from ..engine.still import still_pixels
 from ..engine.warp import check_flow, warp
 
 # a pixel counts as uncovered from the first of these differences (grey levels, over 5x5 pixels)
@@ -72,12 +72,10 @@ class Backdrop:
         `uncovered`, below a half). The camera moving forgets all."""
         if link is None:
             return
-        check_flow(link)
         if link.shape[:2] != gray.shape:
             raise ValueError(f"link {link.shape[:2]} and grey {gray.shape} differ in size")
-        limit = STILL_PX * gray.shape[1] / detail.shape[1]  # in the grey's own pixels
-        still = link[..., 0] ** 2 + link[..., 1] ** 2 < limit * limit
-        if float(still.mean()) < 1.0 - MOVING_SHARE:
+        still, camera_still = still_pixels(link, detail.shape[1])
+        if not camera_still:
             self.forget()
             return
         if doubted is not None:

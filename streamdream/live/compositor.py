@@ -261,13 +261,14 @@ class Compositor:
             detail = self.backdrop.lay(detail, small, doubted)
         else:
             doubted = None
-        link = self.chain.links.get(frame.index) if ease and self.laid is not None else None
+        own = self.chain.links.get(frame.index)  # (the frame shown before, the flow back to it)
+        link = own if ease and self.laid is not None else None
         # (two sizes of frame can have one size of link: the shapes are compared too)
         if link is not None and link[0] == self.laid[0] and self.laid[1].shape == detail.shape:
             before = warp(self.laid[1], resize_flow(link[1], h, w), outside="reflect")
             detail = cv2.addWeighted(before, 1.0 - EASE_IN, detail, EASE_IN, 0.0)
         self.laid = (frame.index, detail)
-        self.backdrop.keep(small, detail, self.chain.links.get(frame.index, (None, None))[1], doubted)
+        self.backdrop.keep(small, detail, None if own is None else own[1], doubted)
         # the one place the live dream is clipped to what a screen shows: added, rounded and
         # saturated in one pass (this runs on every camera frame, beside the dream)
         return cv2.add(frame.image, detail, dtype=cv2.CV_8U)
