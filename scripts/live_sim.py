@@ -65,6 +65,7 @@ def main() -> None:
                                                         "not --stride frames")
     p.add_argument("--scale", type=float, help="[live] dream_scale")
     p.add_argument("--regions", type=int, help="[live] step_regions")
+    p.add_argument("--seed", type=int, default=3, help="the live dream's seed (its jitter, from the first frame on)")
     p.add_argument("--preset")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="[dream] precision (a GPU's auto: bf16)")
     p.add_argument("--json", metavar="FILE")
@@ -77,7 +78,7 @@ def main() -> None:
     torch.set_num_threads(1)  # as a live show on a CPU leaves the dream
     cv2.setNumThreads(1)
     live = {k: v for k, v in (("dream_scale", args.scale), ("step_regions", args.regions)) if v is not None}
-    dream = {"width": args.width, "device": "cpu", "seed": 3, **({"precision": args.precision} if args.precision else {})}
+    dream = {"width": args.width, "device": "cpu", "seed": args.seed, **({"precision": args.precision} if args.precision else {})}
     config = build_config(args.preset, {"dream": dream, "live": live})
     source = VideoFileSource(args.clip, args.width)
     clip = [f.image for f in source.frames()]
@@ -86,7 +87,7 @@ def main() -> None:
     judged = range(len(clip), len(frames))  # from the second time through: the first full dream is long past
     picks = list(judged)[4::max(1, (len(clip) - 8) // 12)][:12]
 
-    stage = LiveStage(config, [], {"device": "cpu", "seed": 3, "width": args.width})
+    stage = LiveStage(config, [], {"device": "cpu", "seed": args.seed, "width": args.width})
     tracker = MotionTracker(config.video.scene_cut, width=min(args.width, LIVE_FLOW_WIDTH))
     compositor = Compositor(0.0, 0.0, config.video.scene_cut)
     shown, seconds, latest, pending = [], [], None, None

@@ -10,7 +10,7 @@ from streamdream.engine.dream import ascend_band
 from streamdream.engine.blur import box_blur
 from streamdream.engine.temporal import StreamDreamer, hold_strength, local_strength, soften
 from streamdream.engine.warp import Along
-from streamdream.engine.temporal import band_spans as temporal_band_spans
+from streamdream.engine.temporal import band_spans as temporal_band_spans, weakest_band
 
 from .conftest import object_frame, passes_of, pattern_frame
 
@@ -390,6 +390,75 @@ def test_ascend_band_changes_only_its_band(dreamer):
         ascend_band(image, 2, (30, 20), 4, dreamer.net, dreamer.objective, 1, 0.05, 2)
     with pytest.raises(ValueError):
         ascend_band(image, 1, (0, 2), 4, dreamer.net, dreamer.objective, 1, 0.05, 2)
+
+
+def test_ascend_band_at_a_smaller_octave_sees_its_band_smaller_and_changes_only_it(dreamer):
+    image = torch.from_numpy(pattern_frame(0, 96, 64)).permute(2, 0, 1)[None].float() / 255
+    with passes_of(dreamer.net) as sizes:
+        out = ascend_band(image, 3, (30, 80), 4, dreamer.net, dreamer.objective, 1, 0.05, 2, dreamer.generator,
+                          scale=1.4)
+    assert sizes == [(round(64 / 1.4), round(58 / 1.4))]  # the band and its margins (columns 26-84), seen smaller
+    assert torch.equal(out[..., :30], image[..., :30]) and torch.equal(out[..., 80:], image[..., 80:])
+    assert float((out[..., 30:80] - image[..., 30:80]).abs().mean()) > 0.005
+    with pytest.raises(ValueError):
+        ascend_band(image, 3, (30, 60), 4, dreamer.net, dreamer.objective, 1, 0.05, 2, scale=0.5)
+
+
+def test_weakest_band_is_the_one_the_dream_falls_shortest_in():
+    shortfall = torch.zeros(1, 1, 30, 100)
+    shortfall[..., 62:78] = 1.0  # inside the fourth of five bands across the columns (60-80)
+    k, mean = weakest_band(shortfall, 3, 5)
+    assert k == 3 and mean == pytest.approx(16 / 20)
+    k, mean = weakest_band(shortfall.transpose(2, 3).contiguous(), 2, 5)  # the same, across the rows
+    assert k == 3 and mean == pytest.approx(16 / 20)
+    shortfall[..., 5:7] = 2.0  # less of it, though stronger: the first band holds less in all
+    assert weakest_band(shortfall, 3, 5)[0] == 3
+    assert weakest_band(torch.zeros(1, 1, 30, 100), 3, 5) == (0, 0.0)
+    with pytest.raises(ValueError):
+        weakest_band(torch.zeros(1, 3, 30, 100), 3, 5)
+    with pytest.raises(ValueError):
+        weakest_band(shortfall, 1, 5)
+
+
+def test_a_live_show_deepens_the_band_its_dream_has_faded_in_at_the_octave_below(dreamer, monkeypatch):
+    # where a carried dream has faded (a moving subject's, mostly), a live show stepping a band a
+    # frame also steps the weakest band seen an octave smaller, where shapes are built; a file's
+    # frames take their full-size steps only
+    import streamdream.engine.temporal as temporal
+
+    calls = []
+    real = temporal.ascend_band
+    monkeypatch.setattr(temporal, "ascend_band", lambda image, dim, span, *a, scale=1.0, **k:
+                        calls.append((dim, span, scale)) or real(image, dim, span, *a, scale=scale, **k))
+    frames = [pattern_frame(i, 160, 96) for i in range(4)]
+    video = VideoConfig(step_regions=4)
+
+    def faded(live: bool) -> tuple[StreamDreamer, MotionTracker, float]:
+        # the dream gone from the third band of four (the anchor is the same tensor), then a frame
+        # carried: the stream, its tracker, and the dream's strength on that band
+        stream, tracker = StreamDreamer(dreamer, video, live=live), MotionTracker(video.scene_cut)
+        stream.next(frames[0], tracker.next(frames[0]))
+        stream.detail[..., 80:120].zero_()
+        calls.clear()
+        stream.next(frames[1], tracker.next(frames[1]))
+        return stream, tracker, float(stream.detail[..., 84:116].abs().mean() / stream.detail[..., :60].abs().mean())
+
+    _, _, plain = faded(live=False)
+    assert [c[2] for c in calls] == [1.0]  # a file's frame: its own band's step
+    stream, tracker, deepened = faded(live=True)
+    assert calls[-1] == (3, (80, 120), SMALL.octave_scale) and len(calls) == 2
+    # against the dream on the first bands: a file's frame has nothing back there (its own band's
+    # step fell elsewhere, and the lift scales what is left, which was nothing)
+    assert plain < 1e-6 and deepened > 0.4
+    for f in frames[2:]:  # at most one such step a frame
+        before = len(calls)
+        stream.next(f, tracker.next(f))
+        assert 1 <= len(calls) - before <= 2 and calls[before][2] == 1.0
+    # a dream that has faded nowhere takes no such step
+    calls.clear()
+    stream.low = 1e-9
+    stream.next(frames[0], tracker.next(frames[0]))
+    assert calls and all(c[2] == 1.0 for c in calls)  # its own band's step only (in two parts, where it wraps)
 
 
 def test_trust_is_worked_out_at_the_flow_s_size_with_a_floor_inside_the_frame_only():

@@ -138,23 +138,29 @@ def refine_at(image: torch.Tensor, size: tuple[int, int], net, objective: Object
 
 def ascend_band(image: torch.Tensor, dim: int, span: tuple[int, int], margin: int, net, objective: Objective,
                 iterations: int, step: float, jitter: int, generator: torch.Generator | None = None,
-                weight: torch.Tensor | None = None, limit: float | None = None) -> torch.Tensor:
+                weight: torch.Tensor | None = None, limit: float | None = None, scale: float = 1.0) -> torch.Tensor:
     """`iterations` ascent steps on one band of an image (1, 3, H, W): rows [start, end) when `dim`
     is 2, columns when it is 3, seen with `margin` rows or columns of context either side; the
     rest is returned unchanged (`limit`: see `ascent_step`). A step on a band costs its share of a
     whole step (its pixels and its margins'): a live show on a CPU steps a band a frame, each in
-    turn."""
+    turn. With `scale` > 1 the band is seen that many times smaller, an octave below, where the
+    network grows larger shapes (see `refine_at`; `limit` is then not applied)."""
     check_image(image)
     if dim not in (2, 3):
         raise ValueError(f"dim must be 2 (rows) or 3 (columns), got {dim}")
     start, end = span
     n = image.shape[dim]
-    if not 0 <= start < end <= n or margin < 0:
-        raise ValueError(f"need 0 <= start < end <= {n} and margin >= 0, got {span} and margin {margin}")
+    if not 0 <= start < end <= n or margin < 0 or scale < 1.0:
+        raise ValueError(f"need 0 <= start < end <= {n}, margin >= 0 and scale >= 1, got {span}, margin {margin} "
+                         f"and scale {scale}")
     a, b = max(0, start - margin), min(n, end + margin)
     crop = image.narrow(dim, a, b - a).contiguous()
-    changed = ascend(crop, net, objective, iterations, step, jitter, generator,
-                     weight=None if weight is None else weight.narrow(dim, a, b - a).contiguous(), limit=limit)
+    weight = None if weight is None else weight.narrow(dim, a, b - a).contiguous()
+    if scale > 1.0:
+        size = tuple(max(MIN_SIDE, round(side / scale)) for side in crop.shape[2:])
+        changed = refine_at(crop, size, net, objective, iterations, step, jitter, generator, weight)
+    else:
+        changed = ascend(crop, net, objective, iterations, step, jitter, generator, weight=weight, limit=limit)
     out = image.clone()
     out.narrow(dim, start, end - start).copy_(changed.narrow(dim, start - a, end - start))
     return out

@@ -111,6 +111,21 @@ RECALL_TRUSTED = 0.95
 KEEP_EVERY = 25
 
 
+# a live show that steps a band a frame (a CPU's) also takes one step a frame at the octave below
+# full size on the band whose dream has fallen furthest below the level weak regions are lifted to
+# (HOLD_LOW), a step this many times the usual one: mostly a moving subject's band, whose dream the
+# flow carries imperfectly and the full-size steps regrow only as a texture; a network builds eyes
+# and faces at the smaller octaves. It kept more of a full dream's depth on the shared clip (about
+# twice as much where the input moves) and on a hand-held one, and as much on a fast disc over a
+# still scene, for a dream slower by a tenth to a quarter; a larger step kept less, and so did the
+# step two octaves down or in place of the frame's own band, the dream faster then (scripts/
+# live_sim.py --clock, with --seed for the spread)
+WEAK_BAND_STEP = 2.0
+# ... taken when that band falls short by this share of the level on average: at twice the share,
+# a hand-held clip's dream kept half of what the step added there
+WEAK_BAND_SHORTFALL = 0.05
+
+
 # rows or columns of context either side of a band a step falls on (see VideoConfig.step_regions)
 BAND_MARGIN = 16
 # a band's step is the bands' count times the usual one: its normalised gradient is capped at
@@ -182,6 +197,22 @@ def hold_strength(detail: torch.Tensor, low: float, mean: float, max_gain: float
     and stripes about the averaging width into the dream. No pixel is lifted past `peak`.
     """
     return detail * strength_gain(detail, low, mean, max_gain, peak)
+
+
+def weakest_band(shortfall: torch.Tensor, dim: int, bands: int) -> tuple[int, float]:
+    """Which of `bands` equal bands across a shortfall map (1, 1, H, W), rows when `dim` is 2,
+    columns when it is 3, holds the most of it (the first such), and its mean over that band.
+    The bands are `band_spans`' with no offset."""
+    if shortfall.ndim != 4 or shortfall.shape[:2] != (1, 1):
+        raise ValueError(f"shortfall must be (1, 1, H, W), got {tuple(shortfall.shape)}")
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 (rows) or 3 (columns), got {dim}")
+    length = shortfall.shape[dim]
+    profile = shortfall.sum(dim=5 - dim)[0, 0]  # (length,): the map summed along each row or column
+    spans = [band_spans(length, bands, k, 0)[0] for k in range(bands)]
+    means = torch.stack([profile[a:b].sum() / ((b - a) * shortfall.shape[5 - dim]) for a, b in spans]).tolist()
+    k = max(range(bands), key=lambda j: (means[j], -j))
+    return k, means[k]
 
 
 def band_spans(length: int, bands: int, k: int, offset: int) -> list[tuple[int, int]]:
@@ -448,13 +479,14 @@ class StreamDreamer:
     def _carry(self, base: torch.Tensor, motion: Motion) -> torch.Tensor:
         # each full-size tensor of a 4K frame is 100 MB: references are dropped as soon as they
         # are used up, so the peak stays near the keyframe's
-        image, weight = self._carried(base, motion)
+        image, weight, taper = self._carried(base, motion)
         with record_function("streamdream.ascent"):
-            return self._refine(image, weight)
+            return self._refine(image, weight, base, taper)
 
-    def _carried(self, base: torch.Tensor, motion: Motion) -> tuple[torch.Tensor, torch.Tensor]:
+    def _carried(self, base: torch.Tensor, motion: Motion) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         # the previous detail moved onto this frame and held at the keyframe's strength, (1, 3, H, W),
-        # and the per-pixel step weight, (1, 1, H, W). The detail is two parts: the anchor's, laid
+        # the per-pixel step weight, (1, 1, H, W), and the share of a step still pixels take (see
+        # StillMemory.taper; None when none is held back). The detail is two parts: the anchor's, laid
         # down along the chained flow in one resampling, times a gain carried along with it (the
         # fades and lifts since), and what the steps since the anchor added, carried frame to frame.
         v = self.video
@@ -534,9 +566,32 @@ class StreamDreamer:
                 weight = weight * taper
             self.settled = settled.add_(1.0 / v.fresh_frames).clamp_(max=1.0)
             self.since_anchor += 1
-        return image, weight
+        return image, weight, taper
 
-    def _refine(self, image: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    def _deepen_weakest(self, image: torch.Tensor, base: torch.Tensor, weight: torch.Tensor,
+                        taper: torch.Tensor | None, dim: int, step: float) -> torch.Tensor:
+        """A live show's step at the octave below full size on the band its dream is weakest in
+        (see WEAK_BAND_STEP); `image` unchanged where no band falls short enough. A pixel takes
+        the frame's step weight, or more where its dream falls short, up to a whole step where
+        none is left (a carried pixel's weight is a fraction of one); a still pixel's dream is
+        left as it is all the same (`taper`)."""
+        low = self.low * self.strength
+        if low <= 0:
+            return image
+        shortfall = local_strength(image - base).neg_().add_(low).clamp_min_(0.0)
+        n = self.video.step_regions
+        k, mean = weakest_band(shortfall, dim, n)
+        if mean < WEAK_BAND_SHORTFALL * low:
+            return image
+        short = shortfall.div_(low).clamp_(max=1.0)
+        weight = torch.maximum(weight, short if taper is None else short.mul_(taper))
+        d, dreamer = self.dreamer.config, self.dreamer
+        span = band_spans(image.shape[dim], n, k, 0)[0]
+        return ascend_band(image, dim, span, BAND_MARGIN, dreamer.net, dreamer.objective, 1, step * WEAK_BAND_STEP,
+                           d.jitter, dreamer.generator, weight, scale=d.octave_scale)
+
+    def _refine(self, image: torch.Tensor, weight: torch.Tensor, base: torch.Tensor,
+                taper: torch.Tensor | None) -> torch.Tensor:
         if self.sparing or (self.stale is not None and self.stale.is_set()):
             return image
         d, v, dreamer = self.dreamer.config, self.video, self.dreamer
@@ -564,6 +619,8 @@ class StreamDreamer:
             for span in band_spans(length, n, k, self.band_offset):
                 image = ascend_band(image, dim, span, BAND_MARGIN, net, objective, iterations,
                                     step * n, d.jitter, generator, weight, BAND_LIMIT)
+            if self.live:
+                image = self._deepen_weakest(image, base, weight, taper, dim, step)
         elif iterations:
             image = ascend(image, net, objective, iterations, step, d.jitter, generator, weight=weight)
         smaller = octave_sizes(h, w, max(1, v.refine_octaves), d.octave_scale)[:-1]
