@@ -211,7 +211,7 @@ def weakest_band(shortfall: torch.Tensor, dim: int, bands: int) -> tuple[int, fl
     profile = shortfall.sum(dim=5 - dim)[0, 0]  # (length,): the map summed along each row or column
     spans = [band_spans(length, bands, k, 0)[0] for k in range(bands)]
     means = torch.stack([profile[a:b].sum() / ((b - a) * shortfall.shape[5 - dim]) for a, b in spans]).tolist()
-    k = max(range(bands), key=lambda j: (means[j], -j))
+    k = means.index(max(means))
     return k, means[k]
 
 

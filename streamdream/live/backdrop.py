@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..engine.still import still_pixels
+from ..engine.still import SAME_PICTURE, still_pixels
 from ..engine.warp import check_flow, warp
 
 # a pixel counts as uncovered from the first of these differences (grey levels, over 5x5 pixels)
@@ -29,9 +29,9 @@ UNCOVERED_GREY = (5.0, 15.0)
 
 
 # an uncovered pixel looks as it did while it stood still when the two pictures differ by less than
-# this (grey levels, over 5x5 pixels), as the dream stage judges it (engine.still.SAME_PICTURE);
-# twice it measured no better
-SAME_GREY = 10
+# this (grey levels, over 5x5 pixels): the dream stage's judgement (engine.still.SAME_PICTURE, in
+# [0, 1]) in grey levels; twice it measured no better
+SAME_GREY = round(SAME_PICTURE * 255)
 
 
 def uncovered(now: np.ndarray, then: np.ndarray, back: np.ndarray) -> np.ndarray:
