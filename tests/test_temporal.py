@@ -461,6 +461,35 @@ def test_a_live_show_deepens_the_band_its_dream_has_faded_in_at_the_octave_below
     assert calls and all(c[2] == 1.0 for c in calls)  # its own band's step only (in two parts, where it wraps)
 
 
+def test_a_frame_the_display_cuts_away_from_while_its_band_steps_takes_no_deeper_step(dreamer, monkeypatch):
+    # the display cut to a new shot while the frame's band stepped (pipeline.NewestFrame.stale):
+    # that frame's dream will never be shown, so the step at the octave below is spared and the
+    # new shot's frame is taken sooner
+    import threading
+
+    import streamdream.engine.temporal as temporal
+
+    frames = [pattern_frame(i, 160, 96) for i in range(2)]
+    stream = StreamDreamer(dreamer, VideoConfig(step_regions=4), live=True)
+    stream.stale = threading.Event()
+    tracker = MotionTracker(stream.video.scene_cut)
+    stream.next(frames[0], tracker.next(frames[0]))
+    stream.detail[..., 80:120].zero_()  # a band faded: the deeper step would fall on it
+    scales = []
+    real = temporal.ascend_band
+
+    def band_then_cut(image, dim, span, *a, scale=1.0, **k):
+        scales.append(scale)
+        out = real(image, dim, span, *a, scale=scale, **k)
+        stream.stale.set()
+        return out
+
+    monkeypatch.setattr(temporal, "ascend_band", band_then_cut)
+    stream.next(frames[1], tracker.next(frames[1]))
+    assert scales == [1.0]  # the band's own step, none at the octave below
+    assert stream.deferred is None and stream.carried == 1  # the frame was carried all the same
+
+
 def test_trust_is_worked_out_at_the_flow_s_size_with_a_floor_inside_the_frame_only():
     from streamdream.engine.motion import Motion
     from streamdream.engine.temporal import flow_and_trust

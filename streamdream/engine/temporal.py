@@ -590,9 +590,14 @@ class StreamDreamer:
         return ascend_band(image, dim, span, BAND_MARGIN, dreamer.net, dreamer.objective, 1, step * WEAK_BAND_STEP,
                            d.jitter, dreamer.generator, weight, scale=d.octave_scale)
 
+    def _spared(self) -> bool:
+        """Whether the frame in hand takes no more steps: carried for a frame after it (`sparing`),
+        or of a shot the display has cut away from (`stale`)."""
+        return self.sparing or (self.stale is not None and self.stale.is_set())
+
     def _refine(self, image: torch.Tensor, weight: torch.Tensor, base: torch.Tensor,
                 taper: torch.Tensor | None) -> torch.Tensor:
-        if self.sparing or (self.stale is not None and self.stale.is_set()):
+        if self._spared():
             return image
         d, v, dreamer = self.dreamer.config, self.video, self.dreamer
         h, w = image.shape[2:]
@@ -619,7 +624,8 @@ class StreamDreamer:
             for span in band_spans(length, n, k, self.band_offset):
                 image = ascend_band(image, dim, span, BAND_MARGIN, net, objective, iterations,
                                     step * n, d.jitter, generator, weight, BAND_LIMIT)
-            if self.live:
+            if self.live and not self._spared():
+                # (the display may have cut away while the band stepped: the new shot's frame waits)
                 image = self._deepen_weakest(image, base, weight, taper, dim, step)
         elif iterations:
             image = ascend(image, net, objective, iterations, step, d.jitter, generator, weight=weight)
