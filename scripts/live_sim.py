@@ -12,7 +12,9 @@ worked out from what the network did on it: FRAME_SECONDS, plus STEP_SECONDS for
 worth of pixels it ran forward and back over (a band's step is a share of one, a smaller
 octave's less, a full dream many). A setting that spends more on some frames (a cut's build) is
 charged for it in how late and how seldom its dreams come, and the numbers still do not depend
-on the machine.
+on the machine. As in a show, a cut the display shows while a frame of the shot before is being
+dreamt makes that frame stale (pipeline.NewestFrame.stale), and the steps the stage then spares
+are not charged.
 
     python scripts/live_sim.py --clip ../shared/media/bigbuckbunny.mp4 --stride 3
     python scripts/live_sim.py --stride 3 --scale 0.75 --regions 3 --json out/sim.json
@@ -38,7 +40,8 @@ from streamdream.depth import DepthJudge, measure_depths
 from streamdream.engine.dreamer import Dreamer
 from streamdream.engine.motion import MotionTracker
 from streamdream.frames import Dreamt, Frame
-from streamdream.live.compositor import Compositor
+from streamdream.engine.flow import frame_difference, small_gray
+from streamdream.live.compositor import DISPLAY_FLOW_WIDTH, Compositor
 from streamdream.live.show import LIVE_FLOW_WIDTH
 from streamdream.live.stage import LiveStage
 from streamdream.media.video_in import VideoFileSource
@@ -95,8 +98,17 @@ def main() -> None:
     plain = []  # whether each picture shown is its camera frame with no dream laid on
     free_at, coming = 0.0, []  # --clock: when the dream thread is free; dreams made, (shown from, dream)
     pixels = args.width * frames[0].shape[0]
+    per_frame = pixels / (640 * 360)  # the costs above are at 640x360
+    cuts = shot_starts(frames, config.video.scene_cut)
+    spared = 0  # dreamt frames found stale before their steps were done
     passes: list[tuple[int, int]] = []  # the (h, w) of each picture the network ran on
     hook = stage.stream.dreamer.net.register_forward_pre_hook(lambda module, a: passes.append(tuple(a[0].shape[2:])))
+    # the dream thread's clock: when the frame in hand began, and what it has done since (the
+    # frame's own work counted from its start, a little early)
+    began = 0.0
+    stale = Stale(lambda: began + (FRAME_SECONDS + STEP_SECONDS * sum(h * w for h, w in passes) / pixels) * per_frame)
+    if args.clock:
+        stage.stream.stale = stale
     try:
         for i, image in enumerate(frames):
             frame = Frame(image, i / 25, i)
@@ -114,12 +126,15 @@ def main() -> None:
                 motion = tracker.next(image)
                 begin = time.perf_counter()
                 passes.clear()
+                began = max(free_at, frame.time)
+                stale.at = next((k / 25 for k in cuts if k > i), float("inf"))  # the display's next cut
                 detail = stage.next(image, motion)
+                spared += args.clock and stale.is_set()
                 seconds.append(time.perf_counter() - begin)
                 pending = Dreamt(frame, detail, i + 1, stage.strength)
                 if args.clock:
                     stepped = sum(h * w for h, w in passes) / pixels
-                    free_at = max(free_at, frame.time) + (FRAME_SECONDS + STEP_SECONDS * stepped) * pixels / (640 * 360)
+                    free_at = began + (FRAME_SECONDS + STEP_SECONDS * stepped) * per_frame
                     coming.append((free_at, pending))
             shown.append(compositor.present(frame, latest))
             seen.append(compositor.showing.index)
@@ -149,7 +164,7 @@ def main() -> None:
         "moving_covered": round(m.moving_covered, 3), "concentration_max": round(m.concentration_max, 3),
         "coherence": round(m.coherence, 3), "coherence_moving": round(m.coherence_moving, 3),
         "ewarp_ratio": round(m.ratio, 3),
-        "shown_plain": sum(plain[i] for i in judged),
+        "shown_plain": sum(plain[i] for i in judged), "stale_dreams": spared,
         # the weakest edge band against the interior, and lines repeated near the edges, a frame
         "edge_strength": round(edge[0], 3), "edge_repeats": round(edge[1], 2),
         "edge_strength_full": round(full_edge[0], 3), "edge_repeats_full": round(full_edge[1], 2),
@@ -162,6 +177,25 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(numbers, indent=2))
     if args.sheet:
         write_sheet(args.sheet, [(i, of(i), references[k], shown[i]) for k, i in enumerate(picks)][::3][:4])
+
+
+class Stale:
+    """pipeline.NewestFrame.stale under --clock: set once the dream thread's clock (`clock()`,
+    camera seconds) has passed `at`, the time the display cuts away from the frame in hand's shot.
+    The stage looks at it where a show's does, between its steps."""
+
+    def __init__(self, clock):
+        self.clock, self.at = clock, float("inf")
+
+    def is_set(self) -> bool:
+        return self.clock() >= self.at
+
+
+def shot_starts(frames: list[np.ndarray], scene_cut: float) -> list[int]:
+    """The indices of the frames the display sees a cut at, as its flow chain judges one
+    (live.compositor.FlowChain: the small grey copies differ by more than `scene_cut`)."""
+    small = [small_gray(f, DISPLAY_FLOW_WIDTH, min_height=8) for f in frames]
+    return [k for k in range(1, len(small)) if frame_difference(small[k - 1], small[k]) > scene_cut]
 
 
 def write_sheet(path: str, moments: list) -> None:
