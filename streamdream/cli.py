@@ -221,7 +221,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     say(f"wrote {output} ({result.resumed + stats.frames} frames, {info.width}x{info.height}{padded}, "
         f"{float(info.rate):.3f} fps, "
         f"{result.audio}; {result.description}; {'flow' if config.video.flow else 'no flow'}, "
-        f"{stats.keyframes} full dreams; {stats.wall_seconds / max(stats.frames, 1):.2f} s/frame on {result.device}"
+        f"{stats.keyframes} full dream{'' if stats.keyframes == 1 else 's'}; {stats.wall_seconds / max(stats.frames, 1):.2f} s/frame on {result.device}"
         f"{compiling(config.dream.compile, result.compile_seconds)})")
     if stats.interrupted:
         say("interrupted: the file holds the frames dreamt so far", "yellow")

@@ -91,7 +91,7 @@ def test_no_flow_and_metrics_command(tmp_path, capsys):
     assert run(clip, "-o", tmp_path / "flow.mp4") == 0
     assert run(clip, "-o", tmp_path / "scratch.mp4", "--no-flow") == 0
     out = capsys.readouterr().out
-    assert "1 full dreams" in out and "12 full dreams" in out
+    assert "1 full dream;" in out and "12 full dreams" in out
     assert main(["metrics", str(clip), str(tmp_path / "flow.mp4")]) == 0
     assert "E_warp ratio" in capsys.readouterr().out
     assert main(["metrics", str(clip), str(tmp_path / "flow.mp4"), "--reference", str(tmp_path / "scratch.mp4")]) == 0
