@@ -420,7 +420,8 @@ def test_weakest_band_is_the_one_the_dream_falls_shortest_in():
         weakest_band(shortfall, 1, 5)
 
 
-def test_a_live_show_deepens_the_band_its_dream_has_faded_in_at_the_octave_below(dreamer, monkeypatch):
+@pytest.mark.parametrize("across,faded", [(3, (80, 120)), (2, (48, 72))])
+def test_a_live_show_deepens_the_band_its_dream_has_faded_in_at_the_octave_below(dreamer, monkeypatch, across, faded):
     # where a carried dream has faded (a moving subject's, mostly), a live show stepping a band a
     # frame also steps the weakest band seen an octave smaller, where shapes are built; a file's
     # frames take their full-size steps only
@@ -433,20 +434,25 @@ def test_a_live_show_deepens_the_band_its_dream_has_faded_in_at_the_octave_below
     frames = [pattern_frame(i, 160, 96) for i in range(4)]
     video = VideoConfig(step_regions=4)
 
-    def faded(live: bool) -> tuple[StreamDreamer, MotionTracker, float]:
-        # the dream gone from the third band of four (the anchor is the same tensor), then a frame
-        # carried: the stream, its tracker, and the dream's strength on that band
+    a, b = faded
+
+    def fade(live: bool) -> tuple[StreamDreamer, MotionTracker, float]:
+        # the dream gone from the third band of four, of columns or of rows (the anchor is the same
+        # tensor), then a frame carried: the stream, its tracker, and the dream's strength on that
+        # band, right of the columns the frame's own band step falls on (the first of four, moved
+        # on by at most a band), against the strength in the top left, which nothing wiped
         stream, tracker = StreamDreamer(dreamer, video, live=live), MotionTracker(video.scene_cut)
         stream.next(frames[0], tracker.next(frames[0]))
-        stream.detail[..., 80:120].zero_()
+        stream.detail.narrow(across, a, b - a).zero_()
         calls.clear()
         stream.next(frames[1], tracker.next(frames[1]))
-        return stream, tracker, float(stream.detail[..., 84:116].abs().mean() / stream.detail[..., :60].abs().mean())
+        inner = stream.detail[..., a + 4:b - 4] if across == 3 else stream.detail[..., a + 4:b - 4, 80:]
+        return stream, tracker, float(inner.abs().mean() / stream.detail[..., :40, :80].abs().mean())
 
-    _, _, plain = faded(live=False)
+    _, _, plain = fade(live=False)
     assert [c[2] for c in calls] == [1.0]  # a file's frame: its own band's step
-    stream, tracker, deepened = faded(live=True)
-    assert calls[-1] == (3, (80, 120), SMALL.octave_scale) and len(calls) == 2
+    stream, tracker, deepened = fade(live=True)
+    assert calls[-1] == (across, faded, SMALL.octave_scale) and len(calls) == 2
     # against the dream on the first bands: a file's frame has nothing back there (its own band's
     # step fell elsewhere, and the lift scales what is left, which was nothing)
     assert plain < 1e-6 and deepened > 0.4

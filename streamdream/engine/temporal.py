@@ -119,7 +119,10 @@ KEEP_EVERY = 25
 # twice as much where the input moves) and on a hand-held one, and as much on a fast disc over a
 # still scene, for a dream slower by a tenth to a quarter; a larger step kept less, and so did the
 # step two octaves down or in place of the frame's own band, the dream faster then (scripts/
-# live_sim.py --clock, with --seed for the spread)
+# live_sim.py --clock, with --seed for the spread). The band runs across either side of the frame,
+# whichever way the weakest lies: a strip the camera brings in along the top or the bottom is one
+# (with bands across the longer side only, a hand-held clip's weakest edge band stayed weaker; a clip
+# that cuts every 1.6 s kept as much depth either way, and no cut was shown plain)
 WEAK_BAND_STEP = 2.0
 # ... taken when that band falls short by this share of the level on average: at twice the share,
 # a hand-held clip's dream kept half of what the step added there
@@ -570,17 +573,20 @@ class StreamDreamer:
 
     def _deepen_weakest(self, image: torch.Tensor, base: torch.Tensor, weight: torch.Tensor,
                         taper: torch.Tensor | None, dim: int, step: float) -> torch.Tensor:
-        """A live show's step at the octave below full size on the band its dream is weakest in
-        (see WEAK_BAND_STEP); `image` unchanged where no band falls short enough. A pixel takes
-        the frame's step weight, or more where its dream falls short, up to a whole step where
-        none is left (a carried pixel's weight is a fraction of one); a still pixel's dream is
-        left as it is all the same (`taper`)."""
+        """A live show's step at the octave below full size on the band its dream is weakest in,
+        of the bands across `dim` and those across the other side (see WEAK_BAND_STEP); `image`
+        unchanged where no band falls short enough. A pixel takes the frame's step weight, or more
+        where its dream falls short, up to a whole step where none is left (a carried pixel's
+        weight is a fraction of one); a still pixel's dream is left as it is all the same (`taper`)."""
         low = self.low * self.strength
         if low <= 0:
             return image
         shortfall = local_strength(image - base).neg_().add_(low).clamp_min_(0.0)
         n = self.video.step_regions
         k, mean = weakest_band(shortfall, dim, n)
+        k_other, mean_other = weakest_band(shortfall, 5 - dim, n)  # the bands across the other side
+        if mean_other > mean:
+            k, mean, dim = k_other, mean_other, 5 - dim
         if mean < WEAK_BAND_SHORTFALL * low:
             return image
         short = shortfall.div_(low).clamp_(max=1.0)
