@@ -40,8 +40,7 @@ from streamdream.depth import DepthJudge, measure_depths
 from streamdream.engine.dreamer import Dreamer
 from streamdream.engine.motion import MotionTracker
 from streamdream.frames import Dreamt, Frame
-from streamdream.engine.flow import frame_difference, small_gray
-from streamdream.live.compositor import DISPLAY_FLOW_WIDTH, Compositor
+from streamdream.live.compositor import Compositor, FlowChain
 from streamdream.live.show import LIVE_FLOW_WIDTH
 from streamdream.live.stage import LiveStage
 from streamdream.media.video_in import VideoFileSource
@@ -98,17 +97,18 @@ def main() -> None:
     plain = []  # whether each picture shown is its camera frame with no dream laid on
     free_at, coming = 0.0, []  # --clock: when the dream thread is free; dreams made, (shown from, dream)
     pixels = args.width * frames[0].shape[0]
-    per_frame = pixels / (640 * 360)  # the costs above are at 640x360
-    cuts = shot_starts(frames, config.video.scene_cut)
-    spared = 0  # dreamt frames found stale before their steps were done
     passes: list[tuple[int, int]] = []  # the (h, w) of each picture the network ran on
     hook = stage.stream.dreamer.net.register_forward_pre_hook(lambda module, a: passes.append(tuple(a[0].shape[2:])))
-    # the dream thread's clock: when the frame in hand began, and what it has done since (the
-    # frame's own work counted from its start, a little early)
-    began = 0.0
-    stale = Stale(lambda: began + (FRAME_SECONDS + STEP_SECONDS * sum(h * w for h, w in passes) / pixels) * per_frame)
-    if args.clock:
-        stage.stream.stale = stale
+
+    def spent() -> float:
+        # --clock: the seconds the frame in hand has cost so far (its own work counted from its
+        # start, a little early), the costs above being at 640x360
+        return (FRAME_SECONDS + STEP_SECONDS * sum(h * w for h, w in passes) / pixels) * pixels / (640 * 360)
+
+    cuts = shot_starts(frames, config.video.scene_cut) if args.clock else []
+    began = 0.0  # --clock: when the frame in hand began
+    stage.stream.stale = stale = Stale(lambda: began + spent())  # never set with no cuts to come
+    spared = 0  # dreamt frames found stale before their steps were done
     try:
         for i, image in enumerate(frames):
             frame = Frame(image, i / 25, i)
@@ -129,12 +129,11 @@ def main() -> None:
                 began = max(free_at, frame.time)
                 stale.at = next((k / 25 for k in cuts if k > i), float("inf"))  # the display's next cut
                 detail = stage.next(image, motion)
-                spared += args.clock and stale.is_set()
+                spared += stale.is_set()
                 seconds.append(time.perf_counter() - begin)
                 pending = Dreamt(frame, detail, i + 1, stage.strength)
                 if args.clock:
-                    stepped = sum(h * w for h, w in passes) / pixels
-                    free_at = began + (FRAME_SECONDS + STEP_SECONDS * stepped) * per_frame
+                    free_at = began + spent()
                     coming.append((free_at, pending))
             shown.append(compositor.present(frame, latest))
             seen.append(compositor.showing.index)
@@ -192,10 +191,14 @@ class Stale:
 
 
 def shot_starts(frames: list[np.ndarray], scene_cut: float) -> list[int]:
-    """The indices of the frames the display sees a cut at, as its flow chain judges one
-    (live.compositor.FlowChain: the small grey copies differ by more than `scene_cut`)."""
-    small = [small_gray(f, DISPLAY_FLOW_WIDTH, min_height=8) for f in frames]
-    return [k for k in range(1, len(small)) if frame_difference(small[k - 1], small[k]) > scene_cut]
+    """The indices of the frames the display sees a cut at: its own flow chain's judgement
+    (live.compositor.FlowChain), with no flows worked out."""
+    chain, starts = FlowChain(scene_cut), []
+    for k, frame in enumerate(frames):
+        chain.add(k, frame, link=False)
+        if chain.shot == k and k:
+            starts.append(k)
+    return starts
 
 
 def write_sheet(path: str, moments: list) -> None:
