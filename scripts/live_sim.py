@@ -44,7 +44,7 @@ from streamdream.live.compositor import Compositor, FlowChain
 from streamdream.live.show import LIVE_FLOW_WIDTH
 from streamdream.live.stage import LiveStage
 from streamdream.media.video_in import VideoFileSource
-from streamdream.metrics import mean_edges, specks, temporal_metrics
+from streamdream.metrics import edge_bands, mean_edges, specks, temporal_metrics
 from streamdream.presets import build_config
 
 DEFAULT_CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
@@ -167,6 +167,9 @@ def main() -> None:
         # the weakest edge band against the interior, and lines repeated near the edges, a frame
         "edge_strength": round(edge[0], 3), "edge_repeats": round(edge[1], 2),
         "edge_strength_full": round(full_edge[0], 3), "edge_repeats_full": round(full_edge[1], 2),
+        # each band, top, bottom, left and right, over the same frames: one the dream keeps weak
+        # shows here, a dream uneven across the frame only in the weakest band a frame above
+        "edge_sides": np.round(np.nanmean([edge_bands(shown[i], of(i)) for i in judged[::3]], axis=0), 3).tolist(),
         "specks_per_10k": round(float(np.mean([specks(shown[i]) for i in picks])), 1),
         "specks_full_per_10k": round(float(np.mean([specks(r) for r in references])), 1),
     }

@@ -89,6 +89,22 @@ def specks(image: np.ndarray, threshold: float = SPECK_STEP) -> float:
     return float((apart > threshold * 255).mean() * 1e4)
 
 
+def edge_bands(dreamt: np.ndarray, frame: np.ndarray, band: int = EDGE_BAND) -> list[float]:
+    """The mean local strength of a dream (RGB uint8 (H, W, 3), its input `frame` of one size) in
+    the `band` pixels nearest each edge, top, bottom, left and right, each over the interior's
+    (the frame less twice the band along each edge): 1 as dreamt as the middle, 0 plain; nan
+    where the interior is plain. Averaged side by side over a show's frames, they tell an edge the
+    dream keeps weak (one the camera moves away from) from a dream uneven across the frame, whose
+    weakest band falls on a different side from frame to frame."""
+    h, w = frame.shape[:2]
+    if min(h, w) < 6 * band:
+        raise ValueError(f"a {w}x{h} frame is too small for edge bands of {band} px")
+    local = local_strength(dreamt, frame)
+    interior = float(local[2 * band:-2 * band, 2 * band:-2 * band].mean())
+    bands = (local[:band], local[-band:], local[:, :band], local[:, -band:])
+    return [float(b.mean()) / interior if interior > 0 else float("nan") for b in bands]
+
+
 def edges(dreamt: np.ndarray, frame: np.ndarray, band: int = EDGE_BAND) -> tuple[float, int]:
     """How a dream (RGB uint8 (H, W, 3), its input `frame` of one size) holds up along the frame's
     edges: the weakest of the four bands of `band` pixels nearest each edge, as its mean local
@@ -97,13 +113,7 @@ def edges(dreamt: np.ndarray, frame: np.ndarray, band: int = EDGE_BAND) -> tuple
     less than REPEATED of the typical change, while it is there: at least REPEATED of a typical
     line's strength): the stripes of an edge stretched by a warp. Lines left plain are the first
     number's to tell, not stripes."""
-    h, w = frame.shape[:2]
-    if min(h, w) < 6 * band:
-        raise ValueError(f"a {w}x{h} frame is too small for edge bands of {band} px")
-    local = local_strength(dreamt, frame)
-    interior = float(local[2 * band:-2 * band, 2 * band:-2 * band].mean())
-    bands = (local[:band], local[-band:], local[:, :band], local[:, -band:])
-    weakest = min(float(b.mean()) for b in bands) / interior if interior > 0 else float("nan")
+    weakest = min(edge_bands(dreamt, frame, band))
     detail = dreamt.astype(np.float32) - frame.astype(np.float32)
     repeats = 0
     for axis in (0, 1):  # rows, then columns

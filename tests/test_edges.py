@@ -11,7 +11,7 @@ from streamdream.engine.dreamer import Dreamer
 from streamdream.engine.motion import MotionTracker
 from streamdream.engine.temporal import StreamDreamer
 from streamdream.engine.warp import compose_flow, inside
-from streamdream.metrics import edges, local_strength, mean_edges
+from streamdream.metrics import edge_bands, edges, local_strength, mean_edges
 
 from .conftest import pattern_frame
 
@@ -61,6 +61,9 @@ def test_the_old_edge_stretch_would_fail_the_check():
     plain_bottom = (frame + detail).clip(0, 255).astype(np.uint8)
     weakest, repeats = edges(plain_bottom, frame, BAND)
     assert weakest < 0.2 and repeats == 6  # the plain band is weak, not striped: only the stretched columns count
+    top, bottom, left, right = edge_bands(plain_bottom, frame, BAND)
+    assert bottom == weakest and min(top, left, right) > 0.8  # the weak band is the bottom one, and only it
+    assert all(np.isnan(edge_bands(frame, frame, BAND)))  # nothing dreamt: no interior to compare with
 
 
 def test_inside_and_compose_flow():
