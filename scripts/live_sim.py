@@ -10,16 +10,17 @@ With `--clock`, the dream is not every `--stride`-th frame: as in a show, the fr
 the newest camera frame when the dream before it is done, and each dreamt frame takes a time
 worked out from what the network did on it: FRAME_SECONDS, plus STEP_SECONDS for each frame's
 worth of pixels it ran forward and back over (a band's step is a share of one, a smaller
-octave's less, a full dream many). A setting that spends more on some frames (a cut's build) is
-charged for it in how late and how seldom its dreams come, and the numbers still do not depend
-on the machine. As in a show, a cut the display shows while a frame of the shot before is being
-dreamt makes that frame stale (pipeline.NewestFrame.stale), and the steps the stage then spares
-are not charged.
+octave's less, a full dream many), plus PASS_SECONDS for each time it ran. A setting that spends
+more on some frames (a cut's build) is charged for it in how late and how seldom its dreams come,
+and the numbers still do not depend on the machine. As in a show, a cut the display shows while a
+frame of the shot before is being dreamt makes that frame stale (pipeline.NewestFrame.stale), and
+the steps the stage then spares are not charged.
 
     python scripts/live_sim.py --clip ../shared/media/bigbuckbunny.mp4 --stride 3
     python scripts/live_sim.py --stride 3 --scale 0.75 --regions 3 --json out/sim.json
     python scripts/live_sim.py --clip object.mp4 --sheet out/sim.png   # input, full dream, shown
     python scripts/live_sim.py --clip shots.mp4 --clock                # dreams as late as their cost
+    python scripts/live_sim.py --clip shots.mp4 --clock --costs out/costs.json   # fits those costs
 
 The stage's time per dreamt frame on one thread is printed too, for orientation only.
 """
@@ -49,12 +50,21 @@ from streamdream.presets import build_config
 
 DEFAULT_CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
 
-# --clock's costs at 640x360, scaled with the frame's pixels: a full-size ascent step of the
-# default look on one thread of a 2-core AMD EPYC VM, and the rest of a dreamt frame (the carry,
-# the download). A band frame then takes 0.065 s, about as long as a 640-wide show took a dreamt
-# frame there (14-17 a second)
-STEP_SECONDS = 0.12
-FRAME_SECONDS = 0.035
+# --clock's costs at 640x360 on a 2-core AMD EPYC VM: a full-size ascent step of the default look
+# (scaled with the pixels the network ran over), each time the network runs, however small the
+# picture (its layers' fixed cost), and the rest of a dreamt frame (the carry, the download;
+# scaled with the frame's pixels). They are --costs' fit of one thread's seconds on the shots and
+# object clips (0.0155 s + 0.121 a frame's pixels + 0.0037 a run; 5 ms off a frame, rms), times
+# 1.2: a real show, whose other core decodes, works out the flow and shows, dreamt that much slower.
+# The dreams a second they give, against a real show's (bench_depth.sh --live, docs/depth.md):
+# 13.1 and 14.1 on the cut clip, 13.1 and 12.6 hand-held, 16.4 and 15.2 on a disc crossing a still
+# scene, 13.8 and 13.5 on the shared clip, 13.1 and 13.9 on the shots clip. An earlier model with
+# no cost a run (0.035 s a frame, 0.12 a frame's pixels) charged a step at the octave below on a
+# band a third less than it cost, and the rest of the frame more: a change that added such steps
+# looked 15% slower there and was 30% slower in a real show
+STEP_SECONDS = 0.145
+FRAME_SECONDS = 0.019
+PASS_SECONDS = 0.0045
 
 
 def main() -> None:
@@ -73,6 +83,8 @@ def main() -> None:
     p.add_argument("--json", metavar="FILE")
     p.add_argument("--sheet", metavar="FILE", help="a contact sheet: input, full dream and what was shown, "
                                                    "with where each dream is, at four of the judged frames")
+    p.add_argument("--costs", metavar="FILE", help="each dreamt frame's seconds on this thread and the sizes the "
+                                                   "network ran on, as JSON, for fitting --clock's costs")
     args = p.parse_args()
     if args.stride < 1 or args.loops < 2:
         p.error("--stride must be at least 1 and --loops at least 2")
@@ -93,17 +105,20 @@ def main() -> None:
     tracker = MotionTracker(config.video.scene_cut, width=min(args.width, LIVE_FLOW_WIDTH))
     compositor = Compositor(0.0, 0.0, config.video.scene_cut)
     shown, seconds, latest, pending = [], [], None, None
+    dreamt_at = []  # the index of each camera frame dreamt
     seen = []  # the index of the camera frame each picture shown is of (a cut is held, see compositor.CUT_HOLD)
     plain = []  # whether each picture shown is its camera frame with no dream laid on
     free_at, coming = 0.0, []  # --clock: when the dream thread is free; dreams made, (shown from, dream)
     pixels = args.width * frames[0].shape[0]
     passes: list[tuple[int, int]] = []  # the (h, w) of each picture the network ran on
+    record = []  # --costs: (seconds, passes) a dreamt frame
     hook = stage.stream.dreamer.net.register_forward_pre_hook(lambda module, a: passes.append(tuple(a[0].shape[2:])))
 
     def spent() -> float:
         # --clock: the seconds the frame in hand has cost so far (its own work counted from its
         # start, a little early), the costs above being at 640x360
-        return (FRAME_SECONDS + STEP_SECONDS * sum(h * w for h, w in passes) / pixels) * pixels / (640 * 360)
+        return ((FRAME_SECONDS + STEP_SECONDS * sum(h * w for h, w in passes) / pixels) * pixels / (640 * 360)
+                + PASS_SECONDS * len(passes))
 
     cuts = shot_starts(frames, config.video.scene_cut) if args.clock else []
     began = 0.0  # --clock: when the frame in hand began
@@ -131,6 +146,8 @@ def main() -> None:
                 detail = stage.next(image, motion)
                 spared += stale.is_set()
                 seconds.append(time.perf_counter() - begin)
+                dreamt_at.append(i)
+                record.append((seconds[-1], list(passes)))
                 pending = Dreamt(frame, detail, i + 1, stage.strength)
                 if args.clock:
                     free_at = began + spent()
@@ -142,6 +159,9 @@ def main() -> None:
         hook.remove()
         stage.looks.close()
 
+    if args.costs:
+        Path(args.costs).write_text(json.dumps({"width": args.width, "height": frames[0].shape[0], "frames": record}))
+        fit_costs(record, pixels)
     judge = DepthJudge()
     dreamer = Dreamer.from_config(replace(config.dream, seed=1))
     of = lambda i: frames[seen[i]]  # the input a picture shown is of
@@ -154,7 +174,7 @@ def main() -> None:
                        mean_edges(references, [of(i) for i in picks]))
     numbers = {
         "clip": args.clip, "width": args.width, "stride": "clock" if args.clock else args.stride,
-        "look": stage.description, "dreamt_per_second": round(len(seconds) * 25 / len(frames), 2),
+        "look": stage.description, "dreamt_per_second": round(sum(i in judged for i in dreamt_at) * 25 / len(judged), 2),
         "dream_scale": stage.scale, "step_regions": stage.stream.video.step_regions,
         "stage_ms_one_thread": round(float(np.median(seconds[3:])) * 1000, 1),
         "depth_block16": round(every.ratio["block16"], 3), "depth_full_block16": round(full.ratio["block16"], 3),
@@ -191,6 +211,23 @@ class Stale:
 
     def is_set(self) -> bool:
         return self.clock() >= self.at
+
+
+def fit_costs(record: list, pixels: int) -> None:
+    """Print the least-squares fit of the dreamt frames' seconds on this thread (`record`: (seconds,
+    the (h, w) of each network run) a frame) as a frame's cost, a cost a frame's `pixels` run over
+    and a cost a run: --clock's three costs, before a real show's slowing. The first frame (a
+    full dream, forty runs) is left out, or it would weigh as much as all the others."""
+    rows = [(s, sum(h * w for h, w in runs) / pixels, len(runs)) for s, runs in record[1:]]
+    if len(rows) < 3:
+        print("  (too few dreamt frames to fit costs)")
+        return
+    seconds = np.array([r[0] for r in rows])
+    a = np.array([(1.0, r[1], r[2]) for r in rows])
+    fit, *_ = np.linalg.lstsq(a, seconds, rcond=None)
+    off = float(np.sqrt(np.mean((a @ fit - seconds) ** 2)))
+    print(f"  one thread's seconds: {fit[0]:.4f} a frame + {fit[1]:.3f} a frame's pixels run over + "
+          f"{fit[2]:.4f} a run (rms {off * 1000:.1f} ms off, {len(rows)} frames)")
 
 
 def shot_starts(frames: list[np.ndarray], scene_cut: float) -> list[int]:
