@@ -111,7 +111,7 @@ def main() -> None:
     free_at, coming = 0.0, []  # --clock: when the dream thread is free; dreams made, (shown from, dream)
     pixels = args.width * frames[0].shape[0]
     passes: list[tuple[int, int]] = []  # the (h, w) of each picture the network ran on
-    record = []  # --costs: (seconds, passes) a dreamt frame
+    runs = []  # the passes of each dreamt frame, beside its `seconds` (for --costs)
     hook = stage.stream.dreamer.net.register_forward_pre_hook(lambda module, a: passes.append(tuple(a[0].shape[2:])))
 
     def spent() -> float:
@@ -147,7 +147,7 @@ def main() -> None:
                 spared += stale.is_set()
                 seconds.append(time.perf_counter() - begin)
                 dreamt_at.append(i)
-                record.append((seconds[-1], list(passes)))
+                runs.append(list(passes))
                 pending = Dreamt(frame, detail, i + 1, stage.strength)
                 if args.clock:
                     free_at = began + spent()
@@ -160,6 +160,7 @@ def main() -> None:
         stage.looks.close()
 
     if args.costs:
+        record = list(zip(seconds, runs))
         Path(args.costs).write_text(json.dumps({"width": args.width, "height": frames[0].shape[0], "frames": record}))
         fit_costs(record, pixels)
     judge = DepthJudge()
