@@ -37,9 +37,9 @@ if $video; then
 fi
 if $live; then
     python scripts/make_clips.py --input "$clip" --out "$work/clips640" --width 640 >/dev/null
-    python scripts/bench_live.py --source "$clip" --width 640 --seconds 25 --depth 6 --json "$out/live_shared.json"
+    python scripts/bench_live.py --source "$clip" --width 640 --seconds 25 --depth 12 --json "$out/live_shared.json"
     for name in cut handheld object shots; do
-        python scripts/bench_live.py --source "$work/clips640/$name.mp4" --width 640 --seconds 25 --depth 6 --json "$out/live_$name.json"
+        python scripts/bench_live.py --source "$work/clips640/$name.mp4" --width 640 --seconds 25 --depth 12 --json "$out/live_$name.json"
     done
     rm -f "$out"/live_*_sheet.png  # the sheets are JPEG now: a PNG of one is 7 MB
     python scripts/live_sheet.py --source "$clip" --seconds 20 -o "$out/live_shared_sheet.jpg"

@@ -163,6 +163,10 @@ class Keep:
     def close(self):
         pass
 
+    def abort(self):
+        # a show that failed: nothing to finalise, and the show's own error is the one to see
+        pass
+
 
 def source_frame(image: np.ndarray, at: float, rate: float, decoded: list) -> int:
     """Which of the looped file's frames `image` was shown on, `at` s into the show. The source
@@ -210,7 +214,7 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
                     [shown[start + k][1] for k in picks])
     m = temporal_metrics(inputs, images)
     out = {"depth_block16": round(live.ratio["block16"], 3), "depth_block10": round(live.ratio["block10"], 3),
-           "depth_full_block16": round(full.ratio["block16"], 3),
+           "depth_full_block16": round(full.ratio["block16"], 3), "depth_frames": len(picks),
            "depth_retained_block16": round(sampled.retained(full, "block16"), 3),
            "depth_retained_moving_block16": round(sampled.retained(full, "block16", moving=True), 3),
            "moving_covered": round(m.moving_covered, 3), "concentration_max": round(m.concentration_max, 3),
@@ -264,6 +268,7 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
     out["concentration_per_frame"] = [round(concentration(local_strength(image, frame)), 3)
                                       for image, frame in zip(images, inputs)]
     out["source_frame_per_frame"] = index[start:]
+    out["depth_per_frame"] = [round(x, 3) for x in live.per_frame["block16"]]
     if recoveries:
         out["cut_recovery_1s"] = [round(r, 3) for r in recoveries]
         print(f"  strength 1 s after each of {len(recoveries)} cuts, as a share of the second before: "

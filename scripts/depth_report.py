@@ -59,6 +59,11 @@ def main() -> None:
               f"{'?' if moving is None else format(moving, '.0%')} | {v['moving_covered']} | {v['concentration_max']} | {v['coherence']} / {v['coherence_moving']} | {v['ewarp_ratio']} | "
               f"{v.get('specks_per_10k', '?')} / {v.get('specks_full_per_10k', '?')} | "
               f"{edge_cell(v)} | {cuts} |")
+    judged = sorted({v["depth_frames"] for v in live.values() if "depth_frames" in v})
+    if judged:
+        print(f"\n*Depth* is over every frame shown from a second after the first dream; *full dream*, *retained* "
+              f"and *retained where the input moves* over {' or '.join(map(str, judged))} of those frames, evenly "
+              "spread, each also dreamt in full (`bench_live.py --depth`).")
     print("\nSpecks are single pixels that stand apart from their neighbours (`metrics.specks`), a 10,000 "
           "pixels, on the judged frames and on full dreams of them.")
     print(f"\nThe edge band is the {EDGE_BAND} px nearest each edge (`metrics.edges`): its mean local strength against the "
