@@ -141,7 +141,8 @@ def test_a_shot_recalled_in_part_is_shown_at_once_and_builds_where_it_changed():
 def test_a_live_cut_builds_the_new_shot_at_the_octave_below_full_size(live):
     # a new shot's first dreamt frames take their steps over the whole frame seen at the octave
     # below full size, where a network builds eyes and faces, then the usual full-size steps; a
-    # file's cut is a full dream, which builds them itself
+    # file's cut is a full dream, which builds them itself. Live, the new shot's pixels count as
+    # newly shown until the build is done, so the full-size steps after it come fresh
     from streamdream.engine.dream import octave_sizes
     from streamdream.engine.temporal import CUT_BUILD_FRAMES
 
@@ -150,11 +151,13 @@ def test_a_live_cut_builds_the_new_shot_at_the_octave_below_full_size(live):
     frames = [pattern_frame(i, w, h) for i in range(3)] + [other_scene(i, w, h) for i in range(CUT_BUILD_FRAMES + 3)]
     stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), video, live=live), MotionTracker(0.15)
     steps = []  # the sizes each frame's network passes saw
+    settled = []  # how settled the most settled pixel is after each frame
     with passes_of(stream.dreamer.net) as sizes:
         for f in frames:
             before = len(sizes)
             stream.next(f, tracker.next(f))
             steps.append(sizes[before:])
+            settled.append(float(stream.settled.max()))
     full, below = [(h, w)] * video.refine_iterations, [octave_sizes(h, w, 2, SMALL.octave_scale)[0]]
     assert below[0] == (69, 114)
     assert steps[1:3] == [full, full]
@@ -162,6 +165,8 @@ def test_a_live_cut_builds_the_new_shot_at_the_octave_below_full_size(live):
         assert (h, w) not in steps[3]  # the cut's quick seed, smaller than the frame
         assert steps[4:4 + CUT_BUILD_FRAMES] == [below] * CUT_BUILD_FRAMES
         assert steps[4 + CUT_BUILD_FRAMES:] == [full, full]
+        assert settled[3:4 + CUT_BUILD_FRAMES] == [0.0] * (CUT_BUILD_FRAMES + 1)
+        assert settled[4 + CUT_BUILD_FRAMES:] == pytest.approx([1 / video.fresh_frames, 2 / video.fresh_frames])
     else:
         assert stream.keyframes == 2 and steps[3][-1] == (h, w)  # the full dream ends at full size
         assert steps[4:] == [full] * (CUT_BUILD_FRAMES + 2)

@@ -84,7 +84,10 @@ CUT_SEED_OCTAVES = 3
 # cut-heavy clip stayed a texture to its end (scripts/live_sim.py measures it). The octave below
 # full size built the most for its cost; one double step a frame built nearly as much as two
 # steps, for half the time, and a live show's dream slows down for these frames (its window keeps
-# the camera's rate)
+# the camera's rate). Its pixels count as newly shown until the build is done: each build step is
+# then whole where the shot was seeded, and the full-size steps after it start as fresh as on any
+# newly shown pixel. Counted down during the build, they had settled to the carried step by its
+# end, and the shot kept less of its depth (scripts/live_sim.py --clock, on a clip that cuts often)
 CUT_BUILD_FRAMES = 6
 CUT_BUILD_STEP = 2.0
 
@@ -567,7 +570,9 @@ class StreamDreamer:
             weight = v.carried_step + (v.fresh_step - v.carried_step) * (1.0 - settled)
             if taper is not None:  # (an installation deepening a still scene steps on)
                 weight = weight * taper
-            self.settled = settled.add_(1.0 / v.fresh_frames).clamp_(max=1.0)
+            if not self.building:  # a new shot's pixels stay newly shown while it builds (CUT_BUILD_FRAMES)
+                settled.add_(1.0 / v.fresh_frames).clamp_(max=1.0)
+            self.settled = settled
             self.since_anchor += 1
         return image, weight, taper
 
