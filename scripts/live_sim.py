@@ -4,7 +4,9 @@ a clip (looped), as a show whose dream runs at the camera's rate / stride would,
 compositor shows every frame with the latest dream, which comes `--stride` frames after the
 frame it was dreamt on. What was shown is judged as `bench_live.py --depth` judges a real show
 (depth against full dreams of 12 frames, the motion measures), but the numbers do not depend
-on how busy the machine is, so two settings can be told apart in one run each.
+on how busy the machine is, so two settings can be told apart in one run each. The first time
+through the clip is not judged; the judged one starts with no shots kept, as a real show's first
+time through does (`--warm-shots` keeps them, as a show looping its clip would).
 
 With `--clock`, the dream is not every `--stride`-th frame: as in a show, the frame dreamt next is
 the newest camera frame when the dream before it is done, and each dreamt frame takes a time
@@ -40,6 +42,7 @@ import torch
 from streamdream.depth import DepthJudge, measure_depths
 from streamdream.engine.dreamer import Dreamer
 from streamdream.engine.motion import MotionTracker
+from streamdream.engine.shots import ShotMemory
 from streamdream.frames import Dreamt, Frame
 from streamdream.live.compositor import Compositor, FlowChain
 from streamdream.live.show import LIVE_FLOW_WIDTH
@@ -77,6 +80,8 @@ def main() -> None:
                                                         "not --stride frames")
     p.add_argument("--scale", type=float, help="[live] dream_scale")
     p.add_argument("--regions", type=int, help="[live] step_regions")
+    p.add_argument("--warm-shots", action="store_true", help="keep the shots the first time through left for the "
+                                                               "judged one (a show looping its clip)")
     p.add_argument("--seed", type=int, default=3, help="the live dream's seed (its jitter, from the first frame on)")
     p.add_argument("--preset")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="[dream] precision (a GPU's auto: bf16)")
@@ -127,6 +132,12 @@ def main() -> None:
     try:
         for i, image in enumerate(frames):
             frame = Frame(image, i / 25, i)
+            if i == len(clip) and not args.warm_shots:
+                # the judged time through starts with no shots kept, as a real show's first time
+                # through a clip does (bench_live.py plays it once): kept from the time before,
+                # shots that look like later ones were recalled, and a clip of shots never seen
+                # kept far more depth here than in a real show
+                stage.stream.memory = ShotMemory(config.video.scene_cut)
             if args.clock:
                 while coming and coming[0][0] <= frame.time:
                     latest = coming.pop(0)[1]

@@ -87,7 +87,8 @@ CUT_SEED_OCTAVES = 3
 # the camera's rate). Its pixels count as newly shown until the build is done: each build step is
 # then whole where the shot was seeded, and the full-size steps after it start as fresh as on any
 # newly shown pixel. Counted down during the build, they had settled to the carried step by its
-# end, and the shot kept less of its depth (scripts/live_sim.py --clock, on a clip that cuts often)
+# end: a clip that cuts often kept less depth, the more so when it was looped and shots came back
+# (scripts/live_sim.py --clock, with and without --warm-shots)
 CUT_BUILD_FRAMES = 6
 CUT_BUILD_STEP = 2.0
 
