@@ -3,10 +3,14 @@
 a clip (looped), as a show whose dream runs at the camera's rate / stride would, and the
 compositor shows every frame with the latest dream, which comes `--stride` frames after the
 frame it was dreamt on. What was shown is judged as `bench_live.py --depth` judges a real show
-(depth against full dreams of 12 frames, the motion measures), but the numbers do not depend
-on how busy the machine is, so two settings can be told apart in one run each. The first time
-through the clip is not judged; the judged one starts with no shots kept, as a real show's first
-time through does (`--warm-shots` keeps them, as a show looping its clip would).
+(depth against full dreams of 12 frames, `--picks`, the motion measures), and so is the stage's
+own dream of each of those frames on the frame it was dreamt on (`dreamt_retained`): what the
+display loses, laying a dream on newer frames, shows apart from what the stage keeps. The numbers
+do not depend on how busy the machine is, but a dream is chaotic: a change's effect on so few
+frames, and above all where the input moves, is only told from a seed's own spread by running
+it with a few `--seed`s (and more `--picks`). The first time through the clip is not judged;
+the judged one starts with no shots kept, as a real show's first time through does
+(`--warm-shots` keeps them, as a show looping its clip would).
 
 With `--clock`, the dream is not every `--stride`-th frame: as in a show, the frame dreamt next is
 the newest camera frame when the dream before it is done, and each dreamt frame takes a time
@@ -82,6 +86,8 @@ def main() -> None:
     p.add_argument("--regions", type=int, help="[live] step_regions")
     p.add_argument("--warm-shots", action="store_true", help="keep the shots the first time through left for the "
                                                                "judged one (a show looping its clip)")
+    p.add_argument("--picks", type=int, default=12, help="judged frames, each also dreamt in full (more: "
+                                                          "steadier numbers, a full dream's time each)")
     p.add_argument("--seed", type=int, default=3, help="the live dream's seed (its jitter, from the first frame on)")
     p.add_argument("--preset")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], help="[dream] precision (a GPU's auto: bf16)")
@@ -91,8 +97,8 @@ def main() -> None:
     p.add_argument("--costs", metavar="FILE", help="each dreamt frame's seconds on this thread and the sizes the "
                                                    "network ran on, as JSON, for fitting --clock's costs")
     args = p.parse_args()
-    if args.stride < 1 or args.loops < 2:
-        p.error("--stride must be at least 1 and --loops at least 2")
+    if args.stride < 1 or args.loops < 2 or args.picks < 1:
+        p.error("--stride, --picks must be at least 1 and --loops at least 2")
 
     torch.set_num_threads(1)  # as a live show on a CPU leaves the dream
     cv2.setNumThreads(1)
@@ -104,7 +110,7 @@ def main() -> None:
     source.close()
     frames = [clip[i % len(clip)] for i in range(len(clip) * args.loops)]
     judged = range(len(clip), len(frames))  # from the second time through: the first full dream is long past
-    picks = list(judged)[4::max(1, (len(clip) - 8) // 12)][:12]
+    picks = list(judged)[4::max(1, (len(clip) - 8) // args.picks)][:args.picks]
 
     stage = LiveStage(config, [], {"device": "cpu", "seed": args.seed, "width": args.width})
     tracker = MotionTracker(config.video.scene_cut, width=min(args.width, LIVE_FLOW_WIDTH))
@@ -129,6 +135,8 @@ def main() -> None:
     began = 0.0  # --clock: when the frame in hand began
     stage.stream.stale = stale = Stale(lambda: began + spent())  # never set with no cuts to come
     spared = 0  # dreamt frames found stale before their steps were done
+    recent: list[tuple[int, np.ndarray]] = []  # the last few (camera frame, detail) dreamt
+    own = {}  # each pick: the newest dream of a frame at or before the one it shows, as (that frame, its detail)
     try:
         for i, image in enumerate(frames):
             frame = Frame(image, i / 25, i)
@@ -160,11 +168,14 @@ def main() -> None:
                 dreamt_at.append(i)
                 runs.append(list(passes))
                 pending = Dreamt(frame, detail, i + 1, stage.strength)
+                recent = [*recent[-7:], (i, detail)]
                 if args.clock:
                     free_at = began + spent()
                     coming.append((free_at, pending))
             shown.append(compositor.present(frame, latest))
             seen.append(compositor.showing.index)
+            if i in picks:
+                own[i] = max((d for d in recent if d[0] <= seen[i]), key=lambda d: d[0], default=recent[0])
             plain.append(compositor.showing is frame and not compositor.dreamt_shown)
     finally:
         hook.remove()
@@ -180,6 +191,16 @@ def main() -> None:
     references = [dreamer.dream_frame(of(i)) for i in picks]
     full, sampled = measure_depths([of(i) for i in picks], [references, [shown[i] for i in picks]], judge,
                                    before=[frames[seen[i] - 1] for i in picks])
+    # the stage's own dreams, each on the frame it was dreamt on: what a pick's shown picture lost
+    # on the way to the screen (laid on a newer frame along the display's flow, eased in) is the
+    # difference between the two
+    made = {seen[i]: reference for i, reference in zip(picks, references)}  # full dreams, by camera frame
+    at = [own[i][0] for i in picks]
+    own_full, own_sampled = measure_depths(
+        [frames[j] for j in at],
+        [[made[j] if j in made else dreamer.dream_frame(frames[j]) for j in at],
+         [np.clip(frames[j] + own[i][1], 0, 255).round().astype(np.uint8) for j, i in zip(at, picks)]],
+        judge, before=[frames[j - 1] for j in at])
     every = measure_depths([of(i) for i in judged[::3]], [[shown[i] for i in judged[::3]]], judge)[0]
     m = temporal_metrics([of(i) for i in judged], [shown[i] for i in judged])
     edge, full_edge = (mean_edges([shown[i] for i in judged[::3]], [of(i) for i in judged[::3]]),
@@ -192,6 +213,9 @@ def main() -> None:
         "depth_block16": round(every.ratio["block16"], 3), "depth_full_block16": round(full.ratio["block16"], 3),
         "depth_retained_block16": round(sampled.retained(full, "block16"), 3),
         "depth_retained_moving_block16": round(sampled.retained(full, "block16", moving=True), 3),
+        # the same, of the stage's dreams on their own frames (before the display)
+        "dreamt_retained_block16": round(own_sampled.retained(own_full, "block16"), 3),
+        "dreamt_retained_moving_block16": round(own_sampled.retained(own_full, "block16", moving=True), 3),
         "moving_covered": round(m.moving_covered, 3), "concentration_max": round(m.concentration_max, 3),
         "coherence": round(m.coherence, 3), "coherence_moving": round(m.coherence_moving, 3),
         "ewarp_ratio": round(m.ratio, 3),

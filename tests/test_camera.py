@@ -157,6 +157,43 @@ def test_a_file_source_loops(tmp_path):
     assert np.array_equal(frames[0].image, frames[5].image)  # the second time round
 
 
+@pytest.mark.parametrize("size,width,longest,shape", [
+    ((96, 48), None, 128, (128, 64, 3)),  # a portrait clip: its longer side brought to `longest`
+    ((48, 96), None, 128, (64, 128, 3)),  # a landscape one: `longest` wide
+    ((96, 48), 80, 128, (160, 80, 3)),  # a width set is the width, portrait or not
+])
+def test_a_live_source_with_no_width_brings_its_longer_side_to_the_longest(tmp_path, size, width, longest, shape):
+    # a portrait camera or file stretched to a landscape show's width was a frame 640x1138 on a
+    # CPU, dreamt at 2 frames a second: with no width set, its longer side is the show's width
+    h, w = size
+    clip = tmp_path / "clip.mp4"
+    write_clip(clip, frames=3, width=w, height=h, rate=100)
+    source = open_live_source(str(clip), width, longest=longest)
+    assert take(source, 1)[0].image.shape == shape
+    assert f"{shape[1]}x{shape[0]}" in source.info
+    camera = FakeCamera(size=(w, h), fps=60)
+    source = CameraSource(0, width=width, opener=lambda device: camera, longest=longest)
+    try:
+        assert take(source, 1)[0].image.shape == shape
+    finally:
+        source.close()
+    import cv2
+
+    assert camera.asked[cv2.CAP_PROP_FRAME_WIDTH] == (width or longest)  # asked a landscape frame all the same
+    assert open_live_source("test", width, longest=longest).width == (width or longest)
+
+
+def test_width_within_brings_the_longer_side_to_the_longest():
+    from streamdream.media.images import width_within
+
+    assert width_within(1920, 1080, 640) == 640
+    assert width_within(1080, 1920, 640) == 360
+    assert width_within(480, 480, 640) == 640
+    assert width_within(1, 4000, 10) == 1  # never below a pixel
+    with pytest.raises(ValueError):
+        width_within(0, 1080, 640)
+
+
 @pytest.mark.parametrize("spec", ["nonsense", "missing.mp4"])
 def test_an_unknown_source_is_a_usage_error(spec):
     with pytest.raises(UsageError) as info:

@@ -6,7 +6,7 @@ import pytest
 from tests.conftest import said
 import torch
 
-from streamdream.engine.flow import DISFlow, consistency_mask, frame_difference, resize_flow, to_gray
+from streamdream.engine.flow import DISFlow, consistency_mask, frame_difference, resize_flow, small_gray, to_gray
 from streamdream.engine.warp import warp, warp_tensor
 
 from .conftest import pattern_frame
@@ -188,3 +188,13 @@ def test_a_video_run_s_flow_width_follows_the_device_unless_set():
     assert flow_width_for(VideoConfig(flow_width=480), torch.device("cpu")) == 480
     assert make_tracker(VideoConfig(), torch.device("cpu")).width == 1280
     assert make_tracker(VideoConfig(flow=False), torch.device("cpu")) is None
+
+
+def test_small_gray_shrinks_to_its_width_and_to_its_height_if_given():
+    landscape, portrait = np.zeros((360, 640, 3), np.uint8), np.zeros((640, 360, 3), np.uint8)
+    assert small_gray(landscape, 320).shape == (180, 320)
+    assert small_gray(landscape, 320, height=320).shape == (180, 320)  # the height bound is met already
+    assert small_gray(portrait, 320).shape == (569, 320)  # a width alone: a portrait copy stays large
+    assert small_gray(portrait, 320, height=320).shape == (320, 180)  # both: the longer side is bound
+    assert small_gray(portrait, 800, height=800).shape == (640, 360)  # never enlarged
+    assert small_gray(np.zeros((400, 20, 3), np.uint8), 100, min_height=8, height=100).shape == (100, 5)

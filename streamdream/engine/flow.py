@@ -32,13 +32,18 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
-def small_gray(frame: np.ndarray, width: int, min_height: int = 1) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> grey uint8, shrunk to `width` (keeping the aspect) if it is wider:
-    flow is computed on such a copy where its cost matters more than its last pixel of detail."""
+def small_gray(frame: np.ndarray, width: int, min_height: int = 1, height: int | None = None) -> np.ndarray:
+    """RGB uint8 (H, W, 3) -> grey uint8, shrunk (keeping the aspect) to `width` if it is wider,
+    and to `height` if it is taller: flow is computed on such a copy where its cost matters more
+    than its last pixel of detail (a live show bounds both sides, so a portrait frame's flow costs
+    what a landscape one's does)."""
     gray = to_gray(frame)
     h, w = gray.shape
-    if w > width:
-        gray = cv2.resize(gray, (width, max(min_height, round(h * width / w))), interpolation=cv2.INTER_AREA)
+    scale = min(width / w, height / h if height else 1.0)
+    if scale < 1.0:
+        size = (width, max(min_height, round(h * width / w))) if scale == width / w else \
+            (max(1, round(w * height / h)), max(min_height, height))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     return gray
 
 

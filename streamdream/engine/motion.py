@@ -44,11 +44,12 @@ GPU_FLOW_WIDTH = 640
 
 class MotionTracker:
     """Flow between consecutive input frames (DIS unless another flow is given, e.g. RAFTFlow),
-    computed on a copy at most `width` wide (VideoConfig.flow_width) and given at that size
-    (`motion_on` brings it to the frame's). Keeps the previous grey frame; one per thread."""
+    computed on a copy at most `width` wide (VideoConfig.flow_width), and `height` tall if given,
+    and given at that size (`motion_on` brings it to the frame's). Keeps the previous grey frame;
+    one per thread."""
 
-    def __init__(self, scene_cut: float, flow=None, width: int = GPU_FLOW_WIDTH):
-        self.scene_cut, self.width = scene_cut, width
+    def __init__(self, scene_cut: float, flow=None, width: int = GPU_FLOW_WIDTH, height: int | None = None):
+        self.scene_cut, self.width, self.height = scene_cut, width, height
         self.flow = flow or DISFlow()
         # the forward flow runs beside the backward one (OpenCV lets go of the GIL), with its own
         # DIS object: on a fast GPU the flow stage, not the dream, would otherwise set the pace
@@ -59,7 +60,7 @@ class MotionTracker:
     def next(self, frame: np.ndarray) -> Motion | None:
         """Motion of RGB uint8 `frame` (H, W, 3) relative to the last frame given; None for the first."""
         h, w = frame.shape[:2]
-        gray = small_gray(frame, self.width)
+        gray = small_gray(frame, self.width, height=self.height)
         previous, self.previous = self.previous, gray
         if previous is None or previous.shape != gray.shape:
             return None

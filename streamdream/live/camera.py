@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..frames import Frame, height_for
-from ..media.images import fit_width
+from ..media.images import fit_width, width_within
 
 
 class CameraLost(Exception):
@@ -54,7 +54,8 @@ class CameraSource:
     """Frames from a camera or a stream (OpenCV), read on their own thread; newest frame wins.
 
     Asks for MJPG at `width` (16:9) and `fps`, then reads back what the device granted
-    (`granted`); frames are rescaled to `width`. A watchdog raises CameraLost from `frames()`
+    (`granted`); frames are rescaled to `width`, or with no width to the width that makes their
+    longer side `longest`. A watchdog raises CameraLost from `frames()`
     when no new frame arrives for `stall` seconds, or when only identical frames arrive for
     `frozen` seconds (some backends repeat the last frame after an unplug). `opener` makes the
     capture object (tests pass a fake camera).
@@ -63,7 +64,7 @@ class CameraSource:
     live = True
 
     def __init__(self, device: int | str, width: int | None = None, fps: float | None = None, stall: float = 3.0,
-                 frozen: float = 10.0, opener=open_capture):
+                 frozen: float = 10.0, opener=open_capture, longest: int | None = None):
         import threading
 
         self.device, self.width_wanted, self.stall, self.frozen = device, width, stall, frozen
@@ -78,15 +79,18 @@ class CameraSource:
                              f"shows them), test (the built-in scene), a video file or a URL", setting="source")
         if not (isinstance(device, str) and "://" in device):
             self.capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))  # full rate over USB 2
-            if width:
-                self.capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
-                self.capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height_for(width))
+            if width or longest:
+                self.capture.set(cv2.CAP_PROP_FRAME_WIDTH, width or longest)
+                self.capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height_for(width or longest))
             if fps:
                 self.capture.set(cv2.CAP_PROP_FPS, fps)
         gw, gh = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         gfps = float(self.capture.get(cv2.CAP_PROP_FPS) or 0)
         self.granted = (gw, gh, gfps)
-        asked = f"asked {width}x{height_for(width)}" if width else "asked its default size"
+        if width is None and longest is not None:
+            # a portrait camera (a phone held upright) gives frames as large as a landscape one's
+            self.width_wanted = width_within(gw, gh, longest) if gw > 0 and gh > 0 else longest
+        asked = f"asked {width or longest}x{height_for(width or longest)}" if width or longest else "asked its default size"
         self.info = (f"camera {_describe(device)}: {gw}x{gh} at {gfps:g} fps ({asked}"
                      f"{' at ' + format(fps, 'g') + ' fps' if fps else ''})")
         self._cond = threading.Condition()

@@ -15,7 +15,7 @@ from ..engine.warp import chain_flow, warp
 from ..frames import Dreamt, Frame
 from .backdrop import Backdrop, uncovered
 
-# the display's flow runs on a copy this wide, on every camera frame. At a quarter of a 640-wide
+# the display's flow runs on a copy this wide (this tall, a portrait frame's), on every camera frame. At a quarter of a 640-wide
 # show it misplaced the detail enough to double the flicker (E_warp) of what was shown, and at
 # half of it a fast mover still shimmered; the whole width took little more of that for twice
 # the time, over half a core at a 25 fps camera on a 2-core CPU (scripts/live_sim.py --clock
@@ -86,7 +86,7 @@ class FlowChain:
     def add(self, index: int, image: np.ndarray, link: bool = True) -> np.ndarray:
         """Take the newest frame shown, RGB uint8 (H, W, 3); returns its small grey. With `link`
         False (no dream to lay on it yet) only a cut is looked for: the flow would go unused."""
-        small = small_gray(image, self.width, min_height=8)
+        small = small_gray(image, self.width, min_height=8, height=self.width)
         if self.newest is not None and self.newest[1].shape == small.shape and index > self.newest[0]:
             if frame_difference(self.newest[1], small) > self.scene_cut:  # as the dream's flow stage judges it
                 self.links.clear()
@@ -233,7 +233,7 @@ class Compositor:
             if self.dreamt_index >= 0:
                 self.spacing += SPACING_WEIGHT * (min(dreamt.frame.index - self.dreamt_index, 10) - self.spacing)
             self.count, self.dreamt_index = dreamt.count, dreamt.frame.index
-            self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8)
+            self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8, height=DISPLAY_FLOW_WIDTH)
             self.detail = dreamt.output  # float32 dream - input, from the live stage
             self.dream_strength = dreamt.strength
         ease = fresh and self.spacing >= EASE_SPACING

@@ -198,11 +198,15 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
     live, d = config.live, config.dream
     if options.record:
         check_output(options.record, [options.source], options.overwrite, VIDEO_SUFFIXES)
-    # a CPU dreams a 640-wide show, a band a frame (see stage.LIVE_CPU_REGIONS); a GPU dreams 1280 whole
+    # a CPU dreams a 640-wide show, a band a frame (see stage.LIVE_CPU_REGIONS); a GPU dreams 1280 whole.
+    # Unless a width is set, that is the frame's longer side: a portrait camera or file brought to
+    # 640 wide was a frame 640x1138, dreamt at 2 frames a second and shown at 16 on a 2-core CPU
     width = d.width or (1280 if models.pick_device(d.device).type == "cuda" else 640)
+    longest = None if d.width else width
     virtual = VirtualCameraSink(live.fps) if options.virtual_camera else None
     extra = {} if opener is None else {"opener": opener}
-    open_source = lambda: open_live_source(options.source, width, live.fps, live.stall, live.frozen, **extra)
+    open_source = lambda: open_live_source(options.source, d.width, live.fps, live.stall, live.frozen,
+                                           longest=longest, **extra)
     source = ReconnectingSource(open_source, live.retry_max, say) if options.installation else open_source()
     window = None
     if options.window:
@@ -274,8 +278,9 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         try:
             # at the dream's size, or the flow width if smaller: at 640 wide the two DIS passes took
             # half a CPU's frame budget, and the flow is smooth enough to scale up
-            tracker = MotionTracker(config.video.scene_cut,
-                                    width=min(stage.dream_size(width, width)[1], LIVE_FLOW_WIDTH))
+            # (either side: a portrait frame's flow is no larger than a landscape one's)
+            flow_side = min(stage.dream_size(width, width)[1], LIVE_FLOW_WIDTH)
+            tracker = MotionTracker(config.video.scene_cut, width=flow_side, height=flow_side)
             # the flow of the next frame is taken as this one's dream is about to end (a CPU's dream
             # no longer waits for it), or, where the dream is shorter than the flow (a GPU), at once
             policy = NewestFrame(compositor, compositor.idle if options.installation else None)

@@ -8,6 +8,7 @@ from typing import Iterator
 
 from ..errors import UsageError
 from ..frames import Frame
+from ..media.images import fitted_size, width_within
 from ..media.video_in import VideoFileSource
 from .camera import CameraLost, CameraSource, open_capture, pace
 from .scene import SyntheticSource
@@ -18,11 +19,16 @@ class LoopingFileSource:
 
     live = True
 
-    def __init__(self, path: str | Path, width: int | None = None):
+    def __init__(self, path: str | Path, width: int | None = None, longest: int | None = None):
+        """Frames `width` wide, or with no width their longer side `longest` (or as they are)."""
         first = VideoFileSource(path, width)  # checks the file now, so a bad one is a usage error
-        self.path, self.width, self.rate = Path(path), width, float(first.info.rate)
         first.close()
-        self.info = f"{self.path} ({first.info.width}x{first.info.height} at {self.rate:.3g} fps), looped"
+        w, h = first.info.width, first.info.height
+        if width is None and longest is not None:
+            width = width_within(w, h, longest)
+            h, w = fitted_size(h, w, width)
+        self.path, self.width, self.rate = Path(path), width, float(first.info.rate)
+        self.info = f"{self.path} ({w}x{h} at {self.rate:.3g} fps), looped"
 
     def frames(self) -> Iterator[Frame]:
         """The file's frames in real time, looped. A file that goes away, is cut short or stops
@@ -56,16 +62,18 @@ class LoopingFileSource:
 
 
 def open_live_source(spec: str, width: int | None = None, fps: float | None = None, stall: float = 3.0,
-                     frozen: float = 10.0, opener=open_capture):
-    """A live source from its spec: test, a camera index (0), /dev/videoN, a URL (rtsp://, http://) or a video file."""
+                     frozen: float = 10.0, opener=open_capture, longest: int | None = None):
+    """A live source from its spec: test, a camera index (0), /dev/videoN, a URL (rtsp://, http://) or a
+    video file. Its frames are `width` wide, or with no width their longer side is `longest`: a
+    portrait camera's or file's frame is then as large as a landscape one, not stretched to the width."""
     if spec == "test":
-        return SyntheticSource(width or 640, fps=fps or 30.0)
+        return SyntheticSource(width or longest or 640, fps=fps or 30.0)
     if spec.isdigit():
-        return CameraSource(int(spec), width, fps, stall, frozen, opener)
+        return CameraSource(int(spec), width, fps, stall, frozen, opener, longest)
     if "://" in spec or spec.startswith("/dev/video"):
-        return CameraSource(spec, width, fps, stall, frozen, opener)
+        return CameraSource(spec, width, fps, stall, frozen, opener, longest)
     if Path(spec).exists():
-        return LoopingFileSource(spec, width)
+        return LoopingFileSource(spec, width, longest)
     raise UsageError(f"`source` {spec} is not a camera index, a /dev/video device, a URL or an existing file; "
                      f"try 0 (the first camera) or test (the built-in scene)", setting="source")
 

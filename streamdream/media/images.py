@@ -74,6 +74,15 @@ def fitted_size(height: int, width: int, wanted: int | None) -> tuple[int, int]:
     return max(1, round(height * wanted / width)), wanted
 
 
+def width_within(width: int, height: int, longest: int) -> int:
+    """The width a `width` x `height` picture is rescaled to so that its longer side is `longest`,
+    keeping the aspect: `longest` itself for a landscape or square picture, less for a portrait
+    one (at least 1)."""
+    if width < 1 or height < 1 or longest < 1:
+        raise ValueError(f"need a positive size and longest side, got {width}x{height} and {longest}")
+    return longest if width >= height else max(1, round(longest * width / height))
+
+
 def fit_width(image: np.ndarray, width: int | None) -> np.ndarray:
     """`image` rescaled to `width` pixels wide keeping the aspect (height at least 1), or as is."""
     if width is None or width == image.shape[1]:
