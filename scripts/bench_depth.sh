@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The depth benchmark: `video` against `--no-flow`, and `webcam` against full dreams, on the shared
 # clip and on clips made from it with a cut, a hand-held camera and a fast mover before a still
-# camera (and, live, one that cuts to a shot never seen every 1.6 s); the numbers go to
-# docs/depth/*.json and docs/depth.md. About 35 minutes on a 2-core CPU; the contact sheets of the
-# live runs go beside them.
+# camera (and, live, one that cuts to a shot never seen every 1.6 s, and the clip turned upright);
+# the numbers go to docs/depth/*.json and docs/depth.md. About 35 minutes on a 2-core CPU; the
+# contact sheets of the live runs go beside them.
 #
 #     scripts/bench_depth.sh [--live | --video] [SHARED_CLIP]
 #
@@ -41,6 +41,9 @@ if $live; then
     for name in cut handheld object shots; do
         python scripts/bench_live.py --source "$work/clips640/$name.mp4" --width 640 --seconds 25 --depth 12 --json "$out/live_$name.json"
     done
+    # upright, 640 tall: the size `webcam` gives a portrait source with no --width
+    python scripts/bench_live.py --source "$work/clips640/upright.mp4" --width 360 --seconds 25 --depth 12 \
+        --json "$out/live_upright.json"
     rm -f "$out"/live_*_sheet.png  # the sheets are JPEG now: a PNG of one is 7 MB
     python scripts/live_sheet.py --source "$clip" --seconds 20 -o "$out/live_shared_sheet.jpg"
     for name in cut object shots; do

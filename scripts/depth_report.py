@@ -46,7 +46,7 @@ def main() -> None:
         if sheet.exists():
             print(f"\n`video` on the {name} clip: input, `--no-flow`, the flow path, and where each dream is\n")
             print(f"![](depth/{sheet.name})")
-    print("\n## `webcam`, default look, a file looped as the camera, 640 wide\n")
+    print("\n## `webcam`, default look, a file looped as the camera, 640 wide (upright: 640 tall)\n")
     print("| source | dream fps after the first (last 2 s) | display fps | latency p95 ms | depth | full dream | retained (>= 50%) | "
           "retained where the input moves | moving covered | concentration max | coherence / moving | E_warp ratio | specks / full dream's | "
           "weakest edge band (within 20%) / lines repeated (0) | strength 1 s after a cut (>= 80%) |")

@@ -10,8 +10,10 @@
 - `shots.mp4`: 16 shots of 40 frames, none like another (crops of the clip at other zooms,
   places and times, some panning, every other one mirrored): a source that cuts every 1.6 s to a
   shot a live show has never seen, as a music video does.
+- `upright.mp4`: the real clip turned upright, `--width` tall: a phone held upright as the camera,
+  or a vertical clip.
 
-Each is H.264 at 25 fps, `--width` wide. Print nothing but the paths written.
+Each is H.264 at 25 fps, `--width` wide (but `upright.mp4`). Print nothing but the paths written.
 """
 
 import argparse
@@ -113,7 +115,7 @@ def main() -> None:
     p.add_argument("--input", default=str(DEFAULT_INPUT))
     p.add_argument("--out", default="out/clips")
     p.add_argument("--width", type=int, default=320)
-    p.add_argument("--only", help="some of them, comma-separated (object,handheld,cut,shots)")
+    p.add_argument("--only", help="some of them, comma-separated (object,handheld,cut,shots,upright)")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,7 +125,8 @@ def main() -> None:
     makers = {"object": lambda: moving_object(frames[n // 2], frames[0][:, ::-1], 100),
               "handheld": lambda: shake(frames + frames[::-1], seed=1),
               "cut": lambda: frames[:40] + shake(later, seed=2, amount=1.5),
-              "shots": lambda: shots(frames)}
+              "shots": lambda: shots(frames),
+              "upright": lambda: [np.ascontiguousarray(np.rot90(f)) for f in frames]}
     names = args.only.split(",") if args.only else list(makers)
     unknown = [name for name in names if name not in makers]
     if unknown:
