@@ -55,10 +55,10 @@ class CameraSource:
 
     Asks for MJPG at `width` (16:9) and `fps`, then reads back what the device granted
     (`granted`); frames are rescaled to `width`, or with no width to the width that makes their
-    longer side `longest`. A watchdog raises CameraLost from `frames()`
-    when no new frame arrives for `stall` seconds, or when only identical frames arrive for
-    `frozen` seconds (some backends repeat the last frame after an unplug). `opener` makes the
-    capture object (tests pass a fake camera).
+    longer side `longest`. A watchdog raises CameraLost from `frames()` when no new frame arrives
+    for `stall` seconds, or when only identical frames arrive for `frozen` seconds (some backends
+    repeat the last frame after an unplug). `opener` makes the capture object (tests pass a fake
+    camera).
     """
 
     live = True
@@ -90,7 +90,8 @@ class CameraSource:
         if width is None and longest is not None:
             # a portrait camera (a phone held upright) gives frames as large as a landscape one's
             self.width_wanted = width_within(gw, gh, longest) if gw > 0 and gh > 0 else longest
-        asked = f"asked {width or longest}x{height_for(width or longest)}" if width or longest else "asked its default size"
+        wanted = width or longest
+        asked = f"asked {wanted}x{height_for(wanted)}" if wanted else "asked its default size"
         self.info = (f"camera {_describe(device)}: {gw}x{gh} at {gfps:g} fps ({asked}"
                      f"{' at ' + format(fps, 'g') + ' fps' if fps else ''})")
         self._cond = threading.Condition()

@@ -15,11 +15,12 @@ from ..engine.warp import chain_flow, warp
 from ..frames import Dreamt, Frame
 from .backdrop import Backdrop, uncovered
 
-# the display's flow runs on a copy this wide (this tall, a portrait frame's), on every camera frame. At a quarter of a 640-wide
-# show it misplaced the detail enough to double the flicker (E_warp) of what was shown, and at
-# half of it a fast mover still shimmered; the whole width took little more of that for twice
-# the time, over half a core at a 25 fps camera on a 2-core CPU (scripts/live_sim.py --clock
-# compares the flicker; the display's time a frame is bench_live.py's to watch)
+# the display's flow runs on a copy this wide (this tall, a portrait frame's), on every camera
+# frame. At a quarter of a 640-wide show it misplaced the detail enough to double the flicker
+# (E_warp) of what was shown, and at half of it a fast mover still shimmered; the whole width took
+# little more of that for twice the time, over half a core at a 25 fps camera on a 2-core CPU
+# (scripts/live_sim.py --clock compares the flicker; the display's time a frame is
+# bench_live.py's to watch)
 DISPLAY_FLOW_WIDTH = 480
 
 
@@ -233,7 +234,8 @@ class Compositor:
             if self.dreamt_index >= 0:
                 self.spacing += SPACING_WEIGHT * (min(dreamt.frame.index - self.dreamt_index, 10) - self.spacing)
             self.count, self.dreamt_index = dreamt.count, dreamt.frame.index
-            self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8, height=DISPLAY_FLOW_WIDTH)
+            self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8,
+                                        height=DISPLAY_FLOW_WIDTH)
             self.detail = dreamt.output  # float32 dream - input, from the live stage
             self.dream_strength = dreamt.strength
         ease = fresh and self.spacing >= EASE_SPACING
