@@ -113,7 +113,8 @@ def main() -> None:
     picks = list(judged)[4::max(1, (len(clip) - 8) // args.picks)][:args.picks]
 
     stage = LiveStage(config, [], {"device": "cpu", "seed": args.seed, "width": args.width})
-    tracker = MotionTracker(config.video.scene_cut, width=min(args.width, LIVE_FLOW_WIDTH))
+    side = min(args.width, LIVE_FLOW_WIDTH)  # as a show bounds its flow's copy, both sides
+    tracker = MotionTracker(config.video.scene_cut, width=side, height=side)
     compositor = Compositor(0.0, 0.0, config.video.scene_cut)
     shown, seconds, latest, pending = [], [], None, None
     dreamt_at = []  # the index of each camera frame dreamt
