@@ -39,12 +39,13 @@ def small_gray(frame: np.ndarray, width: int, min_height: int = 1, height: int |
     what a landscape one's does)."""
     gray = to_gray(frame)
     h, w = gray.shape
-    scale = min(width / w, height / h if height else 1.0)
-    if scale < 1.0:
-        size = (width, max(min_height, round(h * width / w))) if scale == width / w else \
-            (max(1, round(w * height / h)), max(min_height, height))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    return gray
+    if height is not None and h > height and height / h < min(1.0, width / w):  # the height binds
+        size = (max(1, round(w * height / h)), max(min_height, height))
+    elif w > width:
+        size = (width, max(min_height, round(h * width / w)))
+    else:
+        return gray
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 
 class DISFlow:

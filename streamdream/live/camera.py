@@ -77,11 +77,12 @@ class CameraSource:
                                  f"or set `source` to a camera or test (the built-in scene)", setting="source")
             raise UsageError(f"no camera at {_describe(device)}; set `source` to a camera that opens (`list` "
                              f"shows them), test (the built-in scene), a video file or a URL", setting="source")
+        wanted = width or longest  # a landscape frame is asked for either way
         if not (isinstance(device, str) and "://" in device):
             self.capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))  # full rate over USB 2
-            if width or longest:
-                self.capture.set(cv2.CAP_PROP_FRAME_WIDTH, width or longest)
-                self.capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height_for(width or longest))
+            if wanted:
+                self.capture.set(cv2.CAP_PROP_FRAME_WIDTH, wanted)
+                self.capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height_for(wanted))
             if fps:
                 self.capture.set(cv2.CAP_PROP_FPS, fps)
         gw, gh = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
@@ -90,7 +91,6 @@ class CameraSource:
         if width is None and longest is not None:
             # a portrait camera (a phone held upright) gives frames as large as a landscape one's
             self.width_wanted = width_within(gw, gh, longest) if gw > 0 and gh > 0 else longest
-        wanted = width or longest
         asked = f"asked {wanted}x{height_for(wanted)}" if wanted else "asked its default size"
         self.info = (f"camera {_describe(device)}: {gw}x{gh} at {gfps:g} fps ({asked}"
                      f"{' at ' + format(fps, 'g') + ' fps' if fps else ''})")
