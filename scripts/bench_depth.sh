@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The depth benchmark: `video` against `--no-flow`, and `webcam` against full dreams, on the shared
 # clip and on clips made from it with a cut, a hand-held camera and a fast mover before a still
-# camera (and, live, one that cuts to a shot never seen every 1.6 s, and the clip turned upright);
-# the numbers go to docs/depth/*.json and docs/depth.md. About 35 minutes on a 2-core CPU; the
-# contact sheets of the live runs go beside them.
+# camera (and, live, one that cuts to a shot never seen every 1.6 s, the clip turned upright, and
+# the clip seen twice as close, its moving subject filling the frame as a performer in front of a
+# webcam does); the numbers go to docs/depth/*.json and docs/depth.md. About 40 minutes on a 2-core
+# CPU; the contact sheets of the live runs go beside them.
 #
 #     scripts/bench_depth.sh [--live | --video] [SHARED_CLIP]
 #
-# --live measures `webcam` again and keeps the `video` numbers (about 15 minutes); --video the
+# --live measures `webcam` again and keeps the `video` numbers (about 22 minutes); --video the
 # other way round (about 20 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,7 @@ fi
 if $live; then
     python scripts/make_clips.py --input "$clip" --out "$work/clips640" --width 640 >/dev/null
     python scripts/bench_live.py --source "$clip" --width 640 --seconds 25 --depth 12 --json "$out/live_shared.json"
-    for name in cut handheld object shots; do
+    for name in cut handheld object shots close; do
         python scripts/bench_live.py --source "$work/clips640/$name.mp4" --width 640 --seconds 25 --depth 12 --json "$out/live_$name.json"
     done
     # upright, 640 tall: the size `webcam` gives a portrait source with no --width
@@ -46,7 +47,7 @@ if $live; then
         --json "$out/live_upright.json"
     rm -f "$out"/live_*_sheet.png  # the sheets are JPEG now: a PNG of one is 7 MB
     python scripts/live_sheet.py --source "$clip" --seconds 20 -o "$out/live_shared_sheet.jpg"
-    for name in cut object shots; do
+    for name in cut object shots close; do
         python scripts/live_sheet.py --source "$work/clips640/$name.mp4" --seconds 20 -o "$out/live_${name}_sheet.jpg"
     done
 fi

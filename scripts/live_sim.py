@@ -84,6 +84,7 @@ def main() -> None:
                                                         "not --stride frames")
     p.add_argument("--scale", type=float, help="[live] dream_scale")
     p.add_argument("--regions", type=int, help="[live] step_regions")
+    p.add_argument("--rebuild-every", type=int, help="[live] rebuild_every (0: no rebuilds)")
     p.add_argument("--warm-shots", action="store_true", help="keep the shots the first time through left for the "
                                                                "judged one (a show looping its clip)")
     p.add_argument("--picks", type=int, default=12, help="judged frames, each also dreamt in full (more: "
@@ -102,7 +103,8 @@ def main() -> None:
 
     torch.set_num_threads(1)  # as a live show on a CPU leaves the dream
     cv2.setNumThreads(1)
-    live = {k: v for k, v in (("dream_scale", args.scale), ("step_regions", args.regions)) if v is not None}
+    live = {k: v for k, v in (("dream_scale", args.scale), ("step_regions", args.regions),
+                              ("rebuild_every", args.rebuild_every)) if v is not None}
     dream = {"width": args.width, "device": "cpu", "seed": args.seed, **({"precision": args.precision} if args.precision else {})}
     config = build_config(args.preset, {"dream": dream, "live": live})
     source = VideoFileSource(args.clip, args.width)
@@ -210,6 +212,7 @@ def main() -> None:
         "clip": args.clip, "width": args.width, "stride": "clock" if args.clock else args.stride,
         "look": stage.description, "dreamt_per_second": round(sum(i in judged for i in dreamt_at) * 25 / len(judged), 2),
         "dream_scale": stage.scale, "step_regions": stage.stream.video.step_regions,
+        "rebuild_every": stage.stream.rebuild_every,
         "stage_ms_one_thread": round(float(np.median(seconds[3:])) * 1000, 1),
         "depth_block16": round(every.ratio["block16"], 3), "depth_full_block16": round(full.ratio["block16"], 3),
         "depth_retained_block16": round(sampled.retained(full, "block16"), 3),

@@ -12,6 +12,8 @@
   shot a live show has never seen, as a music video does.
 - `upright.mp4`: the real clip turned upright, `--width` tall: a phone held upright as the camera,
   or a vertical clip.
+- `close.mp4`: the real clip seen twice as close, on its moving subject, which fills most of the
+  frame: a performer in front of a webcam.
 
 Each is H.264 at 25 fps, `--width` wide (but `upright.mp4`). Print nothing but the paths written.
 """
@@ -110,12 +112,21 @@ def shots(frames: list[np.ndarray], count: int = 16, length: int = 40, seed: int
     return out
 
 
+def close_up(frames: list[np.ndarray], width: int) -> list[np.ndarray]:
+    """The frames seen twice as close, `width` wide: a window half their size, from an eighth of
+    the width in and a sixteenth of the height down (the shared clip's rabbit), brought to `width`."""
+    h, w = frames[0].shape[:2]
+    x0, y0, cw, ch = w // 8, h // 16, w // 2, h // 2
+    height = round(h * width / w / 2) * 2
+    return [cv2.resize(f[y0:y0 + ch, x0:x0 + cw], (width, height), interpolation=cv2.INTER_AREA) for f in frames]
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--input", default=str(DEFAULT_INPUT))
     p.add_argument("--out", default="out/clips")
     p.add_argument("--width", type=int, default=320)
-    p.add_argument("--only", help="some of them, comma-separated (object,handheld,cut,shots,upright)")
+    p.add_argument("--only", help="some of them, comma-separated (object,handheld,cut,shots,upright,close)")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -126,7 +137,8 @@ def main() -> None:
               "handheld": lambda: shake(frames + frames[::-1], seed=1),
               "cut": lambda: frames[:40] + shake(later, seed=2, amount=1.5),
               "shots": lambda: shots(frames),
-              "upright": lambda: [np.ascontiguousarray(np.rot90(f)) for f in frames]}
+              "upright": lambda: [np.ascontiguousarray(np.rot90(f)) for f in frames],
+              "close": lambda: close_up(read_frames(Path(args.input), 2 * args.width), args.width)}
     names = args.only.split(",") if args.only else list(makers)
     unknown = [name for name in names if name not in makers]
     if unknown:

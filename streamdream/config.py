@@ -81,6 +81,7 @@ class LiveConfig:
     # a live show's own, not [video]'s: a camera does not wait for the dream, and a second step a
     # frame would halve a CPU's dreamt frames a second
     refine_iterations: int = 1  # full-size ascent steps on each dreamt frame
+    rebuild_every: int | None = None  # rebuild the structure every this many dreamt frames (0: never; None: 25 when the steps fall on bands, as a CPU's do, else never)
     blend: float = 0.5  # seconds a preset or layer switch cross-fades over
     cycle: float = 120.0  # installation: seconds between presets
     still_seconds: float = 8.0  # installation: after this long without motion the dream deepens
@@ -291,7 +292,8 @@ def check(config: Config, where: str = "settings") -> Config:
         raise UsageError(f"{where}: dream_scale must be in [0.1, 1], got {live.dream_scale}", setting="dream_scale")
     if not 1.0 <= live.deepen_zoom <= 1.05:
         raise UsageError(f"{where}: deepen_zoom must be in [1, 1.05], got {live.deepen_zoom}", setting="deepen_zoom")
-    for name in ("blend", "cycle", "still_seconds", "still_motion", "deepen_iterations", "fade", "refine_iterations"):
+    for name in ("blend", "cycle", "still_seconds", "still_motion", "deepen_iterations", "fade", "refine_iterations",
+                 "rebuild_every"):
         _positive(name, getattr(live, name), where, allow_zero=True)
     for name in ("stall", "frozen", "retry_max", "step_regions"):
         _positive(name, getattr(live, name), where)
@@ -313,7 +315,7 @@ UPPER_BOUNDS = {
     "video": {"refine_iterations": 100, "refine_octaves": 20, "octave_steps": 100, "step_regions": 16,
               "fresh_frames": 10_000},
     "zoom": {"keyframe_every": 1000},
-    "live": {"step_regions": 16, "refine_iterations": 100, "blend": 60, "cycle": 1e7, "still_seconds": 1e7, "still_motion": 1000, "deepen_iterations": 100,
+    "live": {"step_regions": 16, "refine_iterations": 100, "rebuild_every": 100_000, "blend": 60, "cycle": 1e7, "still_seconds": 1e7, "still_motion": 1000, "deepen_iterations": 100,
              "stall": 3600, "frozen": 3600, "fade": 3600, "retry_max": 3600},
 }
 

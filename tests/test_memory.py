@@ -247,6 +247,100 @@ def test_the_build_raises_what_the_network_sees_in_the_new_shot(monkeypatch):
     assert built > 1.1 * unbuilt
 
 
+@pytest.mark.parametrize("every", [0, 8])
+def test_a_live_shot_rebuilds_its_structure_every_so_many_frames(every):
+    # with rebuild_every set, every that many dreamt frames of a shot the whole frame takes one
+    # step at the octave below full size for REBUILD_FRAMES frames, in place of its usual steps,
+    # at least a whole step where the dream has been carried a while; with 0, never
+    from streamdream.engine.dream import octave_sizes
+    from streamdream.engine.temporal import REBUILD_FRAMES
+
+    w, h = 160, 96
+    video = VideoConfig()
+    frames = [pattern_frame(i, w, h) for i in range(1 + 7 + REBUILD_FRAMES + 2)]
+    stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), video, live=True), MotionTracker(0.15)
+    stream.rebuild_every = every
+    steps = []
+    with passes_of(stream.dreamer.net) as sizes:
+        for f in frames:
+            before = len(sizes)
+            stream.next(f, tracker.next(f))
+            steps.append(sizes[before:])
+    full, below = [(h, w)] * video.refine_iterations, [octave_sizes(h, w, 2, SMALL.octave_scale)[0]]
+    if every:
+        # frames 1-7 are carried frames 0-6; the 8th carried frame begins the rebuild
+        assert steps[1:8] == [full] * 7
+        assert steps[8:8 + REBUILD_FRAMES] == [below] * REBUILD_FRAMES
+        assert steps[8 + REBUILD_FRAMES:] == [full] * 2
+    else:
+        assert steps[1:] == [full] * (len(frames) - 1)
+
+
+def test_a_rebuild_raises_what_the_network_sees_in_a_carried_shot():
+    # worth its time only if the network responds more to the shot after it: the objective at the
+    # octave below full size on the last frame's dream, against the same frames with no rebuild
+    from streamdream.engine.dream import octave_sizes, resize
+    from streamdream.engine.gradient import objective_gradient
+    from streamdream.engine.temporal import REBUILD_FRAMES
+
+    w, h = 160, 96
+    frames = [pattern_frame(i, w, h) for i in range(1 + 4 + REBUILD_FRAMES)]
+    responses = []
+    for every in (4, 0):
+        stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), VideoConfig(), live=True), MotionTracker(0.15)
+        stream.rebuild_every = every
+        dreamt = [stream.next(f, tracker.next(f)) for f in frames][-1]
+        small = resize(_tensor(dreamt).float(), octave_sizes(h, w, 2, SMALL.octave_scale)[0])
+        responses.append(objective_gradient(small, stream.dreamer.net, stream.dreamer.objective)[1])
+    rebuilt, carried = responses
+    assert rebuilt > 1.1 * carried
+
+
+def test_a_rebuild_steps_carried_pixels_whole_and_a_cut_s_build_comes_first(monkeypatch):
+    # the rebuild's weight is at least 1 where the usual weight is the carried step's fraction
+    # (and more where newly shown); a cut during a rebuild ends it, its own build taking over
+    import streamdream.engine.temporal as temporal
+    from streamdream.engine.temporal import CUT_BUILD_FRAMES
+
+    w, h = 160, 96
+    weights = []
+    real = temporal.refine_at
+    monkeypatch.setattr(temporal, "refine_at", lambda *a, **k: (weights.append(a[-1].clone()), real(*a, **k))[1])
+    frames = [pattern_frame(i, w, h) for i in range(4)] + [other_scene(i, w, h) for i in range(CUT_BUILD_FRAMES + 2)]
+    stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), VideoConfig(), live=True), MotionTracker(0.15)
+    stream.rebuild_every = 3
+    for k, f in enumerate(frames):
+        stream.next(f, tracker.next(f))
+        if k == 3:
+            # carried frames 0-2: the third began a rebuild, and the cut comes in it
+            assert len(weights) == 1 and stream.rebuilding == temporal.REBUILD_FRAMES - 1
+            assert float(weights[0].min()) >= 1.0 and float(weights[0].max()) <= VideoConfig().fresh_step
+    # the cut's seed, then its build's frames (fresh pixels: the fresh step), then a frame of the
+    # usual steps: the rebuild the cut came in is over, not taken up again after the build
+    assert stream.building == 0 and stream.rebuilding == 0 and len(weights) == 1 + CUT_BUILD_FRAMES
+    assert all(float(wt.min()) == VideoConfig().fresh_step for wt in weights[1:1 + CUT_BUILD_FRAMES])
+
+
+@pytest.mark.parametrize("regions, asked, rebuilds", [(None, None, 25), (1, None, 0), (None, 0, 0), (1, 40, 40)])
+def test_a_cpu_s_live_show_rebuilds_by_default_and_a_setting_says_otherwise(regions, asked, rebuilds):
+    # a CPU steps bands (stage.LIVE_CPU_REGIONS) and rebuilds every LIVE_CPU_REBUILD_EVERY frames;
+    # whole-frame steps (a GPU's, or step_regions 1) do not, unless [live] rebuild_every asks
+    from dataclasses import replace
+
+    from streamdream.config import Config
+    from streamdream.live.stage import LIVE_CPU_REBUILD_EVERY, LiveStage
+
+    assert LIVE_CPU_REBUILD_EVERY == 25
+    config = Config()
+    config = replace(config, dream=replace(config.dream, layers="block4", octaves=2, iterations=1, seed=3, device="cpu"),
+                     live=replace(config.live, step_regions=regions, rebuild_every=asked))
+    stage = LiveStage(config, [], {})
+    try:
+        assert stage.stream.rebuild_every == rebuilds
+    finally:
+        stage.looks.close()
+
+
 def test_only_a_live_stream_keeps_shots():
     assert StreamDreamer(Dreamer.from_config(SMALL), VideoConfig()).memory is None
 

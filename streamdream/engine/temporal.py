@@ -133,6 +133,16 @@ WEAK_BAND_STEP = 2.0
 WEAK_BAND_SHORTFALL = 0.05
 
 
+# a live show can rebuild a shot's structure every so many dreamt frames (`StreamDreamer.rebuild_every`,
+# see stage.LIVE_CPU_REBUILD_EVERY): for this many frames the whole frame takes one step at the
+# octave below full size, as a new shot's build does (CUT_BUILD_STEP times the usual one), every
+# pixel at least a whole step, in place of the frame's band steps. A dream carried on a subject
+# that moves wears its eyes and faces into a texture, frame by frame, whatever its strength; the
+# band steps at full size regrow texture, and the weakest band's step goes where the strength is
+# short, not the structure
+REBUILD_FRAMES = 6
+
+
 # rows or columns of context either side of a band a step falls on (see VideoConfig.step_regions)
 BAND_MARGIN = 16
 # a band's step is the bands' count times the usual one: its normalised gradient is capped at
@@ -305,6 +315,9 @@ class StreamDreamer:
         self.keyframes = 0
         self.band_offset = 0  # where this round's bands begin (see VideoConfig.step_regions)
         self.building = 0  # live: dreamt frames left in which a new shot builds its structure (CUT_BUILD_FRAMES)
+        self.rebuild_every = 0  # live: rebuild a shot's structure every this many dreamt frames (0: never)
+        self.rebuilding = 0  # dreamt frames left in such a rebuild (REBUILD_FRAMES)
+        self.unbuilt = 0  # dreamt frames since the shot's structure was last built (a cut's build, a rebuild)
         self.carried = 0  # frames since the last keyframe
         self.strength = 1.0  # scales the step and the strength held (the +/- keys)
         self.held_strength = 1.0  # the strength the carried detail was made at
@@ -414,7 +427,7 @@ class StreamDreamer:
                     self._seed(base)
             self.held_strength = self.strength
             self.keyframes += 1
-            self.carried = self.building = 0
+            self.carried = self.building = self.rebuilding = self.unbuilt = 0
             self.settled = torch.ones_like(base[:, :1])
         else:
             dreamt = self._carry(base, motion)
@@ -616,10 +629,24 @@ class StreamDreamer:
         net, objective, generator = dreamer.net, dreamer.objective, dreamer.generator
         step = d.step * self.strength
         iterations = v.refine_iterations + self.extra_iterations
-        if self.building:
+        builds = self.building > 0
+        if builds:
             # a new shot after a live cut (see CUT_BUILD_FRAMES); the weight steps fully where it
             # was seeded, lightly on what it recalled, not on a still pixel that has had its steps
             self.building -= 1
+            self.rebuilding = self.unbuilt = 0
+        else:
+            self.unbuilt += 1
+            if self.rebuild_every and not self.rebuilding and self.unbuilt >= self.rebuild_every:
+                # (a shot shorter than this after its cut's build, as a cut-heavy source's, takes none)
+                self.rebuilding, self.unbuilt = REBUILD_FRAMES, 0
+            if self.rebuilding:
+                # (see REBUILD_FRAMES) a whole step at least where the dream has been carried a while,
+                # more where it is newly shown; a still pixel that has had its steps keeps them (`taper`)
+                self.rebuilding -= 1
+                builds = True
+                weight = weight.clamp(min=1.0) if taper is None else weight.clamp(min=1.0).mul_(taper)
+        if builds:
             size = octave_sizes(h, w, 2, d.octave_scale)[0]
             return refine_at(image, size, net, objective, 1, step * CUT_BUILD_STEP, d.jitter, generator, weight)
         if iterations and v.step_regions > 1:

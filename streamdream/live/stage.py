@@ -38,6 +38,15 @@ from ..presets import build_config
 LIVE_CPU_REGIONS = 5
 
 
+# ... and rebuilds a shot's structure every this many dreamt frames, about twice a second (see
+# engine.temporal.REBUILD_FRAMES): a subject close to the camera, filling the frame, kept a
+# texture where a full dream has eyes and faces. With it, more of a full dream's depth was kept on
+# such a clip and on a hand-held one, as much on clips that cut often, less on a fast disc over a
+# still scene, for a dream slower by a twentieth to a tenth (scripts/live_sim.py --clock, and
+# --rebuild-every 0 to compare)
+LIVE_CPU_REBUILD_EVERY = 25
+
+
 class Looks:
     """The looks of a live run: the first one built now, every preset of the cycle in the
     background at once. Networks are loaded and their BatchNorm folded once per model, so a
@@ -139,6 +148,8 @@ class LiveStage:
         regions = config.live.step_regions or (LIVE_CPU_REGIONS if cpu else 1)
         video = replace(config.video, step_regions=regions, refine_iterations=config.live.refine_iterations)
         self.stream = StreamDreamer(dreamer, video, live=True)
+        rebuild = config.live.rebuild_every
+        self.stream.rebuild_every = rebuild if rebuild is not None else (LIVE_CPU_REBUILD_EVERY if regions > 1 else 0)
         self.scale = config.live.dream_scale or 1.0
         self.switches = 0  # bumped on every change of look; the display cross-fades on it
         self.colors = 1.0  # how much of the dream's own colour is shown (see engine.colors)
