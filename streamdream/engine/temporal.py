@@ -645,7 +645,9 @@ class StreamDreamer:
                 # more where it is newly shown; a still pixel that has had its steps keeps them (`taper`)
                 self.rebuilding -= 1
                 builds = True
-                weight = weight.clamp(min=1.0) if taper is None else weight.clamp(min=1.0).mul_(taper)
+                weight = weight.clamp(min=1.0)
+                if taper is not None:
+                    weight.mul_(taper)
         if builds:
             size = octave_sizes(h, w, 2, d.octave_scale)[0]
             return refine_at(image, size, net, objective, 1, step * CUT_BUILD_STEP, d.jitter, generator, weight)

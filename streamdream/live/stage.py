@@ -43,7 +43,8 @@ LIVE_CPU_REGIONS = 5
 # texture where a full dream has eyes and faces. With it, more of a full dream's depth was kept on
 # such a clip and on a hand-held one, as much on clips that cut often, less on a fast disc over a
 # still scene, for a dream slower by a twentieth to a tenth (scripts/live_sim.py --clock, and
-# --rebuild-every 0 to compare)
+# --rebuild-every 0 to compare; before a still camera, real shows found the disc's depth the same
+# and its dream a seventh slower: bench_live.py --depth 24, back to back)
 LIVE_CPU_REBUILD_EVERY = 25
 
 
