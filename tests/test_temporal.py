@@ -6,7 +6,7 @@ from streamdream.config import DreamConfig, VideoConfig
 from streamdream.engine.dreamer import Dreamer
 from streamdream.metrics import strength, temporal_metrics
 from streamdream.engine.motion import MotionTracker
-from streamdream.engine.dream import ascend_band
+from streamdream.engine.dream import ascend_band, ascend_box
 from streamdream.engine.blur import box_blur
 from streamdream.engine.temporal import StreamDreamer, hold_strength, local_strength, soften
 from streamdream.engine.warp import Along
@@ -392,6 +392,21 @@ def test_ascend_band_changes_only_its_band(dreamer):
         ascend_band(image, 1, (0, 2), 4, dreamer.net, dreamer.objective, 1, 0.05, 2)
 
 
+def test_ascend_box_changes_only_its_box_and_sees_it_with_its_margins(dreamer):
+    image = torch.from_numpy(pattern_frame(0, 128, 96)).permute(2, 0, 1)[None].float() / 255
+    with passes_of(dreamer.net) as sizes:
+        out = ascend_box(image, (24, 72), (30, 90), 4, dreamer.net, dreamer.objective, 1, 0.05, 2, dreamer.generator,
+                         scale=1.4)
+    assert sizes == [(round(56 / 1.4), round(68 / 1.4))]  # rows 20-76 by columns 26-94, seen smaller
+    changed = (out - image).abs().sum(1)[0] > 0
+    assert not changed[:24].any() and not changed[72:].any() and not changed[:, :30].any() and not changed[:, 90:].any()
+    assert float(changed[24:72, 30:90].float().mean()) > 0.5
+    with pytest.raises(ValueError):
+        ascend_box(image, (16, 40), (70, 30), 4, dreamer.net, dreamer.objective, 1, 0.05, 2)
+    with pytest.raises(ValueError):
+        ascend_box(image, (40, 16), (30, 70), 4, dreamer.net, dreamer.objective, 1, 0.05, 2)
+
+
 def test_ascend_band_at_a_smaller_octave_sees_its_band_smaller_and_changes_only_it(dreamer):
     image = torch.from_numpy(pattern_frame(0, 96, 64)).permute(2, 0, 1)[None].float() / 255
     with passes_of(dreamer.net) as sizes:
@@ -465,6 +480,50 @@ def test_a_live_show_deepens_the_band_its_dream_has_faded_in_at_the_octave_below
     stream.low = 1e-9
     stream.next(frames[0], tracker.next(frames[0]))
     assert calls and all(c[2] == 1.0 for c in calls)  # its own band's step only (in two parts, where it wraps)
+
+
+def test_before_a_still_camera_what_moves_takes_the_deeper_step_and_brings_no_rebuild(dreamer, monkeypatch):
+    # where no band's dream has faded, a live show before a still camera steps the box where the
+    # picture moves most at the octave below (MOVER_SHARE): a disc moving over a still scene; those
+    # frames count towards no rebuild. With the camera moving there is no such step
+    import streamdream.engine.temporal as temporal
+    from streamdream.engine.dream import octave_sizes
+
+    boxes = []
+    real = temporal.ascend_box
+    monkeypatch.setattr(temporal, "ascend_box", lambda image, rows, columns, *a, **k:
+                        boxes.append((rows, columns, k["scale"])) or real(image, rows, columns, *a, **k))
+    w, h, r = 160, 96, 24  # object_frame's disc: a quarter of the height across
+    video = VideoConfig(step_regions=4)
+    below = octave_sizes(h, w, 2, SMALL.octave_scale)[0]
+
+    def show(frame_of):
+        stream, tracker = StreamDreamer(dreamer, video, live=True), MotionTracker(video.scene_cut)
+        stream.rebuild_every = 2
+        boxes.clear()
+        inside, first = [], 0
+        with passes_of(dreamer.net) as sizes:
+            for i in range(6):
+                f = frame_of(i)
+                stream.next(f, tracker.next(f))
+                stream.low = 1e-9  # no band's dream falls short: the deeper step is the mover's or none
+                if i == 0:
+                    first = len(sizes)  # the passes after the first frame's full dream are the steps
+                if boxes and len(inside) < len(boxes):
+                    (r0, r1), (c0, c1), _ = boxes[-1]
+                    yy, xx = np.mgrid[r0:r1, c0:c1]
+                    cx, cy = r + 6 * i, h // 2 + round(0.15 * h * np.sin(i / 6.0))
+                    inside.append(float(((xx - cx) ** 2 + (yy - cy) ** 2 < r * r).mean()))
+        return stream, inside, sizes[first:]
+
+    stream, inside, sizes = show(lambda i: object_frame(i, w, h, speed=6))
+    assert len(boxes) == 5 and all(scale == SMALL.octave_scale for *_, scale in boxes)  # every carried frame
+    # each on the disc: a band of 40 columns by one of 24 rows, half of it or more the disc's (the
+    # disc is an eighth of the frame; the box trails it by a frame, as the flow does)
+    assert all((c1 - c0, r1 - r0) == (40, 24) for (r0, r1), (c0, c1), _ in boxes) and min(inside) > 0.4
+    assert stream.unbuilt == 0 and stream.rebuilding == 0 and below not in sizes  # and no rebuild
+    stream, _, sizes = show(lambda i: pattern_frame(i, w, h, speed=6))  # the camera moves: no mover's step
+    assert boxes == [] and below in sizes  # and its frames bring the rebuilds
 
 
 def test_a_frame_the_display_cuts_away_from_while_its_band_steps_takes_no_deeper_step(dreamer, monkeypatch):

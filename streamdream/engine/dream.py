@@ -164,3 +164,25 @@ def ascend_band(image: torch.Tensor, dim: int, span: tuple[int, int], margin: in
     out = image.clone()
     out.narrow(dim, start, end - start).copy_(changed.narrow(dim, start - a, end - start))
     return out
+
+
+def ascend_box(image: torch.Tensor, rows: tuple[int, int], columns: tuple[int, int], margin: int, net,
+               objective: Objective, iterations: int, step: float, jitter: int,
+               generator: torch.Generator | None = None, weight: torch.Tensor | None = None,
+               scale: float = 1.0) -> torch.Tensor:
+    """`ascend_band` on a box of an image (1, 3, H, W): rows [start, end) by columns [start, end),
+    seen with `margin` pixels of context on each side; the rest is returned unchanged. It costs the
+    box's share of a whole step."""
+    check_image(image)
+    start, end = columns
+    n = image.shape[3]
+    if not 0 <= start < end <= n or margin < 0:
+        raise ValueError(f"need 0 <= start < end <= {n} and margin >= 0, got columns {columns}, margin {margin}")
+    a, b = max(0, start - margin), min(n, end + margin)
+    crop = image.narrow(3, a, b - a).contiguous()
+    weight = None if weight is None else weight.narrow(3, a, b - a).contiguous()
+    changed = ascend_band(crop, 2, rows, margin, net, objective, iterations, step, jitter, generator, weight,
+                          scale=scale)
+    out = image.clone()
+    out.narrow(3, start, end - start).copy_(changed.narrow(3, start - a, end - start))
+    return out

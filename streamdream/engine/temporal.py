@@ -17,7 +17,7 @@ from torch.profiler import record_function
 from ..config import VideoConfig
 from ..frames import MIN_SIDE
 from .blur import box_blur
-from .dream import ascend, ascend_band, dream, octave_sizes, refine_at, resize
+from .dream import ascend, ascend_band, ascend_box, dream, octave_sizes, refine_at, resize
 from .dreamer import Dreamer
 from .motion import Motion, flow_to, motion_on, plane_to
 from .shots import ShotMemory
@@ -131,9 +131,19 @@ WEAK_BAND_STEP = 2.0
 # ... taken when that band falls short by this share of the level on average: at twice the share,
 # a hand-held clip's dream kept half of what the step added there
 WEAK_BAND_SHORTFALL = 0.05
+# Before a still camera, where no band falls that short, the step goes where the picture moves: a
+# moving subject keeps its strength (the carry holds it) while its eyes and faces wear into a
+# texture, which a step at the octave below rebuilds. It is taken on the box where the band across
+# one side and the band across the other that hold the most of what moves cross, when this share
+# of that band moves, and those frames bring no rebuild (see `_refine`). In real shows a fast
+# disc over a still scene kept more of a full dream's depth where it moved (28-31% against
+# 20-25%), and so did the shared clip's movers (21-40% against 13-26%), for a dream a twentieth
+# slower on the disc and as fast on the shared clip (bench_live.py --depth, back to back). A
+# band's step in place of the box's kept a little more on the disc, for a dream a fifth slower
+MOVER_SHARE = 0.05
 
 
-# a live show can rebuild a shot's structure every so many dreamt frames (`StreamDreamer.rebuild_every`,
+# a live show can rebuild a shot's structure every so many dreamt frames the camera moves on (`StreamDreamer.rebuild_every`,
 # see stage.LIVE_CPU_REBUILD_EVERY): for this many frames the whole frame takes one step at the
 # octave below full size, as a new shot's build does (CUT_BUILD_STEP times the usual one), every
 # pixel at least a whole step, in place of the frame's band steps. A dream carried on a subject
@@ -301,6 +311,7 @@ class StreamDreamer:
         # which pixels of the frame being dreamt stood still and had been dreamt a while (1, 1, H, W)
         self.still = StillMemory() if live else None
         self.still_now: torch.Tensor | None = None
+        self.moving: torch.Tensor | None = None  # live, before a still camera: 1 where the frame in hand moves (1, 1, H, W)
         self.previous: torch.Tensor | None = None  # (1, 3, H, W): the last frame, as it came
         self.in_shot = 0  # frames since the shot began (the first frame, a keyframe or a cut)
         self.detail: torch.Tensor | None = None  # (1, 3, H, W): dream - input
@@ -315,7 +326,7 @@ class StreamDreamer:
         self.keyframes = 0
         self.band_offset = 0  # where this round's bands begin (see VideoConfig.step_regions)
         self.building = 0  # live: dreamt frames left in which a new shot builds its structure (CUT_BUILD_FRAMES)
-        self.rebuild_every = 0  # live: rebuild a shot's structure every this many dreamt frames (0: never)
+        self.rebuild_every = 0  # live: rebuild a shot's structure every this many dreamt frames the camera moves on (0: never)
         self.rebuilding = 0  # dreamt frames left in such a rebuild (REBUILD_FRAMES)
         self.unbuilt = 0  # dreamt frames since the shot's structure was last built (a cut's build, a rebuild)
         self.carried = 0  # frames since the last keyframe
@@ -523,6 +534,7 @@ class StreamDreamer:
             still, camera_still = standing_still(motion.flow, h, w, self.dreamer.device) if self.still is not None else (None, False)
             if self.still is not None and not camera_still:
                 self.still.forget()  # the camera moves: its pixels are no longer where they were
+            self.moving = 1.0 - still if camera_still else None
             if self.since_anchor == 0 and self.detail is self.anchored:
                 # anchored on the frame before as it was dreamt (every frame of a video, see
                 # VIDEO_ANCHOR_FRAMES): nothing added since, no gain, no chain yet, so the anchor is
@@ -593,10 +605,11 @@ class StreamDreamer:
     def _deepen_weakest(self, image: torch.Tensor, base: torch.Tensor, weight: torch.Tensor,
                         taper: torch.Tensor | None, dim: int, step: float) -> torch.Tensor:
         """A live show's step at the octave below full size on the band its dream is weakest in,
-        of the bands across `dim` and those across the other side (see WEAK_BAND_STEP); `image`
-        unchanged where no band falls short enough. A pixel takes the frame's step weight, or more
-        where its dream falls short, up to a whole step where none is left (a carried pixel's
-        weight is a fraction of one); a still pixel's dream is left as it is all the same (`taper`)."""
+        of the bands across `dim` and those across the other side (see WEAK_BAND_STEP); where no
+        band falls short enough, on what moves before a still camera (`_deepen_mover`). A pixel
+        takes the frame's step weight, or more where its dream falls short, up to a whole step
+        where none is left (a carried pixel's weight is a fraction of one); a still pixel's dream
+        is left as it is all the same (`taper`)."""
         low = self.low * self.strength
         if low <= 0:
             return image
@@ -607,13 +620,37 @@ class StreamDreamer:
         if mean_other > mean:
             k, mean, dim = k_other, mean_other, 5 - dim
         if mean < WEAK_BAND_SHORTFALL * low:
-            return image
+            return self._deepen_mover(image, weight, taper, dim, step)
         short = shortfall.div_(low).clamp_(max=1.0)
         weight = torch.maximum(weight, short if taper is None else short.mul_(taper))
         d, dreamer = self.dreamer.config, self.dreamer
         span = band_spans(image.shape[dim], n, k, 0)[0]
         return ascend_band(image, dim, span, BAND_MARGIN, dreamer.net, dreamer.objective, 1, step * WEAK_BAND_STEP,
                            d.jitter, dreamer.generator, weight, scale=d.octave_scale)
+
+    def _deepen_mover(self, image: torch.Tensor, weight: torch.Tensor, taper: torch.Tensor | None, dim: int,
+                      step: float) -> torch.Tensor:
+        """Before a still camera, a live show's step at the octave below full size on the box where
+        the picture moves most (see MOVER_SHARE); `image` unchanged where the camera moves or too
+        little does. A moving pixel takes a whole step at least; a still one that has had its steps
+        keeps its dream (`taper`)."""
+        if self.moving is None:
+            return image
+        n = self.video.step_regions
+        k, share = weakest_band(self.moving, dim, n)  # the band holding the most of what moves
+        k_other, share_other = weakest_band(self.moving, 5 - dim, n)
+        if share_other > share:
+            k, share, dim = k_other, share_other, 5 - dim
+        if share < MOVER_SHARE:
+            return image
+        start, end = band_spans(image.shape[dim], n, k, 0)[0]
+        k_across = weakest_band(self.moving.narrow(dim, start, end - start), 5 - dim, n)[0]
+        across = band_spans(image.shape[5 - dim], n, k_across, 0)[0]
+        rows, columns = ((start, end), across) if dim == 2 else (across, (start, end))
+        weight = torch.maximum(weight, self.moving if taper is None else self.moving * taper)
+        d, dreamer = self.dreamer.config, self.dreamer
+        return ascend_box(image, rows, columns, BAND_MARGIN, dreamer.net, dreamer.objective, 1, step * WEAK_BAND_STEP,
+                          d.jitter, dreamer.generator, weight, scale=d.octave_scale)
 
     def _spared(self) -> bool:
         """Whether the frame in hand takes no more steps: carried for a frame after it (`sparing`),
@@ -636,7 +673,9 @@ class StreamDreamer:
             self.building -= 1
             self.rebuilding = self.unbuilt = 0
         else:
-            self.unbuilt += 1
+            if self.moving is None:
+                # (before a still camera the moving subject's box takes its own steps instead, see MOVER_SHARE)
+                self.unbuilt += 1
             if self.rebuild_every and not self.rebuilding and self.unbuilt >= self.rebuild_every:
                 # (a shot shorter than this after its cut's build, as a cut-heavy source's, takes none)
                 self.rebuilding, self.unbuilt = REBUILD_FRAMES, 0

@@ -38,13 +38,15 @@ from ..presets import build_config
 LIVE_CPU_REGIONS = 5
 
 
-# ... and rebuilds a shot's structure every this many dreamt frames, about twice a second (see
-# engine.temporal.REBUILD_FRAMES): a subject close to the camera, filling the frame, kept a
-# texture where a full dream has eyes and faces. With it, more of a full dream's depth was kept on
-# such a clip and on a hand-held one, as much on clips that cut often, less on a fast disc over a
-# still scene, for a dream slower by a twentieth to a tenth (scripts/live_sim.py --clock, and
-# --rebuild-every 0 to compare; before a still camera, real shows found the disc's depth the same
-# and its dream a seventh slower: bench_live.py --depth 24, back to back)
+# ... and rebuilds a shot's structure every this many dreamt frames the camera moves on, about
+# twice a second (see engine.temporal.REBUILD_FRAMES): a subject close to the camera, filling the
+# frame, kept a texture where a full dream has eyes and faces. With it, more of a full dream's
+# depth was kept on such a clip and on a hand-held one, as much on clips that cut often, for a
+# dream slower by a twentieth to a tenth (scripts/live_sim.py --clock, and --rebuild-every 0 to
+# compare). Before a still camera the frames count towards none: the still pixels keep their dream
+# as it was, and real shows found the dream a seventh slower with rebuilds there, for the same
+# depth (bench_live.py --depth 24, back to back); what moves takes its own steps instead
+# (engine.temporal.MOVER_SHARE)
 LIVE_CPU_REBUILD_EVERY = 25
 
 
