@@ -153,17 +153,14 @@ def ascend_band(image: torch.Tensor, dim: int, span: tuple[int, int], margin: in
     if not 0 <= start < end <= n or margin < 0 or scale < 1.0:
         raise ValueError(f"need 0 <= start < end <= {n}, margin >= 0 and scale >= 1, got {span}, margin {margin} "
                          f"and scale {scale}")
-    a, b = max(0, start - margin), min(n, end + margin)
-    crop = image.narrow(dim, a, b - a).contiguous()
-    weight = None if weight is None else weight.narrow(dim, a, b - a).contiguous()
-    if scale > 1.0:
-        size = tuple(max(MIN_SIDE, round(side / scale)) for side in crop.shape[2:])
-        changed = refine_at(crop, size, net, objective, iterations, step, jitter, generator, weight)
-    else:
-        changed = ascend(crop, net, objective, iterations, step, jitter, generator, weight=weight, limit=limit)
-    out = image.clone()
-    out.narrow(dim, start, end - start).copy_(changed.narrow(dim, start - a, end - start))
-    return out
+
+    def steps(crop: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+        if scale > 1.0:
+            size = tuple(max(MIN_SIDE, round(side / scale)) for side in crop.shape[2:])
+            return refine_at(crop, size, net, objective, iterations, step, jitter, generator, weight)
+        return ascend(crop, net, objective, iterations, step, jitter, generator, weight=weight, limit=limit)
+
+    return _on_band(image, dim, span, margin, weight, steps)
 
 
 def ascend_box(image: torch.Tensor, rows: tuple[int, int], columns: tuple[int, int], margin: int, net,
@@ -178,11 +175,21 @@ def ascend_box(image: torch.Tensor, rows: tuple[int, int], columns: tuple[int, i
     n = image.shape[3]
     if not 0 <= start < end <= n or margin < 0:
         raise ValueError(f"need 0 <= start < end <= {n} and margin >= 0, got columns {columns}, margin {margin}")
-    a, b = max(0, start - margin), min(n, end + margin)
-    crop = image.narrow(3, a, b - a).contiguous()
-    weight = None if weight is None else weight.narrow(3, a, b - a).contiguous()
-    changed = ascend_band(crop, 2, rows, margin, net, objective, iterations, step, jitter, generator, weight,
-                          scale=scale)
+    return _on_band(image, 3, columns, margin, weight, lambda crop, weight: ascend_band(
+        crop, 2, rows, margin, net, objective, iterations, step, jitter, generator, weight, scale=scale))
+
+
+def _on_band(image: torch.Tensor, dim: int, span: tuple[int, int], margin: int, weight: torch.Tensor | None,
+            steps: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]) -> torch.Tensor:
+    """`steps` (a crop (1, 3, h, w) and its weight, or None -> the crop stepped) on the band
+    [start, end) of an image (1, 3, H, W) along `dim` (2: rows, 3: columns), with up to `margin`
+    rows or columns of context either side; the rest of the image is returned unchanged. The
+    span and margin are the caller's to check."""
+    start, end = span
+    a, b = max(0, start - margin), min(image.shape[dim], end + margin)
+    crop = image.narrow(dim, a, b - a).contiguous()
+    weight = None if weight is None else weight.narrow(dim, a, b - a).contiguous()
+    changed = steps(crop, weight)
     out = image.clone()
-    out.narrow(3, start, end - start).copy_(changed.narrow(3, start - a, end - start))
+    out.narrow(dim, start, end - start).copy_(changed.narrow(dim, start - a, end - start))
     return out
