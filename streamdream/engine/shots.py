@@ -5,10 +5,10 @@ A cut in a live show otherwise starts the new shot from a quick small seed, whic
 but no depth, and a CPU cannot give a shot of a second or two its eyes and faces. But the shots
 a show cuts to are often ones it has shown before: a looped clip (the VJ's four bars, played
 over and over), a film's shot and reverse shot, a camera covered and uncovered. The memory keeps
-frames of the shots shown lately with their dream detail (each shot's last frame, and one every
-few seconds inside a long one); at a cut, a frame that looks like one it holds (as near as two
-frames of one shot are: no cut from it) gets that detail back, laid onto it along the flow
-between the two, so the dream goes on deepening from visit to visit.
+frames of the shots shown lately with their dream detail (each shot's last frame, one from its
+first second, and one every few seconds inside a long one); at a cut, a frame that looks like
+one it holds (as near as two frames of one shot are: no cut from it) gets that detail back, laid
+onto it along the flow between the two, so the dream goes on deepening from visit to visit.
 """
 
 from __future__ import annotations
