@@ -10,7 +10,7 @@ from streamdream.engine.dream import ascend_band, ascend_box
 from streamdream.engine.blur import box_blur
 from streamdream.engine.temporal import StreamDreamer, hold_strength, local_strength, soften
 from streamdream.engine.warp import Along
-from streamdream.engine.temporal import band_spans as temporal_band_spans, weakest_band
+from streamdream.engine.temporal import band_spans as temporal_band_spans, weakest_band, weakest_band_either_way
 
 from .conftest import object_frame, passes_of, pattern_frame
 
@@ -433,6 +433,13 @@ def test_weakest_band_is_the_one_the_dream_falls_shortest_in():
         weakest_band(torch.zeros(1, 3, 30, 100), 3, 5)
     with pytest.raises(ValueError):
         weakest_band(shortfall, 1, 5)
+    # either way: the columns' fourth band holds more than any band of rows does, from either side
+    assert weakest_band_either_way(shortfall, 3, 5)[:2] == weakest_band_either_way(shortfall, 2, 5)[:2] == (3, 3)
+    rows = torch.zeros(1, 1, 30, 100)
+    rows[:, :, 24:30] = 1.0  # the last band of rows, whole
+    assert weakest_band_either_way(rows, 3, 5) == (2, 4, 1.0)
+    assert weakest_band_either_way(torch.ones(1, 1, 30, 100), 3, 5)[0] == 3  # a tie keeps the side asked
+    assert weakest_band_either_way(torch.ones(1, 1, 30, 100), 2, 5)[0] == 2
 
 
 @pytest.mark.parametrize("across,faded", [(3, (80, 120)), (2, (48, 72))])

@@ -249,6 +249,15 @@ def weakest_band(shortfall: torch.Tensor, dim: int, bands: int) -> tuple[int, fl
     return k, means[k]
 
 
+def weakest_band_either_way(shortfall: torch.Tensor, dim: int, bands: int) -> tuple[int, int, float]:
+    """`weakest_band` over the bands across `dim` and those across the other side: the side
+    (2: rows, 3: columns), the band and its mean, of whichever band holds the most of a map
+    (1, 1, H, W); `dim`'s on a tie."""
+    k, mean = weakest_band(shortfall, dim, bands)
+    k_other, mean_other = weakest_band(shortfall, 5 - dim, bands)
+    return (5 - dim, k_other, mean_other) if mean_other > mean else (dim, k, mean)
+
+
 def band_spans(length: int, bands: int, k: int, offset: int) -> list[tuple[int, int]]:
     """Band `k` of `bands` equal bands across `length` rows or columns, shifted by `offset`: its
     [start, end) spans, two where it wraps round the frame's end. Every band is as long as every
@@ -622,10 +631,7 @@ class StreamDreamer:
             return image
         shortfall = local_strength(image - base).neg_().add_(low).clamp_min_(0.0)
         n = self.video.step_regions
-        k, mean = weakest_band(shortfall, dim, n)
-        k_other, mean_other = weakest_band(shortfall, 5 - dim, n)  # the bands across the other side
-        if mean_other > mean:
-            k, mean, dim = k_other, mean_other, 5 - dim
+        dim, k, mean = weakest_band_either_way(shortfall, dim, n)
         if mean < WEAK_BAND_SHORTFALL * low:
             return self._deepen_mover(image, weight, taper, dim, step)
         short = shortfall.div_(low).clamp_(max=1.0)
@@ -644,10 +650,7 @@ class StreamDreamer:
         if self.moving is None:
             return image
         n = self.video.step_regions
-        k, share = weakest_band(self.moving, dim, n)  # the band holding the most of what moves
-        k_other, share_other = weakest_band(self.moving, 5 - dim, n)
-        if share_other > share:
-            k, share, dim = k_other, share_other, 5 - dim
+        dim, k, share = weakest_band_either_way(self.moving, dim, n)  # the band holding the most of what moves
         if share < MOVER_SHARE:
             return image
         start, end = band_spans(image.shape[dim], n, k, 0)[0]
