@@ -30,7 +30,9 @@ the steps the stage then spares are not charged.
     python scripts/live_sim.py --clip shots.mp4 --clock                # dreams as late as their cost
     python scripts/live_sim.py --clip shots.mp4 --clock --costs out/costs.json   # fits those costs
 
-The stage's time per dreamt frame on one thread is printed too, for orientation only.
+The stage's time per dreamt frame on one thread is printed too, for orientation only. `--json`
+also holds, for each judged frame, the camera frame it shows and how concentrated its dream is
+(as `bench_live.py --json` does), and the summary says which frame was the most concentrated.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from streamdream.live.compositor import Compositor, FlowChain
 from streamdream.live.show import LIVE_FLOW_WIDTH
 from streamdream.live.stage import LiveStage
 from streamdream.media.video_in import VideoFileSource
-from streamdream.metrics import edge_bands, mean_edges, specks, temporal_metrics
+from streamdream.metrics import concentration, edge_bands, local_strength, mean_edges, specks, temporal_metrics
 from streamdream.presets import build_config
 
 DEFAULT_CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
@@ -235,10 +237,16 @@ def main() -> None:
         "specks_per_10k": round(float(np.mean([specks(shown[i]) for i in picks])), 1),
         "specks_full_per_10k": round(float(np.mean([specks(r) for r in references])), 1),
     }
+    # a frame at a time, the judged frames (as bench_live.py --json gives them): which camera frame
+    # each shows, and how concentrated its dream is, to find where the most concentrated falls
+    per_frame = {"source_frame_per_frame": [seen[i] for i in judged],
+                 "concentration_per_frame": [round(concentration(local_strength(shown[i], of(i))), 3) for i in judged]}
+    top = int(np.argmax(per_frame["concentration_per_frame"]))
+    numbers["concentration_max_at"] = per_frame["source_frame_per_frame"][top]  # the camera frame
     for name, value in numbers.items():
         print(f"  {name:24s} {value}")
     if args.json:
-        Path(args.json).write_text(json.dumps(numbers, indent=2))
+        Path(args.json).write_text(json.dumps({**numbers, **per_frame}, indent=2))
     if args.sheet:
         write_sheet(args.sheet, [(i, of(i), references[k], shown[i]) for k, i in enumerate(picks)]
                     [::max(1, len(picks) // 4)][:4])
