@@ -189,7 +189,7 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
     from streamdream.depth import DepthJudge, measure_depth, measure_depths
     from streamdream.engine.dreamer import Dreamer
     from streamdream.media.video_in import VideoFileSource
-    from streamdream.metrics import EDGE_BAND, concentration, local_strength, mean_edges, specks, strength, temporal_metrics
+    from streamdream.metrics import EDGE_BAND, mean_edges, specks, strength, temporal_metrics
 
     video = VideoFileSource(args.source, shown[0][0].shape[1])
     decoded = [f.image for f in video.frames()]
@@ -265,8 +265,7 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
                 weak = [s < 0.2 * np.mean(before) for s in strengths[k:]]
                 plain.append(weak.index(False) if False in weak else len(weak))
     out["strength_per_frame"] = [round(x, 4) for x in strengths]
-    out["concentration_per_frame"] = [round(concentration(local_strength(image, frame)), 3)
-                                      for image, frame in zip(images, inputs)]
+    out["concentration_per_frame"] = [round(c, 3) for c in m.concentrations]
     out["source_frame_per_frame"] = index[start:]
     out["depth_per_frame"] = [round(x, 3) for x in live.per_frame["block16"]]
     if recoveries:

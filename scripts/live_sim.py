@@ -56,7 +56,7 @@ from streamdream.live.compositor import Compositor, FlowChain
 from streamdream.live.show import LIVE_FLOW_WIDTH
 from streamdream.live.stage import LiveStage
 from streamdream.media.video_in import VideoFileSource
-from streamdream.metrics import concentration, edge_bands, local_strength, mean_edges, specks, temporal_metrics
+from streamdream.metrics import edge_bands, mean_edges, specks, temporal_metrics
 from streamdream.presets import build_config
 
 DEFAULT_CLIP = Path(__file__).resolve().parent.parent.parent / "shared" / "media" / "bigbuckbunny.mp4"
@@ -240,7 +240,7 @@ def main() -> None:
     # a frame at a time, the judged frames (as bench_live.py --json gives them): which camera frame
     # each shows, and how concentrated its dream is, to find where the most concentrated falls
     per_frame = {"source_frame_per_frame": [seen[i] for i in judged],
-                 "concentration_per_frame": [round(concentration(local_strength(shown[i], of(i))), 3) for i in judged]}
+                 "concentration_per_frame": [round(c, 3) for c in m.concentrations]}
     top = int(np.argmax(per_frame["concentration_per_frame"]))
     numbers["concentration_max_at"] = per_frame["source_frame_per_frame"][top]  # the camera frame
     for name, value in numbers.items():

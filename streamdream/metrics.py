@@ -57,6 +57,7 @@ class TemporalMetrics:
     coherence_moving: float  # mean over frame pairs, trusted moving pixels; nan when none moved
     reference_strength: float | None = None  # mean strength of the reference (full dream), if given
     pair_errors: tuple[float, ...] = ()  # E_warp of the output for each frame pair (t-1, t), t = 1, 2 ...
+    concentrations: tuple[float, ...] = ()  # each frame's concentration, in order
 
     @property
     def ratio(self) -> float:
@@ -226,7 +227,7 @@ def temporal_metrics(inputs: Iterable[np.ndarray], outputs: Iterable[np.ndarray]
         float(np.mean(covered)), float(np.min(covered)), float(np.mean(covered[-third:])),
         _nanmean(moving_covered), float(np.mean(concentrations)), float(np.max(concentrations)),
         _nanmean(coherence), _nanmean(coherence_moving),
-        float(np.mean(ref_strengths)) if ref_strengths else None, tuple(out_errors))
+        float(np.mean(ref_strengths)) if ref_strengths else None, tuple(out_errors), tuple(concentrations))
 
 
 def measure_files(source: str | Path, dreamt: str | Path, width: int | None = None, max_frames: int | None = None,
