@@ -78,14 +78,8 @@ def machine(device: torch.device) -> dict:
     import av
     import cv2
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     flags = runtime.cpu_flags()
-    out = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    out = {"cpu": runtime.cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
            "cpu_bf16": sorted(flags & {"avx512_bf16", "amx_bf16", "amx_tile"}),
            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
            "device": device.type, "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,

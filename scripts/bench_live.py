@@ -31,6 +31,7 @@ from live_timing import time_frames
 from streamdream.engine.flow import frame_difference, to_gray
 from streamdream.live.compositor import CUT_HOLD
 from streamdream.models import allocator
+from streamdream.models.runtime import cpu_name
 from streamdream.live.show import WebcamOptions, rss_mb, run_webcam
 from streamdream.presets import build_config
 
@@ -90,7 +91,7 @@ def main() -> None:
     wall = s.wall_seconds
     lat = np.array(s.latencies) * 1000 if s.latencies else np.zeros(1)
     numbers = {
-        "source": result.source, "look": result.look, "device": result.device, "seconds": round(wall, 1),
+        "source": result.source, "look": result.look, "device": result.device, "cpu": cpu_name(), "seconds": round(wall, 1),
         "dream_fps": round(s.dreamt / wall, 2), "display_fps": round(s.frames / wall, 2),
         "camera_fps": round(s.captured / wall, 2), "dream_fps_last_2s": round(s.dream_fps, 2), "latency_ms_median": round(float(np.median(lat)), 1),
         "latency_ms_p95": round(float(np.percentile(lat, 95)), 1), "dropped": s.dropped,

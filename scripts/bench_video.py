@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from streamdream.models import allocator
+from streamdream.models.runtime import cpu_name
 from streamdream.depth import DepthJudge, measure_depth_files
 from streamdream.media.video_out import match_size
 from streamdream.metrics import mean_edges, measure_files
@@ -101,7 +102,7 @@ def main() -> None:
         depth, full_depth = measure_depth_files(args.input, flow_out, reference, args.width, args.frames,
                                                 judge=DepthJudge())
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else \
-        f"cpu, {torch.get_num_threads()} threads"
+        f"cpu ({cpu_name()}), {torch.get_num_threads()} threads"
     print(f"device: {gpu}")
     print(f"moving covered {fm.moving_covered:.3f} (target >= 0.85); covered {fm.covered:.3f} (>= 0.9), "
           f"lowest frame {fm.covered_min:.3f} (>= 0.8); concentration max {fm.concentration_max:.3f} (<= 0.2)")

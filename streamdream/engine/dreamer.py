@@ -101,8 +101,8 @@ class Dreamer:
         """Stop the dream at its next step (its run is stopping); see models.DreamNet.cancelled."""
         self.net.cancelled.set()
 
-    def dream_tensor(self, image: torch.Tensor, progress: Progress | None = None) -> torch.Tensor:
-        return dream(image, self.net, self.objective, self.config, self.generator, progress)
+    def dream_tensor(self, image: torch.Tensor, progress: Progress | None = None, mirror: bool = True) -> torch.Tensor:
+        return dream(image, self.net, self.objective, self.config, self.generator, progress, mirror)
 
     def dream_frame(self, frame: np.ndarray, progress: Progress | None = None) -> np.ndarray:
         """RGB uint8 (H, W, 3) -> the full octave dream of it, same shape."""

@@ -167,6 +167,11 @@ BAND_MARGIN = 16
 # saturated specks that a full dream does not have (scripts/live_sim.py counts them); capped,
 # the depth is the same and the detail steadier
 BAND_LIMIT = 2.5
+# The band steps do not see the frame mirrored beyond its edges, as a full dream's do (see
+# dream.EDGE_MIRROR): on a CPU at 640 wide, bands and their octave-below steps seen mirrored 5% of
+# the width left a hand-held clip's weakest edge band a little stronger (0.76 to 0.80 of the
+# interior) for a dream at 10 a second instead of 12, and a close-up kept less depth
+# (scripts/live_sim.py --clock)
 
 
 def local_strength(detail: torch.Tensor) -> torch.Tensor:
@@ -445,7 +450,12 @@ class StreamDreamer:
             dreamt = seeded
         elif keyframe:
             with record_function("streamdream.keyframe"):
-                dreamt = self._dreamer().dream_tensor(base)
+                # a keyframe the flow carries on is not mirrored beyond the frame's edges (see
+                # dream.EDGE_MIRROR), a frame dreamt on its own is (`flow` off): carried frames are held
+                # at the keyframe's strength, a mirrored keyframe's a tenth higher, and a fast disc
+                # over a still scene kept less of its depth where it moved on two seeds of three
+                # (scripts/bench_video.py; at one, the disc's carried dream faded into texture)
+                dreamt = self._dreamer().dream_tensor(base, mirror=not self.video.flow)
                 if self.live and new_size and self.dreamer.device.type != "cpu":
                     # a GPU picks (and may compile) its convolution kernels the first time it meets
                     # a size: on an H200 that stalled the first cut of a 1280-wide show for
@@ -520,7 +530,10 @@ class StreamDreamer:
         small = resize(base, size)
         quick = replace(d.config, iterations=max(1, round(d.config.iterations * CUT_SEED_ITERATIONS)),
                         octaves=min(d.config.octaves, CUT_SEED_OCTAVES))
-        dreamt = dream(small, d.net, d.objective, quick, d.generator)
+        # (not mirrored beyond the edges: the seed must come while the display holds the cut, and
+        # mirrored it came a frame late at a looped close-up's cut; the build's steps that follow
+        # rework its edges)
+        dreamt = dream(small, d.net, d.objective, quick, d.generator, mirror=False)
         return resize(dreamt - small, (h, w))
 
     def _carry(self, base: torch.Tensor, motion: Motion) -> torch.Tensor:

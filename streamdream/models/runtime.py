@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 
 import torch
 
@@ -23,6 +24,19 @@ def cpu_flags() -> frozenset[str]:
     except OSError:
         pass
     return frozenset()
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what the platform says: benchmarks name the machine
+    their numbers come from."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def uses_bf16(precision: str, device: torch.device, spec: ModelSpec) -> bool:
