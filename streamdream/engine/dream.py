@@ -20,7 +20,8 @@ from .tensors import check_image
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
 
 
-# a full dream's steps see each octave mirrored this many pixels beyond its edges: the network pads
+# a dream made on its own (`dream`'s `mirror`; a keyframe the flow carries on is not, see
+# temporal.StreamDreamer) sees each octave mirrored this many pixels beyond its edges: the network pads
 # every layer with zeros, so near the frame's edge it sees a dark border, its gradient fades there,
 # and so did the dream (the 16 px nearest an edge had 61-72% of the interior's strength, so the
 # frame looked framed). The fade spans the network's own pixels, whatever the picture's size: a
