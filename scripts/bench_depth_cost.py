@@ -64,7 +64,9 @@ def spend(dreamer: Dreamer, image: np.ndarray, scale: float, octaves: int | None
     h, w = base.shape[2:]
     small = resize(base, (round(h * scale), round(w * scale)))
     settings = replace(d, octaves=octaves or d.octaves, iterations=iterations or d.iterations, step=d.step * step)
-    dreamt = (base + resize(dream(small, dreamer.net, dreamer.objective, settings, dreamer.generator) - small, (h, w))).clamp(0, 1)
+    # (not mirrored beyond the edges, as a live cut's seed is not: see temporal.StreamDreamer._seed)
+    seeded = dream(small, dreamer.net, dreamer.objective, settings, dreamer.generator, mirror=0)
+    dreamt = (base + resize(seeded - small, (h, w))).clamp(0, 1)
     for share, steps, multiple in builds:
         dreamt = refine_at(dreamt, (round(h * share), round(w * share)), dreamer.net, dreamer.objective, steps,
                            d.step * multiple, d.jitter, dreamer.generator)

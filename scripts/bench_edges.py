@@ -2,9 +2,9 @@
 """How a full dream holds up along the frame's edges, with each step seeing the octave mirrored
 beyond its edges (`engine.dream.EDGE_MIRROR` pixels, the default, or as many as --mirrors says)
 and without (0: the network's zero padding alone): for frames spread over each clip, at each
-width, the same seed dreams each frame each way, and each dream's edge bands (`metrics.edge_bands`: the 16 px nearest each edge, its local strength
-over the interior's, 1 as dreamt as the middle), depth (`depth.py`, EfficientNet-Lite2) and time
-are printed, and written to --markdown; --sheet shows one frame of each clip at the first width:
+width, the same seed dreams each frame each way, and each dream's edge bands
+(`metrics.edge_bands`: the 16 px nearest each edge, its local strength over the interior's, 1 as
+dreamt as the middle), depth (`depth.py`, EfficientNet-Lite2) and time are printed, and written to --markdown; --sheet shows one frame of each clip at the first width:
 its input, each dream, and where each dream is (brighter: stronger).
 
     python scripts/make_clips.py --input ../shared/media/bigbuckbunny.mp4 --width 640 --out clips
@@ -15,7 +15,6 @@ its input, each dream, and where each dream is (brighter: stronger).
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,13 +23,13 @@ import numpy as np
 import torch
 
 from streamdream.depth import DEPTH_LAYERS, DepthJudge, measure_depths
-from streamdream.engine import dream as dream_module
+from streamdream.engine.dream import EDGE_MIRROR
 from streamdream.engine.dreamer import Dreamer
+from streamdream.engine.tensors import to_frame, to_tensor
 from streamdream.media.video_in import VideoFileSource
 from streamdream.metrics import edge_bands
+from streamdream.models.runtime import cpu_name
 from streamdream.presets import build_config
-
-SIDES = ("top", "bottom", "left", "right")
 
 
 def spread(path: str, width: int, count: int) -> list[np.ndarray]:
@@ -42,33 +41,30 @@ def spread(path: str, width: int, count: int) -> list[np.ndarray]:
     return clip[step // 2::step][:count]
 
 
-def dreams(frames: list[np.ndarray], mirror: int, seed: int) -> tuple[list[np.ndarray], float]:
-    """Each frame's full dream (default look, one seed each) with EDGE_MIRROR set to `mirror`
-    pixels, and the mean seconds a dream took."""
-    kept, dream_module.EDGE_MIRROR = dream_module.EDGE_MIRROR, mirror
-    try:
-        out, took = [], 0.0
-        for frame in frames:
-            dreamer = Dreamer.from_config(build_config(flags={"dream": {"device": "cpu", "seed": seed}}).dream)
-            start = time.perf_counter()
-            out.append(dreamer.dream_frame(frame))
-            took += time.perf_counter() - start
-        return out, took / len(frames)
-    finally:
-        dream_module.EDGE_MIRROR = kept
+def dreams(dreamer: Dreamer, frames: list[np.ndarray], mirror: int, seed: int) -> tuple[list[np.ndarray], float]:
+    """Each frame's full dream, every step seeing `mirror` pixels beyond the edges, each frame
+    from `seed`, and the mean seconds a dream took."""
+    out, took = [], 0.0
+    for frame in frames:
+        dreamer.generator.manual_seed(seed)
+        start = time.perf_counter()
+        out.append(to_frame(dreamer.dream_tensor(to_tensor(frame, dreamer.device), mirror=mirror)))
+        took += time.perf_counter() - start
+    return out, took / len(frames)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("clips", nargs="+")
     p.add_argument("--widths", default="640", help="comma-separated widths the clips are dreamt at")
-    p.add_argument("--mirrors", default=f"{dream_module.EDGE_MIRROR},0", help="comma-separated pixels mirrored")
+    p.add_argument("--mirrors", default=f"{EDGE_MIRROR},0", help="comma-separated pixels mirrored")
     p.add_argument("--frames", type=int, default=8, help="frames dreamt of each clip, evenly spread")
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--markdown", metavar="FILE", help="write the table here")
     p.add_argument("--sheet", metavar="FILE", help="write a contact sheet here (JPEG or PNG)")
     args = p.parse_args()
     judge = DepthJudge()
+    dreamer = Dreamer.from_config(build_config(flags={"dream": {"device": "cpu", "seed": args.seed}}).dream)  # default look
     layer = DEPTH_LAYERS[-1]
     mirrors = [int(m) for m in args.mirrors.split(",")]
     widths = [int(w) for w in args.widths.split(",")]
@@ -76,7 +72,7 @@ def main() -> None:
     for width in widths:
         for clip in args.clips:
             frames = spread(clip, width, args.frames)
-            made = [dreams(frames, mirror, args.seed) for mirror in mirrors]
+            made = [dreams(dreamer, frames, mirror, args.seed) for mirror in mirrors]
             depths = measure_depths(frames, [out for out, _ in made], judge)
             if width == widths[0]:
                 middle = len(frames) // 2
@@ -93,10 +89,10 @@ def main() -> None:
         lines = [
             "# Edges: a full dream along the frame's edges, mirrored beyond them or not",
             "",
-            f"Generated by `scripts/bench_edges.py` on {platform.processor() or platform.machine()}, "
+            f"Generated by `scripts/bench_edges.py` on {cpu_name()}, "
             f"{torch.get_num_threads()} threads: {args.frames} frames spread over each clip, each dreamt in full "
             f"(the default look, seed {args.seed}) with every step seeing the octave mirrored so many pixels beyond "
-            f"each edge (`engine.dream.EDGE_MIRROR`, {dream_module.EDGE_MIRROR} px, is the default) and with none: "
+            f"each edge (`engine.dream.EDGE_MIRROR`, {EDGE_MIRROR} px, is the default) and with none: "
             "the network's zero padding alone. The clips besides the shared one are made from it by "
             "`scripts/make_clips.py`: a hand-held camera, a new shot every 1.6 s, the clip seen twice as close, and "
             "turned upright.",

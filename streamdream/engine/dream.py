@@ -20,7 +20,7 @@ from .tensors import check_image
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
 
 
-# a dream made on its own (`dream`'s `mirror`; a keyframe the flow carries on is not, see
+# a dream made on its own (`dream`'s default; a keyframe the flow carries on is not, see
 # temporal.StreamDreamer) sees each octave mirrored this many pixels beyond its edges: the network pads
 # every layer with zeros, so near the frame's edge it sees a dark border, its gradient fades there,
 # and so did the dream (the 16 px nearest an edge had 61-72% of the interior's strength, so the
@@ -88,12 +88,14 @@ def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jit
     check_image(image)
     if weight is not None and (weight.ndim != 4 or weight.shape[:2] != (1, 1) or weight.shape[2:] != image.shape[2:]):
         raise ValueError(f"weight must be (1, 1, H, W) matching the image, got {tuple(weight.shape)}")
-    h, w = image.shape[2:]
-    mirror = min(max(mirror, 0), h - 1, w - 1)
-    if mirror:
-        seen = ascent_step(mirrored(image, mirror), net, objective, step, jitter, generator,
-                           None if weight is None else F.pad(weight, (mirror,) * 4, mode="replicate"), limit)
-        return seen[:, :, mirror:mirror + h, mirror:mirror + w]
+    if mirror > 0:
+        h, w = image.shape[2:]
+        seen = mirrored(image, mirror)
+        pad = (seen.shape[3] - w) // 2  # as `mirrored` capped it
+        if weight is not None:
+            weight = F.pad(weight, (pad,) * 4, mode="replicate")
+        seen = ascent_step(seen, net, objective, step, jitter, generator, weight, limit)
+        return seen[:, :, pad:pad + h, pad:pad + w]
     dy = dx = 0
     if jitter > 0:
         dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
@@ -124,14 +126,14 @@ def ascend(image: torch.Tensor, net, objective: Objective, iterations: int, step
 
 def dream(image: torch.Tensor, net, objective: Objective, settings,
           generator: torch.Generator | None = None, progress: Progress | None = None,
-          mirror: bool = True) -> torch.Tensor:
+          mirror: int = EDGE_MIRROR) -> torch.Tensor:
     """DeepDream with octaves: (1, 3, H, W) in [0, 1] -> the dreamt image, same shape.
 
     `settings` gives octaves, octave_scale, iterations, step (the per-step change in [0, 1]
     units after normalising the gradient) and jitter (pixels of random roll per step at full
     size): a `DreamConfig`. Each octave dreams on the input at its size plus the detail (dream minus input) carried up
-    from the octave below, so large structures from small octaves survive at full size. With
-    `mirror`, every step sees the octave mirrored beyond its edges (`EDGE_MIRROR`).
+    from the octave below, so large structures from small octaves survive at full size. Every
+    step sees the octave mirrored `mirror` pixels beyond its edges (see `EDGE_MIRROR`; 0: none).
     """
     check_image(image)
     sizes = octave_sizes(image.shape[2], image.shape[3], settings.octaves, settings.octave_scale)
@@ -144,7 +146,7 @@ def dream(image: torch.Tensor, net, objective: Objective, settings,
         dreamt = detail = None  # a big frame's copies are 100 MB each: hold no more than needed
         dreamt = ascend(start, net, objective, settings.iterations, settings.step,
                         octave_jitter(settings.jitter, size[1], image.shape[3]), generator, progress,
-                        done=k * settings.iterations, total=total, mirror=EDGE_MIRROR if mirror else 0)
+                        done=k * settings.iterations, total=total, mirror=mirror)
         del start
         if k + 1 < len(sizes):
             detail = dreamt - base

@@ -15,7 +15,7 @@ import torch
 from .. import models
 from ..config import DreamConfig
 from . import objectives
-from .dream import Progress, dream, octave_sizes, resize
+from .dream import EDGE_MIRROR, Progress, dream, octave_sizes, resize
 from .objectives import Objective
 from .tensors import to_frame, to_tensor
 
@@ -101,7 +101,10 @@ class Dreamer:
         """Stop the dream at its next step (its run is stopping); see models.DreamNet.cancelled."""
         self.net.cancelled.set()
 
-    def dream_tensor(self, image: torch.Tensor, progress: Progress | None = None, mirror: bool = True) -> torch.Tensor:
+    def dream_tensor(self, image: torch.Tensor, progress: Progress | None = None,
+                     mirror: int = EDGE_MIRROR) -> torch.Tensor:
+        """The full octave dream of (1, 3, H, W) in [0, 1], each step seeing `mirror` pixels beyond
+        the edges (see dream.EDGE_MIRROR)."""
         return dream(image, self.net, self.objective, self.config, self.generator, progress, mirror)
 
     def dream_frame(self, frame: np.ndarray, progress: Progress | None = None) -> np.ndarray:

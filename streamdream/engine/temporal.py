@@ -17,7 +17,7 @@ from torch.profiler import record_function
 from ..config import VideoConfig
 from ..frames import MIN_SIDE
 from .blur import box_blur
-from .dream import ascend, ascend_band, ascend_box, dream, octave_sizes, refine_at, resize
+from .dream import EDGE_MIRROR, ascend, ascend_band, ascend_box, dream, octave_sizes, refine_at, resize
 from .dreamer import Dreamer
 from .motion import Motion, flow_to, motion_on, plane_to
 from .shots import ShotMemory
@@ -455,7 +455,7 @@ class StreamDreamer:
                 # at the keyframe's strength, a mirrored keyframe's a tenth higher, and a fast disc
                 # over a still scene kept less of its depth where it moved on two seeds of three
                 # (scripts/bench_video.py; at one, the disc's carried dream faded into texture)
-                dreamt = self._dreamer().dream_tensor(base, mirror=not self.video.flow)
+                dreamt = self._dreamer().dream_tensor(base, mirror=0 if self.video.flow else EDGE_MIRROR)
                 if self.live and new_size and self.dreamer.device.type != "cpu":
                     # a GPU picks (and may compile) its convolution kernels the first time it meets
                     # a size: on an H200 that stalled the first cut of a 1280-wide show for
@@ -533,7 +533,7 @@ class StreamDreamer:
         # (not mirrored beyond the edges: the seed must come while the display holds the cut, and
         # mirrored it came a frame late at a looped close-up's cut; the build's steps that follow
         # rework its edges)
-        dreamt = dream(small, d.net, d.objective, quick, d.generator, mirror=False)
+        dreamt = dream(small, d.net, d.objective, quick, d.generator, mirror=0)
         return resize(dreamt - small, (h, w))
 
     def _carry(self, base: torch.Tensor, motion: Motion) -> torch.Tensor:
