@@ -171,7 +171,13 @@ BAND_LIMIT = 2.5
 # dream.EDGE_MIRROR): on a CPU at 640 wide, bands and their octave-below steps seen mirrored 5% of
 # the width left a hand-held clip's weakest edge band a little stronger (0.76 to 0.80 of the
 # interior) for a dream at 10 a second instead of 12, and a close-up kept less depth
-# (scripts/live_sim.py --clock)
+# (scripts/live_sim.py --clock). Nor are they weighted up along a side whose dream falls short of
+# the interior's (a weight of 1 + twice the shortfall at the edge, falling to 1 32 px in): the
+# hand-held clip's weakest band went from 0.76 to 0.80, but a close-up's concentration from 0.18
+# to 0.20, its steps piled onto what came in along its edges; with no pixel past a newly shown
+# one's step, the hand-held clip's went to 0.77-0.78 and the close-up's E_warp ratio from 2.2 to
+# 2.2-2.4 (by chance or not: one seed). Weighting only the pixels carried a while changed nothing:
+# what is weak along the edges is mostly what the camera brought in
 
 
 def local_strength(detail: torch.Tensor) -> torch.Tensor:
