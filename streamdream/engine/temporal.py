@@ -175,9 +175,10 @@ BAND_LIMIT = 2.5
 # the interior's (a weight of 1 + twice the shortfall at the edge, falling to 1 32 px in): the
 # hand-held clip's weakest band went from 0.76 to 0.80, but a close-up's concentration from 0.18
 # to 0.20, its steps piled onto what came in along its edges; with no pixel past a newly shown
-# one's step, the hand-held clip's went to 0.77-0.78 and the close-up's E_warp ratio from 2.2 to
-# 2.2-2.4 (by chance or not: one seed). Weighting only the pixels carried a while changed nothing:
-# what is weak along the edges is mostly what the camera brought in
+# one's step, the hand-held clip's went to 0.77-0.78, the close-up's 0.88-0.89 to 0.90-0.92, a
+# clip that cuts every 1.6 s 0.74 to 0.76: too little to reach 0.8 (the close-up's E_warp ratio
+# rose from 2.215 to 2.43 with one seed, 2.204 to 2.214 with another). Weighting only the pixels
+# carried a while changed nothing: what is weak along the edges is mostly what the camera brought in
 
 
 def local_strength(detail: torch.Tensor) -> torch.Tensor:
