@@ -31,8 +31,10 @@ the steps the stage then spares are not charged.
     python scripts/live_sim.py --clip shots.mp4 --clock --costs out/costs.json   # fits those costs
 
 The stage's time per dreamt frame on one thread is printed too, for orientation only. `--json`
-also holds, for each judged frame, the camera frame it shows and how concentrated its dream is
-(as `bench_live.py --json` does), and the summary says which frame was the most concentrated.
+also holds, for each judged frame, the camera frame it shows, how concentrated its dream is (as
+`bench_live.py --json` does) and its E_warp against the frame before (the summary says which frame
+was the most concentrated); for each pick, the camera frame it shows and its depth and its full
+dream's at block 16 (how a shot's depth grows from its cut); and which camera frames were dreamt.
 """
 
 from __future__ import annotations
@@ -241,6 +243,14 @@ def main() -> None:
     # each shows, and how concentrated its dream is, to find where the most concentrated falls
     per_frame = {"source_frame_per_frame": [seen[i] for i in judged],
                  "concentration_per_frame": [round(c, 3) for c in m.concentrations]}
+    # each judged frame's E_warp against the one before (a squared error in [0, 1]), to find where
+    # the flicker falls; each pick's own depth at block 16, shown and full, beside the camera frame
+    # it shows: how a shot's depth grows from its cut; and the camera frames dreamt
+    per_frame.update(ewarp_per_frame=[round(e, 7) for e in m.pair_errors],
+                     pick_source_frame=[seen[i] for i in picks],
+                     pick_depth=[round(r, 3) for r in sampled.per_frame["block16"]],
+                     pick_depth_full=[round(r, 3) for r in full.per_frame["block16"]],
+                     dreamt_frames=[i for i in dreamt_at if i in judged])
     top = int(np.argmax(per_frame["concentration_per_frame"]))
     numbers["concentration_max_at"] = per_frame["source_frame_per_frame"][top]  # the camera frame
     for name, value in numbers.items():

@@ -286,9 +286,10 @@ def test_the_build_raises_what_the_network_sees_in_the_new_shot(monkeypatch):
 def test_a_live_shot_rebuilds_its_structure_every_so_many_frames(every):
     # with rebuild_every set, every that many dreamt frames of a shot the whole frame takes one
     # step at the octave below full size for REBUILD_FRAMES frames, in place of its usual steps,
-    # at least a whole step where the dream has been carried a while; with 0, never
+    # at least a whole step where the dream has been carried a while, seen mirrored beyond its
+    # edges (REBUILD_MIRROR, scaled to that octave); with 0, never
     from streamdream.engine.dream import octave_sizes
-    from streamdream.engine.temporal import REBUILD_FRAMES
+    from streamdream.engine.temporal import REBUILD_FRAMES, REBUILD_MIRROR
 
     w, h = 160, 96
     video = VideoConfig()
@@ -301,7 +302,11 @@ def test_a_live_shot_rebuilds_its_structure_every_so_many_frames(every):
             before = len(sizes)
             stream.next(f, tracker.next(f))
             steps.append(sizes[before:])
-    full, below = [(h, w)] * video.refine_iterations, [octave_sizes(h, w, 2, SMALL.octave_scale)[0]]
+    full = [(h, w)] * video.refine_iterations
+    bh, bw = octave_sizes(h, w, 2, SMALL.octave_scale)[0]
+    pad = round(REBUILD_MIRROR * bw / w)
+    below = [(bh + 2 * pad, bw + 2 * pad)]
+    assert pad > 0
     if every:
         # frames 1-7 are carried frames 0-6; the 8th carried frame begins the rebuild
         assert steps[1:8] == [full] * 7

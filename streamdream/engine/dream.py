@@ -158,17 +158,19 @@ def dream(image: torch.Tensor, net, objective: Objective, settings,
 
 def refine_at(image: torch.Tensor, size: tuple[int, int], net, objective: Objective, iterations: int, step: float,
               jitter: int, generator: torch.Generator | None = None,
-              weight: torch.Tensor | None = None) -> torch.Tensor:
+              weight: torch.Tensor | None = None, mirror: int = 0) -> torch.Tensor:
     """A few more ascent steps on an image that already carries a dream, (1, 3, H, W) in [0, 1],
     taken with the image seen at `size` (h, w); only the *change* they make is scaled back up and
     added, so a smaller size grows large shapes without blurring the fine detail already there.
-    `weight` (1, 1, H, W) scales the step per pixel (e.g. more where the dream is new).
+    `weight` (1, 1, H, W) scales the step per pixel (e.g. more where the dream is new); with
+    `mirror` > 0 the steps see the picture at `size` mirrored that many pixels beyond its edges
+    (see `EDGE_MIRROR`).
     """
     check_image(image)
     full = tuple(image.shape[2:])
     small = resize(image, size)
     changed = ascend(small, net, objective, iterations, step, octave_jitter(jitter, size[1], full[1]), generator,
-                     weight=None if weight is None else resize(weight, size))
+                     weight=None if weight is None else resize(weight, size), mirror=mirror)
     return (image + resize(changed - small, full)).clamp(0, 1)
 
 

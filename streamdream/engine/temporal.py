@@ -71,7 +71,10 @@ VIDEO_ANCHOR_FRAMES = 1
 # takes about 80 ms, where one at 0.4 of the size with 0.3 of the iterations over 4 octaves took
 # 160 ms and left most cuts of a cut-heavy clip shown plain for a few frames past the hold, for a
 # tenth more depth over the shot (scripts/live_sim.py --clock on a clip of a new shot every 1.6 s;
-# larger steps to make up for fewer overshot the strength, and took depth away)
+# larger steps to make up for fewer overshot the strength, and took depth away). Its strength is
+# as concentrated as a quick dream's: lifted at once where weak, towards the level the carry holds
+# weak regions to (a gain of up to 2), a new shot's first frames were no less concentrated (the
+# most, 0.198 to 0.214), and the shot kept less depth (24% to 23%)
 CUT_SEED_SCALE = 0.35
 CUT_SEED_ITERATIONS = 0.2
 CUT_SEED_OCTAVES = 3
@@ -88,7 +91,11 @@ CUT_SEED_OCTAVES = 3
 # then whole where the shot was seeded, and the full-size steps after it start as fresh as on any
 # newly shown pixel. Counted down during the build, they had settled to the carried step by its
 # end: a clip that cuts often kept less depth, the more so when it was looped and shots came back
-# (scripts/live_sim.py --clock, with and without --warm-shots)
+# (scripts/live_sim.py --clock, with and without --warm-shots). On a clip of a new shot every
+# 1.6 s, twelve build frames kept more of a full dream's depth (24% to 29%), but its edges faded
+# (the weakest band 0.74 to 0.68 of the interior) and its concentration rose past 0.2; a step a
+# frame over the whole frame at full size in place of these (and of a rebuild's) kept less (21%),
+# the dream at 8.8 a second instead of 12.4. What a new shot keeps is what its network time buys (docs/depth_cost.md)
 CUT_BUILD_FRAMES = 6
 CUT_BUILD_STEP = 2.0
 
@@ -158,6 +165,18 @@ MOVER_SHARE = 0.05
 # band steps at full size regrow texture, and the weakest band's step goes where the strength is
 # short, not the structure
 REBUILD_FRAMES = 6
+# ... and each rebuild step sees the frame mirrored this many pixels beyond its edges (at full
+# size, fewer at the octave below; see dream.EDGE_MIRROR), a share of a full dream's 32: a rebuild
+# unmirrored faded its own edges, as every step does, and a hand-held camera brings in new content
+# there. On a CPU at 640 wide the hand-held clip's weakest edge band went from 0.758 to 0.784 of the
+# interior's, its depth retained as it was, for a dream 4% slower; a close-up's 0.893 to 0.904, its
+# depth retained 24% to 27%, 2% slower; the shared clip and an upright one kept more where the
+# input moves (15% to 18%, 12% to 22%); 32 pixels lifted the hand-held clip's edge no further
+# (0.785; scripts/bench_live_sim.sh, live_sim.py --clock). A cut's build is not mirrored: on the
+# close-up its concentration rose from 0.178 to 0.202, on a clip of a new shot every 1.6 s from
+# 0.198 to 0.213, whose edges stayed as weak (0.741 to 0.748); its seed mirrored too came late,
+# one cut shown plain
+REBUILD_MIRROR = 16
 
 
 # rows or columns of context either side of a band a step falls on (see VideoConfig.step_regions)
@@ -696,7 +715,7 @@ class StreamDreamer:
         net, objective, generator = dreamer.net, dreamer.objective, dreamer.generator
         step = d.step * self.strength
         iterations = v.refine_iterations + self.extra_iterations
-        builds = self.building > 0
+        builds = cut_build = self.building > 0
         if builds:
             # a new shot after a live cut (see CUT_BUILD_FRAMES); the weight steps fully where it
             # was seeded, lightly on what it recalled, not on a still pixel that has had its steps
@@ -719,7 +738,9 @@ class StreamDreamer:
                     weight.mul_(taper)
         if builds:
             size = octave_sizes(h, w, 2, d.octave_scale)[0]
-            return refine_at(image, size, net, objective, 1, step * CUT_BUILD_STEP, d.jitter, generator, weight)
+            mirror = 0 if cut_build else round(REBUILD_MIRROR * size[1] / w)
+            return refine_at(image, size, net, objective, 1, step * CUT_BUILD_STEP, d.jitter, generator, weight,
+                             mirror=mirror)
         if iterations and v.step_regions > 1:
             # one band a frame, in turn, with the band's share of the frames' steps: the same
             # ascent a pixel on average, for a share of the cost; where the bands meet moves each
