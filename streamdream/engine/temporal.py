@@ -95,7 +95,8 @@ CUT_SEED_OCTAVES = 3
 # 1.6 s, twelve build frames kept more of a full dream's depth (24% to 29%), but its edges faded
 # (the weakest band 0.74 to 0.68 of the interior) and its concentration rose past 0.2; a step a
 # frame over the whole frame at full size in place of these (and of a rebuild's) kept less (21%),
-# the dream at 8.8 a second instead of 12.4. What a new shot keeps is what its network time buys (docs/depth_cost.md)
+# the dream at 8.8 a second instead of 12.4. What a new shot keeps is what its network time buys
+# (docs/depth_cost.md)
 CUT_BUILD_FRAMES = 6
 CUT_BUILD_STEP = 2.0
 
