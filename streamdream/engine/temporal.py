@@ -173,10 +173,10 @@ REBUILD_FRAMES = 6
 # interior's, its depth retained as it was, for a dream 4% slower; a close-up's 0.893 to 0.904, its
 # depth retained 24% to 27%, 2% slower; the shared clip and an upright one kept more where the
 # input moves (15% to 18%, 12% to 22%); 32 pixels lifted the hand-held clip's edge no further
-# (0.785; scripts/bench_live_sim.sh, live_sim.py --clock). A cut's build is not mirrored: on the
-# close-up its concentration rose from 0.178 to 0.202, on a clip of a new shot every 1.6 s from
-# 0.198 to 0.213, whose edges stayed as weak (0.741 to 0.748); its seed mirrored too came late,
-# one cut shown plain
+# (0.785; scripts/bench_live_sim.sh, live_sim.py --clock). A cut's build is not mirrored: with it
+# mirrored too (and the rebuilds by 32 px), the close-up's concentration rose from 0.178 to 0.202,
+# and a clip of a new shot every 1.6 s, which never rebuilds, went from 0.198 to 0.213, its edges
+# as weak (0.741 to 0.748); its seed mirrored as well came late, one cut shown plain
 REBUILD_MIRROR = 16
 
 
