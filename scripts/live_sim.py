@@ -250,7 +250,11 @@ def main() -> None:
                      pick_source_frame=[seen[i] for i in picks],
                      pick_depth=[round(r, 3) for r in sampled.per_frame["block16"]],
                      pick_depth_full=[round(r, 3) for r in full.per_frame["block16"]],
-                     dreamt_frames=[i for i in dreamt_at if i in judged])
+                     dreamt_frames=[i for i in dreamt_at if i in judged],
+                     # each edge band (top, bottom, left, right) on every third judged frame, beside
+                     # the camera frame it shows: where and when in a shot the edges are weak
+                     edge_source_frame=[seen[i] for i in judged[::3]],
+                     edge_sides_per_frame=[np.round(edge_bands(shown[i], of(i)), 3).tolist() for i in judged[::3]])
     top = int(np.argmax(per_frame["concentration_per_frame"]))
     numbers["concentration_max_at"] = per_frame["source_frame_per_frame"][top]  # the camera frame
     for name, value in numbers.items():

@@ -96,7 +96,9 @@ CUT_SEED_OCTAVES = 3
 # (the weakest band 0.74 to 0.68 of the interior) and its concentration rose past 0.2; a step a
 # frame over the whole frame at full size in place of these (and of a rebuild's) kept less (21%),
 # the dream at 8.8 a second instead of 12.4. What a new shot keeps is what its network time buys
-# (docs/depth_cost.md)
+# (docs/depth_cost.md). A rebuild (REBUILD_FRAMES) 8 dreamt frames after the build, not
+# `rebuild_every`, left that clip shallower (24% to 23%) with three frames shown plain, and a
+# looped close-up steadier (E_warp ratio 2.22 to 2.15) but shallower (27% to 25%)
 CUT_BUILD_FRAMES = 6
 CUT_BUILD_STEP = 2.0
 
@@ -185,7 +187,10 @@ BAND_MARGIN = 16
 # a band's step is the bands' count times the usual one: its normalised gradient is capped at
 # this many times the typical change, or the largest few pixels of each step pile up into
 # saturated specks that a full dream does not have (scripts/live_sim.py counts them); capped,
-# the depth is the same and the detail steadier
+# the depth is the same and the detail steadier. At 1.5 a looped close-up was steadier still
+# (E_warp ratio 2.22 to 2.06, concentration 0.178 to 0.166) and kept as much depth (27% to 28%),
+# but a clip of a new shot every 1.6 s reached a concentration of 0.207 (was 0.198; depth 24% to
+# 26%; scripts/live_sim.py --clock, one seed each)
 BAND_LIMIT = 2.5
 # The band steps do not see the frame mirrored beyond its edges, as a full dream's do (see
 # dream.EDGE_MIRROR): on a CPU at 640 wide, bands and their octave-below steps seen mirrored 5% of
@@ -585,7 +590,12 @@ class StreamDreamer:
             # where the flow stays inside the frame, at the frame's own size: the trust's edge is the
             # flow's, a live show's at half the frame's size or less, and what it let through of
             # the replicated edge each frame, carried on, grew into stripes a few pixels wide. What
-            # came in takes the fresh step (`settled` 0) instead
+            # came in takes the fresh step (`settled` 0) instead. (Filled live with the dream
+            # mirrored about the edge, as the display fills it between dreams, a hand-held clip's
+            # own weakest edge band rose from 0.75 to 0.84 of the interior, but what was shown fell,
+            # 0.78 to 0.76, with fewer steps on the weakest band (the dream came at 12.3 a second,
+            # not 11.5); a clip of a new shot every 1.6 s kept less depth, 24% to 21%, its
+            # concentration 0.215)
             within = along.inside()
             still, camera_still = standing_still(motion.flow, h, w, self.dreamer.device) if self.still is not None else (None, False)
             if self.still is not None and not camera_still:
