@@ -74,7 +74,9 @@ VIDEO_ANCHOR_FRAMES = 1
 # larger steps to make up for fewer overshot the strength, and took depth away). Its strength is
 # as concentrated as a quick dream's: lifted at once where weak, towards the level the carry holds
 # weak regions to (a gain of up to 2), a new shot's first frames were no less concentrated (the
-# most, 0.198 to 0.214), and the shot kept less depth (24% to 23%)
+# most, 0.198 to 0.214), and the shot kept less depth (24% to 23%); its strongest regions brought
+# down at once to the 85th percentile of its local strength, the most concentrated frame was more
+# so all the same (0.211), the shot a little shallower (22%)
 CUT_SEED_SCALE = 0.35
 CUT_SEED_ITERATIONS = 0.2
 CUT_SEED_OCTAVES = 3
@@ -98,7 +100,9 @@ CUT_SEED_OCTAVES = 3
 # the dream at 8.8 a second instead of 12.4. What a new shot keeps is what its network time buys
 # (docs/depth_cost.md). A rebuild (REBUILD_FRAMES) 8 dreamt frames after the build, not
 # `rebuild_every`, left that clip shallower (24% to 23%) with three frames shown plain, and a
-# looped close-up steadier (E_warp ratio 2.22 to 2.15) but shallower (27% to 25%)
+# looped close-up steadier (E_warp ratio 2.22 to 2.15) but shallower (27% to 25%). Build and
+# rebuild steps capped as a band's are (BAND_LIMIT), the cut-heavy clip's concentration rose to
+# 0.213, the close-up's E_warp ratio to 2.27
 CUT_BUILD_FRAMES = 6
 CUT_BUILD_STEP = 2.0
 
@@ -187,10 +191,11 @@ BAND_MARGIN = 16
 # a band's step is the bands' count times the usual one: its normalised gradient is capped at
 # this many times the typical change, or the largest few pixels of each step pile up into
 # saturated specks that a full dream does not have (scripts/live_sim.py counts them); capped,
-# the depth is the same and the detail steadier. At 1.5 a looped close-up was steadier still
-# (E_warp ratio 2.22 to 2.06, concentration 0.178 to 0.166) and kept as much depth (27% to 28%),
-# but a clip of a new shot every 1.6 s reached a concentration of 0.207 (was 0.198; depth 24% to
-# 26%; scripts/live_sim.py --clock, one seed each)
+# the depth is the same and the detail steadier. At 1.5 four clips were steadier still (E_warp
+# ratio: a looped close-up 2.22 to 2.06, a hand-held clip 1.73 to 1.68, a disc over a still scene
+# 1.97 to 1.91) for about the same depth, but the hand-held clip's weakest edge band fell from
+# 0.78 to 0.76 of the interior, and a clip of a new shot every 1.6 s reached a concentration of
+# 0.207 (was 0.198; scripts/live_sim.py --clock, one seed each)
 BAND_LIMIT = 2.5
 # The band steps do not see the frame mirrored beyond its edges, as a full dream's do (see
 # dream.EDGE_MIRROR): on a CPU at 640 wide, bands and their octave-below steps seen mirrored 5% of
