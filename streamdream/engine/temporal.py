@@ -195,7 +195,8 @@ BAND_MARGIN = 16
 # ratio: a looped close-up 2.22 to 2.06, a hand-held clip 1.73 to 1.68, a disc over a still scene
 # 1.97 to 1.91) for about the same depth, but the hand-held clip's weakest edge band fell from
 # 0.78 to 0.76 of the interior, and a clip of a new shot every 1.6 s reached a concentration of
-# 0.207 (was 0.198; scripts/live_sim.py --clock, one seed each)
+# 0.207 (was 0.198; scripts/live_sim.py --clock, one seed each). At 2.0 the close-up's ratio
+# was 2.16, the hand-held edge band 0.77
 BAND_LIMIT = 2.5
 # The band steps do not see the frame mirrored beyond its edges, as a full dream's do (see
 # dream.EDGE_MIRROR): on a CPU at 640 wide, bands and their octave-below steps seen mirrored 5% of
