@@ -34,7 +34,8 @@ The stage's time per dreamt frame on one thread is printed too, for orientation 
 also holds, for each judged frame, the camera frame it shows, how concentrated its dream is (as
 `bench_live.py --json` does) and its E_warp against the frame before (the summary says which frame
 was the most concentrated); for each pick, the camera frame it shows and its depth and its full
-dream's at block 16 (how a shot's depth grows from its cut); and which camera frames were dreamt.
+dream's at block 16 (how a shot's depth grows from its cut); which camera frames were dreamt; and
+each edge band on every third judged frame, beside the camera frame it shows.
 """
 
 from __future__ import annotations
@@ -212,6 +213,9 @@ def main() -> None:
         judge, before=[frames[j - 1] for j in at])
     every = measure_depths([of(i) for i in judged[::3]], [[shown[i] for i in judged[::3]]], judge)[0]
     m = temporal_metrics([of(i) for i in judged], [shown[i] for i in judged])
+    # each band, top, bottom, left and right, on every third judged frame: averaged below, and
+    # kept a frame at a time in the JSON
+    sides = [edge_bands(shown[i], of(i)) for i in judged[::3]]
     edge, full_edge = (mean_edges([shown[i] for i in judged[::3]], [of(i) for i in judged[::3]]),
                        mean_edges(references, [of(i) for i in picks]))
     numbers = {
@@ -235,7 +239,7 @@ def main() -> None:
         "edge_strength_full": round(full_edge[0], 3), "edge_repeats_full": round(full_edge[1], 2),
         # each band, top, bottom, left and right, over the same frames: one the dream keeps weak
         # shows here, a dream uneven across the frame only in the weakest band a frame above
-        "edge_sides": np.round(np.nanmean([edge_bands(shown[i], of(i)) for i in judged[::3]], axis=0), 3).tolist(),
+        "edge_sides": np.round(np.nanmean(sides, axis=0), 3).tolist(),
         "specks_per_10k": round(float(np.mean([specks(shown[i]) for i in picks])), 1),
         "specks_full_per_10k": round(float(np.mean([specks(r) for r in references])), 1),
     }
@@ -254,7 +258,7 @@ def main() -> None:
                      # each edge band (top, bottom, left, right) on every third judged frame, beside
                      # the camera frame it shows: where and when in a shot the edges are weak
                      edge_source_frame=[seen[i] for i in judged[::3]],
-                     edge_sides_per_frame=[np.round(edge_bands(shown[i], of(i)), 3).tolist() for i in judged[::3]])
+                     edge_sides_per_frame=np.round(sides, 3).tolist())
     top = int(np.argmax(per_frame["concentration_per_frame"]))
     numbers["concentration_max_at"] = per_frame["source_frame_per_frame"][top]  # the camera frame
     for name, value in numbers.items():
