@@ -599,9 +599,8 @@ class StreamDreamer:
             # came in takes the fresh step (`settled` 0) instead. (Filled live with the dream
             # mirrored about the edge, as the display fills it between dreams, a hand-held clip's
             # own weakest edge band rose from 0.75 to 0.84 of the interior, but what was shown fell,
-            # 0.78 to 0.76, with fewer steps on the weakest band (the dream came at 12.3 a second,
-            # not 11.5); a clip of a new shot every 1.6 s kept less depth, 24% to 21%, its
-            # concentration 0.215)
+            # 0.78 to 0.76, and fewer steps were taken (the dream came at 12.3 a second, not 11.5);
+            # a clip of a new shot every 1.6 s kept less depth, 24% to 21%, its concentration 0.215)
             within = along.inside()
             still, camera_still = standing_still(motion.flow, h, w, self.dreamer.device) if self.still is not None else (None, False)
             if self.still is not None and not camera_still:
