@@ -42,9 +42,12 @@ def test_the_backdrop_gives_back_a_still_pixel_s_detail_only_where_it_is_uncover
     big = (2 * h, 2 * w, 3)  # the detail is at the frame's size, the grey at the flow's
     still = np.zeros((h, w, 2), np.float32)
     backdrop = Backdrop()
-    backdrop.keep(gray, np.full(big, 7.0, np.float32), still)
     doubted = np.zeros((h, w), np.float32)
     doubted[20:50, 40:80] = 1.0
+    assert backdrop.given(gray, doubted) is None  # nothing kept
+    backdrop.keep(gray, np.full(big, 7.0, np.float32), still)
+    given = backdrop.given(gray, doubted)  # where it is given back, at the flow's size
+    assert np.array_equal(given, doubted)
     laid = backdrop.lay(np.full(big, -5.0, np.float32), gray, doubted)
     assert np.allclose(laid[44:96, 84:156], 7.0, atol=1e-3)  # uncovered: the kept detail
     assert np.allclose(laid[:36], -5.0, atol=1e-3) and np.allclose(laid[:, 164:], -5.0, atol=1e-3)  # elsewhere: as laid
@@ -54,6 +57,7 @@ def test_the_backdrop_gives_back_a_still_pixel_s_detail_only_where_it_is_uncover
     # a pixel that no longer looks as it did is not given the detail back
     changed = gray.copy()
     changed[20:50, 40:80] += 60
+    assert backdrop.given(changed, doubted) is None
     assert np.allclose(backdrop.lay(np.full(big, -5.0, np.float32), changed, doubted), -5.0, atol=1e-3)
     # a moving camera (more than half the frame moves a pixel): its pixels are not where they were
     backdrop.keep(gray, np.full(big, 7.0, np.float32), np.ones((h, w, 2), np.float32))

@@ -338,6 +338,24 @@ def test_a_strength_command_shows_on_the_next_camera_frame_not_a_dream_later():
     assert compositor.ahead is None
     show.handle(Command("set_strength", 1.0))
     assert compositor.present(Frame(base, 0.12, 0), stronger).mean() == 110
+    # so too while dreams slower than the camera are eased in (see EASE_IN): dreams every second
+    # frame, their detail 10 and 8 by turns, each eased in from what was shown (a still camera)
+    from streamdream.live.compositor import EASE_SPACING
+
+    weaker = np.full((16, 16, 3), 8, np.float32)
+    for k in range(1, 20, 2):
+        dream = Dreamt(Frame(base, k * 0.04, k), detail if k % 4 == 1 else weaker, k + 2, strength=1.0)
+        compositor.present(Frame(base, k * 0.04, k), dream)
+        compositor.present(Frame(base, (k + 1) * 0.04, k + 1), dream)
+    assert compositor.spacing >= EASE_SPACING
+    # they settle to 9.6 after a dream of 10 and 8.4 after one of 8; the last was of 8, and the
+    # next, of 10, is laid on half-way: 9.2
+    dream = Dreamt(Frame(base, 0.84, 21), detail, 30, strength=1.0)
+    assert compositor.present(Frame(base, 0.84, 21), dream).mean() == 109
+    # the strength doubled: what was shown, twice as strong, eased on towards the dream (also
+    # doubled) as before, 18.4 + (20 - 18.4) / 2, not from 9.2 towards 20
+    show.handle(Command("strength", 2.0))
+    assert compositor.present(Frame(base, 0.88, 22), dream).mean() == 119
 
 
 def _textured(h=90, w=160, seed=0):
@@ -401,10 +419,11 @@ def test_what_the_camera_brings_in_takes_the_dream_mirrored_not_its_edge_stretch
 
 
 def test_a_dream_slower_than_the_camera_is_eased_in_from_the_detail_shown_before_it():
-    # a CPU's dream comes every second or third camera frame; on the first frame it is shown, it is
-    # laid on at EASE_IN, the rest the frame before's detail moved along the flow between the two
-    # (a still camera here: that flow is about 0), so what its steps changed does not show at once.
-    # A dream of every camera frame (a GPU's) is laid on whole
+    # a CPU's dream comes every second or third camera frame; on every camera frame the detail
+    # shown moves EASE_IN of the way from what was shown on the frame before (moved along the
+    # flow between the two; a still camera here, so about 0) to the latest dream's, so what its
+    # steps changed shows over several frames. A dream of every camera frame (a GPU's) is laid on
+    # whole
     from streamdream.frames import Dreamt, Frame
     from streamdream.live.compositor import EASE_IN
 
@@ -418,24 +437,76 @@ def test_a_dream_slower_than_the_camera_is_eased_in_from_the_detail_shown_before
     first = dreamt(0, scene, 10.0)
     assert laid(shown(1, scene, first), scene, 10.0) < 0.6  # the show's first dream: laid on whole
     # a dream every second frame, 10 and 30 by turns: once the display has seen a few come so (it
-    # takes the dreams' pace from an average), each shows half-way on its first frame
+    # takes the dreams' pace from an average), each moves the detail shown EASE_IN of the way to it
+    # on each of its two frames. From dream to dream that settles into a cycle: the detail shown
+    # when a dream of `value` comes is the other one's level, `from_other`
+    kept = (1 - EASE_IN) ** 2  # the share of the detail before a dream that is left after its two frames
+    from_other = lambda value: ((40.0 - value) + kept * value) / (1 + kept)
     k, value = 1, 10.0
-    while k < 25:
+    while k < 31:
         value = 40.0 - value
         dream = dreamt(k, scene, value)
         arriving, after = shown(k + 1, scene, dream), shown(k + 2, scene, dream)
-        if k > 10:
-            assert laid(arriving, scene, value + (1 - EASE_IN) * (40.0 - 2 * value)) < 0.6
-        assert laid(after, scene, value) < 0.6  # then whole
+        if k > 16:
+            before = from_other(value)
+            on_arrival = before + EASE_IN * (value - before)
+            assert laid(arriving, scene, on_arrival) < 0.6
+            assert laid(after, scene, on_arrival + EASE_IN * (value - on_arrival)) < 0.6
         k += 2
     # a cut: the new shot's first dream is laid on whole, not eased in from the shot before's
-    assert np.array_equal(shown(27, other, dream), other)
-    assert laid(shown(28, other, dreamt(27, other, 10.0)), other, 10.0) < 0.6
+    assert np.array_equal(shown(33, other, dream), other)
+    assert laid(shown(34, other, dreamt(33, other, 10.0)), other, 10.0) < 0.6
     # a dream of every camera frame: after a few, laid on whole
-    for k in range(28, 44):
+    for k in range(34, 50):
         value = 40.0 - value
         picture = shown(k + 1, other, dreamt(k, other, value))
     assert laid(picture, other, value) < 0.6
+
+
+def test_what_came_in_since_the_picture_before_is_laid_on_whole_not_eased(monkeypatch):
+    # the camera tilts up, the scene moving down 6 px a frame, and a dream comes every second
+    # frame (eased in, see above). The rows that came in since the frame before were not shown
+    # there: they take the latest detail whole (the picture before's mirror averaged with it was
+    # weaker than either, and a hand-held show's edges faded), as a display that never eases
+    # shows them, while inside the two are eased together
+    import streamdream.live.compositor as compositor_module
+    from streamdream.frames import Dreamt, Frame
+
+    base = _textured(150, 220)  # 440x300
+    field = np.random.default_rng(1).normal(0, 20, (300, 440, 3)).astype(np.float32)  # the dream, moving with the scene
+    rows = lambda k: slice(80 - 6 * k, 260 - 6 * k)
+    crop = lambda k: np.ascontiguousarray(base[rows(k), 60:380])  # 320x180
+    # each dream half as strong again as the one before, or back: what the ease spreads over frames
+    dream_of = lambda k: Dreamt(Frame(crop(k), k * 0.04, k), field[rows(k), 60:380] * (1.0 + 0.5 * (k % 4 == 2)), k + 1)
+
+    def show(eases: bool) -> np.ndarray:
+        with monkeypatch.context() as m:
+            if not eases:
+                m.setattr(compositor_module, "EASE_SPACING", 1e9)
+            compositor = Compositor(blend=0.0, hold=0.0)
+            for k in range(0, 11, 2):  # a dream of frame k, shown on frames k + 1 and k + 2
+                dreamt = dream_of(k)
+                compositor.present(Frame(crop(k + 1), (k + 1) * 0.04, k + 1), dreamt)
+                picture = compositor.present(Frame(crop(k + 2), (k + 2) * 0.04, k + 2), dreamt)
+        return picture.astype(np.float32)
+
+    eased, whole = show(True), show(False)
+    assert np.abs(eased[:4] - whole[:4]).mean() < 0.6  # came in since frame 11: as laid on whole (eased there, 8.3)
+    assert np.abs(eased[60:120] - whole[60:120]).mean() > 0.8  # inside: eased (a quarter of the change left)
+
+
+def test_beyond_marks_where_a_backward_flow_leads_out_of_the_picture():
+    from streamdream.live.compositor import beyond
+
+    flow = np.zeros((6, 8, 2), np.float32)
+    assert not beyond(flow).any()
+    flow[..., 0] = 2.0  # each pixel samples 2 to its right: the last 2 columns lead beyond
+    flow[..., 1] = -0.5  # and half a pixel up: the top row half beyond
+    out = beyond(flow)
+    assert (out[1:, 6:] == 1).all() and (out[1:, :6] == 0).all()
+    assert out[0, :6] == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        beyond(np.zeros((6, 8), np.float32))
 
 
 def test_a_cut_breaks_the_chain_and_an_earlier_shot_s_dream_is_not_laid_on_the_new_one():

@@ -88,15 +88,22 @@ class Backdrop:
         np.copyto(self.gray, gray, where=still)
         self.held |= still
 
+    def given(self, gray: np.ndarray, doubted: np.ndarray) -> np.ndarray | None:
+        """Where `lay` gives the kept detail back on a frame of grey `gray` (h, w): (h, w) float32
+        in [0, 1], how surely the pixel is uncovered (`doubted`, see `uncovered`) where it looks as
+        it did when kept; None where nowhere."""
+        if self.detail is None or self.gray.shape != gray.shape:
+            return None
+        same = cv2.blur(cv2.absdiff(gray, self.gray), (5, 5)) < SAME_GREY
+        weight = doubted * (same & self.held)
+        return weight if weight.any() else None
+
     def lay(self, detail: np.ndarray, gray: np.ndarray, doubted: np.ndarray) -> np.ndarray:
         """`detail` (H, W, 3) float32 laid along the flow onto a frame of grey `gray` (h, w), with the
         kept detail in its place where the pixel is uncovered (`doubted`, see `uncovered`) and looks
-        as it did when kept."""
-        if self.detail is None or self.detail.shape != detail.shape or self.gray.shape != gray.shape:
-            return detail
-        same = cv2.blur(cv2.absdiff(gray, self.gray), (5, 5)) < SAME_GREY
-        weight = doubted * (same & self.held)
-        if not weight.any():
+        as it did when kept (see `given`)."""
+        weight = self.given(gray, doubted) if self.detail is not None and self.detail.shape == detail.shape else None
+        if weight is None:
             return detail
         h, w = detail.shape[:2]
         weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config import VideoConfig
 from ..engine.flow import DISFlow, frame_difference, resize_flow, small_gray
-from ..engine.warp import chain_flow, warp
+from ..engine.warp import chain_flow, check_flow, pixel_grid, warp
 from ..frames import Dreamt, Frame
 from .backdrop import Backdrop, uncovered
 
@@ -42,12 +42,20 @@ CUT_HOLD = 0.16
 
 
 # a dream that comes camera frames after the one before it (a CPU's, every second or third) is
-# eased in: on the first camera frame it is shown, it is laid on at this share, the rest being the
-# detail shown on the frame before, moved along the flow between the two. Laid on whole, what its
-# steps changed showed all at once, a flicker (E_warp) on every stretch of the picture they
-# touched. Half is the even split of the change over the two frames such a dream is mostly shown
-# on, the split that leaves the least squared change a frame; a smaller share measured no steadier,
-# and kept a little less of the dream's depth. A dream of every camera frame (a GPU's) changes
+# eased in: on every camera frame shown, the detail moves this share of the way from what was shown
+# on the frame before, moved along the flow between the two, to the latest dream's, so a change its
+# steps made shows over several frames. A CPU's dream steps one band of the frame at a time, each
+# band a few times the usual step: laid on whole, that change showed at once, a flicker (E_warp)
+# on every stretch of the picture it touched. Eased in on the dream's first frame only (half, then
+# the rest on the next), the E_warp ratio of a looped close-up was 2.22, of a disc over a still
+# scene 1.97, of a hand-held clip 1.73; eased on every frame, 1.75, 1.60 and 1.42, for the same
+# depth (scripts/live_sim.py --clock). The cost is at the edges: what the camera brings in is
+# mirrored from the dream beside it until a dream reaches it, a fill that differs from frame to
+# frame, and averaged over frames it is weaker. The hand-held clip's weakest edge band went from
+# 0.78 of the interior's to 0.755; with what came in since the frame before laid on whole (the
+# picture before did not show it), 0.76, and 0.77 when a pixel counted as come in however little
+# of its sample fell beyond the edge. Laid on whole also where the picture before showed such a
+# fill, 0.775, but the close-up's ratio was 1.93. A dream of every camera frame (a GPU's) changes
 # by a step a frame: eased in too, it was steadier, but the ease, an average over the frames then,
 # took depth from its moving subjects, and a 1280-wide frame's warp more (scripts/live_sim.py
 # --clock, and with --stride 1 --regions 1, compares)
@@ -152,7 +160,8 @@ class Compositor:
         self.showing: Frame | None = None  # the camera frame whose picture was shown last (a hold's is older)
         self.dreamt_shown = False  # whether the last picture shown had a dream of its own shot laid on
         self.held_since: float | None = None  # the time of the cut frame a hold began on
-        self.laid: tuple[int, np.ndarray] | None = None  # (camera frame, the detail laid on it) last shown
+        # (camera frame, the detail laid on it, the strength it was shown at) last shown
+        self.laid: tuple[int, np.ndarray, float] | None = None
         self.backdrop = Backdrop()  # a still camera's scene as shown, for what a subject uncovers
 
     def shows(self, index: int) -> bool:
@@ -238,14 +247,14 @@ class Compositor:
                                         height=DISPLAY_FLOW_WIDTH)
             self.detail = dreamt.output  # float32 dream - input, from the live stage
             self.dream_strength = dreamt.strength
-        ease = fresh and self.spacing >= EASE_SPACING
-        detail = self.detail
+        ease = self.spacing >= EASE_SPACING
+        detail, strength = self.detail, self.dream_strength
         if self.ahead is not None:
             wanted, since = self.ahead
             if abs(wanted - self.dream_strength) < 1e-6 or time.perf_counter() - since > FOLLOW_SECONDS:
                 self.ahead = None  # the dream has caught up (or gone elsewhere)
             elif self.dream_strength > 1e-3:
-                detail = detail * (wanted / self.dream_strength)
+                detail, strength = detail * (wanted / self.dream_strength), wanted
         h, w = frame.image.shape[:2]
         if frame.index != dreamt.frame.index:
             back = self.chain.back_to(dreamt.frame.index)  # this frame -> the dreamt one
@@ -260,16 +269,30 @@ class Compositor:
             # what a subject has uncovered since the dreamt frame takes the scene's own detail back,
             # not the subject's drawn out behind it (see backdrop.py)
             doubted = uncovered(small, self.reference, back)
+            given = self.backdrop.given(small, doubted)
             detail = self.backdrop.lay(detail, small, doubted)
         else:
-            doubted = None
+            doubted = given = None
         own = self.chain.links.get(frame.index)  # (the frame shown before, the flow back to it)
         link = own if ease and self.laid is not None else None
         # (two sizes of frame can have one size of link: the shapes are compared too)
         if link is not None and link[0] == self.laid[0] and self.laid[1].shape == detail.shape:
             before = warp(self.laid[1], resize_flow(link[1], h, w), outside="reflect")
-            detail = cv2.addWeighted(before, 1.0 - EASE_IN, detail, EASE_IN, 0.0)
-        self.laid = (frame.index, detail)
+            if abs(strength - self.laid[2]) > 1e-6 and self.laid[2] > 1e-3:
+                # a change of strength (a key, a knob, a beat) shows at once: only what the
+                # dream's steps changed is eased in
+                before *= strength / self.laid[2]
+            # what came in since the picture before is laid on whole: that picture did not show it;
+            # so is the scene's own detail given back where a subject has uncovered it (see
+            # backdrop.py): there the picture before showed the subject's dream, which eased in
+            # would trail behind it. (Laid on whole wherever the picture changed since the dreamt
+            # frame, a looped close-up's E_warp ratio was 1.93 instead of 1.75)
+            share = np.maximum(beyond(link[1]), EASE_IN)
+            if given is not None:
+                np.maximum(share, given, out=share)
+            share = cv2.resize(share, (w, h), interpolation=cv2.INTER_LINEAR)
+            detail = cv2.blendLinear(detail, before, share, 1.0 - share)
+        self.laid = (frame.index, detail, strength)
         self.backdrop.keep(small, detail, None if own is None else own[1], doubted)
         # the one place the live dream is clipped to what a screen shows: added, rounded and
         # saturated in one pass (this runs on every camera frame, beside the dream)
@@ -283,3 +306,12 @@ class Compositor:
         time.sleep(1 / 30)  # a lost camera shows at about 30 fps, not as fast as the loop spins
         level = max(0.0, 1 - (quiet - LOST_AFTER) / self.fade) if self.fade > 0 else 0.0
         return (self.last.astype(np.float32) * level).astype(np.uint8)
+
+
+def beyond(flow: np.ndarray) -> np.ndarray:
+    """Where a backward `flow` (H, W, 2) leads beyond the picture it samples, (H, W) float32: 1
+    there, 0 inside, in between across the edge's last pixel."""
+    check_flow(flow)
+    h, w = flow.shape[:2]
+    return cv2.remap(np.zeros((h, w), np.float32), flow + pixel_grid(h, w), None, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)
