@@ -45,20 +45,21 @@ CUT_HOLD = 0.16
 # eased in: on every camera frame shown, the detail moves this share of the way from what was shown
 # on the frame before, moved along the flow between the two, to the latest dream's, so a change its
 # steps made shows over several frames. A CPU's dream steps one band of the frame at a time, each
-# band a few times the usual step: laid on whole, that change showed at once, a flicker (E_warp)
-# on every stretch of the picture it touched. Eased in on the dream's first frame only (half, then
-# the rest on the next), the E_warp ratio of a looped close-up was 2.22, of a disc over a still
-# scene 1.97, of a hand-held clip 1.73; eased on every frame, 1.75, 1.60 and 1.42, for the same
-# depth (scripts/live_sim.py --clock). The cost is at the edges: what the camera brings in is
+# band a few times the usual step: laid on whole, that change showed at once, a flicker (E_warp) on
+# every stretch of the picture it touched. Eased in on the dream's first frame only (half, then the
+# rest on the next), the E_warp ratio of a looped close-up was 2.22, of a disc over a still scene
+# 1.97, of a hand-held clip 1.73; eased on every frame, 1.75, 1.60 and 1.42, for the same depth but
+# on an upright clip (58% to 55%, its movers 22% to 18%: averaged over frames, what moves lags;
+# scripts/live_sim.py --clock). The rest of the cost is at the edges: what the camera brings in is
 # mirrored from the dream beside it until a dream reaches it, a fill that differs from frame to
 # frame, and averaged over frames it is weaker. The hand-held clip's weakest edge band went from
 # 0.78 of the interior's to 0.755; with what came in since the frame before laid on whole (the
-# picture before did not show it), 0.76, and 0.77 when a pixel counted as come in however little
-# of its sample fell beyond the edge. Laid on whole also where the picture before showed such a
-# fill, 0.775, but the close-up's ratio was 1.93. A dream of every camera frame (a GPU's) changes
-# by a step a frame: eased in too, it was steadier, but the ease, an average over the frames then,
-# took depth from its moving subjects, and a 1280-wide frame's warp more (scripts/live_sim.py
-# --clock, and with --stride 1 --regions 1, compares)
+# picture before did not show it), 0.76, and 0.77 when a pixel counted as come in however little of
+# its sample fell beyond the edge. Laid on whole also where the picture before showed such a fill,
+# 0.775, but the close-up's ratio was 1.93. A dream of every camera frame (a GPU's) changes by a
+# step a frame: eased in too, it was steadier, but the ease, an average over the frames then, took
+# depth from its moving subjects, and a 1280-wide frame's warp more (scripts/live_sim.py --clock,
+# and with --stride 1 --regions 1, compares)
 EASE_IN = 0.5
 # ... when the dreams have come this many camera frames apart, lately, on average (an average
 # over about 1 / SPACING_WEIGHT dreams): a CPU's dream is quick enough for the very next camera
