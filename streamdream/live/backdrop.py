@@ -98,12 +98,11 @@ class Backdrop:
         weight = doubted * (same & self.held)
         return weight if weight.any() else None
 
-    def lay(self, detail: np.ndarray, gray: np.ndarray, doubted: np.ndarray) -> np.ndarray:
-        """`detail` (H, W, 3) float32 laid along the flow onto a frame of grey `gray` (h, w), with the
-        kept detail in its place where the pixel is uncovered (`doubted`, see `uncovered`) and looks
-        as it did when kept (see `given`)."""
-        weight = self.given(gray, doubted) if self.detail is not None and self.detail.shape == detail.shape else None
-        if weight is None:
+    def lay(self, detail: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+        """`detail` (H, W, 3) float32 laid along the flow onto a frame, with the kept detail in its
+        place by `weight`, where `given` gives it back on that frame (h, w; None: nowhere). The
+        display uses the weight itself too, so it is worked out once a frame, by `given`."""
+        if weight is None or self.detail is None or self.detail.shape != detail.shape:
             return detail
         h, w = detail.shape[:2]
         weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)

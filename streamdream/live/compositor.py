@@ -271,7 +271,7 @@ class Compositor:
             # not the subject's drawn out behind it (see backdrop.py)
             doubted = uncovered(small, self.reference, back)
             given = self.backdrop.given(small, doubted)
-            detail = self.backdrop.lay(detail, small, doubted)
+            detail = self.backdrop.lay(detail, given)
         else:
             doubted = given = None
         own = self.chain.links.get(frame.index)  # (the frame shown before, the flow back to it)
