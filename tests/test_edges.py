@@ -10,7 +10,7 @@ from streamdream.config import DreamConfig, VideoConfig
 from streamdream.engine.dreamer import Dreamer
 from streamdream.engine.motion import MotionTracker
 from streamdream.engine.temporal import StreamDreamer
-from streamdream.engine.warp import compose_flow, inside
+from streamdream.engine.warp import beyond, compose_flow, inside
 from streamdream.metrics import edge_bands, edges, local_strength, mean_edges
 
 from .conftest import pattern_frame
@@ -131,3 +131,21 @@ def test_a_live_stage_with_a_coarse_flow_draws_no_stripes_on_a_pan():
     for out, frame in list(zip(outs, frames))[-12:]:
         weakest, repeats = edges(out, frame, BAND)
         assert repeats == 0 and weakest > 0.8  # what came in is dreamt (the fresh step), not left plain
+
+
+def test_beyond_marks_every_pixel_a_backward_flow_fills_from_beyond_the_picture():
+    # the live display lays such pixels on whole (see live.compositor.EASE_IN): the picture before
+    # showed a mirror's fill there, however little of the sample fell beyond the edge
+    flow = np.zeros((6, 8, 2), np.float32)
+    assert not beyond(flow).any()
+    flow[..., 0] = 2.0  # each pixel samples 2 to its right: the last 2 columns lead beyond
+    flow[2, :, 1] = -2.25  # and row 2 two and a quarter up: a little beyond the top
+    out = beyond(flow)
+    assert out.dtype == np.float32 and out.shape == (6, 8)
+    assert (out[:, 6:] == 1).all() and (out[2, :6] == 1).all()
+    assert (out[:2, :6] == 0).all() and (out[3:, :6] == 0).all()
+    flow[..., 0] = -1.0  # one to the left: the first column samples x = -1, the last x = 6 (inside)
+    flow[..., 1] = 0.0
+    assert beyond(flow)[:, 0].tolist() == [1.0] * 6 and not beyond(flow)[:, 1:].any()
+    with pytest.raises(ValueError):
+        beyond(np.zeros((6, 8), np.float32))

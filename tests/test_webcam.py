@@ -495,20 +495,6 @@ def test_what_came_in_since_the_picture_before_is_laid_on_whole_not_eased(monkey
     assert np.abs(eased[60:120] - whole[60:120]).mean() > 0.8  # inside: eased (a quarter of the change left)
 
 
-def test_beyond_marks_where_a_backward_flow_leads_out_of_the_picture():
-    from streamdream.live.compositor import beyond
-
-    flow = np.zeros((6, 8, 2), np.float32)
-    assert not beyond(flow).any()
-    flow[..., 0] = 2.0  # each pixel samples 2 to its right: the last 2 columns lead beyond
-    flow[..., 1] = -0.5  # and half a pixel up: the top row half beyond
-    out = beyond(flow)
-    assert (out[1:, 6:] == 1).all() and (out[1:, :6] == 0).all()
-    assert out[0, :6] == pytest.approx(0.5)
-    with pytest.raises(ValueError):
-        beyond(np.zeros((6, 8), np.float32))
-
-
 def test_a_cut_breaks_the_chain_and_an_earlier_shot_s_dream_is_not_laid_on_the_new_one():
     from streamdream.frames import Dreamt, Frame
 

@@ -48,6 +48,16 @@ def warp(image: np.ndarray, flow: np.ndarray, outside: str = "replicate") -> np.
     return cv2.remap(image, points, None, cv2.INTER_LINEAR, borderMode=BORDERS[outside])
 
 
+def beyond(flow: np.ndarray) -> np.ndarray:
+    """Where a backward `flow` (H, W, 2) samples beyond the picture, however little: (H, W) float32,
+    1 there and 0 where it samples inside. A warp fills those pixels from its border (with
+    outside="reflect", a mirror), not from the picture."""
+    check_flow(flow)
+    h, w = flow.shape[:2]
+    ok = cv2.inRange(flow + pixel_grid(h, w), (0.0, 0.0), (w - 1.0, h - 1.0))
+    return 1.0 - ok.astype(np.float32) / 255.0
+
+
 def mirror_inside(points: np.ndarray, skip: float) -> np.ndarray:
     """Mirror the points (H, W, 2) float32 (x, y) of a backward warp that fall outside the image,
     (H, W) pixels, about its edges, `skip` pixels further in, in place: a point `d` past an edge

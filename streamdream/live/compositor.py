@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config import VideoConfig
 from ..engine.flow import DISFlow, frame_difference, resize_flow, small_gray
-from ..engine.warp import chain_flow, check_flow, pixel_grid, warp
+from ..engine.warp import beyond, chain_flow, warp
 from ..frames import Dreamt, Frame
 from .backdrop import Backdrop, uncovered
 
@@ -54,8 +54,9 @@ CUT_HOLD = 0.16
 # mirrored from the dream beside it until a dream reaches it, a fill that differs from frame to
 # frame, and averaged over frames it is weaker. The hand-held clip's weakest edge band went from
 # 0.78 of the interior's to 0.755; with what came in since the frame before laid on whole (the
-# picture before did not show it), 0.76, and 0.77 when a pixel counted as come in however little of
-# its sample fell beyond the edge. Laid on whole also where the picture before showed such a fill,
+# picture before did not show it), 0.76 when a pixel counted as come in by the share of its sample
+# that fell beyond the edge, 0.77 when it counted however little fell beyond (see warp.beyond; a
+# clip with cuts, 0.736 to 0.745). Laid on whole also where the picture before showed such a fill,
 # 0.775, but the close-up's ratio was 1.93. A dream of every camera frame (a GPU's) changes by a
 # step a frame: eased in too, it was steadier, but the ease, an average over the frames then, took
 # depth from its moving subjects, and a 1280-wide frame's warp more (scripts/live_sim.py --clock,
@@ -278,7 +279,8 @@ class Compositor:
         link = own if ease and self.laid is not None else None
         # (two sizes of frame can have one size of link: the shapes are compared too)
         if link is not None and link[0] == self.laid[0] and self.laid[1].shape == detail.shape:
-            before = warp(self.laid[1], resize_flow(link[1], h, w), outside="reflect")
+            to_before = resize_flow(link[1], h, w)
+            before = warp(self.laid[1], to_before, outside="reflect")
             if abs(strength - self.laid[2]) > 1e-6 and self.laid[2] > 1e-3:
                 # a change of strength (a key, a knob, a beat) shows at once: only what the
                 # dream's steps changed is eased in
@@ -288,10 +290,9 @@ class Compositor:
             # backdrop.py): there the picture before showed the subject's dream, which eased in
             # would trail behind it. (Laid on whole wherever the picture changed since the dreamt
             # frame, a looped close-up's E_warp ratio was 1.93 instead of 1.75)
-            share = np.maximum(beyond(link[1]), EASE_IN)
+            share = np.maximum(beyond(to_before), EASE_IN)
             if given is not None:
-                np.maximum(share, given, out=share)
-            share = cv2.resize(share, (w, h), interpolation=cv2.INTER_LINEAR)
+                np.maximum(share, cv2.resize(given, (w, h), interpolation=cv2.INTER_LINEAR), out=share)
             detail = cv2.blendLinear(detail, before, share, 1.0 - share)
         self.laid = (frame.index, detail, strength)
         self.backdrop.keep(small, detail, None if own is None else own[1], doubted)
@@ -308,11 +309,3 @@ class Compositor:
         level = max(0.0, 1 - (quiet - LOST_AFTER) / self.fade) if self.fade > 0 else 0.0
         return (self.last.astype(np.float32) * level).astype(np.uint8)
 
-
-def beyond(flow: np.ndarray) -> np.ndarray:
-    """Where a backward `flow` (H, W, 2) leads beyond the picture it samples, (H, W) float32: 1
-    there, 0 inside, in between across the edge's last pixel."""
-    check_flow(flow)
-    h, w = flow.shape[:2]
-    return cv2.remap(np.zeros((h, w), np.float32), flow + pixel_grid(h, w), None, cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)
