@@ -46,7 +46,11 @@ def write(path: Path, frames: list[np.ndarray]) -> None:
         s.pix_fmt = "yuv420p"
         s.codec_context.options = {"crf": "16", "preset": "fast"}
         for img in frames:
-            out.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+            # converted here, not by FFmpeg: from FFmpeg's conversion the upright clip (360 wide)
+            # came out a little different from one run of this script to the next, and so did every
+            # number measured on it; the other clips did not
+            yuv = cv2.cvtColor(img, cv2.COLOR_RGB2YUV_I420)
+            out.mux(s.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")))
         out.mux(s.encode(None))
     print(path)
 
