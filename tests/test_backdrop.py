@@ -48,21 +48,25 @@ def test_the_backdrop_gives_back_a_still_pixel_s_detail_only_where_it_is_uncover
     backdrop.keep(gray, np.full(big, 7.0, np.float32), still)
     given = backdrop.given(gray, doubted)  # where it is given back, at the flow's size
     assert np.array_equal(given, doubted)
-    laid = backdrop.lay(np.full(big, -5.0, np.float32), backdrop.given(gray, doubted))
+    # lay takes it at the frame's size, as the display brings it there once for both its uses
+    at_frame = lambda weight: None if weight is None else cv2.resize(weight, big[1::-1], interpolation=cv2.INTER_LINEAR)
+    with pytest.raises(ValueError):
+        backdrop.lay(np.full(big, -5.0, np.float32), given)
+    laid = backdrop.lay(np.full(big, -5.0, np.float32), at_frame(given))
     assert np.allclose(laid[44:96, 84:156], 7.0, atol=1e-3)  # uncovered: the kept detail
     assert np.allclose(laid[:36], -5.0, atol=1e-3) and np.allclose(laid[:, 164:], -5.0, atol=1e-3)  # elsewhere: as laid
     # a doubted pixel's detail is not the scene's: it is not kept
     backdrop.keep(gray, np.full(big, 3.0, np.float32), still, doubted)
-    assert np.allclose(backdrop.lay(np.zeros(big, np.float32), backdrop.given(gray, doubted))[44:96, 84:156], 7.0, atol=1e-3)
+    assert np.allclose(backdrop.lay(np.zeros(big, np.float32), at_frame(backdrop.given(gray, doubted)))[44:96, 84:156], 7.0, atol=1e-3)
     # a pixel that no longer looks as it did is not given the detail back
     changed = gray.copy()
     changed[20:50, 40:80] += 60
     assert backdrop.given(changed, doubted) is None
-    assert np.allclose(backdrop.lay(np.full(big, -5.0, np.float32), backdrop.given(changed, doubted)), -5.0, atol=1e-3)
+    assert np.allclose(backdrop.lay(np.full(big, -5.0, np.float32), at_frame(backdrop.given(changed, doubted))), -5.0, atol=1e-3)
     # a moving camera (more than half the frame moves a pixel): its pixels are not where they were
     backdrop.keep(gray, np.full(big, 7.0, np.float32), np.ones((h, w, 2), np.float32))
     assert backdrop.detail is None
-    assert np.allclose(backdrop.lay(np.full(big, -5.0, np.float32), backdrop.given(gray, doubted)), -5.0, atol=1e-3)
+    assert np.allclose(backdrop.lay(np.full(big, -5.0, np.float32), at_frame(backdrop.given(gray, doubted))), -5.0, atol=1e-3)
 
 
 def _square_over_a_still_scene(k: int, scene: np.ndarray) -> tuple[np.ndarray, slice]:

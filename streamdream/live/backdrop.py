@@ -100,10 +100,11 @@ class Backdrop:
 
     def lay(self, detail: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
         """`detail` (H, W, 3) float32 laid along the flow onto a frame, with the kept detail in its
-        place by `weight`, where `given` gives it back on that frame (h, w; None: nowhere). The
-        display uses the weight itself too, so it is worked out once a frame, by `given`."""
+        place by `weight` (H, W): `given`'s on that frame, brought to the frame's size (None:
+        nowhere). The display uses that weight itself too, so it is worked out, and brought to
+        size, once a frame."""
         if weight is None or self.detail is None or self.detail.shape != detail.shape:
             return detail
-        h, w = detail.shape[:2]
-        weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
+        if weight.shape != detail.shape[:2]:
+            raise ValueError(f"weight {weight.shape} must be the detail's size {detail.shape[:2]}")
         return cv2.blendLinear(self.detail, detail, weight, 1.0 - weight)

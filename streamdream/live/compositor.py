@@ -272,6 +272,8 @@ class Compositor:
             # not the subject's drawn out behind it (see backdrop.py)
             doubted = uncovered(small, self.reference, back)
             given = self.backdrop.given(small, doubted)
+            if given is not None:
+                given = cv2.resize(given, (w, h), interpolation=cv2.INTER_LINEAR)
             detail = self.backdrop.lay(detail, given)
         else:
             doubted = given = None
@@ -292,7 +294,7 @@ class Compositor:
             # frame, a looped close-up's E_warp ratio was 1.93 instead of 1.75)
             share = np.maximum(beyond(to_before), EASE_IN)
             if given is not None:
-                np.maximum(share, cv2.resize(given, (w, h), interpolation=cv2.INTER_LINEAR), out=share)
+                np.maximum(share, given, out=share)
             detail = cv2.blendLinear(detail, before, share, 1.0 - share)
         self.laid = (frame.index, detail, strength)
         self.backdrop.keep(small, detail, None if own is None else own[1], doubted)
@@ -308,4 +310,3 @@ class Compositor:
         time.sleep(1 / 30)  # a lost camera shows at about 30 fps, not as fast as the loop spins
         level = max(0.0, 1 - (quiet - LOST_AFTER) / self.fade) if self.fade > 0 else 0.0
         return (self.last.astype(np.float32) * level).astype(np.uint8)
-
