@@ -170,3 +170,42 @@ def test_only_a_dream_made_on_its_own_is_mirrored_not_a_keyframe_the_flow_carrie
                 stream.next(frame, tracker.next(frame))
         assert (mirrored in sizes) != flow, (flow, sorted(set(sizes)))
         assert ((h, w) in sizes) == flow  # the flow path's keyframe and carried steps see the frame alone
+
+
+def test_even_out_gives_every_region_the_same_typical_gradient():
+    # a gradient ten times stronger on the left half than on the right comes out alike on both,
+    # away from where they meet; where it is nil it stays nil, not noise lifted to full size
+    grad = torch.ones(1, 3, 80, 200)
+    grad[..., 100:] *= 0.1
+    grad[..., 0, :] *= -1  # a sign is kept: only the size is evened
+    grad[:, :, 50:, :60] = 0.0
+    out = engine.even_out(grad.clone())
+    side = round(200 * engine.EVEN_SHARE)
+    assert out[:, :, :40, :100 - side].abs().mean() == pytest.approx(1.0, rel=1e-3)
+    assert out[:, :, :40, 100 + side:].abs().mean() == pytest.approx(1.0, rel=1e-3)
+    assert torch.equal(out.sign(), grad.sign())
+    assert float(out[:, :, 50 + side:, :60 - side].abs().max()) == 0.0
+    with pytest.raises(ValueError, match="grad must be"):
+        engine.even_out(torch.ones(3, 40, 200))
+
+
+def test_an_even_step_changes_a_busy_and_a_plain_half_alike(lite0):
+    # the network answers a pattern of hard edges far more strongly than a faint wash: a step
+    # normalised over the whole picture changes the busy half about twice as much; an even one
+    # changes both halves alike, by the step
+    net = _net(lite0, ["block5"])
+    objective = objectives.layer("block5")
+    y, x = torch.meshgrid(torch.arange(96.0), torch.arange(192.0), indexing="ij")
+    busy = 0.5 + 0.3 * torch.sign(torch.sin(x / 5.0) * torch.cos(y / 7.0))
+    plain = 0.5 + 0.02 * torch.sin(x / 9.0)
+    image = torch.where(x < 96, busy, plain).expand(1, 3, 96, 192).clone()
+    image[:, 1] = 1.0 - image[:, 1]
+    halves = {}
+    for even in (False, True):
+        out = engine.ascent_step(image, net, objective, 0.01, 0, torch.Generator().manual_seed(0), even=even)
+        change = (out - image).abs().mean(1)[0]
+        halves[even] = float(change[:, 8:80].mean()), float(change[:, 112:184].mean())
+    (busy_change, plain_change), (busy_even, plain_even) = halves[False], halves[True]
+    assert busy_change > 1.6 * plain_change
+    assert 0.8 < busy_even / plain_even < 1.25
+    assert busy_even == pytest.approx(0.01, rel=0.2) and plain_even == pytest.approx(0.01, rel=0.2)

@@ -8,7 +8,7 @@ from streamdream.metrics import strength, temporal_metrics
 from streamdream.engine.motion import MotionTracker
 from streamdream.engine.dream import ascend_band, ascend_box
 from streamdream.engine.blur import box_blur
-from streamdream.engine.temporal import StreamDreamer, hold_strength, local_strength, soften
+from streamdream.engine.temporal import StreamDreamer, even_strength, hold_strength, local_strength, soften
 from streamdream.engine.warp import Along
 from streamdream.engine.temporal import band_spans as temporal_band_spans, weakest_band, weakest_band_either_way
 
@@ -252,6 +252,23 @@ def test_hold_strength_lifts_weak_regions_and_caps_the_whole_frame():
     assert torch.equal(hold_strength(inside_band, 0.05, 0.1, 0.1), inside_band)
     with pytest.raises(ValueError):
         hold_strength(detail, 0.05, 0.0, 0.1)
+
+
+def test_even_strength_brings_each_region_towards_the_mean_by_a_bounded_gain():
+    # a seed strong on the left, ten times weaker on the right: away from where they meet, the left
+    # comes down to the mean local strength and the right is lifted by no more than `most`
+    detail = torch.full((1, 3, 60, 200), 0.1)
+    detail[..., 100:] = 0.01
+    detail[:, 1] *= -1  # the colours' signs are kept
+    evened = even_strength(detail, 2.0)
+    mean = float(local_strength(detail).mean())
+    side = round(200 / 20)
+    assert float(evened[..., :100 - side].abs().mean()) == pytest.approx(mean, rel=1e-3)
+    assert float(evened[..., 100 + side:].abs().mean()) == pytest.approx(0.02, rel=1e-3)
+    assert torch.equal(evened.sign(), detail.sign())
+    assert torch.allclose(even_strength(detail, 1.0), detail)
+    with pytest.raises(ValueError, match="most >= 1"):
+        even_strength(detail, 0.5)
 
 
 def test_hold_strength_lifts_no_pixel_past_the_peak_into_a_speck():

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..frames import MIN_SIDE
+from .blur import box_blur
 from .gradient import objective_gradient
 from .objectives import Objective
 from .tensors import check_image
@@ -34,6 +35,14 @@ Progress = Callable[[int, int], None]  # (steps done, steps in all)
 # instead of zeros costs no pixels but left the fade as it was (hand-held, 640 wide: 0.68 to 0.65):
 # a pixel near the edge is still seen by fewer of a deep layer's units than one in the middle
 EDGE_MIRROR = 32
+
+
+# an even step (`even_out`) reads the gradient's strength over a box this share of the picture's
+# width, as the metrics and the carried dream's hold read the dream's (1/20)
+EVEN_SHARE = 1 / 20
+# ... and lifts no region whose gradient is under this share of the frame's typical one further:
+# where the network sees nothing at all (a flat colour) the step stays small, not noise blown up
+EVEN_FLOOR = 1e-3
 
 
 def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
@@ -74,9 +83,20 @@ def mirrored(image: torch.Tensor, pad: int) -> torch.Tensor:
     return F.pad(image, (pad, pad, pad, pad), mode="reflect") if pad > 0 else image
 
 
+def even_out(grad: torch.Tensor) -> torch.Tensor:
+    """A normalised gradient (N, C, H, W) divided, in place, by its own strength (its absolute
+    value averaged over colour) over a box EVEN_SHARE of the width, at least EVEN_FLOOR: every
+    region of the picture takes the same typical change, however strongly the network answers
+    there. Returns `grad`."""
+    if grad.ndim != 4:
+        raise ValueError(f"grad must be (N, C, H, W), got {tuple(grad.shape)}")
+    local = box_blur(grad.abs().mean(1, keepdim=True), round(grad.shape[3] * EVEN_SHARE))
+    return grad.div_(local.clamp_min_(EVEN_FLOOR))
+
+
 def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jitter: int,
                 generator: torch.Generator | None = None, weight: torch.Tensor | None = None,
-                limit: float | None = None, mirror: int = 0) -> torch.Tensor:
+                limit: float | None = None, mirror: int = 0, even: bool = False) -> torch.Tensor:
     """One normalised gradient-ascent step under a random roll of up to `jitter` pixels.
 
     The roll hides the network's stride grid; dividing by the mean absolute gradient makes
@@ -85,7 +105,8 @@ def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jit
     times the typical change (a step several times the usual one otherwise pushes a few pixels far
     past their neighbours, into saturated specks). With `mirror` > 0 the step sees the image
     mirrored that many pixels beyond its edges (see `EDGE_MIRROR`) and returns the image's own
-    part, a view. In-place where it can be: a 4K frame's copies are 100 MB each.
+    part, a view. With `even`, `step` is the typical change of every region, not only of the
+    whole (`even_out`). In-place where it can be: a 4K frame's copies are 100 MB each.
     """
     check_image(image)
     if weight is not None and (weight.ndim != 4 or weight.shape[:2] != (1, 1) or weight.shape[2:] != image.shape[2:]):
@@ -96,7 +117,7 @@ def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jit
         pad = (seen.shape[3] - w) // 2  # as `mirrored` capped it
         if weight is not None:
             weight = F.pad(weight, (pad,) * 4, mode="replicate")
-        seen = ascent_step(seen, net, objective, step, jitter, generator, weight, limit)
+        seen = ascent_step(seen, net, objective, step, jitter, generator, weight, limit, even=even)
         return seen[:, :, pad:pad + h, pad:pad + w]
     dy = dx = 0
     if jitter > 0:
@@ -105,6 +126,8 @@ def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jit
     grad, _ = objective_gradient(rolled, net, objective, generator)
     # the mean absolute gradient stays a tensor on the device: a step never waits for its work
     grad.div_(grad.norm(p=1).div_(grad.numel()).add_(1e-8))
+    if even:
+        even_out(grad)
     if limit is not None:
         grad.clamp_(-limit, limit)
     if weight is not None:
@@ -117,10 +140,10 @@ def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jit
 def ascend(image: torch.Tensor, net, objective: Objective, iterations: int, step: float, jitter: int,
            generator: torch.Generator | None = None, progress: Progress | None = None,
            done: int = 0, total: int | None = None, weight: torch.Tensor | None = None,
-           limit: float | None = None, mirror: int = 0) -> torch.Tensor:
-    """`iterations` ascent steps at the image's own size (`limit`, `mirror`: see `ascent_step`)."""
+           limit: float | None = None, mirror: int = 0, even: bool = False) -> torch.Tensor:
+    """`iterations` ascent steps at the image's own size (`limit`, `mirror`, `even`: see `ascent_step`)."""
     for i in range(iterations):
-        image = ascent_step(image, net, objective, step, jitter, generator, weight, limit, mirror)
+        image = ascent_step(image, net, objective, step, jitter, generator, weight, limit, mirror, even)
         if progress:
             progress(done + i + 1, total or iterations)
     return image.contiguous()
@@ -128,14 +151,15 @@ def ascend(image: torch.Tensor, net, objective: Objective, iterations: int, step
 
 def dream(image: torch.Tensor, net, objective: Objective, settings,
           generator: torch.Generator | None = None, progress: Progress | None = None,
-          mirror: int = EDGE_MIRROR) -> torch.Tensor:
+          mirror: int = EDGE_MIRROR, even: bool = False) -> torch.Tensor:
     """DeepDream with octaves: (1, 3, H, W) in [0, 1] -> the dreamt image, same shape.
 
     `settings` gives octaves, octave_scale, iterations, step (the per-step change in [0, 1]
     units after normalising the gradient) and jitter (pixels of random roll per step at full
     size): a `DreamConfig`. Each octave dreams on the input at its size plus the detail (dream minus input) carried up
     from the octave below, so large structures from small octaves survive at full size. Every
-    step sees the octave mirrored `mirror` pixels beyond its edges (see `EDGE_MIRROR`; 0: none).
+    step sees the octave mirrored `mirror` pixels beyond its edges (see `EDGE_MIRROR`; 0: none);
+    with `even`, every step is even over the picture (see `ascent_step`).
     """
     check_image(image)
     sizes = octave_sizes(image.shape[2], image.shape[3], settings.octaves, settings.octave_scale)
@@ -148,7 +172,7 @@ def dream(image: torch.Tensor, net, objective: Objective, settings,
         dreamt = detail = None  # a big frame's copies are 100 MB each: hold no more than needed
         dreamt = ascend(start, net, objective, settings.iterations, settings.step,
                         octave_jitter(settings.jitter, size[1], image.shape[3]), generator, progress,
-                        done=k * settings.iterations, total=total, mirror=mirror)
+                        done=k * settings.iterations, total=total, mirror=mirror, even=even)
         del start
         if k + 1 < len(sizes):
             detail = dreamt - base
@@ -158,19 +182,19 @@ def dream(image: torch.Tensor, net, objective: Objective, settings,
 
 def refine_at(image: torch.Tensor, size: tuple[int, int], net, objective: Objective, iterations: int, step: float,
               jitter: int, generator: torch.Generator | None = None,
-              weight: torch.Tensor | None = None, mirror: int = 0) -> torch.Tensor:
+              weight: torch.Tensor | None = None, mirror: int = 0, even: bool = False) -> torch.Tensor:
     """A few more ascent steps on an image that already carries a dream, (1, 3, H, W) in [0, 1],
     taken with the image seen at `size` (h, w); only the *change* they make is scaled back up and
     added, so a smaller size grows large shapes without blurring the fine detail already there.
     `weight` (1, 1, H, W) scales the step per pixel (e.g. more where the dream is new); with
     `mirror` > 0 the steps see the picture at `size` mirrored that many pixels beyond its edges
-    (see `EDGE_MIRROR`).
+    (see `EDGE_MIRROR`); with `even` every step is even over the picture (see `ascent_step`).
     """
     check_image(image)
     full = tuple(image.shape[2:])
     small = resize(image, size)
     changed = ascend(small, net, objective, iterations, step, octave_jitter(jitter, size[1], full[1]), generator,
-                     weight=None if weight is None else resize(weight, size), mirror=mirror)
+                     weight=None if weight is None else resize(weight, size), mirror=mirror, even=even)
     return (image + resize(changed - small, full)).clamp(0, 1)
 
 

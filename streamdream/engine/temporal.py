@@ -71,15 +71,20 @@ VIDEO_ANCHOR_FRAMES = 1
 # takes about 80 ms, where one at 0.4 of the size with 0.3 of the iterations over 4 octaves took
 # 160 ms and left most cuts of a cut-heavy clip shown plain for a few frames past the hold, for a
 # tenth more depth over the shot (scripts/live_sim.py --clock on a clip of a new shot every 1.6 s;
-# larger steps to make up for fewer overshot the strength, and took depth away). Its strength is
-# as concentrated as a quick dream's: lifted at once where weak, towards the level the carry holds
-# weak regions to (a gain of up to 2), a new shot's first frames were no less concentrated (the
-# most, 0.198 to 0.214), and the shot kept less depth (24% to 23%); its strongest regions brought
-# down at once to the 85th percentile of its local strength, the most concentrated frame was more
-# so all the same (0.211), the shot a little shallower (22%)
+# larger steps to make up for fewer overshot the strength, and took depth away)
 CUT_SEED_SCALE = 0.35
 CUT_SEED_ITERATIONS = 0.2
 CUT_SEED_OCTAVES = 3
+# ... and its strength is evened out over the frame by a gain of up to this either way
+# (`even_strength`): a quick dream's is concentrated where the network answered first (after three
+# cuts of the clip above, the strongest tenth of the pixels held 16-20% of a seed's, 14-15% of a
+# full dream's), and a new shot's first frames were the show's most concentrated. Evened, 11-12%.
+# The build's steps after it are even too (see CUT_BUILD_FRAMES): with them normalised over the
+# whole frame, the first one piled back onto the regions the seed had been strong in. (Lifting
+# only its weak regions, or bringing only its strong ones down, had left those frames as
+# concentrated, the build's steps being what they were. A seed dreamt with even steps was as even,
+# but that clip's shots kept less depth: 23-24% of a full dream's, against 25% evened afterwards.)
+CUT_SEED_EVEN = 2.0
 
 
 # a new shot given a seed at a live cut builds its structure over its first dreamt frames: each
@@ -97,7 +102,13 @@ CUT_SEED_OCTAVES = 3
 # 1.6 s, twelve build frames kept more of a full dream's depth (24% to 29%), but its edges faded
 # (the weakest band 0.74 to 0.68 of the interior) and its concentration rose past 0.2; a step a
 # frame over the whole frame at full size in place of these (and of a rebuild's) kept less (21%),
-# the dream at 8.8 a second instead of 12.4. What a new shot keeps is what its network time buys
+# the dream at 8.8 a second instead of 12.4. Each build step is even (dream.even_out): every
+# region takes the same typical change, whatever the network answers most to. Normalised over the
+# whole frame only, the first step was as concentrated as the seed before it was evened
+# (CUT_SEED_EVEN). Even, with the seed evened and a recall's first step taken at once
+# (RECALL_TRUSTED), that clip's most concentrated frame went from 0.21 to 0.16 and its weakest
+# edge band from 0.74-0.75 of the interior's to 0.79-0.80, for as much depth (two seeds); a clip
+# that cuts every few seconds 0.76 to 0.91. What a new shot keeps is what its network time buys
 # (docs/depth_cost.md). A rebuild (REBUILD_FRAMES) 8 dreamt frames after the build, not
 # `rebuild_every`, left that clip shallower (24% to 23%) with three frames shown plain, and a
 # looped close-up steadier (E_warp ratio 2.22 to 2.15) but shallower (27% to 25%). Build and
@@ -120,7 +131,10 @@ LIVE_TRUST_FLOOR = 0.8
 # has changed since it was left. It is not given a seed there: a seed is a dream of the whole
 # frame, and waiting for it kept the new shot plain on screen for a quarter of a second (on a
 # 2-core CPU), where the recalled dream covers most of it at once (a recall trusts at least half
-# of the frame, see shots.MATCHED)
+# of the frame, see shots.MATCHED). The build's first step is taken on the cut's own frame: shown
+# before it, the dream was where the recall was trusted and nowhere else, and those were a clip
+# of a new shot every 1.6 s's most concentrated frames (0.21 of the dream in the strongest tenth
+# of the pixels; with the step 0.16, none shown plain, the dream as fast: scripts/live_sim.py --clock)
 RECALL_TRUSTED = 0.95
 
 
@@ -222,6 +236,17 @@ def local_strength(detail: torch.Tensor) -> torch.Tensor:
     """
     check_image(detail)
     return box_blur(detail.abs().mean(1, keepdim=True), round(detail.shape[3] * LOCAL_SHARE))
+
+
+def even_strength(detail: torch.Tensor, most: float) -> torch.Tensor:
+    """A dream detail (1, 3, H, W) scaled, region by region, towards its mean local strength
+    (see `local_strength`), by a gain of 1 / `most` to `most` (>= 1). Once, on a dream made on
+    its own: frame after frame, a gain map like this one printed a lattice into a carried dream
+    (see `hold_strength`)."""
+    if most < 1:
+        raise ValueError(f"need most >= 1, got {most}")
+    local = local_strength(detail).clamp_min_(1e-6)
+    return detail * (local.mean() / local).clamp_(1.0 / most, most)
 
 
 def strength_gain(detail: torch.Tensor, low: float, mean: float, max_gain: float,
@@ -480,9 +505,13 @@ class StreamDreamer:
             # (the display shows the shot plain until then), and dreams itself in over the next
             # frames, what is newly shown taking the fresh step
             with record_function("streamdream.keyframe"):
-                self._cut(base)
+                recalled = self._cut(base)
             seeded = (base + self.detail).clamp_(0, 1)
             self.held_strength = self.strength
+            if recalled and self.building:
+                # a shot recalled in part takes its first build step now (see RECALL_TRUSTED)
+                with record_function("streamdream.ascent"):
+                    seeded = self._refine(seeded, self._step_weight(self.settled), base, None)
             keyframe = False
         if seeded is not None:
             dreamt = seeded
@@ -534,10 +563,11 @@ class StreamDreamer:
         self.gain = torch.ones_like(detail[:, :1])
         self.since_anchor = 0
 
-    def _cut(self, base: torch.Tensor) -> None:
+    def _cut(self, base: torch.Tensor) -> bool:
         """A live cut to `base` (1, 3, H, W): the shot left is kept, and the new one anchored on
         its own dream, laid onto it along the flow from where it was left, or on a seed; a shot
-        seeded, or recalled in part, builds its structure over the next frames (CUT_BUILD_FRAMES)."""
+        seeded, or recalled in part, builds its structure over the next frames (CUT_BUILD_FRAMES).
+        True when the shot was recalled."""
         if self.previous is not None and self.previous.shape == base.shape:
             self.memory.keep(self.previous, self.detail, self.held_strength)
         recalled = self.memory.recall(base)
@@ -545,7 +575,7 @@ class StreamDreamer:
             self._anchor(self._seed(base))
             self.settled = torch.zeros_like(base[:, :1])
             self.building = CUT_BUILD_FRAMES
-            return
+            return False
         shot, motion = recalled
         h, w = base.shape[2:]
         flow, trust = flow_and_trust(motion, h, w, self.dreamer.device)
@@ -554,6 +584,7 @@ class StreamDreamer:
             self.building = CUT_BUILD_FRAMES
         self._anchor(detail)
         self.settled = trust
+        return True
 
     def _dreamer(self) -> Dreamer:
         """The dreamer whose full dreams (keyframes, cut seeds) take `strength`'s step, as the steps do."""
@@ -571,8 +602,8 @@ class StreamDreamer:
         # (not mirrored beyond the edges: the seed must come while the display holds the cut, and
         # mirrored it came a frame late at a looped close-up's cut; the build's steps that follow
         # rework its edges)
-        dreamt = dream(small, d.net, d.objective, quick, d.generator, mirror=0)
-        return resize(dreamt - small, (h, w))
+        detail = dream(small, d.net, d.objective, quick, d.generator, mirror=0) - small
+        return resize(even_strength(detail, CUT_SEED_EVEN), (h, w))
 
     def _carry(self, base: torch.Tensor, motion: Motion) -> torch.Tensor:
         # each full-size tensor of a 4K frame is 100 MB: references are dropped as soon as they
@@ -664,7 +695,7 @@ class StreamDreamer:
             del anchored
             image = detail.mul_(gain).add_(base).clamp_(0, 1)
             del detail, gain
-            weight = v.carried_step + (v.fresh_step - v.carried_step) * (1.0 - settled)
+            weight = self._step_weight(settled)
             if taper is not None:  # (an installation deepening a still scene steps on)
                 weight = weight * taper
             if not self.building:  # a new shot's pixels stay newly shown while it builds (CUT_BUILD_FRAMES)
@@ -672,6 +703,12 @@ class StreamDreamer:
             self.settled = settled
             self.since_anchor += 1
         return image, weight, taper
+
+    def _step_weight(self, settled: torch.Tensor) -> torch.Tensor:
+        """The per-pixel step weight (1, 1, H, W) of how settled each pixel's dream is (1, 1, H, W):
+        the fresh step where it is newly shown (0), the carried one where it has settled (1)."""
+        v = self.video
+        return v.carried_step + (v.fresh_step - v.carried_step) * (1.0 - settled)
 
     def _deepen_weakest(self, image: torch.Tensor, base: torch.Tensor, weight: torch.Tensor,
                         taper: torch.Tensor | None, dim: int, step: float) -> torch.Tensor:
@@ -756,7 +793,7 @@ class StreamDreamer:
             size = octave_sizes(h, w, 2, d.octave_scale)[0]
             mirror = 0 if cut_build else round(REBUILD_MIRROR * size[1] / w)
             return refine_at(image, size, net, objective, 1, step * CUT_BUILD_STEP, d.jitter, generator, weight,
-                             mirror=mirror)
+                             mirror=mirror, even=cut_build)
         if iterations and v.step_regions > 1:
             # one band a frame, in turn, with the band's share of the frames' steps: the same
             # ascent a pixel on average, for a share of the cost; where the bands meet moves each
