@@ -151,15 +151,14 @@ def ascend(image: torch.Tensor, net, objective: Objective, iterations: int, step
 
 def dream(image: torch.Tensor, net, objective: Objective, settings,
           generator: torch.Generator | None = None, progress: Progress | None = None,
-          mirror: int = EDGE_MIRROR, even: bool = False) -> torch.Tensor:
+          mirror: int = EDGE_MIRROR) -> torch.Tensor:
     """DeepDream with octaves: (1, 3, H, W) in [0, 1] -> the dreamt image, same shape.
 
     `settings` gives octaves, octave_scale, iterations, step (the per-step change in [0, 1]
     units after normalising the gradient) and jitter (pixels of random roll per step at full
     size): a `DreamConfig`. Each octave dreams on the input at its size plus the detail (dream minus input) carried up
     from the octave below, so large structures from small octaves survive at full size. Every
-    step sees the octave mirrored `mirror` pixels beyond its edges (see `EDGE_MIRROR`; 0: none);
-    with `even`, every step is even over the picture (see `ascent_step`).
+    step sees the octave mirrored `mirror` pixels beyond its edges (see `EDGE_MIRROR`; 0: none).
     """
     check_image(image)
     sizes = octave_sizes(image.shape[2], image.shape[3], settings.octaves, settings.octave_scale)
@@ -172,7 +171,7 @@ def dream(image: torch.Tensor, net, objective: Objective, settings,
         dreamt = detail = None  # a big frame's copies are 100 MB each: hold no more than needed
         dreamt = ascend(start, net, objective, settings.iterations, settings.step,
                         octave_jitter(settings.jitter, size[1], image.shape[3]), generator, progress,
-                        done=k * settings.iterations, total=total, mirror=mirror, even=even)
+                        done=k * settings.iterations, total=total, mirror=mirror)
         del start
         if k + 1 < len(sizes):
             detail = dreamt - base

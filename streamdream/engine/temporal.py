@@ -77,7 +77,7 @@ CUT_SEED_ITERATIONS = 0.2
 CUT_SEED_OCTAVES = 3
 # ... and its strength is evened out over the frame by a gain of up to this either way
 # (`even_strength`): a quick dream's is concentrated where the network answered first (after three
-# cuts of the clip above, the strongest tenth of the pixels held 16-20% of a seed's, 14-15% of a
+# cuts of the clip above, the strongest tenth of the pixels held 16-22% of a seed's, 14-15% of a
 # full dream's), and a new shot's first frames were the show's most concentrated. Evened, 11-12%.
 # The build's steps after it are even too (see CUT_BUILD_FRAMES): with them normalised over the
 # whole frame, the first one piled back onto the regions the seed had been strong in. (Lifting
@@ -134,7 +134,8 @@ LIVE_TRUST_FLOOR = 0.8
 # of the frame, see shots.MATCHED). The build's first step is taken on the cut's own frame: shown
 # before it, the dream was where the recall was trusted and nowhere else, and those were a clip
 # of a new shot every 1.6 s's most concentrated frames (0.21 of the dream in the strongest tenth
-# of the pixels; with the step 0.16, none shown plain, the dream as fast: scripts/live_sim.py --clock)
+# of the pixels; with the step 0.16, none shown plain, the dream about as fast, 12.2-12.5 a second
+# against 12.3-12.5: scripts/live_sim.py --clock)
 RECALL_TRUSTED = 0.95
 
 
