@@ -7,8 +7,8 @@ from streamdream.engine.dreamer import Dreamer
 from streamdream.metrics import strength, temporal_metrics
 from streamdream.engine.motion import MotionTracker
 from streamdream.engine.dream import ascend_band, ascend_box
-from streamdream.engine.blur import box_blur
-from streamdream.engine.temporal import StreamDreamer, even_strength, hold_strength, local_strength, soften
+from streamdream.engine.blur import box_blur, local_strength
+from streamdream.engine.temporal import StreamDreamer, even_strength, hold_strength, soften
 from streamdream.engine.warp import Along
 from streamdream.engine.temporal import band_spans as temporal_band_spans, weakest_band, weakest_band_either_way
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..engine.temporal import local_strength
+from ..engine.blur import local_strength
 from ..engine.tensors import to_frame, to_tensor
 
 # the most a seam frame's detail is lifted back to the strength either dream has alone

@@ -1,11 +1,17 @@
 """A box blur on the dream device: the local averages the carried dream's hold, the flow check's
-trust and the still camera's memory are read through."""
+trust and the still camera's memory are read through; and the local strength of a dream (or of a
+gradient, for an even step) read through it."""
 
 from __future__ import annotations
 
 import cv2
 import torch
 import torch.nn.functional as F
+
+from .tensors import check_image
+
+# the local strength map averages over cells this share of the frame's width (as the metrics do)
+LOCAL_SHARE = 1 / 20
 
 
 def box_blur(image: torch.Tensor, side: int) -> torch.Tensor:
@@ -34,3 +40,15 @@ def box_blur(image: torch.Tensor, side: int) -> torch.Tensor:
         total = F.pad(total, (1, 0, 0, 0) if dim == 3 else (0, 0, 1, 0))  # the sum before the first
         image = (total.narrow(dim, side, n) - total.narrow(dim, 0, n)).div_(side)
     return image
+
+
+def local_strength(detail: torch.Tensor) -> torch.Tensor:
+    """Where the dream is: |detail| averaged over colour and box-blurred over LOCAL_SHARE of the
+    width (as the metrics measure it). (1, 3, H, W) -> (1, 1, H, W).
+
+    A true sliding box: an estimate pooled on a coarse grid and interpolated is biased along the
+    grid, and `temporal.hold_strength`, fed it frame after frame, printed that grid into the dream
+    as a lattice of strong spots.
+    """
+    check_image(detail)
+    return box_blur(detail.abs().mean(1, keepdim=True), round(detail.shape[3] * LOCAL_SHARE))

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..frames import MIN_SIDE
-from .blur import box_blur
+from .blur import local_strength
 from .gradient import objective_gradient
 from .objectives import Objective
 from .tensors import check_image
@@ -37,11 +37,9 @@ Progress = Callable[[int, int], None]  # (steps done, steps in all)
 EDGE_MIRROR = 32
 
 
-# an even step (`even_out`) reads the gradient's strength over a box this share of the picture's
-# width, as the metrics and the carried dream's hold read the dream's (1/20)
-EVEN_SHARE = 1 / 20
-# ... and lifts no region whose gradient is under this share of the frame's typical one further:
-# where the network sees nothing at all (a flat colour) the step stays small, not noise blown up
+# an even step (`even_out`) lifts no region whose gradient is under this share of the frame's
+# typical one further: where the network sees nothing at all (a flat colour) the step stays
+# small, not noise blown up
 EVEN_FLOOR = 1e-3
 
 
@@ -84,14 +82,10 @@ def mirrored(image: torch.Tensor, pad: int) -> torch.Tensor:
 
 
 def even_out(grad: torch.Tensor) -> torch.Tensor:
-    """A normalised gradient (N, C, H, W) divided, in place, by its own strength (its absolute
-    value averaged over colour) over a box EVEN_SHARE of the width, at least EVEN_FLOOR: every
-    region of the picture takes the same typical change, however strongly the network answers
-    there. Returns `grad`."""
-    if grad.ndim != 4:
-        raise ValueError(f"grad must be (N, C, H, W), got {tuple(grad.shape)}")
-    local = box_blur(grad.abs().mean(1, keepdim=True), round(grad.shape[3] * EVEN_SHARE))
-    return grad.div_(local.clamp_min_(EVEN_FLOOR))
+    """A normalised gradient (1, 3, H, W) divided, in place, by its own local strength (as
+    `blur.local_strength` reads a dream's), at least EVEN_FLOOR: every region of the picture
+    takes the same typical change, however strongly the network answers there. Returns `grad`."""
+    return grad.div_(local_strength(grad).clamp_min_(EVEN_FLOOR))
 
 
 def ascent_step(image: torch.Tensor, net, objective: Objective, step: float, jitter: int,

@@ -16,7 +16,7 @@ from torch.profiler import record_function
 
 from ..config import VideoConfig
 from ..frames import MIN_SIDE
-from .blur import box_blur
+from .blur import LOCAL_SHARE, box_blur, local_strength
 from .dream import EDGE_MIRROR, ascend, ascend_band, ascend_box, dream, octave_sizes, refine_at, resize
 from .dreamer import Dreamer
 from .motion import Motion, flow_to, motion_on, plane_to
@@ -24,10 +24,6 @@ from .shots import ShotMemory
 from .still import StillMemory, standing_still
 from .tensors import check_image, to_detail, to_frame, to_tensor
 from .warp import Along, inside, zoom_view
-
-# the local strength map averages over cells this share of the frame's width (as the metrics do)
-LOCAL_SHARE = 1 / 20
-
 
 # regions of carried detail weaker than this quantile of the keyframe's local strength are lifted
 HOLD_LOW = 0.35
@@ -225,18 +221,6 @@ BAND_LIMIT = 2.5
 # clip that cuts every 1.6 s 0.74 to 0.76: too little to reach 0.8 (the close-up's E_warp ratio
 # rose from 2.215 to 2.43 with one seed, 2.204 to 2.214 with another). Weighting only the pixels
 # carried a while changed nothing: what is weak along the edges is mostly what the camera brought in
-
-
-def local_strength(detail: torch.Tensor) -> torch.Tensor:
-    """Where the dream is: |detail| averaged over colour and box-blurred over LOCAL_SHARE of the
-    width (as the metrics measure it). (1, 3, H, W) -> (1, 1, H, W).
-
-    A true sliding box: an estimate pooled on a coarse grid and interpolated is biased along the
-    grid, and `hold_strength`, fed it frame after frame, printed that grid into the dream as a
-    lattice of strong spots.
-    """
-    check_image(detail)
-    return box_blur(detail.abs().mean(1, keepdim=True), round(detail.shape[3] * LOCAL_SHARE))
 
 
 def even_strength(detail: torch.Tensor, most: float) -> torch.Tensor:
