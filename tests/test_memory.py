@@ -338,16 +338,23 @@ def test_a_rebuild_raises_what_the_network_sees_in_a_carried_shot():
     assert rebuilt > 1.1 * carried
 
 
-def test_a_rebuild_steps_carried_pixels_whole_and_a_cut_s_build_comes_first(monkeypatch):
+def test_a_rebuild_steps_carried_pixels_whole_and_evenly_and_a_cut_s_build_comes_first(monkeypatch):
     # the rebuild's weight is at least 1 where the usual weight is the carried step's fraction
-    # (and more where newly shown); a cut during a rebuild ends it, its own build taking over
+    # (and more where newly shown), and its steps are even (dream.even_out) as a cut's build's
+    # are; a cut during a rebuild ends it, its own build taking over
     import streamdream.engine.temporal as temporal
     from streamdream.engine.temporal import CUT_BUILD_FRAMES
 
     w, h = 160, 96
-    weights = []
+    weights, evens = [], []
     real = temporal.refine_at
-    monkeypatch.setattr(temporal, "refine_at", lambda *a, **k: (weights.append(a[-1].clone()), real(*a, **k))[1])
+
+    def spy(*a, **k):
+        weights.append(a[-1].clone())
+        evens.append(k.get("even", False))
+        return real(*a, **k)
+
+    monkeypatch.setattr(temporal, "refine_at", spy)
     frames = [pattern_frame(i, w, h) for i in range(4)] + [other_scene(i, w, h) for i in range(CUT_BUILD_FRAMES + 2)]
     stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), VideoConfig(), live=True), MotionTracker(0.15)
     stream.rebuild_every = 3
@@ -361,6 +368,7 @@ def test_a_rebuild_steps_carried_pixels_whole_and_a_cut_s_build_comes_first(monk
     # usual steps: the rebuild the cut came in is over, not taken up again after the build
     assert stream.building == 0 and stream.rebuilding == 0 and len(weights) == 1 + CUT_BUILD_FRAMES
     assert all(float(wt.min()) == VideoConfig().fresh_step for wt in weights[1:1 + CUT_BUILD_FRAMES])
+    assert evens == [True] * (1 + CUT_BUILD_FRAMES)
 
 
 @pytest.mark.parametrize("regions, asked, rebuilds", [(None, None, 25), (1, None, 0), (None, 0, 0), (1, 40, 40)])
