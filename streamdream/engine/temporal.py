@@ -186,8 +186,8 @@ MOVER_SHARE = 0.05
 # strip a moving camera brings in. Even, a hand-held clip's weakest edge band went from 0.75-0.78
 # of the interior's to 0.81-0.83 over three seeds, its depth retained 75% to 73% on average (one
 # seed's spread is 4 points), and its most concentrated frame from 0.16 to 0.15; a close-up's
-# edges 0.89 to 0.89-0.90, its depth as it was, one dreamt frame fewer on two seeds (11.9 to 11.7 a
-# second; scripts/bench_live_sim.sh, live_sim.py --clock)
+# edges were 0.88-0.92 against 0.89-0.91, its depth as it was, one dreamt frame fewer on two seeds
+# (11.9 to 11.7 a second; scripts/bench_live_sim.sh, live_sim.py --clock)
 REBUILD_FRAMES = 6
 # ... and each rebuild step sees the frame mirrored this many pixels beyond its edges (at full
 # size, fewer at the octave below; see dream.EDGE_MIRROR), a share of a full dream's 32: a rebuild
