@@ -7,7 +7,7 @@ from streamdream.engine.dreamer import Dreamer
 from streamdream.metrics import strength, temporal_metrics
 from streamdream.engine.motion import MotionTracker
 from streamdream.engine.dream import ascend_band, ascend_box
-from streamdream.engine.blur import box_blur, local_strength
+from streamdream.engine.blur import LOCAL_SHARE, box_blur, local_strength
 from streamdream.engine.temporal import StreamDreamer, even_strength, hold_strength, soften
 from streamdream.engine.warp import Along
 from streamdream.engine.temporal import band_spans as temporal_band_spans, weakest_band, weakest_band_either_way
@@ -262,7 +262,7 @@ def test_even_strength_brings_each_region_towards_the_mean_by_a_bounded_gain():
     detail[:, 1] *= -1  # the colours' signs are kept
     evened = even_strength(detail, 2.0)
     mean = float(local_strength(detail).mean())
-    side = round(200 / 20)
+    side = round(200 * LOCAL_SHARE)
     assert float(evened[..., :100 - side].abs().mean()) == pytest.approx(mean, rel=1e-3)
     assert float(evened[..., 100 + side:].abs().mean()) == pytest.approx(0.02, rel=1e-3)
     assert torch.equal(evened.sign(), detail.sign())
