@@ -542,6 +542,36 @@ def test_a_cut_holds_the_last_dreamt_picture_until_the_new_shot_s_dream_or_the_h
     assert plain.showing.index == 1
 
 
+def test_a_cut_is_held_longer_when_the_dream_comes_slowly_but_never_past_the_most():
+    from streamdream.frames import Dreamt, Frame
+    from streamdream.live.compositor import CUT_HOLD_MOST, CUT_HOLD_PERIODS
+
+    first, other = _textured(seed=1)[:180, :320], _textured(seed=2)[:180, :320]
+    detail = np.full(first.shape, 30.0, np.float32)
+
+    def held_frames(every: int, dreams: int = 30) -> int:
+        """A 25 fps camera whose dream comes every `every` frames, `dreams` times, then a cut: how
+        many frames from the cut on show the last dreamt picture."""
+        compositor = Compositor(blend=0.0, hold=0.1)
+        index = 0
+        for count in range(dreams):
+            dreamt = Dreamt(Frame(first, index * 0.04, index), detail, count + 1)
+            for _ in range(every):
+                compositor.present(Frame(first, index * 0.04, index), dreamt)
+                index += 1
+        before, held = compositor.last, 0
+        while compositor.present(Frame(other, index * 0.04, index), dreamt) is before:
+            held, index = held + 1, index + 1
+        return held
+
+    # a dream of every frame: the hold as given (0.1 s: the cut and the two frames after it)
+    assert held_frames(1) == 3
+    # a dream every 4 frames, 0.16 s apart: held for 2.5 of those periods, 0.4 s, 10 frames
+    assert CUT_HOLD_PERIODS == 2.5 and held_frames(4) == 10
+    # a dream every 20 frames (a stall counts as 10 frames, 0.4 s): never held past the most, 0.5 s
+    assert CUT_HOLD_MOST == 0.5 and held_frames(20, dreams=10) == 13
+
+
 def test_before_the_first_dream_the_display_takes_no_flow_but_still_sees_a_cut():
     from streamdream.frames import Dreamt, Frame
 

@@ -39,6 +39,20 @@ LOST_AFTER = 1.0
 # free from the frame before the cut, came a frame after a hold of three at one cut in ten
 # (scripts/live_sim.py --clock on a clip of a new shot every 1.6 s; a real show saw the same)
 CUT_HOLD = 0.16
+# ... or for this many of the dream's own periods lately (the time from one dream's camera frame to
+# the next's, an average), when that is longer: a slower CPU's dream takes longer over the frame in
+# hand and over the seed alike, and a hold of four frames showed most cuts plain for a frame or more
+# past it. On a 2-core Intel Xeon whose dream came 7-9 times a second, 10 of 11 cuts of a clip
+# with a cut every 1.6 s for 1-3 frames (bench_live.py --depth); on a 2-core AMD EPYC with a busy
+# loop beside the show, the dream 5.5-6.4 a second, 10 of 11 of that clip's cuts and 6 of 11 of a
+# clip of a new shot every 1.6 s, for 1-5 frames. Held this long, none were, each held 4-7 frames:
+# such a machine shows its cuts a tenth of a second later, dreamt (which counts as latency: the
+# p95 went from 146-147 ms to 227-229). Idle, the EPYC's dream 11.5-12.8 a second, no cut was
+# shown plain either way. CUT_HOLD is two and a half periods of a dream 16 times a second
+CUT_HOLD_PERIODS = 2.5
+# ... but never longer than this: a dream stalled for seconds (a look being built) is not waited
+# for, the shot is shown plain
+CUT_HOLD_MOST = 0.5
 
 
 # a dream that comes camera frames after the one before it (a CPU's, every second or third) is
@@ -138,9 +152,9 @@ class Compositor:
     frame along the flows between the frames since (see FlowChain), so motion shows at the
     camera's rate, and eases in a dream that comes frames after the one before (EASE_IN); what a
     subject uncovers between two dreams takes a still scene's own detail back (see backdrop.py). Also:
-    holds the last dreamt picture over a cut for up to `hold` seconds (see CUT_HOLD), cross-fades
-    over `blend` seconds when the look changes, freezes, and fades the last picture out when the
-    camera is lost."""
+    holds the last dreamt picture over a cut for up to `hold` seconds, longer for a slow dream (see
+    CUT_HOLD), cross-fades over `blend` seconds when the look changes, freezes, and fades the last
+    picture out when the camera is lost."""
 
     def __init__(self, blend: float = 0.5, fade: float = 20.0, scene_cut: float = VideoConfig.scene_cut,
                  hold: float = CUT_HOLD):
@@ -150,6 +164,8 @@ class Compositor:
         self.count = -1
         self.dreamt_index = -1  # the camera frame the latest dream is of
         self.spacing = 1.0  # camera frames from one dream's to the next's, lately (an average)
+        self.period = 0.0  # seconds from one dream's camera frame to the next's, lately (an average)
+        self.dreamt_time = 0.0  # the time of the camera frame the latest dream is of
         self.reference: np.ndarray | None = None  # small grey of the last dreamt input
         self.detail: np.ndarray | None = None  # float32 (H, W, 3): last dream - its input
         self.last: np.ndarray | None = None  # the last picture shown
@@ -230,10 +246,17 @@ class Compositor:
         if self.chain.shot == frame.index and self.dreamt_shown and self.last is not None \
                 and self.last.shape == frame.image.shape and self.hold > 0:
             self.held_since = frame.time
-        if self.held_since is not None and 0 <= frame.time - self.held_since < self.hold:
+        if self.held_since is not None and 0 <= frame.time - self.held_since < self.hold_limit():
             return True
         self.held_since = None
         return False
+
+    def hold_limit(self) -> float:
+        """How long a cut is held at most, in seconds: `hold`, or longer when the dream comes
+        slowly (CUT_HOLD_PERIODS); 0 when holds are off."""
+        if self.hold <= 0:
+            return 0.0
+        return max(self.hold, min(CUT_HOLD_PERIODS * self.period, CUT_HOLD_MOST))
 
     def _lay(self, frame: Frame, dreamt: Dreamt, small: np.ndarray) -> np.ndarray:
         """Camera `frame` with `dreamt`'s detail, of its shot, laid on along the flow between them."""
@@ -243,8 +266,12 @@ class Compositor:
             # times quick enough for the very next frame, is eased in all the same. (A long gap, a
             # stalled dream, counts as 10 frames: the pace is the usual one's, not the stall's)
             if self.dreamt_index >= 0:
-                self.spacing += SPACING_WEIGHT * (min(dreamt.frame.index - self.dreamt_index, 10) - self.spacing)
-            self.count, self.dreamt_index = dreamt.count, dreamt.frame.index
+                frames = dreamt.frame.index - self.dreamt_index
+                self.spacing += SPACING_WEIGHT * (min(frames, 10) - self.spacing)
+                if frames > 0:
+                    seconds = (dreamt.frame.time - self.dreamt_time) * min(1.0, 10 / frames)
+                    self.period += SPACING_WEIGHT * (min(max(seconds, 0.0), CUT_HOLD_MOST) - self.period)
+            self.count, self.dreamt_index, self.dreamt_time = dreamt.count, dreamt.frame.index, dreamt.frame.time
             self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8,
                                         height=DISPLAY_FLOW_WIDTH)
             self.detail = dreamt.output  # float32 dream - input, from the live stage
