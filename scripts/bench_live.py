@@ -169,6 +169,14 @@ class Keep:
         pass
 
 
+def judged_from(shown_at: list[float], first_dream: float | None, rate: float) -> int:
+    """The first of the frames shown (each shown at `shown_at`, perf_counter) that a judge looks
+    at: a second after the first one shown with a dream on it (the first dream, a full one, takes
+    seconds), the last but one at most."""
+    start = next((k for k, at in enumerate(shown_at) if at >= first_dream), 0) if first_dream else 0
+    return max(0, min(len(shown_at) - 2, start + int(rate)))
+
+
 def source_frame(image: np.ndarray, at: float, rate: float, decoded: list) -> int:
     """Which of the looped file's frames `image` was shown on, `at` s into the show. The source
     stamps a frame when it hands it over, later than its turn when it fell behind (as it does
@@ -197,9 +205,7 @@ def judge(args, config, shown, shown_at, first_dream) -> dict:
     rate = float(video.info.rate)
     video.close()
     index = [source_frame(image, t, rate, decoded) for image, t in shown]
-    # from the first frame shown with a dream on it (the first full dream takes a while), plus a second
-    start = next((k for k, at in enumerate(shown_at) if at >= first_dream), 0) if first_dream else 0
-    start = min(len(shown) - 2, start + int(rate))
+    start = judged_from(shown_at, first_dream, rate)
     images, inputs = [image for image, _ in shown[start:]], [decoded[i] for i in index[start:]]
     depth_judge = DepthJudge(device=config.dream.device if config.dream.device != "auto" else "cpu")
     live = measure_depth(inputs, images, depth_judge)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from streamdream.live.compositor import CUT_HOLD
+from streamdream.live.compositor import CUT_HOLD, CUT_HOLD_MOST, CUT_HOLD_PERIODS
 from streamdream.metrics import EDGE_BAND
 
 
@@ -96,15 +96,18 @@ def main() -> None:
             for name, v in live.items() if v.get("held_at_cut")]
     if held:
         print(f"\nAt a cut the display holds the last dreamt picture until the new shot's dream comes, for "
-              f"{CUT_HOLD} s at most (`live.compositor.CUT_HOLD`): the cut shows that much late, dreamt. Frames "
-              f"held over a cut, median: {', '.join(held)}.")
+              f"{CUT_HOLD} s at most, or {CUT_HOLD_PERIODS:g} of the dream's own periods where that is longer "
+              f"({CUT_HOLD_MOST} s at most; `live.compositor.CUT_HOLD`, `CUT_HOLD_PERIODS`): the cut shows that "
+              f"much late, dreamt. Frames held over a cut, median: {', '.join(held)}.")
     firsts = [f"{name} {v['first_dream_s']} s" for name, v in live.items() if v.get("first_dream_s") is not None]
     if firsts:
         print(f"\nThe first dream (a full one) was shown, after the show's first frame: {', '.join(firsts)}.")
     for name in live:
         sheet = Path(folder) / f"live_{name}_sheet.jpg"
         if sheet.exists():
-            print(f"\n`webcam` on the {name} clip: input, a full dream of it, what was shown, and where each dream is\n")
+            print(f"\n`webcam` on the {name} clip (`scripts/live_sheet.py`, a show of its own): input, a full dream "
+                  f"of it, what was shown, and where each dream is, at four moments from a second after the first "
+                  f"dream was shown\n")
             print(f"![](depth/{sheet.name})")
 
 

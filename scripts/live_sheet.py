@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_live import Keep, source_frame  # noqa: E402
+from bench_live import Keep, judged_from, source_frame  # noqa: E402
 from contact_sheet import fit, label, strength_view  # noqa: E402
+from live_timing import time_frames  # noqa: E402
 
 from streamdream.engine.dreamer import Dreamer  # noqa: E402
 from streamdream.live.show import WebcamOptions, run_webcam  # noqa: E402
@@ -39,6 +40,7 @@ def main() -> None:
 
     config = build_config(args.preset, {"dream": {"width": args.width, "seed": 1}})
     keep = Keep()
+    _, shown_at = time_frames()  # dreamt count -> when the display first showed it
     result = run_webcam(WebcamOptions(args.source, window=False, duration=args.seconds, preset=args.preset),
                         config, say=lambda m: None, sinks=[keep])
     if args.source == "test":
@@ -51,7 +53,12 @@ def main() -> None:
         video.close()
         source_at = lambda image, t: decoded[source_frame(image, t, rate, decoded)]
     dreamer = Dreamer.from_config(config.dream)
-    shown = keep.frames[len(keep.frames) // 5:]  # skip the start, before the first dream
+    if not shown_at:
+        sys.exit(f"live_sheet: no dream was shown in {args.seconds:g} s; give it more --seconds")
+    # from a second after the first dream was shown: before it the camera shows plain (a fixed
+    # share of the run skipped showed a plain first column where the first dream came late)
+    shown_rate = (len(keep.at) - 1) / max(keep.at[-1] - keep.at[0], 1e-6)  # frames shown a second
+    shown = keep.frames[judged_from(keep.at, shown_at[min(shown_at)], shown_rate):]
     picks = [shown[int(i * (len(shown) - 1) / (args.columns - 1))] for i in range(args.columns)]
     inputs = [source_at(image, t) for image, t in picks]
     refs = [dreamer.dream_frame(x) for x in inputs]
