@@ -74,7 +74,11 @@ CUT_HOLD_MOST = 0.5
 # 0.775, but the close-up's ratio was 1.93. A dream of every camera frame (a GPU's) changes by a
 # step a frame: eased in too, it was steadier, but the ease, an average over the frames then, took
 # depth from its moving subjects, and a 1280-wide frame's warp more (scripts/live_sim.py --clock,
-# and with --stride 1 --regions 1, compares)
+# and with --stride 1 --regions 1, compares). Laid on whole also where the two disagree (their
+# details' correlation over a few pixels below 0.5, whole below 0.1: two textures out of register
+# cancel in an average, as around a fast disc over a still scene, where what was shown is weakest
+# in a ring about its edge), that clip's E_warp ratio went from 1.54 to 1.71 for the same depth
+# and the ring stayed; not eased at all, 2.50, the ring as it was
 EASE_IN = 0.5
 # ... when the dreams have come this many camera frames apart, lately, on average (an average
 # over about 1 / SPACING_WEIGHT dreams): a CPU's dream is quick enough for the very next camera
@@ -100,8 +104,16 @@ class FlowChain:
     def __init__(self, scene_cut: float = VideoConfig.scene_cut, width: int = DISPLAY_FLOW_WIDTH,
                  keep: int = CHAIN_FRAMES):
         self.scene_cut, self.width, self.keep = scene_cut, width, keep
-        # MEDIUM, though it costs a few ms a frame more than ULTRAFAST: a chain gathers its links'
-        # errors, and ULTRAFAST links kept half of the shimmer on moving subjects
+        # MEDIUM, though at this width it takes 12-15 ms a frame on a 2-core AMD EPYC, ULTRAFAST 2:
+        # a chain gathers its links' errors, and ULTRAFAST links kept half of the shimmer on moving
+        # subjects. Most of MEDIUM's time is its variational refinement: two passes of it instead
+        # of five (with patches every 4 pixels, or FAST's patches down to the same scale) took
+        # 7-8 ms and lined consecutive frames up as well, but a looped close-up's E_warp ratio went
+        # from 1.75 to 1.83-1.84 (scripts/live_sim.py --clock): a rougher flow shows where the grey
+        # picture is flat and the dream laid along it is not. Nor did the dream come measurably
+        # faster with ULTRAFAST links in a real show there (8.7-9.8 dreams a second against
+        # 7.4-9.9, four runs each): its own work sets most of its pace, and it waited for a core
+        # about 15 ms of its 120-135 a frame (/proc's schedstat), of which the display is a part
         self.flow = DISFlow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         self.links: dict[int, tuple[int, np.ndarray]] = {}  # frame index -> (the frame before it, flow to it)
         self.newest: tuple[int, np.ndarray] | None = None  # (index, small grey) of the newest frame

@@ -34,7 +34,12 @@ from ..presets import build_config
 
 # a CPU's live dream steps one band of this many a frame, in turn. Five, not four: each dreamt
 # frame costs less, so the dream comes more often, and what it kept of a full dream's depth was
-# the same (scripts/bench_live.py --depth, on the shared clip and a hand-held one)
+# the same (scripts/bench_live.py --depth, on the shared clip and a hand-held one). Six: the dream
+# came a twelfth more often again, but kept less on a close-up, a hand-held clip and one that cuts
+# every 1.6 s (30% to 29%, 76% to 75%, 24% to 21% retained, at 12.7-13.1 dreams a second against
+# 11.6-12.2), its weakest edge band a little stronger (0.89 to 0.91 on the close-up); six with a
+# rebuild every 12 frames (below) kept the close-up's 31% at 11.9 a second, the hand-held clip's
+# 75% at 11.2 (scripts/live_sim.py --clock, seed 3)
 LIVE_CPU_REGIONS = 5
 
 
@@ -46,7 +51,9 @@ LIVE_CPU_REGIONS = 5
 # compare). Before a still camera the frames count towards none: the still pixels keep their dream
 # as it was, and real shows found the dream a seventh slower with rebuilds there, for the same
 # depth (bench_live.py --depth 24, back to back); what moves takes its own steps instead
-# (engine.temporal.MOVER_SHARE)
+# (engine.temporal.MOVER_SHARE). Every 12: more depth for a slower dream, as every knob here
+# trades one for the other (the close-up 30% to 36% retained, 11.7 to 11.4 dreams a second; the
+# hand-held clip 76% to 79%, 11.6 to 10.7; live_sim.py --clock, seed 3)
 LIVE_CPU_REBUILD_EVERY = 25
 
 
