@@ -43,6 +43,8 @@ def main() -> None:
     _, shown_at = time_frames()  # dreamt count -> when the display first showed it
     result = run_webcam(WebcamOptions(args.source, window=False, duration=args.seconds, preset=args.preset),
                         config, say=lambda m: None, sinks=[keep])
+    if not shown_at:
+        sys.exit(f"live_sheet: no dream was shown in {args.seconds:g} s; give it more --seconds")
     if args.source == "test":
         scene = SyntheticSource(args.width)
         source_at = lambda image, t: scene.render(t)
@@ -53,8 +55,6 @@ def main() -> None:
         video.close()
         source_at = lambda image, t: decoded[source_frame(image, t, rate, decoded)]
     dreamer = Dreamer.from_config(config.dream)
-    if not shown_at:
-        sys.exit(f"live_sheet: no dream was shown in {args.seconds:g} s; give it more --seconds")
     # from a second after the first dream was shown: before it the camera shows plain (a fixed
     # share of the run skipped showed a plain first column where the first dream came late)
     shown_rate = (len(keep.at) - 1) / max(keep.at[-1] - keep.at[0], 1e-6)  # frames shown a second
