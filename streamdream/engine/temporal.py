@@ -114,25 +114,25 @@ CUT_BUILD_FRAMES = 6
 CUT_BUILD_STEP = 2.0
 
 
-# a live show keeps the dream the flow check doubts whole inside the frame (beyond its edge nothing
-# is kept all the same). Inside the frame, the check's trust is at least this floor: a doubted
-# pixel's settledness is scaled by it (the fresh step comes back to it sooner), and before a still
-# camera, how far its trust falls towards the floor is how far it counts as uncovered. A live flow
-# spans the camera frames between two dreamt ones, and across them the check doubts a wide band
-# about every moving edge (DIS's field is smooth across it). Faded there to this share, frame after
-# frame, the stage's dream ran weak in a ring about each moving subject, and the steps at the octave
-# below went to lifting it back (WEAK_BAND_SHORTFALL). Kept whole, the dream came 8-21% more often
-# where the camera moves (a close-up 11.7 to 13.1 a second, a hand-held clip 11.6 to 14.0, one that
-# cuts every 1.6 s 12.2 to 13.2, an upright one 13.1 to 14.4; before a still camera as often), its
-# weakest edge band was stronger (0.89 to 0.93 of the interior's, 0.82 to 0.95, 0.80 to 0.86, 0.89
-# to 0.91) and its most concentrated frame less so, for a little less of a full dream's depth (30%
-# to 28%, 76% to 73%, 24% to 24%, 56% to 53%; where the input moves 23% to 20%, 65% to 61%, 23% to
-# 23%, 15% to 13%) and a little more flicker (E_warp ratio 1.75 to 1.83, 1.38 to 1.51). The octave
-# below's step taken all the same, on the weakest band every frame (no shortfall needed), or on
-# the band the check doubts most, or the one that moved furthest since its last, the dream was as
-# slow as before or slower, and kept less (the close-up 25-27%, the hand-held clip 70-76%;
-# scripts/live_sim.py --clock, seed 3). Faded to the floor, a disc's moving depth was 37% at 0.8, 31% at 0.6 and 0.7,
-# 18% at 0.9. Below 1: `_carried` divides by what it leaves
+# a live show keeps at least this share of the dream the flow check doubts: its flow spans the
+# several camera frames between two dreamt ones, across which the check fails on much of any moving
+# subject, and fading the dream there left the subject undreamt; beyond the frame's edge nothing is
+# kept all the same (scripts/bench_live.py --depth: 0.5 and 0.8 measured, 0.8 covered more, with a
+# little streaking on fast limbs). On a fast disc over a still scene, what was shown kept 37% of a
+# full dream's depth where it moved at 0.8, 31% at 0.6 and at 0.7, 18% at 0.9 (scripts/live_sim.py
+# --clock, seed 3); at 0.6 as at 0.8 what it shows is weakest in a ring about the disc's edge (the
+# display's flow, smooth across that edge, draws the dream's own faint ring there out wide behind
+# it). Kept whole inside the frame instead (the floor then only scaling how settled a doubted pixel
+# counts), the stage's own ring went, the dream came 8-21% more often where the camera moves (a
+# close-up 11.7 to 13.1 a second, a hand-held clip 11.6 to 14.0, one that cuts every 1.6 s 12.2 to
+# 13.2, an upright one 13.1 to 14.4, the shared clip 12.7 to 14.4) and the weakest edge band was
+# stronger (0.89 to 0.93 of the interior's, 0.82 to 0.95, 0.80 to 0.86), but less of a full dream's
+# depth stayed where the input moves (23% to 20%, 65% to 61%, the shared clip's 18% to 6%; real
+# shows, bench_live.py --depth, lower still), and what was shown kept a fainter ring about the disc
+# (the display's own). The time saved spent again on steps at the octave below (on the weakest band
+# every frame, on the band the check doubts most, or on the one that moved furthest since its last
+# step) made the dream slower and kept less (the close-up 25-27%, the hand-held clip 70-76%;
+# scripts/live_sim.py --clock, seed 3). Below 1: `_carried` divides by what it leaves
 LIVE_TRUST_FLOOR = 0.8
 
 
@@ -645,9 +645,6 @@ class StreamDreamer:
             if self.still is not None and not camera_still:
                 self.still.forget()  # the camera moves: its pixels are no longer where they were
             self.moving = 1.0 - still if camera_still else None
-            # a live show keeps the dream the flow check doubts whole inside the frame, a video fades
-            # it (see LIVE_TRUST_FLOOR)
-            fade = None if self.live else trust
             if self.since_anchor == 0 and self.detail is self.anchored:
                 # anchored on the frame before as it was dreamt (every frame of a video, see
                 # VIDEO_ANCHOR_FRAMES): nothing added since, no gain, no chain yet, so the anchor is
@@ -656,15 +653,12 @@ class StreamDreamer:
                 # and what the clip took off is carried as added.)
                 added, reach = None, along
                 self.reach = flow
-                self.gain = within.clone() if fade is None else fade * within
+                self.gain = trust * within
             else:
-                added = along.warp(self.detail - self.anchored).mul_(within)
+                added = along.warp(self.detail - self.anchored).mul_(trust).mul_(within)
                 self.reach = along.compose(self.reach)
                 reach = Along(self.reach)
-                self.gain = along.warp(self.gain, "bilinear").mul_(reach.inside())
-                if fade is not None:
-                    added.mul_(fade)
-                    self.gain.mul_(fade)
+                self.gain = along.warp(self.gain, "bilinear").mul_(trust).mul_(reach.inside())
             self.detail = self.anchored = None
             settled = along.warp(self.settled, "bilinear").mul_(trust).mul_(within)
             self.settled = None
@@ -676,7 +670,7 @@ class StreamDreamer:
                 # trust never falls below its floor inside the frame, so the doubt is measured
                 # from there down)
                 uncovered = (1.0 - trust).div_(1.0 - LIVE_TRUST_FLOOR).clamp_(0.0, 1.0)
-            del flow, trust, fade, along, within
+            del flow, trust, along, within
             anchored = reach.warp(self.anchor).mul_(self.gain)
             del reach
             detail = anchored + added if added is not None else anchored.clone()

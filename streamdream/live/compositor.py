@@ -76,10 +76,9 @@ CUT_HOLD_MOST = 0.5
 # depth from its moving subjects, and a 1280-wide frame's warp more (scripts/live_sim.py --clock,
 # and with --stride 1 --regions 1, compares). Laid on whole also where the two disagree (their
 # details' correlation over a few pixels below 0.5, whole below 0.1: two textures out of register
-# cancel in an average, as around a fast disc over a still scene, where what was shown was weakest
-# in a ring about its edge: the live dream was faded then where the flow check doubted it, see
-# engine.temporal.LIVE_TRUST_FLOOR, and a fainter ring is left), that clip's E_warp ratio went from
-# 1.54 to 1.71 for the same depth and the ring stayed; not eased at all, 2.50, the ring as it was
+# cancel in an average, as around a fast disc over a still scene, where what was shown is weakest
+# in a ring about its edge), that clip's E_warp ratio went from 1.54 to 1.71 for the same depth
+# and the ring stayed; not eased at all, 2.50, the ring as it was
 EASE_IN = 0.5
 # ... when the dreams have come this many camera frames apart, lately, on average (an average
 # over about 1 / SPACING_WEIGHT dreams): a CPU's dream is quick enough for the very next camera
