@@ -600,3 +600,26 @@ def test_trust_is_worked_out_at_the_flow_s_size_with_a_floor_inside_the_frame_on
     _, floored = flow_and_trust(motion, 90, 160, torch.device("cpu"), floor=0.8)
     assert float(floored[0, 0, :, 110:150].min()) == pytest.approx(0.8)  # doubted, but kept at the floor
     assert float(floored[0, 0, :, -2:].max()) == 0.0  # beyond the edge the floor does not reach
+
+
+def test_the_edge_a_pan_turns_towards_is_unknown_beyond_it_not_doubted_inside_it():
+    from streamdream.engine.flow import consistency_mask
+    from streamdream.engine.motion import Motion
+    from streamdream.engine.temporal import TRUST_BLUR, flow_and_trust
+
+    # a pan at the flow's own size: each pixel was 3 px to its right the frame before, so the last 3
+    # columns were beyond the edge, and the flow check (consistent everywhere) says 0 there
+    h, w = 45, 160
+    back = np.zeros((h, w, 2), np.float32)
+    back[..., 0] = 3.0
+    mask = consistency_mask(back, -back)
+    assert mask[:, : w - 3].min() == 1.0 and mask[:, w - 3:].max() == 0.0
+    assert round(w * TRUST_BLUR) >= 3  # a blur wide enough to have reached in from the edge
+    for floor in (0.0, 0.8):  # a file's carry and a live show's
+        _, trust = flow_and_trust(Motion(back, mask, False), h, w, torch.device("cpu"), floor=floor)
+        assert float(trust[0, 0, :, : w - 3].min()) == pytest.approx(1.0)  # kept whole up to the edge
+        assert float(trust[0, 0, :, w - 3:].max()) == 0.0  # and nothing beyond it
+    # a real doubt beside the edge is softened as anywhere else
+    mask[:, 100:120] = 0.0
+    _, trust = flow_and_trust(Motion(back, mask, False), h, w, torch.device("cpu"))
+    assert 0.0 < float(trust[0, 0, 0, 99]) < 1.0 and float(trust[0, 0, :, 80:95].min()) == pytest.approx(1.0)
