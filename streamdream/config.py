@@ -81,7 +81,7 @@ class LiveConfig:
     # a live show's own, not [video]'s: a camera does not wait for the dream, and a second step a
     # frame would halve a CPU's dreamt frames a second
     refine_iterations: int = 1  # full-size ascent steps on each dreamt frame
-    rebuild_every: int | None = None  # rebuild the structure every this many dreamt frames the camera moves on (0: never; None: 25 when the steps fall on bands, as a CPU's do, else never)
+    rebuild_every: int | None = None  # rebuild the structure every this many dreamt frames the camera moves on, each counted by how much of it the flow check doubts (a twentieth: one frame; 0: never; None: 25 when the steps fall on bands, as a CPU's do, else never)
     blend: float = 0.5  # seconds a preset or layer switch cross-fades over
     cycle: float = 120.0  # installation: seconds between presets
     still_seconds: float = 8.0  # installation: after this long without motion the dream deepens

@@ -11,7 +11,7 @@ import torch
 
 from streamdream.config import DreamConfig, VideoConfig
 from streamdream.engine.dreamer import Dreamer
-from streamdream.engine.motion import MotionTracker
+from streamdream.engine.motion import Motion, MotionTracker
 from streamdream.engine.shots import ShotMemory, gray_of
 from streamdream.engine.still import STILL_END, STILL_FULL, STILL_PX, StillMemory, standing_still
 from streamdream.engine.temporal import StreamDreamer
@@ -284,38 +284,64 @@ def test_the_build_raises_what_the_network_sees_in_the_new_shot(monkeypatch):
     assert built > 1.1 * unbuilt
 
 
-@pytest.mark.parametrize("every", [0, 8])
-def test_a_live_shot_rebuilds_its_structure_every_so_many_frames(every):
-    # with rebuild_every set, every that many dreamt frames of a shot the whole frame takes one
-    # step at the octave below full size for REBUILD_FRAMES frames, in place of its usual steps,
-    # at least a whole step where the dream has been carried a while, seen mirrored beyond its
-    # edges (REBUILD_MIRROR, scaled to that octave); with 0, never
-    from streamdream.engine.dream import octave_sizes
-    from streamdream.engine.temporal import REBUILD_FRAMES, REBUILD_MIRROR
+def doubted(motion, pixels: int):
+    """`motion` with its flow check doubting exactly `pixels` of its pixels, the rest trusted (a
+    cut stays a cut): how far a frame counts towards a rebuild is set by it (see TYPICAL_DOUBT)."""
+    if motion is None:
+        return None
+    mask = np.ones_like(motion.mask)
+    mask.flat[:pixels] = 0.0
+    return Motion(motion.flow, mask, motion.cut)
 
+
+# a 160x96 frame's flow check doubting 800 of its 15,360 pixels (5.2%, a little over TYPICAL_DOUBT):
+# each frame counts a little over one towards a rebuild
+TYPICAL_PIXELS = 800
+
+
+@pytest.mark.parametrize("every, pixels, first", [(0, TYPICAL_PIXELS, None), (8, TYPICAL_PIXELS, 8), (8, 1280, 5),
+                                                  (8, 7680, 1), (8, 0, None)])
+def test_a_live_shot_rebuilds_its_structure_sooner_the_more_the_flow_check_doubts(every, pixels, first):
+    # with rebuild_every set, the whole frame takes one step at the octave below full size for
+    # REBUILD_FRAMES frames, in place of its usual steps, at least a whole step where the dream has
+    # been carried a while, seen mirrored beyond its edges (REBUILD_MIRROR, scaled to that octave),
+    # once the dreamt frames since the last add up to it, each counted by the share of the frame
+    # the flow check doubts over TYPICAL_DOUBT: the 8th frame where it doubts as much as usual,
+    # the 5th where it doubts 8.3% (4 frames' 1.67 fall short of 8, 5 reach it), the 1st where it
+    # doubts half of the frame (10 at once); never where it doubts nothing (a moving camera's
+    # frame always doubts the strip it brings in), nor with 0. Band steps follow a rebuild where
+    # the count has not run up to another during it
+    from streamdream.engine.dream import octave_sizes
+    from streamdream.engine.temporal import REBUILD_FRAMES, REBUILD_MIRROR, TYPICAL_DOUBT
+
+    assert TYPICAL_DOUBT == 0.05
     w, h = 160, 96
     video = VideoConfig()
-    frames = [pattern_frame(i, w, h) for i in range(1 + 7 + REBUILD_FRAMES + 2)]
+    frames = [pattern_frame(i, w, h) for i in range(1 + 8 + REBUILD_FRAMES + 2)]
     stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), video, live=True), MotionTracker(0.15)
     stream.rebuild_every = every
     steps = []
     with passes_of(stream.dreamer.net) as sizes:
         for f in frames:
             before = len(sizes)
-            stream.next(f, tracker.next(f))
+            motion = tracker.next(f)
+            assert motion is None or motion.mask.shape == (h, w)
+            stream.next(f, doubted(motion, pixels))
             steps.append(sizes[before:])
     full = [(h, w)] * video.refine_iterations
     bh, bw = octave_sizes(h, w, 2, SMALL.octave_scale)[0]
     pad = round(REBUILD_MIRROR * bw / w)
     below = [(bh + 2 * pad, bw + 2 * pad)]
     assert pad > 0
-    if every:
-        # frames 1-7 are carried frames 0-6; the 8th carried frame begins the rebuild
-        assert steps[1:8] == [full] * 7
-        assert steps[8:8 + REBUILD_FRAMES] == [below] * REBUILD_FRAMES
-        assert steps[8 + REBUILD_FRAMES:] == [full] * 2
-    else:
+    if first is None:
         assert steps[1:] == [full] * (len(frames) - 1)
+        return
+    # frame k is carried frame k - 1: the `first`th carried frame begins the rebuild
+    assert steps[1:first] == [full] * (first - 1)
+    assert steps[first:first + REBUILD_FRAMES] == [below] * REBUILD_FRAMES
+    if pixels == TYPICAL_PIXELS:
+        # six frames counted in the rebuild, two more to the next
+        assert steps[first + REBUILD_FRAMES:first + REBUILD_FRAMES + 2] == [full] * 2
 
 
 def test_a_rebuild_raises_what_the_network_sees_in_a_carried_shot():
@@ -331,7 +357,7 @@ def test_a_rebuild_raises_what_the_network_sees_in_a_carried_shot():
     for every in (4, 0):
         stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), VideoConfig(), live=True), MotionTracker(0.15)
         stream.rebuild_every = every
-        dreamt = [stream.next(f, tracker.next(f)) for f in frames][-1]
+        dreamt = [stream.next(f, doubted(tracker.next(f), TYPICAL_PIXELS)) for f in frames][-1]
         small = resize(_tensor(dreamt).float(), octave_sizes(h, w, 2, SMALL.octave_scale)[0])
         responses.append(objective_gradient(small, stream.dreamer.net, stream.dreamer.objective)[1])
     rebuilt, carried = responses
@@ -359,7 +385,7 @@ def test_a_rebuild_steps_carried_pixels_whole_and_evenly_and_a_cut_s_build_comes
     stream, tracker = StreamDreamer(Dreamer.from_config(SMALL), VideoConfig(), live=True), MotionTracker(0.15)
     stream.rebuild_every = 3
     for k, f in enumerate(frames):
-        stream.next(f, tracker.next(f))
+        stream.next(f, doubted(tracker.next(f), TYPICAL_PIXELS))
         if k == 3:
             # carried frames 0-2: the third began a rebuild, and the cut comes in it
             assert len(weights) == 1 and stream.rebuilding == temporal.REBUILD_FRAMES - 1

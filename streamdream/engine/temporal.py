@@ -218,6 +218,21 @@ REBUILD_FRAMES = 6
 # clip's weakest edge band was 0.80 against 0.81-0.83 over three seeds, its depth the same, the
 # dream 11.8-12.4 a second against 11.6-11.7; mirrored 8 pixels, as slow as 16 (11.7)
 REBUILD_MIRROR = 16
+# ... and each dreamt frame counts towards the next rebuild by how much of the frame the flow check
+# doubts (engine.flow.consistency_mask, what lies beyond the edge included), over this share, which
+# a frame typically doubts: a dream's eyes and faces wear away where it is faded and drawn anew, and
+# a subject close to the camera, bending and turning, is doubted 2.5 times as much as a hand-held
+# pan or a crowd seen from afar (12% of the frame against 5%, at a live CPU's dream rate, on the
+# clips of scripts/make_clips.py). Counted so, a close-up is rebuilt about every 10 dreamt frames
+# and the others about as before: the close-up kept 33% and 35% of a full dream's depth against 29%
+# and 30% (two seeds), its E_warp ratio 1.69 against 1.76-1.79, for a dream 3-5% slower (11.2 a
+# second against 11.5-11.7); the hand-held clip, an upright one and one with a new shot every 1.6 s
+# kept what they did to within 1.3 points, as fast (scripts/live_sim.py --clock, seed 3). Each frame
+# counted at least half of one (a floor for a shot the flow follows wholly) left the hand-held and
+# upright clips slower by 2-6% for no more depth: a moving camera's frame is always doubted along
+# the edge it brings in. Each counted at most twice (so that band steps come between two rebuilds)
+# kept less on the close-up (32% on both seeds)
+TYPICAL_DOUBT = 0.05
 
 
 # rows or columns of context either side of a band a step falls on (see VideoConfig.step_regions)
@@ -427,7 +442,8 @@ class StreamDreamer:
         self.building = 0  # live: dreamt frames left in which a new shot builds its structure (CUT_BUILD_FRAMES)
         self.rebuild_every = 0  # live: rebuild a shot's structure every this many dreamt frames the camera moves on (0: never)
         self.rebuilding = 0  # dreamt frames left in such a rebuild (REBUILD_FRAMES)
-        self.unbuilt = 0  # dreamt frames since the shot's structure was last built (a cut's build, a rebuild)
+        self.unbuilt = 0.0  # dreamt frames since the shot's structure was last built (a cut's build, a rebuild), by their wear
+        self.doubt = 0.0  # the share of the frame in hand that the flow check doubts (see TYPICAL_DOUBT)
         self.carried = 0  # frames since the last keyframe
         self.strength = 1.0  # scales the step and the strength held (the +/- keys)
         self.held_strength = 1.0  # the strength the carried detail was made at
@@ -637,6 +653,7 @@ class StreamDreamer:
         h, w = base.shape[2:]
         with record_function("streamdream.upload"):
             flow, trust = flow_and_trust(motion, h, w, self.dreamer.device, LIVE_TRUST_FLOOR if self.live else 0.0)
+        self.doubt = 1.0 - float(motion.mask.mean())  # at the flow's own size: one number, cheap there
         with record_function("streamdream.carry"):
             along = Along(flow)  # where each pixel samples, worked out once for the warps along it
             # where the flow stays inside the frame, at the frame's own size: the trust's edge is the
@@ -792,7 +809,7 @@ class StreamDreamer:
         else:
             if self.moving is None:
                 # (before a still camera the moving subject's box takes its own steps instead, see MOVER_SHARE)
-                self.unbuilt += 1
+                self.unbuilt += self.doubt / TYPICAL_DOUBT
             if self.rebuild_every and not self.rebuilding and self.unbuilt >= self.rebuild_every:
                 # (a shot shorter than this after its cut's build, as a cut-heavy source's, takes none)
                 self.rebuilding, self.unbuilt = REBUILD_FRAMES, 0

@@ -44,7 +44,8 @@ LIVE_CPU_REGIONS = 5
 
 
 # ... and rebuilds a shot's structure every this many dreamt frames the camera moves on, about
-# twice a second (see engine.temporal.REBUILD_FRAMES): a subject close to the camera, filling the
+# twice a second, sooner where the flow check doubts more of each frame than usual (see
+# engine.temporal.REBUILD_FRAMES and TYPICAL_DOUBT): a subject close to the camera, filling the
 # frame, kept a texture where a full dream has eyes and faces. With it, more of a full dream's
 # depth was kept on such a clip and on a hand-held one, as much on clips that cut often, for a
 # dream slower by a twentieth to a tenth (scripts/live_sim.py --clock, and --rebuild-every 0 to
