@@ -80,9 +80,13 @@ def _run(frames):
 
 
 def test_a_live_cut_back_to_a_shot_dreams_on_from_where_it_was_left():
+    from streamdream.engine.temporal import CUT_BUILD_FRAMES
+
     w, h = 160, 96
     shot_a = [pattern_frame(i, w, h) for i in range(14)]
-    shot_b = [other_scene(i, w, h) for i in range(6)]
+    # b, never seen before, is cut away from before its build is done (a quick cut, as a music
+    # video's): the build is b's, not a's
+    shot_b = [other_scene(i, w, h) for i in range(CUT_BUILD_FRAMES - 2)]
     back = [pattern_frame(i, w, h) for i in range(14, 16)]  # shot a again, a frame on from where it was left
     stream, details = _run(shot_a + shot_b + back)
     assert stream.memory.recalled == 1  # the cut to b found nothing; the cut back found a

@@ -611,8 +611,9 @@ class StreamDreamer:
         h, w = base.shape[2:]
         flow, trust = flow_and_trust(motion, h, w, self.dreamer.device)
         detail = Along(flow).warp(shot.detail).mul_(trust).mul_(self.strength / max(shot.strength, 1e-6))
-        if float(trust.mean()) < RECALL_TRUSTED:
-            self.building = CUT_BUILD_FRAMES
+        # (whole, it has its structure: a build the shot left had not finished is not the recalled
+        # shot's, whose pixels would take the fresh step a whole build long)
+        self.building = CUT_BUILD_FRAMES if float(trust.mean()) < RECALL_TRUSTED else 0
         self._anchor(detail)
         self.settled = trust
         return True
