@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Live benchmark: `streamdream webcam` headless on the built-in scene or a looped file, with the
 targets beside the numbers. Dream fps, display fps and the camera-to-display latency of each
-frame shown; with --record, the frames a recording holds; with --rss-every, resident memory over
-the run (use --seconds 1800 for the 30-minute check).
+frame shown, and how much of a core each thread used over the middle of the show; with --record,
+the frames a recording holds; with --rss-every, resident memory over the run (use --seconds 1800
+for the 30-minute check).
 
     python scripts/bench_live.py --source test --width 320 --seconds 20
     python scripts/bench_live.py --source ../shared/media/bigbuckbunny.mp4 --width 320 --record
@@ -27,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live_timing import time_frames
+from live_timing import ThreadLoad, time_frames
 from streamdream.engine.flow import frame_difference, to_gray
 from streamdream.live.compositor import CUT_HOLD
 from streamdream.models import allocator
@@ -86,6 +87,8 @@ def main() -> None:
             for _ in range(args.web_clients):
                 threading.Thread(target=watch, args=(url + "stream.mjpg",), daemon=True).start()
 
+    # over the middle of the show: after the first (full) dream, before the threads end
+    load = ThreadLoad(0.4 * args.seconds, 0.95 * args.seconds) if args.seconds >= 5 else None
     result = run_webcam(options, config, say=said, status=status, sinks=[keep])
     s = result.stats
     wall = s.wall_seconds
@@ -119,6 +122,9 @@ def main() -> None:
     print(f"  the first dream was shown {numbers['first_dream_s']} s after the first frame")
     print(f"  latency p95 {numbers['latency_ms_p95']} ms; camera {numbers['camera_fps']} fps; "
           f"{numbers['dropped']} frames not dreamt; RSS {numbers['rss_mb'][-1][1]} MB")
+    if load is not None and load.line():
+        print(f"  {load.line()}")
+        numbers["thread_core_share"] = {name: round(share, 3) for name, share in load.shares.items()}
     if args.depth:
         numbers.update(judge(args, config, keep.frames, keep.at, shown_at[min(shown_at)] if shown_at else None))
     if args.json:

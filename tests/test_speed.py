@@ -208,3 +208,36 @@ def test_the_profile_counts_a_label_s_host_time_not_its_span_on_the_device():
     assert labelled == {"carry": 3.0, "decode": 2.0} and own == {"carry": 1.0, "decode": 0.0}
     assert (copies, busy, memcpy) == (0.5, 1.2, 0.2)
     assert bench.stage_times(events, cuda=False)[2:] == (0.0, 0.0, 0.0)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="per-thread CPU counts are read from Linux's /proc")
+def test_the_live_benchmark_tells_each_thread_s_share_of_a_core():
+    # bench_live.py prints how much of a core each thread of a show used: a dream thread that got
+    # less than its core is why a real show dreams slower than its own work allows
+    import importlib.util
+    import threading
+
+    spec = importlib.util.spec_from_file_location("live_timing", ROOT / "scripts" / "live_timing.py")
+    timing = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(timing)
+    with pytest.raises(ValueError):
+        timing.ThreadLoad(1.0, 1.0)
+    done = threading.Event()
+
+    def spin() -> None:
+        while not done.is_set():
+            sum(range(1000))
+
+    threads = [threading.Thread(target=spin, name="busy"), threading.Thread(target=done.wait, name="waiting")]
+    for thread in threads:
+        thread.start()
+    load = timing.ThreadLoad(0.0, 0.5)
+    assert load.line() is None  # the window has not passed
+    load._thread.join()
+    done.set()
+    for thread in threads:
+        thread.join()
+    assert load.shares["busy"] > 0.0 and load.shares["waiting"] < load.shares["busy"]
+    assert load.shares["waiting"] < 0.05  # a thread that waits uses no core, however busy the machine
+    assert "load" not in load.shares  # not the watcher itself
+    assert load.line().startswith("a core's share each thread used") and "busy" in load.line()
