@@ -149,3 +149,53 @@ def test_beyond_marks_every_pixel_a_backward_flow_fills_from_beyond_the_picture(
     assert beyond(flow)[:, 0].tolist() == [1.0] * 6 and not beyond(flow)[:, 1:].any()
     with pytest.raises(ValueError):
         beyond(np.zeros((6, 8), np.float32))
+
+
+def test_mirror_sources_reads_each_bare_pixel_from_its_row_mirrored_about_the_nearest_dreamt_one():
+    from streamdream.live.fill import mirror_sources
+
+    bare = np.array([[0, 0, 0, 1, 1],  # two bare at the end: mirrored about 2, read from 1 and 0
+                     [1, 1, 0, 0, 0],  # two at the start: mirrored about 2, from 3 and 4
+                     [0, 1, 1, 1, 1],  # the mirror of the far ones falls beyond the row: the nearest, 0
+                     [1, 1, 1, 1, 1]], bool)  # none dreamt: none to read (-1)
+    source = mirror_sources(bare)
+    assert source[0].tolist() == [0, 1, 2, 1, 0]
+    assert source[1].tolist() == [4, 3, 2, 3, 4]
+    assert source[2].tolist() == [0, 0, 0, 0, 0]
+    assert source[3].tolist() == [-1] * 5
+    with pytest.raises(ValueError):
+        mirror_sources(bare.astype(np.uint8))
+
+
+def test_what_the_live_dream_has_not_reached_along_the_edges_takes_its_dream_mirrored():
+    # a CPU's live dream steps a band of the frame at a time: what the camera brought in at an edge
+    # has no dream (exactly nothing) until a step reaches it. The display laid that on as a plain
+    # strip, and a seam ran down the picture as the camera moved on (a clip that pans, live)
+    from streamdream.frames import Dreamt, Frame
+    from streamdream.live.fill import BARE_REACH, fill_bare
+
+    h, w = 90, 160
+    detail = np.random.default_rng(0).normal(0, 10, (h, w, 3)).astype(np.float32)
+    detail[:, -5:] = 0.0  # came in on the right
+    detail[:3] = 0.0  # and along the top
+    detail[40:44, 60:64] = 0.0  # bare in the middle: not an edge's (and never a dream's, in practice)
+    filled = fill_bare(detail)
+    assert filled is not detail and np.array_equal(filled[3:, :-5], detail[3:, :-5])
+    # mirrored about the last dreamt column (w - 6), which is not repeated beside itself
+    assert np.array_equal(filled[3:, -5:], detail[3:, w - 7 - np.arange(5)])
+    assert np.array_equal(filled[:3, :-5], detail[6:3:-1, :-5])  # the top, about row 3
+    assert np.array_equal(filled[:3, -5:], filled[6:3:-1, -5:])  # the corner, from the filled column
+    assert np.abs(filled[:BARE_REACH]).sum(axis=2).min() > 0 and np.abs(filled[:, -BARE_REACH:]).sum(axis=2).min() > 0
+    assert not filled[40:44, 60:64].any()
+    dreamt = detail + 1.0
+    assert fill_bare(dreamt) is dreamt  # nothing bare: as it was
+    with pytest.raises(ValueError):
+        fill_bare(detail.astype(np.float64))
+    with pytest.raises(ValueError):
+        fill_bare(detail, reach=0)
+    # the display lays the filled dream: the strip is dreamt on screen
+    from streamdream.live.compositor import Compositor
+
+    image = np.full((h, w, 3), 128, np.uint8)
+    shown = Compositor(blend=0.0, hold=0.0).present(Frame(image, 0.0, 0), Dreamt(Frame(image, 0.0, 0), detail, 1))
+    assert np.abs(shown[3:, -5:].astype(int) - 128).mean() > 3
