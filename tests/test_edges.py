@@ -156,12 +156,12 @@ def test_mirror_sources_reads_each_bare_pixel_from_its_row_mirrored_about_the_ne
 
     bare = np.array([[0, 0, 0, 1, 1],  # two bare at the end: mirrored about 2, read from 1 and 0
                      [1, 1, 0, 0, 0],  # two at the start: mirrored about 2, from 3 and 4
-                     [0, 1, 1, 1, 1],  # the mirror of the far ones falls beyond the row: the nearest, 0
-                     [1, 1, 1, 1, 1]], bool)  # none dreamt: none to read (-1)
+                     [0, 0, 1, 1, 1],  # the mirror of the far ones falls beyond the row: none (-1),
+                     [1, 1, 1, 1, 1]], bool)  # not the nearest one again and again; none dreamt: none
     source = mirror_sources(bare)
     assert source[0].tolist() == [0, 1, 2, 1, 0]
     assert source[1].tolist() == [4, 3, 2, 3, 4]
-    assert source[2].tolist() == [0, 0, 0, 0, 0]
+    assert source[2].tolist() == [0, 1, 0, -1, -1]
     assert source[3].tolist() == [-1] * 5
     with pytest.raises(ValueError):
         mirror_sources(bare.astype(np.uint8))

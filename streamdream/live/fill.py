@@ -30,8 +30,9 @@ def bare_pixels(detail: np.ndarray) -> np.ndarray:
 def mirror_sources(bare: np.ndarray) -> np.ndarray:
     """For each pixel of `bare` (R, N) bool, the index along its row its fill is read from: the row
     mirrored about the nearest pixel that is not bare (so that pixel is not repeated beside
-    itself), or that pixel itself where the mirror falls beyond the row or on a bare pixel; -1
-    where the row is all bare. (R, N) int."""
+    itself); -1 where the mirror falls beyond the row or on a bare pixel, or the row is all bare
+    (read from the nearest pixel itself instead, a run of bare pixels was one line repeated: the
+    stripes this fill is for). (R, N) int."""
     if bare.ndim != 2 or bare.dtype != np.bool_:
         raise ValueError(f"expected a bool (R, N) mask, got {bare.dtype} {bare.shape}")
     rows, n = bare.shape
@@ -44,7 +45,7 @@ def mirror_sources(bare: np.ndarray) -> np.ndarray:
     ok = (near >= 0) & (mirror >= 0) & (mirror < n)
     r, c = np.nonzero(ok)
     ok[r, c] = ~bare[r, mirror[r, c]]
-    return np.where(ok, mirror, near)
+    return np.where(ok, mirror, -1)
 
 
 def fill_bare(detail: np.ndarray, reach: int = BARE_REACH) -> np.ndarray:
