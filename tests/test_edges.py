@@ -158,11 +158,16 @@ def test_mirror_sources_reads_each_bare_pixel_from_its_row_mirrored_about_the_ne
                      [1, 1, 0, 0, 0],  # two at the start: mirrored about 2, from 3 and 4
                      [0, 0, 1, 1, 1],  # the mirror of the far ones falls beyond the row: none (-1),
                      [1, 1, 1, 1, 1]], bool)  # not the nearest one again and again; none dreamt: none
-    source = mirror_sources(bare)
+    source = mirror_sources(bare, skip=0)
     assert source[0].tolist() == [0, 1, 2, 1, 0]
     assert source[1].tolist() == [4, 3, 2, 3, 4]
     assert source[2].tolist() == [0, 1, 0, -1, -1]
     assert source[3].tolist() == [-1] * 5
+    # as the display mirrors, a couple of pixels further in: a pixel k past the nearest dreamt one
+    # reads k + 2 before it (about the pixel itself, the lines either side of it were the same
+    # lines, and a warp's fraction of a pixel made them one line repeated)
+    bare = np.array([[0, 0, 0, 0, 0, 0, 1, 1], [1, 1, 0, 0, 0, 0, 0, 0]], bool)
+    assert mirror_sources(bare).tolist() == [[0, 1, 2, 3, 4, 5, 2, 1], [6, 5, 2, 3, 4, 5, 6, 7]]
     with pytest.raises(ValueError):
         mirror_sources(bare.astype(np.uint8))
 
@@ -181,10 +186,10 @@ def test_what_the_live_dream_has_not_reached_along_the_edges_takes_its_dream_mir
     detail[40:44, 60:64] = 0.0  # bare in the middle: not an edge's (and never a dream's, in practice)
     filled = fill_bare(detail)
     assert filled is not detail and np.array_equal(filled[3:, :-5], detail[3:, :-5])
-    # mirrored about the last dreamt column (w - 6), which is not repeated beside itself
-    assert np.array_equal(filled[3:, -5:], detail[3:, w - 7 - np.arange(5)])
-    assert np.array_equal(filled[:3, :-5], detail[6:3:-1, :-5])  # the top, about row 3
-    assert np.array_equal(filled[:3, -5:], filled[6:3:-1, -5:])  # the corner, from the filled column
+    # mirrored about the last dreamt column (w - 6), two further in: w - 5 reads w - 9
+    assert np.array_equal(filled[3:, -5:], detail[3:, w - 9 - np.arange(5)])
+    assert np.array_equal(filled[:3, :-5], detail[8:5:-1, :-5])  # the top, about row 3: row 2 reads 6
+    assert np.array_equal(filled[:3, -5:], filled[8:5:-1, -5:])  # the corner, from the filled columns
     assert np.abs(filled[:BARE_REACH]).sum(axis=2).min() > 0 and np.abs(filled[:, -BARE_REACH:]).sum(axis=2).min() > 0
     assert not filled[40:44, 60:64].any()
     dreamt = detail + 1.0

@@ -15,6 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..engine.warp import MIRROR_SKIP
+
 # bare pixels this near an edge are filled: wider than a fast pan brings in between two dreamt
 # frames, and than the 16 px band metrics.edges judges
 BARE_REACH = 24
@@ -27,12 +29,14 @@ def bare_pixels(detail: np.ndarray) -> np.ndarray:
     return cv2.inRange(detail, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)) > 0
 
 
-def mirror_sources(bare: np.ndarray) -> np.ndarray:
+def mirror_sources(bare: np.ndarray, skip: int = round(MIRROR_SKIP)) -> np.ndarray:
     """For each pixel of `bare` (R, N) bool, the index along its row its fill is read from: the row
-    mirrored about the nearest pixel that is not bare (so that pixel is not repeated beside
-    itself); -1 where the mirror falls beyond the row or on a bare pixel, or the row is all bare
-    (read from the nearest pixel itself instead, a run of bare pixels was one line repeated: the
-    stripes this fill is for). (R, N) int."""
+    mirrored about the nearest pixel that is not bare, `skip` pixels further in (a pixel `k` past
+    it reads `k + skip` before it: mirrored about the pixel itself, the lines either side of it
+    were the same lines in reverse, and the display's warp, a fraction of a pixel, made two of them
+    one line repeated); -1 where the mirror falls beyond the row or on a bare pixel, or the row is
+    all bare (read from the nearest pixel itself instead, a run of bare pixels was one line
+    repeated: the stripes this fill is for). (R, N) int."""
     if bare.ndim != 2 or bare.dtype != np.bool_:
         raise ValueError(f"expected a bool (R, N) mask, got {bare.dtype} {bare.shape}")
     rows, n = bare.shape
@@ -41,7 +45,7 @@ def mirror_sources(bare: np.ndarray) -> np.ndarray:
     after = np.minimum.accumulate(np.where(bare, n, index)[:, ::-1], axis=1)[:, ::-1]  # ... at or after
     use_before = (before >= 0) & ((after >= n) | (index - before <= after - index))
     near = np.where(use_before, before, np.where(after < n, after, -1))
-    mirror = 2 * near - index
+    mirror = 2 * near - index + np.sign(near - index) * skip
     ok = (near >= 0) & (mirror >= 0) & (mirror < n)
     r, c = np.nonzero(ok)
     ok[r, c] = ~bare[r, mirror[r, c]]
@@ -51,7 +55,7 @@ def mirror_sources(bare: np.ndarray) -> np.ndarray:
 def fill_bare(detail: np.ndarray, reach: int = BARE_REACH) -> np.ndarray:
     """Dream detail (H, W, 3) float32 with its bare pixels (`bare_pixels`) within `reach` of an
     edge (half the shorter side at most) filled with the detail mirrored about the nearest pixel
-    that has some, along the row (near the left and right edges) or the column (near the top and
+    that has some (a little further in, see `mirror_sources`), along the row (near the left and right edges) or the column (near the top and
     bottom); `detail` itself when there are none. Bare pixels further in are left bare."""
     if reach < 1:
         raise ValueError(f"reach must be at least 1, got {reach}")
