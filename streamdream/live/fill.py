@@ -3,11 +3,11 @@
 A CPU's live dream steps one band of the frame a dreamt frame (see stage.LIVE_CPU_REGIONS). What
 the camera brings in at an edge carries no dream (the flow leads beyond the frame there) until a
 step reaches it, a few dreamt frames later: its detail is exactly nothing. Shown so, the display
-laid a plain strip a few pixels wide along the edge, and carried it inwards as the camera moved,
-a seam between the dream and the display's own mirrored fill beyond it (what metrics.edges counts
-as lines repeated). `fill_bare` gives such pixels the dream mirrored about the nearest pixel that
-has one, as the display fills what came in between two dreams (engine.warp.mirror_inside); the
-dream stage's own state is left as it is, so the step still finds them newly shown.
+laid a plain strip a few pixels wide along the edge, and carried it inwards as the camera moved:
+a seam between the dream and the display's own mirrored fill beyond it. `fill_bare` gives such
+pixels the dream mirrored about the nearest pixel that has one, as the display fills what came in
+between two dreams (engine.warp.mirror_inside); the dream stage's own state is left as it is, so
+its steps still find them newly shown.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def mirror_sources(bare: np.ndarray, skip: int = round(MIRROR_SKIP)) -> np.ndarr
     repeated: the stripes this fill is for). (R, N) int."""
     if bare.ndim != 2 or bare.dtype != np.bool_:
         raise ValueError(f"expected a bool (R, N) mask, got {bare.dtype} {bare.shape}")
+    if skip < 0:
+        raise ValueError(f"skip must be >= 0, got {skip}")
     rows, n = bare.shape
     index = np.broadcast_to(np.arange(n), (rows, n))
     before = np.maximum.accumulate(np.where(bare, -1, index), axis=1)  # the nearest not bare at or before
