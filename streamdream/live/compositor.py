@@ -14,7 +14,6 @@ from ..engine.flow import DISFlow, frame_difference, resize_flow, small_gray
 from ..engine.warp import beyond, chain_flow, warp
 from ..frames import Dreamt, Frame
 from .backdrop import Backdrop, uncovered
-from .fill import fill_bare
 
 # the display's flow runs on a copy this wide (this tall, a portrait frame's), on every camera
 # frame. At a quarter of a 640-wide show it misplaced the detail enough to double the flicker
@@ -287,9 +286,7 @@ class Compositor:
             self.count, self.dreamt_index, self.dreamt_time = dreamt.count, dreamt.frame.index, dreamt.frame.time
             self.reference = small_gray(dreamt.frame.image, DISPLAY_FLOW_WIDTH, min_height=8,
                                         height=DISPLAY_FLOW_WIDTH)
-            # float32 dream - input, from the live stage; what it has not reached yet along the
-            # edges takes its dream mirrored, as what comes in between dreams does (see fill.py)
-            self.detail = fill_bare(dreamt.output)
+            self.detail = dreamt.output  # float32 dream - input, from the live stage
             self.dream_strength = dreamt.strength
         ease = self.spacing >= EASE_SPACING
         detail, strength = self.detail, self.dream_strength
