@@ -67,6 +67,7 @@ class ThreadLoad:
             raise ValueError(f"need 0 <= start < end, got {start} and {end}")
         self.start, self.end = start, end
         self.shares: dict[str, float] = {}
+        self.window = (start, end)  # seconds in, as measured once the window has passed
         self._thread = threading.Thread(target=self._watch, name="load", daemon=True)
         self._thread.start()
 
