@@ -60,8 +60,9 @@ def pattern_frame(index: int, width: int, height: int, speed: int = 2) -> np.nda
 
 
 def write_clip(path, frames=20, width=64, height=48, rate=None, audio=False, rotation=0, times=None,
-               time_base=None, make_frame=pattern_frame, pix_fmt="yuv420p", keyframe_every=None):
-    """Write a small H.264 clip with PyAV: optional AAC tone, display rotation, explicit frame times."""
+               time_base=None, make_frame=pattern_frame, pix_fmt="yuv420p", keyframe_every=None, pixel_aspect=None):
+    """Write a small H.264 clip with PyAV: optional AAC tone, display rotation, explicit frame
+    times, a pixel aspect (sample aspect ratio, a Fraction) for non-square pixels."""
     import av
     from fractions import Fraction
 
@@ -78,6 +79,8 @@ def write_clip(path, frames=20, width=64, height=48, rate=None, audio=False, rot
             video.time_base = tb
         if rotation:
             video.set_display_rotation(rotation)
+        if pixel_aspect is not None:
+            video.codec_context.sample_aspect_ratio = pixel_aspect
         if audio:
             sound = out.add_stream("aac", rate=48000)
             sound.layout = "mono"

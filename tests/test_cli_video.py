@@ -77,6 +77,49 @@ def test_rotated_input_is_dreamt_and_written_upright(tmp_path):
     assert corner[..., 0].mean() > 150 and corner[..., 1].mean() < 100
 
 
+def _square(index, width, height):
+    frame = np.full((height, width, 3), 40, np.uint8)
+    frame[8:24, 8:24] = (250, 30, 30)  # 16 x 16 stored pixels
+    return frame
+
+
+def _red_extent(frame):
+    ys, xs = np.nonzero((frame[..., 0] > 150) & (frame[..., 1] < 100))
+    return xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+
+
+@pytest.mark.parametrize("aspect,shown", [(Fraction(4, 3), (85, 48)), (Fraction(8, 9), (57, 48))])
+def test_non_square_pixels_are_dreamt_and_written_as_shown(tmp_path, capsys, aspect, shown):
+    # a DVD's or an HDV camera's stored picture is squeezed; a player stretches it by its pixel aspect
+    clip = write_clip(tmp_path / "sar.mp4", frames=3, width=64, height=48, make_frame=_square, pixel_aspect=aspect)
+    out = tmp_path / "out.mp4"
+    assert main(["video", "--layers", "block1", "--octaves", "1", "--iterations", "1", "--step", "0.001",
+                 str(clip), "-o", str(out)]) == 0
+    assert f"non-square pixels ({aspect.numerator}:{aspect.denominator})" in capsys.readouterr().out
+    frames = probe(out)[0]
+    assert frames[0].shape[1] in (shown[0], shown[0] + 1) and frames[0].shape[0] == shown[1]  # an odd width is padded
+    wide, tall = _red_extent(frames[0])
+    assert abs(wide - 16 * aspect) <= 2 and abs(tall - 16) <= 2  # the block is as wide as a player shows it
+
+
+def test_width_rescales_the_picture_as_shown(tmp_path):
+    clip = write_clip(tmp_path / "sar.mp4", frames=2, width=64, height=48, pixel_aspect=Fraction(2, 1))
+    out = tmp_path / "out.mp4"
+    assert main(["video", "--layers", "block1", "--octaves", "1", "--iterations", "1", "--width", "96",
+                 str(clip), "-o", str(out)]) == 0
+    assert probe(out)[0][0].shape[:2] == (36, 96)  # shown 128x48
+
+
+def test_a_nonsense_pixel_aspect_is_taken_as_square(tmp_path):
+    from streamdream.media.video_in import VideoFileSource
+
+    clip = write_clip(tmp_path / "sar.mp4", frames=2, width=64, height=48, pixel_aspect=Fraction(100, 1))
+    source = VideoFileSource(clip)
+    assert (source.info.width, source.info.height) == (64, 48) and not source.notes
+    assert next(source.frames()).image.shape == (48, 64, 3)
+    source.close()
+
+
 def test_start_and_frames(tmp_path):
     clip = write_clip(tmp_path / "in.mp4", frames=30, audio=True)
     out = tmp_path / "out.mp4"
@@ -244,3 +287,81 @@ def test_video_with_raft_flow(tmp_path):
     out = tmp_path / "out.mp4"
     assert run(clip, "-o", out, "--optical-flow", "raft", "--flow-weights", tmp_path / "raft.pth") == 0
     assert len(probe(out)[0]) == 5
+
+
+def _yuv_frame(width, height, rgb, matrix, tag=None):
+    """A yuv420p PyAV frame of one colour, coded with `matrix` (Kr, Kb) in limited range, tagged `tag`."""
+    import av
+
+    (kr, kb), (r, g, b) = matrix, (c / 255 for c in rgb)
+    y = kr * r + (1 - kr - kb) * g + kb * b
+    levels = (16 + 219 * y, 128 + 224 * (b - y) / (2 * (1 - kb)), 128 + 224 * (r - y) / (2 * (1 - kr)))
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane, level in zip(frame.planes, levels):
+        plane.update(np.full(plane.buffer_size, round(level), np.uint8).tobytes())
+    if tag is not None:
+        frame.colorspace = tag
+    return frame
+
+
+BT709, BT601 = (0.2126, 0.0722), (0.299, 0.114)
+SKIN = (224, 172, 140)
+
+
+@pytest.mark.parametrize("height,matrix", [(578, BT709), (480, BT601)])
+def test_an_untagged_picture_is_read_with_the_matrix_its_size_implies(height, matrix):
+    # as players guess: BT.709 above standard definition, BT.601 up to it
+    from streamdream.media.video_in import rgb_of
+
+    rgb = rgb_of(_yuv_frame(64, height, SKIN, matrix))
+    assert np.abs(rgb[10, 10].astype(int) - SKIN).max() <= 3
+
+
+def test_a_tagged_picture_is_read_with_its_own_matrix():
+    from streamdream.media.video_in import rgb_of
+
+    rgb = rgb_of(_yuv_frame(64, 48, SKIN, BT709, tag=1))  # SD-sized, but tagged BT.709
+    assert np.abs(rgb[10, 10].astype(int) - SKIN).max() <= 3
+
+
+def test_a_video_keeps_its_colours_and_tags_them(tmp_path):
+    # written in BT.709 and tagged so: a player that guesses BT.601 for an untagged small
+    # picture would show the input's skin tones shifted
+    import av
+
+    clip = tmp_path / "tagged.mp4"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.colorspace = 1
+        for _ in range(3):
+            out.mux(stream.encode(_yuv_frame(64, 48, SKIN, BT709, tag=1)))
+        out.mux(stream.encode(None))
+    output = tmp_path / "out.mp4"
+    assert main(["video", "--layers", "block1", "--octaves", "1", "--iterations", "1", "--step", "0.0001",
+                 str(clip), "-o", str(output)]) == 0
+    with av.open(str(output)) as made:
+        context = made.streams.video[0].codec_context
+        assert (context.colorspace, context.color_primaries, context.color_trc, context.color_range) == (1, 1, 1, 1)
+        frame = next(made.decode(video=0))
+    assert np.abs(frame.to_ndarray(format="rgb24")[24, 32].astype(int) - SKIN).max() <= 4
+
+
+def test_an_hdr_input_says_it_is_dreamt_without_tone_mapping(tmp_path):
+    import av
+
+    from streamdream.media.video_in import VideoFileSource
+
+    clip = tmp_path / "hlg.mp4"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.color_trc = 18  # ARIB STD-B67, the HLG a phone's HDR video is
+        out.mux(stream.encode(av.VideoFrame.from_ndarray(pattern_frame(0, 64, 48), format="rgb24")))
+        out.mux(stream.encode(None))
+    source = VideoFileSource(clip)
+    assert any("HDR (HLG)" in note and "tone mapping" in note for note in source.notes)
+    source.close()
+    plain = VideoFileSource(write_clip(tmp_path / "sdr.mp4", frames=1))
+    assert plain.notes == []
+    plain.close()

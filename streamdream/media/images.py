@@ -92,6 +92,14 @@ def fit_width(image: np.ndarray, width: int | None) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
+def fit_size(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`image` (H, W, C) rescaled to `width` x `height`, or as is when it is that size already."""
+    if (height, width) == image.shape[:2]:
+        return image
+    shrinking = width * height < image.shape[0] * image.shape[1]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
 def noise_image(width: int, height: int, seed: int = 0) -> np.ndarray:
     """Soft colour noise, RGB uint8 (height, width, 3): blurred noise at a few scales, so a dream
     started from it has shapes to grow from rather than per-pixel static."""

@@ -12,13 +12,13 @@ import numpy as np
 
 from ..errors import UsageError
 from ..frames import Frame
-from .images import check_size, fit_width, input_file
+from .images import check_size, fit_size, input_file
 
 
 @dataclass(frozen=True)
 class VideoInfo:
     path: Path
-    width: int  # of the frames this source yields (upright, after --width)
+    width: int  # of the frames this source yields (upright, square pixels, after --width)
     height: int
     rate: Fraction  # nominal frame rate, exact (30000/1001 stays 30000/1001)
     time_base: Fraction  # the input stream's, so variable-rate timestamps survive
@@ -53,6 +53,48 @@ def main_video_stream(container):
         return (not picture, default, (ctx.width or 0) * (ctx.height or 0), -stream.index)
 
     return max(container.streams.video, key=rank)
+
+
+# a pixel aspect outside this is a damaged header, not a picture (anamorphic video keeps within 2)
+PIXEL_ASPECT_RANGE = (Fraction(1, 4), Fraction(4))
+
+
+def pixel_aspect(stream) -> Fraction:
+    """The width over the height of a stream's stored pixel as a player shows it (its sample
+    aspect ratio): 1 for square pixels, 32/27 for a DVD's 720x480 shown at 16:9, 4/3 for HDV's
+    1440x1080 shown at 1920x1080. 1 when the file does not say, or says nonsense."""
+    sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+    if not sar:
+        return Fraction(1)
+    sar = Fraction(sar)
+    return sar if PIXEL_ASPECT_RANGE[0] <= sar <= PIXEL_ASPECT_RANGE[1] else Fraction(1)
+
+
+def shown_size(width: int, height: int, aspect: Fraction, rotation: int) -> tuple[int, int]:
+    """(width, height) of a stored `width` x `height` picture as a player shows it: its pixels
+    made square (the stored width scaled by their `aspect`; a DVD's 720x480 at 32/27 is 853x480),
+    then turned by the display `rotation`."""
+    w = max(1, round(width * aspect))
+    return (height, w) if rotation % 180 else (w, height)
+
+
+# FFmpeg's colour matrix codes (AVColorSpace) and transfer codes (AVColorTransferCharacteristic)
+UNSPECIFIED_MATRIX = 2
+HDR_TRANSFERS = {16: "PQ (HDR10)", 18: "HLG"}
+# an untagged picture taller than this is read with BT.709's colours, as players read it; up to it
+# (standard definition) with BT.601's. Read with the wrong one, reds and skin tones shift.
+SD_LINES = 576
+
+
+def rgb_of(frame) -> np.ndarray:
+    """RGB uint8 (H, W, 3) of a decoded PyAV frame, its YUV read with the colour matrix and range
+    it is tagged with; an untagged one's matrix as players guess it (see SD_LINES)."""
+    from av.video.reformatter import Colorspace
+
+    matrix = None
+    if int(frame.colorspace or UNSPECIFIED_MATRIX) == UNSPECIFIED_MATRIX:
+        matrix = Colorspace.ITU709 if frame.height > SD_LINES else Colorspace.ITU601
+    return frame.reformat(format="rgb24", src_colorspace=matrix, src_color_range=frame.color_range or None).to_ndarray()
 
 
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -99,10 +141,22 @@ class VideoFileSource:
         self.yielded = 0
         ctx = self.stream.codec_context
         rotation = self._rotation()
-        w, h = (ctx.height, ctx.width) if rotation % 180 else (ctx.width, ctx.height)
-        if not w or not h:
+        if not ctx.width or not ctx.height:
             self.container.close()
             raise UsageError(f"{role} {self.path} has a video stream with no picture size; is the file damaged?")
+        aspect = pixel_aspect(self.stream)
+        w, h = shown_size(ctx.width, ctx.height, aspect, rotation)
+        if aspect != 1:
+            # dreamt with square pixels, as it is shown: the network sees faces as they are, and the
+            # output plays the same in a player that ignores the aspect (many do)
+            self.notes.append(f"{self.path} has non-square pixels ({aspect.numerator}:{aspect.denominator}); "
+                              f"dreamt as shown, {w}x{h}" + (f", then rescaled to `width` {width}" if width else ""))
+        hdr = HDR_TRANSFERS.get(int(getattr(ctx, "color_trc", 0) or 0))
+        if hdr:
+            # no tone mapping: a dream of the picture as the file codes it, which a player
+            # showing the output as the usual dynamic range (it is tagged so) shows flat
+            self.notes.append(f"{self.path} is HDR ({hdr}); dreamt and written as standard dynamic range without "
+                              f"tone mapping, so its colours look flat; convert it to SDR first for a true picture")
         if width:
             w, h = width, max(2, round(h * width / w))
         check_size(h, w, f"{role} {self.path}")
@@ -194,10 +248,12 @@ class VideoFileSource:
                 return
 
     def frames(self) -> Iterator[Frame]:
-        """Upright RGB frames from --start on, at most --frames of them, with their times."""
+        """Upright RGB frames with square pixels from --start on, at most --frames of them, with
+        their times, at the size `info` gives."""
+        size = (self.info.width, self.info.height)
         for frame, time, index in self.timed():
-            image = upright(frame.to_ndarray(format="rgb24"), self.info.rotation)
-            yield Frame(fit_width(image, self.width_wanted), time, index)
+            image = upright(rgb_of(frame), self.info.rotation)
+            yield Frame(fit_size(image, *size), time, index)
 
     @property
     def missing(self) -> int:

@@ -40,6 +40,23 @@ def even_pad(image: np.ndarray) -> np.ndarray:
     return np.pad(image, ((0, eh - h), (0, ew - w), (0, 0)), mode="edge")
 
 
+# FFmpeg's codes for BT.709 (its matrix, primaries and transfer alike) and for limited range
+BT709 = 1
+LIMITED_RANGE = 1
+
+
+def yuv_of(image: np.ndarray):
+    """An RGB uint8 picture (H, W, 3), H and W even, as a yuv420p PyAV frame in BT.709's colours,
+    limited range, and tagged so: what a player assumes of HD video, and what `VideoFileSink`
+    tags its stream with."""
+    import av
+    from av.video.reformatter import Colorspace
+
+    rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+    return rgb.reformat(format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=LIMITED_RANGE,
+                        dst_color_trc=BT709, dst_color_primaries=BT709)
+
+
 def nvenc_options(crf: int) -> dict[str, str]:
     """h264_nvenc's options: constant quality as x264's crf gives it, and no lookahead, so frames
     are not held back."""
@@ -246,7 +263,7 @@ class VideoFileSink:
             options = nvenc_options(self.crf)
         else:
             options = {}
-        return {"codec": codec, "options": options, "width": w, "height": h, "pix_fmt": "yuv420p",
+        return {"codec": codec, "options": options, "width": w, "height": h, "pix_fmt": "yuv420p", "colors": "bt709",
                 "rate": str(self.rate), "time_base": str(self.time_base), "gop": max(1, round(float(self.rate))),
                 "b_frames": 0}
 
@@ -267,6 +284,11 @@ class VideoFileSink:
         stream = self.container.add_stream(settings["codec"], rate=self.rate)
         stream.width, stream.height = settings["width"], settings["height"]
         stream.pix_fmt = settings["pix_fmt"]
+        # the colours tagged as they are coded (see `yuv_of`): untagged, a player guesses the matrix
+        # from the picture's size, and one that guesses BT.601 shows the reds and skin tones shifted
+        context = stream.codec_context
+        context.colorspace = context.color_primaries = context.color_trc = BT709
+        context.color_range = LIMITED_RANGE
         stream.codec_context.time_base = self.time_base
         stream.time_base = self.time_base
         # a keyframe about every second: a resume restarts at one, so it bounds what is dreamt twice
@@ -380,15 +402,13 @@ class VideoFileSink:
 
     def write(self, image: np.ndarray, time: float) -> None:
         """Encode one RGB uint8 frame (H, W, 3) shown at `time` seconds."""
-        import av
-
         if self.container is None:
             try:
                 self._open(*image.shape[:2])
             except Exception as exc:
                 raise self._write_error(exc) from None
         pts = max(round(time / self.time_base), self.last_pts + 1)  # strictly increasing, whatever the input
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(even_pad(image)), format="rgb24")
+        frame = yuv_of(even_pad(image))
         frame.pts = pts
         frame.time_base = self.time_base
         with signals.held():  # a Ctrl-C or SIGTERM stops the run after this frame, not inside it
