@@ -365,3 +365,28 @@ def test_an_hdr_input_says_it_is_dreamt_without_tone_mapping(tmp_path):
     plain = VideoFileSource(write_clip(tmp_path / "sdr.mp4", frames=1))
     assert plain.notes == []
     plain.close()
+
+
+def test_a_stream_whose_picture_size_changes_is_dreamt_at_its_first_size(tmp_path):
+    # a broadcast or screen-capture stream may change size midway; each part is rescaled to the first
+    import av
+    from fractions import Fraction as F
+
+    parts = []
+    for n, (w, h) in enumerate([(96, 64), (48, 32)]):
+        part = tmp_path / f"{n}.ts"
+        with av.open(str(part), "w", format="mpegts") as out:
+            stream = out.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            for i in range(4):
+                frame = av.VideoFrame.from_ndarray(pattern_frame(i, w, h), format="rgb24")
+                frame.pts, frame.time_base = (4 * n + i) * 3600, F(1, 90000)
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+        parts.append(part.read_bytes())
+    clip = tmp_path / "changing.ts"
+    clip.write_bytes(b"".join(parts))
+    output = tmp_path / "out.mp4"
+    assert main(["video", "--layers", "block1", "--octaves", "1", "--iterations", "1", str(clip), "-o", str(output)]) == 0
+    frames = probe(output)[0]
+    assert len(frames) == 8 and {f.shape for f in frames} == {(64, 96, 3)}
