@@ -390,3 +390,65 @@ def test_a_stream_whose_picture_size_changes_is_dreamt_at_its_first_size(tmp_pat
     assert main(["video", "--layers", "block1", "--octaves", "1", "--iterations", "1", str(clip), "-o", str(output)]) == 0
     frames = probe(output)[0]
     assert len(frames) == 8 and {f.shape for f in frames} == {(64, 96, 3)}
+
+
+def _woven(path, frames=8, width=96, height=64):
+    """An interlaced H.264 clip: each frame two fields of a bar moving right, a field apart."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.options = {"preset": "ultrafast", "flags": "+ildct+ilme", "x264-params": "interlaced=1:tff=1"}
+        for i in range(frames):
+            fields = []
+            for half in (0, 1):
+                field = np.full((height, width, 3), 60, np.uint8)
+                left = 8 + 8 * i + 4 * half
+                field[16:48, left:left + 16] = 240
+                fields.append(field)
+            woven = fields[0].copy()
+            woven[1::2] = fields[1][1::2]
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(woven, format="rgb24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def _comb(image):
+    """How much more neighbouring rows differ than rows two apart: a woven frame's combing."""
+    rows = image[..., 0].astype(float)
+    return np.abs(np.diff(rows, axis=0)).mean() - np.abs(rows[2:] - rows[:-2]).mean()
+
+
+def test_an_interlaced_clip_is_deinterlaced_frame_for_frame(tmp_path):
+    from streamdream.media.video_in import VideoFileSource
+
+    clip = _woven(tmp_path / "woven.mp4")
+    raw = probe(clip)[0]
+    assert _comb(raw[4]) > 2  # the clip does comb
+    source = VideoFileSource(clip)
+    frames = list(source.frames())
+    source.close()
+    assert any("interlaced" in note for note in source.notes)
+    assert [round(f.time, 3) for f in frames] == [round(i / 25, 3) for i in range(8)]  # one for one, in time
+    assert all(_comb(f.image) < 0.5 for f in frames)  # no row differs from its neighbours more than from the next but one
+    progressive = VideoFileSource(write_clip(tmp_path / "progressive.mp4", frames=2))
+    assert not progressive.interlaced and not progressive.notes
+    progressive.close()
+
+
+def test_the_deinterlacer_gives_one_frame_for_one_across_a_change_of_size():
+    import av
+    from fractions import Fraction as F
+
+    from streamdream.media.deinterlace import deinterlaced
+
+    frames = []
+    for i, (w, h) in enumerate([(96, 64)] * 3 + [(48, 32)] * 2):
+        frame = av.VideoFrame.from_ndarray(pattern_frame(i, w, h), format="rgb24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = i, F(1, 25)
+        frames.append(frame)
+    out = list(deinterlaced(frames))
+    # (the filter may count in a finer time base: the times are what must stay)
+    assert [(f.width, f.height, f.pts * f.time_base) for f in out] == [(f.width, f.height, f.pts * f.time_base)
+                                                                      for f in frames]

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..frames import Frame
+from .deinterlace import deinterlaced, is_interlaced
 from .images import check_size, fit_size, input_file
 
 
@@ -140,7 +141,9 @@ class VideoFileSource:
         self.finished = False  # read to the end of the file (not stopped by --frames)
         self.yielded = 0
         ctx = self.stream.codec_context
-        rotation = self._rotation()
+        rotation, self.interlaced = self._peek()
+        if self.interlaced:
+            self.notes.append(f"{self.path} is interlaced; deinterlaced (bwdif) as a player shows it")
         if not ctx.width or not ctx.height:
             self.container.close()
             raise UsageError(f"{role} {self.path} has a video stream with no picture size; is the file damaged?")
@@ -173,18 +176,19 @@ class VideoFileSource:
         self.info = VideoInfo(self.path, w, h, Fraction(rate), Fraction(self.stream.time_base or Fraction(1, 90000)),
                               frames, start, bool(self.container.streams.audio), rotation)
 
-    def _rotation(self) -> int:
-        # PyAV shows the display matrix on decoded frames: peek at the first one in a second
-        # handle, so this one still starts at the beginning
+    def _peek(self) -> tuple[int, bool]:
+        """(the display rotation, whether interlaced) of the first frame. PyAV shows both on
+        decoded frames only: the first is decoded in a second handle, so this one still starts
+        at the beginning."""
         import av
 
         try:
             with av.open(str(self.path)) as peek:
                 for frame in peek.decode(peek.streams[self.stream.index]):
-                    return int(round(frame.rotation or 0))
+                    return int(round(frame.rotation or 0)), is_interlaced(frame)
         except av.error.FFmpegError:
             pass
-        return 0
+        return 0, False
 
     def _duration(self) -> float | None:
         if self.stream.duration and self.stream.time_base:
@@ -199,6 +203,10 @@ class VideoFileSource:
         self.skip_to = (time, index)
 
     def _decoded(self) -> Iterator:
+        """The decoded PyAV frames from the seek point, progressive."""
+        return deinterlaced(self._decoder()) if self.interlaced else self._decoder()
+
+    def _decoder(self) -> Iterator:
         import av
 
         seek = self.start + (self.skip_to[0] if self.skip_to else 0.0)
