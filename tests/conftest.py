@@ -60,9 +60,11 @@ def pattern_frame(index: int, width: int, height: int, speed: int = 2) -> np.nda
 
 
 def write_clip(path, frames=20, width=64, height=48, rate=None, audio=False, rotation=0, times=None,
-               time_base=None, make_frame=pattern_frame, pix_fmt="yuv420p", keyframe_every=None, pixel_aspect=None):
-    """Write a small H.264 clip with PyAV: optional AAC tone, display rotation, explicit frame
-    times, a pixel aspect (sample aspect ratio, a Fraction) for non-square pixels."""
+               time_base=None, make_frame=pattern_frame, pix_fmt="yuv420p", keyframe_every=None, pixel_aspect=None,
+               audio_codec="aac", layout="mono"):
+    """Write a small H.264 clip with PyAV: an optional tone (AAC, or `audio_codec` in `layout`),
+    display rotation, explicit frame times, a pixel aspect (sample aspect ratio, a Fraction)
+    for non-square pixels."""
     import av
     from fractions import Fraction
 
@@ -82,8 +84,11 @@ def write_clip(path, frames=20, width=64, height=48, rate=None, audio=False, rot
         if pixel_aspect is not None:
             video.codec_context.sample_aspect_ratio = pixel_aspect
         if audio:
-            sound = out.add_stream("aac", rate=48000)
-            sound.layout = "mono"
+            sound = out.add_stream(audio_codec, rate=48000)
+            sound.layout = layout
+            # the tone as the encoder takes it, in frames of the size it asks for
+            to_codec = av.AudioResampler(format=sound.codec_context.format, layout=layout, rate=48000,
+                                         frame_size=sound.codec_context.frame_size or 1024)
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(make_frame(i, width, height), format="rgb24")
             if times is not None:
@@ -99,7 +104,10 @@ def write_clip(path, frames=20, width=64, height=48, rate=None, audio=False, rot
                 chunk = tone[start:start + 1024][None, :]
                 frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
                 frame.sample_rate, frame.pts = 48000, start
-                out.mux(sound.encode(frame))
+                for coded in to_codec.resample(frame):
+                    out.mux(sound.encode(coded))
+            for coded in to_codec.resample(None):
+                out.mux(sound.encode(coded))
             out.mux(sound.encode(None))
     return path
 

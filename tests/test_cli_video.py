@@ -452,3 +452,19 @@ def test_the_deinterlacer_gives_one_frame_for_one_across_a_change_of_size():
     # (the filter may count in a finer time base: the times are what must stay)
     assert [(f.width, f.height, f.pts * f.time_base) for f in out] == [(f.width, f.height, f.pts * f.time_base)
                                                                       for f in frames]
+
+
+@pytest.mark.parametrize("codec,layout,suffix,kept", [
+    ("libopus", "stereo", ".mov", "opus transcoded to AAC"),  # MOV takes no Opus
+    ("flac", "stereo", ".mov", "flac transcoded to AAC"),
+    ("ac3", "5.1", ".mp4", "ac3 transcoded to AAC"),  # a fragmented MP4's header needs an AC-3 packet first
+    ("libopus", "stereo", ".mkv", "opus copied"),
+    ("ac3", "5.1", ".mov", "ac3 copied"),
+])
+def test_audio_the_container_cannot_take_as_it_is_is_transcoded_not_fatal(tmp_path, capsys, codec, layout, suffix, kept):
+    clip = write_clip(tmp_path / "in.mkv", frames=10, audio=True, audio_codec=codec, layout=layout)
+    out = (tmp_path / "out").with_suffix(suffix)
+    assert main(["video", "--layers", "block1", "--octaves", "1", "--iterations", "1", str(clip), "-o", str(out)]) == 0
+    assert kept in capsys.readouterr().out
+    frames, _, _, audio = probe(out)
+    assert len(frames) == 10 and audio == pytest.approx(10 / 25, abs=0.05)

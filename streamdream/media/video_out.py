@@ -99,13 +99,42 @@ def _video_codec(hardware: bool, width: int, height: int, crf: int) -> str:
     raise RunError("this FFmpeg (inside PyAV) has no H.264 or MPEG-4 encoder; reinstall av from PyPI")
 
 
+# the first audio packets a trial copy writes (a muxer that needs one to write its header, as MP4's
+# does for AC-3, has it then)
+TRIAL_PACKETS = 8
+
+
+def copy_muxes(source: Path, kind: str, options: dict) -> bool:
+    """Whether the first audio stream of `source` can be copied into a `kind` container opened
+    with `options`, tried in memory on its first packets. A muxer's list of the codecs it takes
+    is not the whole answer: a fragmented MP4 refuses AC-3 (its header needs a packet it does not
+    have yet) and MOV refuses Opus and FLAC, each only when the header is written, once the
+    video has begun."""
+    import io
+
+    import av
+
+    try:
+        with av.open(str(source)) as given, av.open(io.BytesIO(), mode="w", format=kind, options=options) as trial:
+            stream = given.streams.audio[0]
+            copy = trial.add_stream_from_template(stream)
+            for n, packet in enumerate(p for p in given.demux(stream) if p.size and p.pts is not None):
+                if n == TRIAL_PACKETS:
+                    break
+                packet.stream = copy
+                trial.mux(packet)
+        return True
+    except (av.error.FFmpegError, ValueError, OSError):
+        return False
+
+
 class AudioTrack:
     """The input's first audio stream written into an output container alongside the video:
     copied packet for packet when the container takes the codec, otherwise transcoded to AAC.
 
     `pump(until)` writes the audio up to a time (seconds from --start), so the file interleaves."""
 
-    def __init__(self, source: Path, output, start: float = 0.0):
+    def __init__(self, source: Path, output, start: float = 0.0, options: dict | None = None):
         import av
 
         self.input = av.open(str(source))
@@ -113,7 +142,7 @@ class AudioTrack:
         self.tb = self.in_stream.time_base
         self.start = start
         codec = self.in_stream.codec_context.name
-        self.copy = codec in output.supported_codecs
+        self.copy = codec in output.supported_codecs and copy_muxes(source, output.format.name, options or {})
         if self.copy:
             self.out = output.add_stream_from_template(self.in_stream)
         else:
@@ -180,7 +209,9 @@ class AudioTrack:
 
     def _encode(self, output, frame) -> None:
         if frame is not None:
-            frame.pts = self.samples
+            # counted in samples: the decoded frame kept the input stream's time base, which in
+            # a Matroska or WebM file is milliseconds, and the track ran 48 times too long
+            frame.pts, frame.time_base = self.samples, Fraction(1, frame.sample_rate)
             self.samples += frame.samples
         output.mux(self.out.encode(frame))
 
@@ -301,7 +332,7 @@ class VideoFileSink:
         self.stream = stream
         if self.audio_from is not None:
             try:
-                self.audio = AudioTrack(self.audio_from, self.container, self.audio_start)
+                self.audio = AudioTrack(self.audio_from, self.container, self.audio_start, options)
             except Exception as exc:  # an unreadable audio stream must not cost the video
                 self.warnings.append(f"audio not kept: {exc}")
         if self.resume is not None:
