@@ -468,3 +468,57 @@ def test_audio_the_container_cannot_take_as_it_is_is_transcoded_not_fatal(tmp_pa
     assert kept in capsys.readouterr().out
     frames, _, _, audio = probe(out)
     assert len(frames) == 10 and audio == pytest.approx(10 / 25, abs=0.05)
+
+
+def _flash_and_click(path, flash_at=None, sound_from=0.0, audio_codec="aac"):
+    """Write (with `flash_at`) or read back (without) a clip whose picture flashes white on one
+    frame and whose sound, beginning `sound_from` seconds in, clicks at the same moment: the
+    seconds of the flash and of the click, as read back."""
+    import av
+    from fractions import Fraction as F
+
+    if flash_at is not None:
+        with av.open(str(path), "w") as out:
+            video = out.add_stream("libx264", rate=25)
+            video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+            sound = out.add_stream(audio_codec, rate=48000)
+            sound.layout = "mono"
+            to_codec = av.AudioResampler(format=sound.codec_context.format, layout="mono", rate=48000,
+                                         frame_size=sound.codec_context.frame_size or 1024)
+            for i in range(40):
+                frame = av.VideoFrame.from_ndarray(np.full((64, 96, 3), 255 if i == round(flash_at * 25) else 30, np.uint8),
+                                                   format="rgb24")
+                frame.pts, frame.time_base = i, F(1, 25)
+                out.mux(video.encode(frame))
+            out.mux(video.encode(None))
+            samples = round((1.6 - sound_from) * 48000)
+            tone = np.zeros(samples, np.float32)
+            click = round((flash_at - sound_from) * 48000)
+            tone[click:click + 480] = 0.9
+            for start in range(0, samples, 960):
+                frame = av.AudioFrame.from_ndarray(tone[None, start:start + 960], format="fltp", layout="mono")
+                frame.sample_rate, frame.time_base = 48000, F(1, 48000)
+                frame.pts = round(sound_from * 48000) + start
+                for coded in to_codec.resample(frame):
+                    out.mux(sound.encode(coded))
+            out.mux(sound.encode(None))
+    with av.open(str(path)) as clip:
+        flash = next(float(f.pts * f.time_base) for f in clip.decode(video=0) if f.to_ndarray(format="rgb24").mean() > 128)
+    with av.open(str(path)) as clip:
+        for frame in clip.decode(audio=0):
+            loud = np.nonzero(np.abs(frame.to_ndarray()[0]) > 0.3)[0]
+            if len(loud):
+                return flash, float(frame.pts * frame.time_base) + loud[0] / frame.sample_rate
+
+
+@pytest.mark.parametrize("name,codec,suffix", [("in.mp4", "aac", ".mp4"), ("in.mp4", "aac", ".mkv"),
+                                               ("in.mkv", "libopus", ".mov")])  # the last transcoded
+def test_sound_that_begins_after_the_picture_stays_in_step_with_it(tmp_path, name, codec, suffix):
+    clip = tmp_path / name
+    flash, click = _flash_and_click(clip, flash_at=1.0, sound_from=0.48, audio_codec=codec)
+    assert abs(click - flash) < 0.03  # the clip is in step
+    out = (tmp_path / "out").with_suffix(suffix)
+    assert main(["video", "--layers", "block1", "--octaves", "1", "--iterations", "1", "--step", "0.0001",
+                 str(clip), "-o", str(out)]) == 0
+    flash, click = _flash_and_click(out)
+    assert abs(click - flash) < 0.03  # counted from its own start, the click came 0.48 s early

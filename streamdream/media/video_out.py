@@ -157,7 +157,7 @@ class AudioTrack:
             self.input.seek(int(start / self.tb), stream=self.in_stream)
         self.packets = self.input.demux(self.in_stream)
         self.pending = None
-        self.offset = None  # pts of the first packet written, so the output starts at 0
+        self.offset = None  # `start` in the input's time base, once the first packet is written
         self.done = False
 
     def _next(self):
@@ -185,7 +185,13 @@ class AudioTrack:
                 return
             self.pending = None
             if self.offset is None:
-                self.offset = packet.pts
+                # the video's frames are at their input times less `start`: the sound keeps its
+                # own times less the same, so where it began later than the picture it still
+                # does (counted from its own first packet, a clip whose sound began half a
+                # second in was heard half a second early)
+                self.offset = round(self.start / self.tb)
+                if not self.copy:
+                    self.samples = round(time * self.resampler.rate)
             if self.copy:
                 packet.pts -= self.offset
                 if packet.dts is not None:
