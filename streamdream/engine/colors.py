@@ -6,9 +6,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# BT.601 luma, the weights of the YCbCr that video is coded in: a detail with equal R, G and B
-# leaves Cb and Cr exactly as they were
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# BT.709 luma (sRGB's luminance), the weights of the YCbCr a video file is written in
+# (media.video_out.yuv_of): a detail with equal R, G and B leaves Cb and Cr exactly as they were,
+# and one made grey from a colour detail keeps the luma the file codes it with
+LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
 def mix_colors(detail: np.ndarray, amount: float) -> np.ndarray:
