@@ -4,6 +4,7 @@ moving edge, which the dream grew into stripes and the flow read as motion."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Iterable, Iterator
 
 # FFmpeg's bwdif, one picture per frame (not per field): the frame count and times stay the
@@ -27,6 +28,9 @@ def deinterlaced(frames: Iterable) -> Iterator:
             if graph is not None:
                 yield from _drain(graph, end=True)
             graph, shape = _graph(frame), (frame.width, frame.height, frame.format.name)
+        if graph is None:  # a picture format the filter does not take: shown as it is, as it comes
+            yield frame
+            continue
         graph.push(frame)
         yield from _drain(graph, end=False)
     if graph is not None:
@@ -34,15 +38,19 @@ def deinterlaced(frames: Iterable) -> Iterator:
 
 
 def _graph(frame):
+    """The filter for frames like `frame`, or None where FFmpeg will not build it."""
     import av
 
     graph = av.filter.Graph()
-    source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format,
-                              time_base=frame.time_base)
-    bwdif, sink = graph.add(*FILTER), graph.add("buffersink")
-    source.link_to(bwdif)
-    bwdif.link_to(sink)
-    graph.configure()
+    try:
+        source = graph.add_buffer(width=frame.width, height=frame.height, format=frame.format,
+                                  time_base=frame.time_base or Fraction(1, 90000))
+        bwdif, sink = graph.add(*FILTER), graph.add("buffersink")
+        source.link_to(bwdif)
+        bwdif.link_to(sink)
+        graph.configure()
+    except (av.error.FFmpegError, ValueError):
+        return None
     return graph
 
 
