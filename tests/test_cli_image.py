@@ -141,3 +141,37 @@ def test_output_gets_ordinary_file_permissions(photo, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+
+# --- colour profiles ---------------------------------------------------------------------------------
+
+def _tagged(path, profile, colour=(200, 100, 50), **save):
+    from PIL import Image
+
+    Image.fromarray(np.full((32, 48, 3), colour, np.uint8)).save(path, icc_profile=profile, **save)
+    return path
+
+
+@pytest.mark.parametrize("name", ["p3.png", "p3.jpg"])
+def test_a_display_p3_picture_is_read_in_srgb(tmp_path, name):
+    from streamdream.media.images import read_image
+
+    from .icc_profiles import DISPLAY_P3
+
+    r, g, b = read_image(_tagged(tmp_path / name, DISPLAY_P3, quality=95))[16, 24].astype(int)
+    # a wider gamut's colour is a more saturated one in sRGB's numbers: read as they are, it is duller
+    assert r > 200 + 10 and b < 50 - 15 and abs(g - 100) < 15
+
+
+def test_an_srgb_picture_and_one_with_a_profile_of_another_kind_are_read_as_they_are(tmp_path):
+    from PIL import ImageCms
+
+    from streamdream.media.images import read_image
+    from streamdream.media.profiles import to_srgb
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    assert tuple(read_image(_tagged(tmp_path / "s.png", srgb))[16, 24]) == (200, 100, 50)
+    picture = np.full((4, 4, 3), (200, 100, 50), np.uint8)
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    assert to_srgb(picture, lab) is picture and to_srgb(picture, b"not a profile") is picture
+    assert to_srgb(picture, None) is picture

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import RunError, UsageError
 from ..frames import MIN_SIDE
 from .outputs import DISK_FULL, atomic_path, free_mb
+from .profiles import embedded_profile, to_srgb
 
 # beyond this even the frame's own copies (the dream is tiled, see engine/gradient.py) outgrow a laptop's memory
 MAX_PIXELS = 40_000_000
@@ -47,7 +48,8 @@ def check_header(path: Path, role: str) -> None:
 
 
 def read_image(path: str | Path, role: str = "input") -> np.ndarray:
-    """RGB uint8 (H, W, 3) of a PNG, JPEG or WebP file, upright by its EXIF orientation.
+    """RGB uint8 (H, W, 3) of a PNG, JPEG or WebP file, upright by its EXIF orientation, in sRGB
+    (converted from the colour profile it embeds, see `profiles`).
 
     Alpha is dropped and 16-bit or grey files are brought to 8-bit RGB. UsageError when the file
     is missing or is not an image OpenCV can decode.
@@ -59,7 +61,7 @@ def read_image(path: str | Path, role: str = "input") -> np.ndarray:
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
         raise UsageError(f"{role} {path} is not an image OpenCV can read; use a PNG, JPEG or WebP file")
-    return np.ascontiguousarray(image[:, :, ::-1])
+    return to_srgb(np.ascontiguousarray(image[:, :, ::-1]), embedded_profile(path))
 
 
 def load_guide(cfg) -> np.ndarray | None:
