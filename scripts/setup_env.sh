@@ -7,7 +7,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import streamdream, torch
     python3 -m venv .venv
     . .venv/bin/activate
     pip install torch==2.14.1 torchvision==0.29.1
-    pip install -e ".[test,live,audio,web,cluster]"
+    pip install -e ".[test,live,audio,web,cluster,heif]"
 else
     . .venv/bin/activate
 fi

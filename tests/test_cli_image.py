@@ -175,3 +175,39 @@ def test_an_srgb_picture_and_one_with_a_profile_of_another_kind_are_read_as_they
     lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
     assert to_srgb(picture, lab) is picture and to_srgb(picture, b"not a profile") is picture
     assert to_srgb(picture, None) is picture
+
+
+# --- HEIF (a phone's .heic) ---------------------------------------------------------------------------
+
+def test_a_heic_photo_is_read_upright_as_its_jpeg_twin_is(tmp_path):
+    pytest.importorskip("pillow_heif", reason="the [heif] extra is not installed")
+    import pillow_heif
+    from PIL import Image
+
+    from streamdream.media.images import read_image
+
+    pillow_heif.register_heif_opener()
+    picture = np.full((64, 96, 3), 40, np.uint8)
+    picture[:20, :30] = (250, 30, 30)
+    orientation = Image.Exif()
+    orientation[0x0112] = 6  # a phone held upright: the stored picture is turned a quarter
+    for suffix in (".heic", ".jpg"):
+        Image.fromarray(picture).save(tmp_path / f"photo{suffix}", exif=orientation.tobytes(), quality=95)
+    heic, jpeg = read_image(tmp_path / "photo.heic"), read_image(tmp_path / "photo.jpg")
+    assert heic.shape == jpeg.shape == (96, 64, 3)
+    assert np.abs(heic.astype(int) - jpeg.astype(int)).mean() < 6  # two lossy codings of one picture
+    assert heic[:20, -30:, 0].mean() > 150  # the red corner where the JPEG path puts it
+
+
+def test_a_heic_photo_without_the_extra_names_it(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from streamdream.cli import main
+
+    photo = tmp_path / "IMG_0001.HEIC"
+    photo.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(64))
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if not installed
+    assert main(["image", str(photo), "-o", str(tmp_path / "out.png")]) == 2
+    out = capsys.readouterr().out
+    assert "pillow-heif" in out and "streamdream[heif]" in out and len(out.strip().splitlines()) == 1
+    assert not (tmp_path / "out.png").exists()

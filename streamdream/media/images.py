@@ -55,13 +55,48 @@ def read_image(path: str | Path, role: str = "input") -> np.ndarray:
     is missing or is not an image OpenCV can decode.
     """
     path = input_file(path, role)
-    check_header(path, role)
     # np.fromfile + imdecode reads any path spelling; imdecode applies EXIF orientation
+    check_header(path, role)
     data = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None and is_heif(data):
+        _heif_opener(path, role)
+        check_header(path, role)  # Pillow reads a HEIF header now
+        return _read_heif(path, role)
     if image is None:
         raise UsageError(f"{role} {path} is not an image OpenCV can read; use a PNG, JPEG or WebP file")
     return to_srgb(np.ascontiguousarray(image[:, :, ::-1]), embedded_profile(path))
+
+
+# the brands a HEIF file (a phone's .heic) names first, where OpenCV reads only AVIF's
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+
+
+def is_heif(data: np.ndarray) -> bool:
+    """Whether a file's bytes (uint8) begin as a HEIF picture's do."""
+    head = data[:12].tobytes()
+    return len(head) == 12 and head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
+
+
+def _heif_opener(path: Path, role: str) -> None:
+    try:
+        import pillow_heif
+    except ImportError:
+        raise UsageError(f"{role} {path} is a HEIF picture (a phone's .heic), which needs pillow-heif: "
+                         f"pip install 'streamdream[heif]', or convert it to JPEG") from None
+    pillow_heif.register_heif_opener()
+
+
+def _read_heif(path: Path, role: str) -> np.ndarray:
+    # pillow-heif turns the picture upright itself (its orientation is in the file, as EXIF is)
+    from PIL import Image
+
+    try:
+        with Image.open(path) as picture:
+            rgb, profile = np.asarray(picture.convert("RGB")), picture.info.get("icc_profile")
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise UsageError(f"{role} {path} is a HEIF picture that cannot be decoded ({exc})") from None
+    return to_srgb(np.ascontiguousarray(rgb), profile)
 
 
 def load_guide(cfg) -> np.ndarray | None:
