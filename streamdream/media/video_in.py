@@ -56,6 +56,10 @@ def main_video_stream(container):
     return max(container.streams.video, key=rank)
 
 
+# FFmpeg's field orders (AVFieldOrder) of a stream whose frames hold two fields each: tt, bb, tb, bt
+INTERLACED_FIELD_ORDERS = (2, 3, 4, 5)
+
+
 # a pixel aspect outside this is a damaged header, not a picture (anamorphic video keeps within 2)
 PIXEL_ASPECT_RANGE = (Fraction(1, 4), Fraction(4))
 
@@ -141,7 +145,9 @@ class VideoFileSource:
         self.finished = False  # read to the end of the file (not stopped by --frames)
         self.yielded = 0
         ctx = self.stream.codec_context
-        rotation, self.interlaced = self._peek()
+        rotation, interlaced = self._peek()
+        # (or the stream says its fields are ordered: its first frame may be a progressive one)
+        self.interlaced = interlaced or int(getattr(ctx, "field_order", 0) or 0) in INTERLACED_FIELD_ORDERS
         if self.interlaced:
             self.notes.append(f"{self.path} is interlaced; deinterlaced (bwdif) as a player shows it")
         if not ctx.width or not ctx.height:
