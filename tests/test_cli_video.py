@@ -347,7 +347,7 @@ def test_a_video_keeps_its_colours_and_tags_them(tmp_path):
     assert np.abs(frame.to_ndarray(format="rgb24")[24, 32].astype(int) - SKIN).max() <= 4
 
 
-def test_an_hdr_input_says_it_is_dreamt_without_tone_mapping(tmp_path):
+def test_an_hdr_input_says_it_is_tone_mapped(tmp_path):
     import av
 
     from streamdream.media.video_in import VideoFileSource
@@ -360,7 +360,7 @@ def test_an_hdr_input_says_it_is_dreamt_without_tone_mapping(tmp_path):
         out.mux(stream.encode(av.VideoFrame.from_ndarray(pattern_frame(0, 64, 48), format="rgb24")))
         out.mux(stream.encode(None))
     source = VideoFileSource(clip)
-    assert any("HDR (HLG)" in note and "tone mapping" in note for note in source.notes)
+    assert any("HDR (HLG)" in note and "tone-mapped" in note for note in source.notes)
     source.close()
     plain = VideoFileSource(write_clip(tmp_path / "sdr.mp4", frames=1))
     assert plain.notes == []
@@ -522,3 +522,61 @@ def test_sound_that_begins_after_the_picture_stays_in_step_with_it(tmp_path, nam
                  str(clip), "-o", str(out)]) == 0
     flash, click = _flash_and_click(out)
     assert abs(click - flash) < 0.03  # counted from its own start, the click came 0.48 s early
+
+
+# --- HDR (a phone's HLG, HDR10's PQ) -------------------------------------------------------------------
+
+HDR_PATCHES = {  # BT.2100 signal levels and the SDR level each should read as
+    "hlg": {"transfer": 18, "grey": (0.4368, 125), "white": (0.75, 246), "peak": (1.0, 255)},
+    "pq": {"transfer": 16, "grey": (0.4190, 125), "white": (0.5806, 246), "peak": (0.7518, 255)},
+}
+
+
+def _hdr_clip(path, kind):
+    """A 10-bit BT.2020 clip (FFV1) tagged with the HDR transfer of `kind`: three grey patches,
+    an 18% grey, diffuse white (203 nits) and 1000 nits, each at its signal level."""
+    import av
+    from av.video.reformatter import Colorspace
+
+    levels = HDR_PATCHES[kind]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv444p10le"
+        context = stream.codec_context
+        context.colorspace = context.color_primaries = 9  # BT.2020
+        context.color_trc, context.color_range = levels["transfer"], 1
+        signal = np.zeros((64, 96, 3), np.uint16)
+        for n, name in enumerate(("grey", "white", "peak")):
+            signal[:, 32 * n:32 * (n + 1)] = round(levels[name][0] * 65535)
+        for _ in range(2):
+            frame = av.VideoFrame.from_ndarray(signal, format="rgb48le").reformat(
+                format="yuv444p10le", dst_colorspace=Colorspace.BT2020, dst_color_range=1)
+            frame.colorspace, frame.color_range = 9, 1
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["hlg", "pq"])
+def test_an_hdr_clip_is_tone_mapped_to_sdr_as_it_is_read(tmp_path, kind):
+    from streamdream.media.video_in import VideoFileSource
+
+    source = VideoFileSource(_hdr_clip(tmp_path / f"{kind}.mkv", kind))
+    picture = next(source.frames()).image.astype(int)
+    source.close()
+    assert any("tone-mapped" in note for note in source.notes)
+    for n, name in enumerate(("grey", "white", "peak")):
+        patch = picture[8:-8, 32 * n + 8:32 * (n + 1) - 8]
+        assert abs(patch.mean() - HDR_PATCHES[kind][name][1]) <= 8, name  # read as SDR, white was 148-191
+        assert np.ptp(patch.mean(axis=(0, 1))) <= 3  # grey stays grey
+
+
+def test_the_tone_map_keeps_an_out_of_gamut_colour_inside_and_its_hue():
+    from streamdream.media import hdr
+
+    red = np.zeros((2, 2, 3), np.uint16)
+    red[..., 0] = round(0.75 * 65535)  # BT.2020's own red, beyond BT.709's
+    r, g, b = hdr.to_sdr(red, hdr.HLG)[0, 0].astype(int)
+    assert r > 200 and g < 40 and b < 40
+    with pytest.raises(ValueError):
+        hdr.to_sdr(red, 1)

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..frames import Frame
+from . import hdr
 from .deinterlace import deinterlaced, is_interlaced
 from .images import check_size, fit_size, input_file
 
@@ -83,9 +84,8 @@ def shown_size(width: int, height: int, aspect: Fraction, rotation: int) -> tupl
     return (height, w) if rotation % 180 else (w, height)
 
 
-# FFmpeg's colour matrix codes (AVColorSpace) and transfer codes (AVColorTransferCharacteristic)
+# FFmpeg's colour matrix codes (AVColorSpace)
 UNSPECIFIED_MATRIX = 2
-HDR_TRANSFERS = {16: "PQ (HDR10)", 18: "HLG"}
 # an untagged picture taller than this is read with BT.709's colours, as players read it; up to it
 # (standard definition) with BT.601's. Read with the wrong one, reds and skin tones shift.
 SD_LINES = 576
@@ -100,6 +100,14 @@ def rgb_of(frame) -> np.ndarray:
     if int(frame.colorspace or UNSPECIFIED_MATRIX) == UNSPECIFIED_MATRIX:
         matrix = Colorspace.ITU709 if frame.height > SD_LINES else Colorspace.ITU601
     return frame.reformat(format="rgb24", src_colorspace=matrix, src_color_range=frame.color_range or None).to_ndarray()
+
+
+def hdr_signal_of(frame) -> np.ndarray:
+    """RGB uint16 (H, W, 3) of a decoded HDR frame: its BT.2020 signal, not yet light (see hdr.to_sdr)."""
+    from av.video.reformatter import Colorspace
+
+    matrix = Colorspace.BT2020 if int(frame.colorspace or UNSPECIFIED_MATRIX) == UNSPECIFIED_MATRIX else None
+    return frame.reformat(format="rgb48le", src_colorspace=matrix, src_color_range=frame.color_range or None).to_ndarray()
 
 
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -160,12 +168,11 @@ class VideoFileSource:
             # output plays the same in a player that ignores the aspect (many do)
             self.notes.append(f"{self.path} has non-square pixels ({aspect.numerator}:{aspect.denominator}); "
                               f"dreamt as shown, {w}x{h}" + (f", then rescaled to `width` {width}" if width else ""))
-        hdr = HDR_TRANSFERS.get(int(getattr(ctx, "color_trc", 0) or 0))
-        if hdr:
-            # no tone mapping: a dream of the picture as the file codes it, which a player
-            # showing the output as the usual dynamic range (it is tagged so) shows flat
-            self.notes.append(f"{self.path} is HDR ({hdr}); dreamt and written as standard dynamic range without "
-                              f"tone mapping, so its colours look flat; convert it to SDR first for a true picture")
+        transfer = int(getattr(ctx, "color_trc", 0) or 0)
+        self.hdr = transfer if transfer in hdr.TRANSFERS else None
+        if self.hdr:
+            self.notes.append(f"{self.path} is HDR ({hdr.TRANSFERS[transfer]}); tone-mapped to standard dynamic "
+                              f"range (BT.709) before it is dreamt")
         if width:
             w, h = width, max(2, round(h * width / w))
         check_size(h, w, f"{role} {self.path}")
@@ -266,6 +273,11 @@ class VideoFileSource:
         their times, at the size `info` gives."""
         size = (self.info.width, self.info.height)
         for frame, time, index in self.timed():
+            if self.hdr:
+                # sized as a signal, then taken to light: the tone map's cost is the output's size
+                signal = fit_size(upright(hdr_signal_of(frame), self.info.rotation), *size)
+                yield Frame(hdr.to_sdr(signal, self.hdr), time, index)
+                continue
             image = upright(rgb_of(frame), self.info.rotation)
             yield Frame(fit_size(image, *size), time, index)
 
