@@ -103,7 +103,7 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
         lean = info.width * info.height > BIG_FRAME and device.type == "cpu"
         soundtrack = Path(audio) if audio is not None else info.path if info.has_audio else None
         sink = VideoFileSink(output, info.rate, info.time_base, config.video.crf,
-                             soundtrack, 0.0 if audio is not None else info.start, overwrite=overwrite,
+                             soundtrack, 0.0 if audio is not None else info.zero, overwrite=overwrite,
                              resume=partial, expected_frames=info.frames, lean=lean,
                              hardware=device.type == "cuda", claim=claim)
         # an unseeded resume takes the partial's seed, so the rest is dreamt as the start was

@@ -470,10 +470,10 @@ def test_audio_the_container_cannot_take_as_it_is_is_transcoded_not_fatal(tmp_pa
     assert len(frames) == 10 and audio == pytest.approx(10 / 25, abs=0.05)
 
 
-def _flash_and_click(path, flash_at=None, sound_from=0.0, audio_codec="aac"):
+def _flash_and_click(path, flash_at=None, sound_from=0.0, audio_codec="aac", shift=0.0):
     """Write (with `flash_at`) or read back (without) a clip whose picture flashes white on one
-    frame and whose sound, beginning `sound_from` seconds in, clicks at the same moment: the
-    seconds of the flash and of the click, as read back."""
+    frame and whose sound, beginning `sound_from` seconds in, clicks at the same moment, every
+    time stamp `shift` seconds later: the seconds of the flash and of the click, as read back."""
     import av
     from fractions import Fraction as F
 
@@ -488,7 +488,7 @@ def _flash_and_click(path, flash_at=None, sound_from=0.0, audio_codec="aac"):
             for i in range(40):
                 frame = av.VideoFrame.from_ndarray(np.full((64, 96, 3), 255 if i == round(flash_at * 25) else 30, np.uint8),
                                                    format="rgb24")
-                frame.pts, frame.time_base = i, F(1, 25)
+                frame.pts, frame.time_base = i + round(shift * 25), F(1, 25)
                 out.mux(video.encode(frame))
             out.mux(video.encode(None))
             samples = round((1.6 - sound_from) * 48000)
@@ -498,7 +498,7 @@ def _flash_and_click(path, flash_at=None, sound_from=0.0, audio_codec="aac"):
             for start in range(0, samples, 960):
                 frame = av.AudioFrame.from_ndarray(tone[None, start:start + 960], format="fltp", layout="mono")
                 frame.sample_rate, frame.time_base = 48000, F(1, 48000)
-                frame.pts = round(sound_from * 48000) + start
+                frame.pts = round((sound_from + shift) * 48000) + start
                 for coded in to_codec.resample(frame):
                     out.mux(sound.encode(coded))
             out.mux(sound.encode(None))
@@ -580,3 +580,18 @@ def test_the_tone_map_keeps_an_out_of_gamut_colour_inside_and_its_hue():
     assert r > 200 and g < 40 and b < 40
     with pytest.raises(ValueError):
         hdr.to_sdr(red, 1)
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_a_stream_that_starts_seconds_in_is_written_from_zero_in_step(tmp_path, suffix):
+    # a camcorder's or a broadcast's MPEG-TS starts its clock seconds in
+    clip = tmp_path / "capture.ts"
+    flash, click = _flash_and_click(clip, flash_at=1.0, shift=10.0)
+    assert flash == pytest.approx(11.0, abs=0.03) and abs(click - flash) < 0.03
+    out = (tmp_path / "out").with_suffix(suffix)
+    assert main(["video", "--layers", "block1", "--octaves", "1", "--iterations", "1", "--step", "0.0001",
+                 str(clip), "-o", str(out)]) == 0
+    times = probe(out)[1]
+    assert times[0] == pytest.approx(0.0, abs=1e-3) and times[-1] < 2.0  # the Matroska file began at 10 s
+    flash, click = _flash_and_click(out)
+    assert flash == pytest.approx(1.0, abs=0.03) and abs(click - flash) < 0.03

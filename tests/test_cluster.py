@@ -179,7 +179,7 @@ def test_cluster_render_keeps_variable_frame_times(ray_cluster, tmp_path):
     out = tmp_path / "out.mkv"
     render(clip, out)
     _, got, _, _ = probe(out)
-    assert got == pytest.approx(times, abs=1e-3)
+    assert got == pytest.approx([t - times[0] for t in times], abs=1e-3)  # from the first frame, as any render
 
 
 def test_seams_inside_a_shot_are_coherent(ray_cluster, tmp_path):

@@ -317,7 +317,7 @@ class _Render:
         info = self.info
         soundtrack = Path(self.audio) if self.audio is not None else info.path if info.has_audio else None
         return VideoFileSink(self.output, info.rate, info.time_base, self.config.video.crf, soundtrack,
-                             0.0 if self.audio is not None else info.start, overwrite=self.overwrite,
+                             0.0 if self.audio is not None else info.zero, overwrite=self.overwrite,
                              made=self.manifest.made,
                              expected_frames=self.plan.frames, claim=claim)
 

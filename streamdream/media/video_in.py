@@ -28,6 +28,12 @@ class VideoInfo:
     start: float  # seconds skipped at the start (--start)
     has_audio: bool
     rotation: int  # degrees the input's display matrix turned the picture (undone in the frames)
+    origin: float = 0.0  # the input's time of its first frame, which frame times count from
+
+    @property
+    def zero(self) -> float:
+        """The input's time (its sound's too) that the frames' time 0 is: its first frame's, or `start` after it."""
+        return self.origin + self.start
 
 
 def _open_container(path: Path, role: str = "input"):
@@ -153,7 +159,7 @@ class VideoFileSource:
         self.finished = False  # read to the end of the file (not stopped by --frames)
         self.yielded = 0
         ctx = self.stream.codec_context
-        rotation, interlaced = self._peek()
+        rotation, interlaced, self.origin = self._peek()
         # (or the stream says its fields are ordered: its first frame may be a progressive one)
         self.interlaced = interlaced or int(getattr(ctx, "field_order", 0) or 0) in INTERLACED_FIELD_ORDERS
         if self.interlaced:
@@ -187,21 +193,24 @@ class VideoFileSource:
             self.container.close()
             raise UsageError(f"`start` {start} is past the end of {self.path} ({duration:.2f} s)", setting="start")
         self.info = VideoInfo(self.path, w, h, Fraction(rate), Fraction(self.stream.time_base or Fraction(1, 90000)),
-                              frames, start, bool(self.container.streams.audio), rotation)
+                              frames, start, bool(self.container.streams.audio), rotation, self.origin)
 
-    def _peek(self) -> tuple[int, bool]:
-        """(the display rotation, whether interlaced) of the first frame. PyAV shows both on
-        decoded frames only: the first is decoded in a second handle, so this one still starts
-        at the beginning."""
+    def _peek(self) -> tuple[int, bool, float]:
+        """(the display rotation, whether interlaced, its time in seconds) of the first frame.
+        PyAV shows the first two on decoded frames only: the first is decoded in a second
+        handle, so this one still starts at the beginning. Frame times count from that time: a
+        camcorder's or a broadcast's MPEG-TS starts seconds in (a Matroska output then began
+        that late, and an MP4 stretched its first frame over the gap to the sound)."""
         import av
 
         try:
             with av.open(str(self.path)) as peek:
                 for frame in peek.decode(peek.streams[self.stream.index]):
-                    return int(round(frame.rotation or 0)), is_interlaced(frame)
+                    time = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else 0.0
+                    return int(round(frame.rotation or 0)), is_interlaced(frame), time
         except av.error.FFmpegError:
             pass
-        return 0, False
+        return 0, False, 0.0
 
     def _duration(self) -> float | None:
         if self.stream.duration and self.stream.time_base:
@@ -224,7 +233,7 @@ class VideoFileSource:
 
         seek = self.start + (self.skip_to[0] if self.skip_to else 0.0)
         if seek > 0:
-            self.container.seek(int(seek / self.stream.time_base), stream=self.stream)
+            self.container.seek(int((self.origin + seek) / self.stream.time_base), stream=self.stream)
         packets = self.container.demux(self.stream)
         sent = decoded = 0
         while True:
@@ -255,7 +264,7 @@ class VideoFileSource:
         # a frame counts as the one asked for when within half a frame of its time
         earliest = self.start + (self.skip_to[0] - 0.5 / float(self.info.rate) if self.skip_to else -1e-6)
         for frame in self._decoded():
-            time = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else None
+            time = float(frame.pts * frame.time_base) - self.origin if frame.pts is not None and frame.time_base else None
             if time is None:
                 time = (first_time or 0.0) + index / float(self.info.rate)
             if time < earliest:
