@@ -55,8 +55,8 @@ def read_image(path: str | Path, role: str = "input") -> np.ndarray:
     is missing or is not an image OpenCV can decode.
     """
     path = input_file(path, role)
-    # np.fromfile + imdecode reads any path spelling; imdecode applies EXIF orientation
     check_header(path, role)
+    # np.fromfile + imdecode reads any path spelling; imdecode applies EXIF orientation
     data = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None and is_heif(data):
@@ -122,11 +122,9 @@ def width_within(width: int, height: int, longest: int) -> int:
 
 def fit_width(image: np.ndarray, width: int | None) -> np.ndarray:
     """`image` rescaled to `width` pixels wide keeping the aspect (height at least 1), or as is."""
-    if width is None or width == image.shape[1]:
+    if width is None:
         return image
-    height = fitted_size(image.shape[0], image.shape[1], width)[0]
-    interpolation = cv2.INTER_AREA if width < image.shape[1] else cv2.INTER_CUBIC
-    return cv2.resize(image, (width, height), interpolation=interpolation)
+    return fit_size(image, width, fitted_size(image.shape[0], image.shape[1], width)[0])
 
 
 def fit_size(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -102,18 +102,21 @@ def rgb_of(frame) -> np.ndarray:
     it is tagged with; an untagged one's matrix as players guess it (see SD_LINES)."""
     from av.video.reformatter import Colorspace
 
-    matrix = None
-    if int(frame.colorspace or UNSPECIFIED_MATRIX) == UNSPECIFIED_MATRIX:
-        matrix = Colorspace.ITU709 if frame.height > SD_LINES else Colorspace.ITU601
-    return frame.reformat(format="rgb24", src_colorspace=matrix, src_color_range=frame.color_range or None).to_ndarray()
+    return _rgb(frame, "rgb24", Colorspace.ITU709 if frame.height > SD_LINES else Colorspace.ITU601)
 
 
 def hdr_signal_of(frame) -> np.ndarray:
     """RGB uint16 (H, W, 3) of a decoded HDR frame: its BT.2020 signal, not yet light (see hdr.to_sdr)."""
     from av.video.reformatter import Colorspace
 
-    matrix = Colorspace.BT2020 if int(frame.colorspace or UNSPECIFIED_MATRIX) == UNSPECIFIED_MATRIX else None
-    return frame.reformat(format="rgb48le", src_colorspace=matrix, src_color_range=frame.color_range or None).to_ndarray()
+    return _rgb(frame, "rgb48le", Colorspace.BT2020)
+
+
+def _rgb(frame, format: str, untagged) -> np.ndarray:
+    # the frame in `format`, its YUV read with the matrix and range it is tagged with, or with
+    # the matrix `untagged` where it names none
+    matrix = untagged if int(frame.colorspace or UNSPECIFIED_MATRIX) == UNSPECIFIED_MATRIX else None
+    return frame.reformat(format=format, src_colorspace=matrix, src_color_range=frame.color_range or None).to_ndarray()
 
 
 def upright(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -151,7 +154,6 @@ class VideoFileSource:
             self.notes.append(f"{self.path} has {len(self.container.streams.video)} video streams; dreaming stream "
                               f"#{self.stream.index} ({ctx.width}x{ctx.height})")
         self.stream.thread_type = "AUTO"
-        self.width_wanted = width
         self.max_frames = max_frames
         self.start = start
         self.corrupt = 0
