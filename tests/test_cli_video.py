@@ -470,6 +470,57 @@ def test_audio_the_container_cannot_take_as_it_is_is_transcoded_not_fatal(tmp_pa
     assert len(frames) == 10 and audio == pytest.approx(10 / 25, abs=0.05)
 
 
+def _channels_of(path) -> np.ndarray:
+    """The first audio stream of a file, (channels, samples) float32, read through a packed
+    resampler: PyAV crashes on a frame of more than 8 planes touched from Python."""
+    import av
+
+    with av.open(str(path)) as clip:
+        layout = clip.streams.audio[0].codec_context.layout
+        packed = av.AudioResampler(format="flt", layout=layout, rate=clip.streams.audio[0].rate)
+        chunks = [out.to_ndarray().reshape(-1, len(layout.channels))
+                  for frame in clip.decode(audio=0) for out in packed.resample(frame)]
+    return np.concatenate(chunks).T
+
+
+@pytest.mark.parametrize("codec,layout,suffix", [("ac3", "5.1(side)", ".mp4"), ("flac", "7.1", ".mov")])
+def test_transcoded_surround_sound_keeps_its_channels(tmp_path, capsys, codec, layout, suffix):
+    import av
+    from fractions import Fraction as F
+
+    channels = len(av.AudioLayout(layout).channels)
+    loud = channels - 1  # a tone in the last channel only (a side or back speaker), silence in the rest
+    clip = tmp_path / "in.mkv"
+    with av.open(str(clip), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = out.add_stream(codec, rate=48000)
+        sound.layout = layout
+        to_codec = av.AudioResampler(format=sound.codec_context.format, layout=layout, rate=48000,
+                                     frame_size=sound.codec_context.frame_size or 1024)
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, F(1, 25)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        samples = np.zeros((19200, channels), np.float32)
+        samples[:, loud] = 0.5 * np.sin(np.arange(19200) * 2 * np.pi * 440 / 48000)
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="flt", layout=layout)
+        frame.sample_rate, frame.time_base, frame.pts = 48000, F(1, 48000), 0
+        for coded in to_codec.resample(frame):
+            out.mux(sound.encode(coded))
+        out.mux(sound.encode(None))
+    out = (tmp_path / "out").with_suffix(suffix)
+    assert main(["video", "--layers", "block1", "--octaves", "1", "--iterations", "1", str(clip), "-o", str(out)]) == 0
+    assert f"{codec} transcoded to AAC" in capsys.readouterr().out
+    with av.open(str(out)) as written:
+        assert written.streams.audio[0].codec_context.name == "aac"
+        assert len(written.streams.audio[0].codec_context.layout.channels) == channels
+    energy = (_channels_of(out) ** 2).mean(axis=1)
+    assert energy[loud] > 0.05  # the tone is where it was (0.125 as written)
+    assert np.delete(energy, loud).max() < 0.01 * energy[loud]  # and nowhere else: not folded down
+
+
 def _flash_and_click(path, flash_at=None, sound_from=0.0, audio_codec="aac", shift=0.0):
     """Write (with `flash_at`) or read back (without) a clip whose picture flashes white on one
     frame and whose sound, beginning `sound_from` seconds in, clicks at the same moment, every

@@ -128,6 +128,37 @@ def copy_muxes(source: Path, kind: str, options: dict) -> bool:
         return False
 
 
+def aac_layout(given, kind: str, options: dict) -> str:
+    """The channel layout a track of `given` (an audio codec context) is transcoded to AAC in for a
+    `kind` container opened with `options`: its own where AAC and the container take it, tried in
+    memory on a frame of silence (a film's 5.1 sound stays 5.1: players fold it down to their
+    speakers, a downmix here could never be undone), else stereo, or mono for one channel."""
+    import io
+
+    import av
+
+    own = given.layout.name if given.layout is not None else ""
+    fallback = "mono" if given.channels == 1 else "stereo"
+    if own in ("", fallback):
+        return fallback
+    try:
+        with av.open(io.BytesIO(), mode="w", format=kind, options=options) as trial:
+            stream = trial.add_stream("aac", rate=given.sample_rate or 48000)
+            stream.layout = own
+            # made packed, one plane, and brought to the encoder's planes by the resampler: PyAV
+            # crashes the process on a frame of more than 8 planes touched from Python
+            rate = stream.codec_context.sample_rate
+            silence = av.AudioFrame.from_ndarray(np.zeros((1, 1024 * len(av.AudioLayout(own).channels)), np.float32),
+                                                 format="flt", layout=own)
+            silence.sample_rate, silence.pts = rate, 0
+            for chunk in av.AudioResampler(format="fltp", layout=own, rate=rate).resample(silence):
+                trial.mux(stream.encode(chunk))
+            trial.mux(stream.encode(None))
+        return own
+    except (av.error.FFmpegError, ValueError):
+        return fallback
+
+
 class AudioTrack:
     """The input's first audio stream written into an output container alongside the video:
     copied packet for packet when the container takes the codec, otherwise transcoded to AAC.
@@ -148,11 +179,11 @@ class AudioTrack:
         else:
             rate = self.in_stream.codec_context.sample_rate or 48000
             self.out = output.add_stream("aac", rate=rate)
-            self.out.layout = "stereo" if self.in_stream.codec_context.channels != 1 else "mono"
+            self.out.layout = aac_layout(self.in_stream.codec_context, output.format.name, options or {})
             self.resampler = av.AudioResampler(format="fltp", layout=self.out.layout, rate=rate,
                                                frame_size=self.out.codec_context.frame_size or 1024)
             self.samples = 0
-        self.description = f"{codec} copied" if self.copy else f"{codec} transcoded to AAC"
+        self.description = f"{codec} copied" if self.copy else f"{codec} transcoded to AAC ({self.out.layout.name})"
         if start > 0:
             self.input.seek(int(start / self.tb), stream=self.in_stream)
         self.packets = self.input.demux(self.in_stream)
