@@ -521,6 +521,46 @@ def test_transcoded_surround_sound_keeps_its_channels(tmp_path, capsys, codec, l
     assert np.delete(energy, loud).max() < 0.01 * energy[loud]  # and nowhere else: not folded down
 
 
+@pytest.mark.parametrize("codec,rate,suffix,written", [("flac", 192000, ".mov", 96000),  # AAC's highest
+                                                       ("pcm_s16le", 37800, ".mp4", 44100)])  # the next one up
+def test_sound_at_a_rate_aac_does_not_take_is_resampled_not_fatal(tmp_path, capsys, codec, rate, suffix, written):
+    import av
+    from fractions import Fraction as F
+
+    clip = tmp_path / "in.mkv"
+    with av.open(str(clip), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = out.add_stream(codec, rate=rate)
+        sound.layout = "stereo"
+        to_codec = av.AudioResampler(format=sound.codec_context.format, layout="stereo", rate=rate,
+                                     frame_size=sound.codec_context.frame_size or 1024)
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, F(1, 25)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        n = round(rate * 0.4)
+        tone = 0.3 * np.sin(np.arange(n) * 2 * np.pi * 440 / rate).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(np.repeat(tone, 2)[None], format="flt", layout="stereo")
+        frame.sample_rate, frame.time_base, frame.pts = rate, F(1, rate), 0
+        for coded in to_codec.resample(frame):
+            out.mux(sound.encode(coded))
+        out.mux(sound.encode(None))
+    out = (tmp_path / "out").with_suffix(suffix)
+    assert main(["video", "--layers", "block1", "--octaves", "1", "--iterations", "1", str(clip), "-o", str(out)]) == 0
+    assert f"{codec} transcoded to AAC (stereo, {written / 1000:g} kHz)" in capsys.readouterr().out
+    frames, _, _, seconds = probe(out)
+    assert len(frames) == 10 and seconds == pytest.approx(0.4, abs=0.05)
+    with av.open(str(out)) as written_file:
+        assert written_file.streams.audio[0].rate == written
+    left = _channels_of(out)[0]
+    loud = left[np.abs(left) > 0.05]
+    assert loud.size > 0.3 * written  # the tone is there, at its length
+    sign = np.signbit(left[round(0.05 * written):round(0.35 * written)])
+    assert np.count_nonzero(sign[1:] != sign[:-1]) / 2 / 0.3 == pytest.approx(440, rel=0.02)  # at its pitch
+
+
 def _flash_and_click(path, flash_at=None, sound_from=0.0, audio_codec="aac", shift=0.0):
     """Write (with `flash_at`) or read back (without) a clip whose picture flashes white on one
     frame and whose sound, beginning `sound_from` seconds in, clicks at the same moment, every

@@ -128,9 +128,22 @@ def copy_muxes(source: Path, kind: str, options: dict) -> bool:
         return False
 
 
-def aac_layout(given, kind: str, options: dict) -> str:
-    """The channel layout a track of `given` (an audio codec context) is transcoded to AAC in for a
-    `kind` container opened with `options`: its own where AAC and the container take it, tried in
+def aac_rate(rate: int | None) -> int:
+    """The sample rate a track at `rate` Hz is transcoded to AAC at: its own where AAC takes it, else
+    the lowest AAC rate above it (a CD-ROM's 37.8 kHz: 44.1), or AAC's highest (a studio's 192 kHz:
+    96). The encoder refuses any other, and it was found only once the video had begun. 48 kHz
+    when the input does not say."""
+    import av
+
+    rates = sorted(av.Codec("aac", "w").audio_rates or (48000,))
+    if not rate:
+        return 48000
+    return next((r for r in rates if r >= rate), rates[-1])
+
+
+def aac_layout(given, rate: int, kind: str, options: dict) -> str:
+    """The channel layout a track of `given` (an audio codec context) is transcoded to AAC in, at
+    `rate`, for a `kind` container opened with `options`: its own where AAC and the container take it, tried in
     memory on a frame of silence (a film's 5.1 sound stays 5.1: players fold it down to their
     speakers, a downmix here could never be undone), else stereo, or mono for one channel."""
     import io
@@ -143,11 +156,10 @@ def aac_layout(given, kind: str, options: dict) -> str:
         return fallback
     try:
         with av.open(io.BytesIO(), mode="w", format=kind, options=options) as trial:
-            stream = trial.add_stream("aac", rate=given.sample_rate or 48000)
+            stream = trial.add_stream("aac", rate=rate)
             stream.layout = own
             # made packed, one plane, and brought to the encoder's planes by the resampler: PyAV
             # crashes the process on a frame of more than 8 planes touched from Python
-            rate = stream.codec_context.sample_rate
             silence = av.AudioFrame.from_ndarray(np.zeros((1, 1024 * len(av.AudioLayout(own).channels)), np.float32),
                                                  format="flt", layout=own)
             silence.sample_rate, silence.pts = rate, 0
@@ -177,13 +189,13 @@ class AudioTrack:
         if self.copy:
             self.out = output.add_stream_from_template(self.in_stream)
         else:
-            rate = self.in_stream.codec_context.sample_rate or 48000
+            rate = aac_rate(self.in_stream.codec_context.sample_rate)
             self.out = output.add_stream("aac", rate=rate)
-            self.out.layout = aac_layout(self.in_stream.codec_context, output.format.name, options or {})
+            self.out.layout = aac_layout(self.in_stream.codec_context, rate, output.format.name, options or {})
             self.resampler = av.AudioResampler(format="fltp", layout=self.out.layout, rate=rate,
                                                frame_size=self.out.codec_context.frame_size or 1024)
             self.samples = 0
-        self.description = f"{codec} copied" if self.copy else f"{codec} transcoded to AAC ({self.out.layout.name})"
+        self.description = f"{codec} copied" if self.copy else f"{codec} transcoded to AAC ({self.out.layout.name}, {self.out.rate / 1000:g} kHz)"
         if start > 0:
             self.input.seek(int(start / self.tb), stream=self.in_stream)
         self.packets = self.input.demux(self.in_stream)
