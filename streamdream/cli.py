@@ -180,6 +180,8 @@ def cmd_image(args: argparse.Namespace) -> int:
     config = load_config(args)
     with progress_bar("dreaming", "steps") as update:
         result = dream_image(config, args.input, args.output, args.overwrite, update)
+    for note in result.notes:
+        say(f"note: {note}")
     h, w = result.image.shape[:2]
     say(f"wrote {result.output} ({w}x{h}, {result.description}, {result.seconds:.1f} s on {result.device}"
         f"{compiling(config.dream.compile, result.compile_seconds)})")

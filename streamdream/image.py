@@ -13,7 +13,7 @@ from .config import Config
 from .engine.colors import keep_colors
 from .engine.dream import Progress
 from .engine.dreamer import Dreamer
-from .media.images import load_guide, start_picture, write_image
+from .media.images import load_guide, read_alpha, start_picture, write_image
 from .media.outputs import IMAGE_SUFFIXES, check_output
 from .presets import builtin_presets, preset_dream
 from .schedule.plan import build_timeline
@@ -39,6 +39,7 @@ class ImageResult:
     device: str
     seconds: float  # dreaming alone
     compile_seconds: float  # of it, compiling the network ([dream] compile)
+    notes: list[str]  # what the report should say about how the picture was read or written
 
 
 def dream_image(config: Config, source: str, output: str | Path, overwrite: bool = False,
@@ -55,6 +56,14 @@ def dream_image(config: Config, source: str, output: str | Path, overwrite: bool
     start = time.perf_counter()
     dreamt = keep_colors(dreamer.dream_frame(frame, progress), frame, float(values.get("colors", 1.0)))
     seconds = time.perf_counter() - start
+    alpha = read_alpha(source, config.dream.width) if Path(source).exists() else None
+    notes = []
+    if alpha is not None and output.suffix.lower() in (".png", ".webp"):
+        dreamt = np.dstack([dreamt, alpha])
+        notes.append(f"{source} is transparent in places; {output.name} keeps its transparency")
+    elif alpha is not None:
+        notes.append(f"{source} is transparent in places, which {output.suffix} cannot hold; "
+                     f"write a .png or .webp to keep it")
     write_image(dreamt, output)
     return ImageResult(output, dreamt, f"{config.dream.model} {dreamer.objective.description}, seed {dreamer.seed}",
-                       dreamer.device.type, seconds, dreamer.net.compile_seconds)
+                       dreamer.device.type, seconds, dreamer.net.compile_seconds, notes)

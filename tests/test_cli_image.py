@@ -211,3 +211,59 @@ def test_a_heic_photo_without_the_extra_names_it(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "pillow-heif" in out and "streamdream[heif]" in out and len(out.strip().splitlines()) == 1
     assert not (tmp_path / "out.png").exists()
+
+
+def _cut_out(path, rotated=False):
+    """A cut-out written with Pillow: a textured disc on a transparent ground, soft at its edge;
+    with `rotated`, stored on its side with an EXIF orientation that turns it upright. Returns the
+    upright alpha."""
+    from PIL import Image
+
+    y, x = np.mgrid[0:80, 0:120]
+    alpha = np.clip((28 - np.hypot(x - 66, y - 38)) * 60, 0, 255).astype(np.uint8)
+    rgba = np.dstack([(x * 2).astype(np.uint8), (y * 3).astype(np.uint8), np.full_like(alpha, 90), alpha])
+    stored = np.ascontiguousarray(np.rot90(rgba, 1)) if rotated else rgba  # turned a quarter left
+    picture = Image.fromarray(stored, "RGBA")
+    exif = Image.Exif()
+    if rotated:
+        exif[0x0112] = 6  # shown turned a quarter right: upright again
+    picture.save(path, exif=exif)
+    return alpha
+
+
+@pytest.mark.parametrize("name,suffix,rotated", [("sticker.png", ".png", False), ("sticker.webp", ".webp", True)])
+def test_a_transparent_picture_keeps_its_transparency(tmp_path, capsys, name, suffix, rotated):
+    from PIL import Image
+
+    alpha = _cut_out(tmp_path / name, rotated)
+    out = tmp_path / f"dream{suffix}"
+    assert main(["image", str(tmp_path / name), "-o", str(out), *FAST]) == 0
+    assert "keeps its transparency" in capsys.readouterr().out
+    with Image.open(out) as written:
+        assert written.mode == "RGBA"
+        kept = np.asarray(written)[:, :, 3]
+    if suffix == ".png":
+        assert np.array_equal(kept, alpha)
+    else:  # (lossy WebP codes its alpha losslessly, its colours not)
+        assert np.abs(kept.astype(int) - alpha).max() <= 2
+    half = tmp_path / "half.png"
+    assert main(["image", str(tmp_path / name), "-o", str(half), "--width", "60", *FAST]) == 0
+    with Image.open(half) as written:
+        small = np.asarray(written)[:, :, 3]
+    assert small.shape == (40, 60) and small[19, 33] == 255 and small[2, 2] == 0  # the disc, at half the size
+
+
+def test_a_transparent_picture_written_as_jpeg_says_what_it_lost(tmp_path, capsys):
+    _cut_out(tmp_path / "sticker.png")
+    assert main(["image", str(tmp_path / "sticker.png"), "-o", str(tmp_path / "dream.jpg"), *FAST]) == 0
+    assert "write a .png or .webp to keep it" in capsys.readouterr().out
+    assert cv2.imread(str(tmp_path / "dream.jpg")).shape == (80, 120, 3)
+
+
+def test_an_opaque_picture_with_an_alpha_channel_is_written_opaque(tmp_path, capsys):
+    from PIL import Image
+
+    Image.fromarray(np.full((48, 64, 4), 200, np.uint8), "RGBA").save(tmp_path / "opaque.png")
+    assert main(["image", str(tmp_path / "opaque.png"), "-o", str(tmp_path / "dream.png"), *FAST]) == 0
+    assert "transparen" not in capsys.readouterr().out
+    assert cv2.imread(str(tmp_path / "dream.png"), cv2.IMREAD_UNCHANGED).shape == (48, 64, 3)

@@ -201,6 +201,25 @@ def start_picture(spec: str, width: int | None, seed: int, where: str, default: 
     return fit_width(picture, width)
 
 
+def read_alpha(path: str | Path, width: int | None) -> np.ndarray | None:
+    """The transparency of a picture file, (H, W) uint8 (255 opaque), upright and rescaled to
+    `width` as `start_picture` turns and rescales its colours; None where the file has none, or
+    where every pixel is opaque. A cut-out (a sticker, a logo, a person lifted off their
+    background) is dreamt within its outline and keeps it."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as picture:
+            if picture.mode not in ("RGBA", "LA", "PA", "La", "RGBa") and "transparency" not in picture.info:
+                return None
+            alpha = np.asarray(ImageOps.exif_transpose(picture).convert("RGBA"))[:, :, 3]
+    except (OSError, ValueError):
+        return None  # (the colours were read: a picture Pillow cannot open is taken as opaque)
+    if alpha.min() == 255:
+        return None
+    return fit_width(np.ascontiguousarray(alpha), width)
+
+
 def write_image(image: np.ndarray, output: str | Path) -> None:
     """Write RGB uint8 (H, W, 3) as PNG, JPEG (quality 95) or WebP by the output's suffix; RGBA
     (H, W, 4) as PNG or WebP."""
