@@ -263,7 +263,26 @@ def test_a_transparent_picture_written_as_jpeg_says_what_it_lost(tmp_path, capsy
 def test_an_opaque_picture_with_an_alpha_channel_is_written_opaque(tmp_path, capsys):
     from PIL import Image
 
-    Image.fromarray(np.full((48, 64, 4), 200, np.uint8), "RGBA").save(tmp_path / "opaque.png")
+    rgba = np.full((48, 64, 4), 200, np.uint8)
+    rgba[:, :, 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "opaque.png")
     assert main(["image", str(tmp_path / "opaque.png"), "-o", str(tmp_path / "dream.png"), *FAST]) == 0
     assert "transparen" not in capsys.readouterr().out
     assert cv2.imread(str(tmp_path / "dream.png"), cv2.IMREAD_UNCHANGED).shape == (48, 64, 3)
+
+
+@pytest.mark.parametrize("suffix", [".tga", ".qoi", ".sgi"])
+def test_pictures_opencv_does_not_decode_are_read_as_their_png_twin(tmp_path, capsys, suffix):
+    from PIL import Image
+
+    from streamdream.media.images import read_alpha, read_image
+
+    alpha = _cut_out(tmp_path / "render.png")  # a render with an alpha channel, as a 3D package writes one
+    with Image.open(tmp_path / "render.png") as png:
+        png.save(tmp_path / f"render{suffix}")
+    assert cv2.imread(str(tmp_path / f"render{suffix}")) is None  # (what made it a case)
+    assert np.array_equal(read_image(tmp_path / f"render{suffix}"), read_image(tmp_path / "render.png"))
+    assert np.array_equal(read_alpha(tmp_path / f"render{suffix}", None), alpha)
+    out = tmp_path / "dream.png"
+    assert main(["image", str(tmp_path / f"render{suffix}"), "-o", str(out), *FAST]) == 0
+    assert "keeps its transparency" in capsys.readouterr().out

@@ -48,11 +48,12 @@ def check_header(path: Path, role: str) -> None:
 
 
 def read_image(path: str | Path, role: str = "input") -> np.ndarray:
-    """RGB uint8 (H, W, 3) of a PNG, JPEG or WebP file, upright by its EXIF orientation, in sRGB
-    (converted from the colour profile it embeds, see `profiles`).
+    """RGB uint8 (H, W, 3) of a picture file (PNG, JPEG, WebP, TIFF, ...: what OpenCV decodes, then
+    what Pillow does, HEIF with the extra), upright by its EXIF orientation, in sRGB (converted
+    from the colour profile it embeds, see `profiles`).
 
-    Alpha is dropped and 16-bit or grey files are brought to 8-bit RGB. UsageError when the file
-    is missing or is not an image OpenCV can decode.
+    Alpha is dropped (see `read_alpha`) and 16-bit or grey files are brought to 8-bit RGB.
+    UsageError when the file is missing or is not a picture either can decode.
     """
     path = input_file(path, role)
     check_header(path, role)
@@ -64,8 +65,23 @@ def read_image(path: str | Path, role: str = "input") -> np.ndarray:
         check_header(path, role)  # Pillow reads a HEIF header now
         return _read_heif(path, role)
     if image is None:
-        raise UsageError(f"{role} {path} is not an image OpenCV can read; use a PNG, JPEG or WebP file")
+        return _read_pillow(path, role)
     return to_srgb(np.ascontiguousarray(image[:, :, ::-1]), embedded_profile(path))
+
+
+def _read_pillow(path: Path, role: str) -> np.ndarray:
+    # the pictures OpenCV does not decode and Pillow does: a 3D or VFX render's Targa, a Photoshop
+    # file's flattened picture, QOI, SGI, DDS, PCX, an icon
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as picture:
+            upright = ImageOps.exif_transpose(picture)
+            rgb, profile = np.array(upright.convert("RGB")), picture.info.get("icc_profile")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise UsageError(f"{role} {path} is not an image OpenCV or Pillow can read; "
+                         f"use a PNG, JPEG or WebP file") from None
+    return to_srgb(np.ascontiguousarray(rgb), profile)
 
 
 # the brands a HEIF file (a phone's .heic) names first, where OpenCV reads only AVIF's
@@ -93,7 +109,7 @@ def _read_heif(path: Path, role: str) -> np.ndarray:
 
     try:
         with Image.open(path) as picture:
-            rgb, profile = np.asarray(picture.convert("RGB")), picture.info.get("icc_profile")
+            rgb, profile = np.array(picture.convert("RGB")), picture.info.get("icc_profile")
     except (OSError, ValueError, RuntimeError) as exc:
         raise UsageError(f"{role} {path} is a HEIF picture that cannot be decoded ({exc})") from None
     return to_srgb(np.ascontiguousarray(rgb), profile)
