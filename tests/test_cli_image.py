@@ -271,7 +271,17 @@ def test_an_opaque_picture_with_an_alpha_channel_is_written_opaque(tmp_path, cap
     assert cv2.imread(str(tmp_path / "dream.png"), cv2.IMREAD_UNCHANGED).shape == (48, 64, 3)
 
 
-@pytest.mark.parametrize("suffix", [".tga", ".qoi", ".sgi"])
+def _psd(path, rgba):
+    """A Photoshop file holding only its flattened picture (uncompressed), as Pillow reads one;
+    Pillow writes none."""
+    import struct
+
+    h, w = rgba.shape[:2]
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 4, h, w, 8, 3) + struct.pack(">I", 0) * 3 + struct.pack(">H", 0)
+    path.write_bytes(header + b"".join(np.ascontiguousarray(rgba[:, :, c]).tobytes() for c in range(4)))
+
+
+@pytest.mark.parametrize("suffix", [".tga", ".qoi", ".sgi", ".psd"])
 def test_pictures_opencv_does_not_decode_are_read_as_their_png_twin(tmp_path, capsys, suffix):
     from PIL import Image
 
@@ -279,7 +289,10 @@ def test_pictures_opencv_does_not_decode_are_read_as_their_png_twin(tmp_path, ca
 
     alpha = _cut_out(tmp_path / "render.png")  # a render with an alpha channel, as a 3D package writes one
     with Image.open(tmp_path / "render.png") as png:
-        png.save(tmp_path / f"render{suffix}")
+        if suffix == ".psd":
+            _psd(tmp_path / "render.psd", np.asarray(png))
+        else:
+            png.save(tmp_path / f"render{suffix}")
     assert cv2.imread(str(tmp_path / f"render{suffix}")) is None  # (what made it a case)
     assert np.array_equal(read_image(tmp_path / f"render{suffix}"), read_image(tmp_path / "render.png"))
     assert np.array_equal(read_alpha(tmp_path / f"render{suffix}", None), alpha)
