@@ -41,7 +41,11 @@ FILE_COLOR_SIGMA = 1.5
 # search, it shimmered, most on a 1280-wide picture, whose file's E_warp ratio stayed above 2
 # with every setting of the carry's steps. Half a pixel takes the speckle's finest part: the
 # eyes and faces, and the depth a network that did not dream them sees, stay (0.4 took less
-# than half the shimmer 0.5 takes; 0.6 and 0.8 took more of the depth too)
+# than half the shimmer 0.5 takes; 0.6 and 0.8 took more of the depth too). Files written in
+# BT.709, whose luma holds more of the dream's fine colour than BT.601's did, shimmer a little
+# more; 0.7 took a sixth of that back and a fifth of the depth with it (a fast disc's E_warp
+# ratio 1.68 to 1.41, its depth retained 102% to 80%; the shared clip at 1280 wide 1.84 to 1.50,
+# 91% to 78%; two seeds each, scripts/bench_video.py's measures)
 FILE_LUMA_SIGMA = 0.5
 
 
