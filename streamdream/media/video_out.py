@@ -143,9 +143,10 @@ def aac_rate(rate: int | None) -> int:
 
 def aac_layout(given, rate: int, kind: str, options: dict) -> str:
     """The channel layout a track of `given` (an audio codec context) is transcoded to AAC in, at
-    `rate`, for a `kind` container opened with `options`: its own where AAC and the container take it, tried in
-    memory on a frame of silence (a film's 5.1 sound stays 5.1: players fold it down to their
-    speakers, a downmix here could never be undone), else stereo, or mono for one channel."""
+    `rate`, for a `kind` container opened with `options`: its own where AAC and the container
+    take it, tried in memory on a frame of silence (a film's 5.1 sound stays 5.1: players fold it
+    down to their speakers, a downmix here could never be undone), else stereo, or mono for one
+    channel."""
     import io
 
     import av
@@ -195,7 +196,8 @@ class AudioTrack:
             self.resampler = av.AudioResampler(format="fltp", layout=self.out.layout, rate=rate,
                                                frame_size=self.out.codec_context.frame_size or 1024)
             self.samples = 0
-        self.description = f"{codec} copied" if self.copy else f"{codec} transcoded to AAC ({self.out.layout.name}, {self.out.rate / 1000:g} kHz)"
+        self.description = f"{codec} copied" if self.copy else \
+            f"{codec} transcoded to AAC ({self.out.layout.name}, {self.out.rate / 1000:g} kHz)"
         if start > 0:
             self.input.seek(int(start / self.tb), stream=self.in_stream)
         self.packets = self.input.demux(self.in_stream)
