@@ -190,6 +190,7 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 def cmd_video(args: argparse.Namespace) -> int:
     from .media.outputs import VIDEO_SUFFIXES, check_output
+    from .media.sequences import is_sequence
     from .media.video_in import VideoFileSource
     from .media.video_out import even_size
     from .video import dream_video_file
@@ -198,6 +199,9 @@ def cmd_video(args: argparse.Namespace) -> int:
                                       "optical_flow": args.optical_flow, "flow_weights": args.flow_weights})
     if args.resume and args.overwrite:
         raise UsageError("--resume continues the partial file and --overwrite starts over; give one of them")
+    if args.fps is not None and not is_sequence(args.input):
+        raise UsageError(f"--fps is the frame rate of an image sequence; {args.input} is a video file, which "
+                         f"keeps its own: leave --fps out")
     if args.cluster is not None:
         return _video_on_cluster(args, config)
     for flag in ("chunk_seconds", "warmup_seconds", "overlap_seconds", "chunks_dir", "worker_cpus"):
@@ -207,7 +211,7 @@ def cmd_video(args: argparse.Namespace) -> int:
                           resume=args.resume)
     if args.schedule_out is not None:
         check_output(args.schedule_out, [args.input, args.audio, str(output)], args.overwrite, (".json",))
-    source = VideoFileSource(args.input, config.dream.width, args.start or 0.0, args.frames)
+    source = VideoFileSource(args.input, config.dream.width, args.start or 0.0, args.frames, rate=args.fps)
     with progress_bar("dreaming", "frames") as update:
         result = dream_video_file(config, source, output,
                                   lambda done, expected: update(done, max(done, expected or done)),
@@ -256,7 +260,7 @@ def _video_on_cluster(args: argparse.Namespace, config) -> int:
     check_folder(output, args.resume, args.overwrite)
     if args.schedule_out is not None:
         check_output(args.schedule_out, [args.input, args.audio, str(output)], args.overwrite, (".json",))
-    source = VideoFileSource(args.input, config.dream.width, args.start or 0.0, args.frames)
+    source = VideoFileSource(args.input, config.dream.width, args.start or 0.0, args.frames, rate=args.fps)
     with progress_bar("dreaming", "frames") as update:
         result = dream_video_on_cluster(config, settings, source, output,
                                         lambda done, total, note: update(done, total, note),
@@ -571,7 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_image)
 
     p = sub.add_parser("video", parents=[common], help="dream a video file (audio kept)")
-    p.add_argument("input", help="a video file FFmpeg can read")
+    p.add_argument("input", help="a video file FFmpeg can read, or an image sequence: a folder of numbered "
+                                 "pictures or a pattern such as renders/frame_%%04d.png")
+    p.add_argument("--fps", help="frames a second of an image sequence (default 25; 23.976 is 24000/1001)")
     p.add_argument("-o", "--output", required=True, help="where to write the dream (.mp4, .mkv, .mov)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (or start a partial one over)")
     p.add_argument("--resume", action="store_true",

@@ -25,6 +25,7 @@ from .media.audio_in import check_audio
 from .media.images import load_guide
 from .media.outputs import Claim
 from .media.resume import read_partial
+from .media.sequences import find_sequence, is_sequence
 from .media.video_in import VideoFileSource, VideoInfo
 from .media.video_out import VideoFileSink
 from .pipeline import QUEUE_SIZE, EveryFrame, RunStats, run
@@ -217,6 +218,10 @@ def file_identity(path: str | Path | None) -> dict | None:
     if path is None:
         return None
     path = Path(path)
+    if is_sequence(path):  # a folder of frames: how many, and the first and last by their content
+        frames = find_sequence(path)
+        return {"pictures": frames.count, "first": file_identity(frames.file(0)),
+                "last": file_identity(frames.file(frames.count - 1))}
     size = path.stat().st_size
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -182,6 +182,22 @@ def test_cluster_render_keeps_variable_frame_times(ray_cluster, tmp_path):
     assert got == pytest.approx([t - times[0] for t in times], abs=1e-3)  # from the first frame, as any render
 
 
+def test_cluster_render_of_an_image_sequence_keeps_the_rate_given(ray_cluster, tmp_path):
+    import cv2
+
+    folder = tmp_path / "render"
+    folder.mkdir()
+    for i in range(72):
+        cv2.imwrite(str(folder / f"frame_{i + 1:04d}.png"), pattern_frame(i, 64, 48)[:, :, ::-1])
+    out = tmp_path / "out.mp4"
+    settings = ClusterConfig(address="local:2", chunk_seconds=1.2, warmup_seconds=0.5, overlap_seconds=0.25)
+    # each worker reads its chunk at the rate given, not at the 25 a sequence is read at by default
+    result = dream_video_on_cluster(build_config(None, FAST), settings, VideoFileSource(folder, rate=Fraction(24)), out)
+    frames, times, facts, _ = probe(out)
+    assert len(result.plan.chunks) >= 2 and len(frames) == 72
+    assert times == pytest.approx([i / 24 for i in range(72)], abs=1e-3) and facts["rate"] == 24
+
+
 def test_seams_inside_a_shot_are_coherent(ray_cluster, tmp_path):
     clip = write_clip(tmp_path / "slide.mp4", frames=125, width=96, height=64)  # known motion, no cut
     out = tmp_path / "out.mp4"

@@ -106,7 +106,7 @@ class ChunkWorker:
         chunk, config = job.chunk, self.config
         self.current, self.chunk_done = chunk.number, 0
         t0 = time.perf_counter()
-        source = VideoFileSource(job.path, job.width, job.start, chunk.end)
+        source = VideoFileSource(job.path, job.width, job.start, chunk.end, rate=job.rate)  # (an image sequence's)
         if chunk.dream_from:
             source.continue_at(job.times[0], chunk.dream_from)
         inputs: list[np.ndarray] = []

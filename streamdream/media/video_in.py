@@ -15,6 +15,7 @@ from ..frames import Frame
 from . import hdr
 from .deinterlace import deinterlaced, is_interlaced
 from .images import check_size, fit_size, input_file
+from .sequences import DEFAULT_RATE, Sequence, find_sequence, is_sequence, open_sequence, sequence_rate
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,14 @@ class VideoInfo:
         return self.origin + self.start
 
 
-def _open_container(path: Path, role: str = "input"):
+def _open_container(path: Path, role: str = "input", sequence: tuple[Sequence, Fraction] | None = None):
     import av
 
+    if sequence is not None:
+        try:
+            return open_sequence(*sequence)
+        except av.error.FFmpegError as exc:
+            raise UsageError(f"{role} {path}'s pictures are not ones FFmpeg can read ({exc.strerror or exc})") from None
     input_file(path, role)
     if path.stat().st_size == 0:
         raise UsageError(f"{role} {path} is empty")
@@ -130,25 +136,36 @@ class VideoFileSource:
 
     Corrupt packets are skipped and counted in `corrupt` (once the file has been read to its
     end); a file cut short ends early and sets `truncated`. The file is opened read-only.
+
+    `path` may also name an image sequence (a folder of numbered pictures, or a printf pattern,
+    see sequences.py), read at `rate` frames a second (default 25); a video file keeps its own.
     """
 
     live = False
 
     def __init__(self, path: str | Path, width: int | None = None, start: float = 0.0,
-                 max_frames: int | None = None, role: str = "input"):
+                 max_frames: int | None = None, role: str = "input", rate: Fraction | None = None):
         self.path = Path(path)
         self.skip_to: tuple[float, int] | None = None  # see `continue_at`
         if not 0 <= start < float("inf"):
             raise UsageError(f"start must be 0 or more seconds, got {start}", setting="start")
         if max_frames is not None and max_frames < 1:
             raise UsageError(f"frames must be at least 1, got {max_frames}", setting="frames")
-        self.container = _open_container(self.path, role)
+        self.sequence = None
+        if is_sequence(self.path):
+            self.sequence = (find_sequence(self.path, role), sequence_rate(rate or DEFAULT_RATE))
+        self.container = _open_container(self.path, role, self.sequence)
         if not self.container.streams.video:
             kind = "audio only" if self.container.streams.audio else "no streams FFmpeg can decode"
             self.container.close()
             raise UsageError(f"{role} {self.path} has no video stream ({kind}); give a video file")
         self.stream = main_video_stream(self.container)
         self.notes: list[str] = []  # what a report should say about how the file was read
+        if self.sequence is not None:
+            frames, given = self.sequence
+            self.notes.append(f"{self.path} is {frames.count} pictures, {frames.file(0).name} to "
+                              f"{frames.file(frames.count - 1).name}, read at {float(given):g} frames a second"
+                              + ("" if rate else " (`fps` sets another rate)"))
         if len(self.container.streams.video) > 1:
             ctx = self.stream.codec_context
             self.notes.append(f"{self.path} has {len(self.container.streams.video)} video streams; dreaming stream "
@@ -187,6 +204,9 @@ class VideoFileSource:
         rate = self.stream.average_rate or self.stream.guessed_rate or self.stream.base_rate or Fraction(25)
         duration = self._duration()
         frames = self.stream.frames or (math.floor(duration * rate) if duration else None)
+        if self.sequence is not None:
+            frames, rate = self.sequence[0].count, self.sequence[1]
+            duration = frames / rate
         if frames is not None and start:
             frames = max(0, frames - math.floor(start * rate))
         if frames is not None and max_frames:
@@ -206,7 +226,7 @@ class VideoFileSource:
         import av
 
         try:
-            with av.open(str(self.path)) as peek:
+            with _open_container(self.path, "input", self.sequence) as peek:
                 for frame in peek.decode(peek.streams[self.stream.index]):
                     time = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else 0.0
                     return int(round(frame.rotation or 0)), is_interlaced(frame), time
