@@ -110,3 +110,48 @@ def test_editors_rates_are_exact():
     assert sequence_rate("12.5") == Fraction(25, 2)
     with pytest.raises(UsageError):
         sequence_rate("1001")
+
+
+def _exr_frames(folder, pictures):
+    """OpenEXR frames of linear light (float32), as a renderer writes them, from sRGB pictures."""
+    import av
+
+    folder.mkdir(exist_ok=True)
+    with av.open(str(folder / "beauty.%04d.exr"), "w", format="image2") as out:
+        stream = out.add_stream("exr", rate=25)
+        stream.height, stream.width = pictures[0].shape[:2]
+        stream.pix_fmt = "gbrpf32le"
+        for i, picture in enumerate(pictures):
+            coded = picture.astype(np.float32) / 255
+            light = np.where(coded <= 0.04045, coded / 12.92, ((coded + 0.055) / 1.055) ** 2.4).astype(np.float32)
+            light[0, 0] = 4.0  # a highlight brighter than white
+            frame = av.VideoFrame(stream.width, stream.height, "gbrpf32le")
+            for plane, channel in zip(frame.planes, (1, 2, 0)):  # planes G, B, R
+                rows = np.frombuffer(plane, np.float32).reshape(-1, plane.line_size // 4)
+                rows[:, :stream.width] = light[:, :, channel]
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return folder
+
+
+def test_an_openexr_render_is_read_in_srgb_as_its_png_twin_is(tmp_path):
+    pictures = [object_frame(i, 64, 48) for i in range(4)]
+    folder = _exr_frames(tmp_path / "render", pictures)
+    read = [f.image for f in VideoFileSource(folder).frames()]
+    assert len(read) == 4
+    for got, wanted in zip(read, pictures):
+        assert (got[0, 0] == 255).all()  # above white: white
+        got[0, 0] = wanted[0, 0]
+        assert np.abs(got.astype(int) - wanted).max() <= 1  # (read as coded light, the mean level halved)
+
+
+def test_linear_light_to_srgb_known_values():
+    from streamdream.media.video_in import srgb_of_linear
+
+    light = np.array([[[0.0, 0.0031308, 0.18], [0.5, 1.0, 7.0], [-1.0, np.nan, np.inf]]], np.float32)
+    assert srgb_of_linear(light).tolist() == [[[0, 10, 118], [188, 255, 255], [0, 0, 255]]]
+    with pytest.raises(ValueError):
+        srgb_of_linear(np.zeros((4, 4), np.float32))

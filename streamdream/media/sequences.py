@@ -11,9 +11,9 @@ from pathlib import Path
 
 from ..errors import UsageError
 
-# the pictures a folder of frames is read from. Not OpenEXR: its linear light needs a transfer
-# curve FFmpeg's image2 does not apply, and the frames came out dark
-SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dpx", ".tga", ".webp")
+# the pictures a folder of frames is read from (an OpenEXR render's linear light is brought to
+# sRGB as the frames are read, see video_in.rgb_of)
+SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dpx", ".tga", ".webp", ".exr")
 
 # the frame rate a sequence is read at when none is given: a video file's most common one here
 DEFAULT_RATE = Fraction(25)

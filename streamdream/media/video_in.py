@@ -105,10 +105,24 @@ SD_LINES = 576
 
 def rgb_of(frame) -> np.ndarray:
     """RGB uint8 (H, W, 3) of a decoded PyAV frame, its YUV read with the colour matrix and range
-    it is tagged with; an untagged one's matrix as players guess it (see SD_LINES)."""
+    it is tagged with; an untagged one's matrix as players guess it (see SD_LINES). Floating-point
+    RGB (an OpenEXR render's) is linear light, and is brought to sRGB (`srgb_of_linear`)."""
     from av.video.reformatter import Colorspace
 
+    if frame.format.name.startswith(("gbrpf", "gbrapf")):
+        return srgb_of_linear(frame.reformat(format="gbrpf32le").to_ndarray())
     return _rgb(frame, "rgb24", Colorspace.ITU709 if frame.height > SD_LINES else Colorspace.ITU601)
+
+
+def srgb_of_linear(light: np.ndarray) -> np.ndarray:
+    """RGB uint8 of linear-light RGB float (H, W, 3), 1.0 the display's white: sRGB's curve, and
+    what lies above white clipped, as a compositor's sRGB view shows it. Read as if it were
+    coded, a render came out dark (its mean level 56 where the picture's is 107)."""
+    if light.ndim != 3 or light.shape[2] != 3:
+        raise ValueError(f"light must be (H, W, 3), got {light.shape}")
+    light = np.nan_to_num(light.astype(np.float32, copy=False), nan=0.0, posinf=1.0).clip(0.0, 1.0)
+    coded = np.where(light <= 0.0031308, light * 12.92, 1.055 * np.power(light, 1 / 2.4) - 0.055)
+    return (coded * 255 + 0.5).astype(np.uint8)
 
 
 def hdr_signal_of(frame) -> np.ndarray:
