@@ -276,13 +276,13 @@ def _failing_read(marker: str, always: bool):
         real = worker.VideoFileSource
 
         class Flaky(real):
-            def __init__(self, path, width=None, start=0.0, max_frames=None, role="input"):
+            def __init__(self, path, width=None, start=0.0, max_frames=None, **rest):
                 if always and max_frames == 150:
                     raise OSError("input/output error reading the last chunk")
                 try:
                     os.close(os.open(marker, os.O_CREAT | os.O_EXCL))  # the first read anywhere fails
                 except FileExistsError:
-                    return super().__init__(path, width, start, max_frames, role)
+                    return super().__init__(path, width, start, max_frames, **rest)
                 raise OSError("input/output error (a network share hiccup)")
 
         worker.VideoFileSource = Flaky
