@@ -177,8 +177,9 @@ class VideoFileSource:
         self.notes: list[str] = []  # what a report should say about how the file was read
         if self.sequence is not None:
             frames, given = self.sequence
-            self.notes.append(f"{self.path} is {frames.count} pictures, {frames.file(0).name} to "
-                              f"{frames.file(frames.count - 1).name}, read at {float(given):g} frames a second"
+            span = f"{frames.count} pictures, {frames.file(0).name} to {frames.file(frames.count - 1).name}" \
+                if frames.count > 1 else f"one picture, {frames.file(0).name}"
+            self.notes.append(f"{self.path} is {span}, read at {float(given):g} frames a second"
                               + ("" if rate else " (`fps` sets another rate)"))
         if len(self.container.streams.video) > 1:
             ctx = self.stream.codec_context
