@@ -199,9 +199,9 @@ def test_an_unreachable_screen_is_one_line():
     assert "Traceback" not in done.stdout + done.stderr
 
 
-@pytest.mark.slow
-@pytest.mark.display
-def test_window_shows_the_dream_on_a_virtual_screen(xvfb, tmp_path):
+def _show_on(xvfb):
+    """Run a webcam show on the screen `xvfb` until its window shows something (at most 50 s):
+    (its exit code, a grab of the screen then or None, what it said)."""
     import signal
 
     from PIL import ImageGrab
@@ -227,8 +227,22 @@ def test_window_shows_the_dream_on_a_virtual_screen(xvfb, tmp_path):
     finally:
         run_it.send_signal(signal.SIGINT)  # Ctrl-C: a clean stop
         out, _ = run_it.communicate(timeout=60)
-    assert run_it.returncode in (0, 130), out
-    assert shot is not None, f"the window never showed anything\n{out}"
+    return run_it.returncode, shot, out
+
+
+@pytest.mark.slow
+@pytest.mark.display
+def test_window_shows_the_dream_on_a_virtual_screen(xvfb, tmp_path):
+    # OpenCV's Qt, on a bare Xvfb with no window manager, now and then keeps a window it has mapped
+    # black: six lines of OpenCV alone (namedWindow, imshow and waitKey in a loop) did it 1-3 times
+    # in 15 beside two busy loops, whatever the window's flags, and a show did it with Qt's
+    # shared-memory drawing off. A show whose window stays black is run once more, on the same screen
+    for _ in range(2):
+        returncode, shot, out = _show_on(xvfb)
+        assert returncode in (0, 130), out
+        if shot is not None:
+            break
+    assert shot is not None, f"the window never showed anything, twice\n{out}"
     window = shot[(shot.sum(2) > 0).any(1)][:, (shot.sum(2) > 0).any(0)]
     # not blank, not a flat colour: the textured scene with its dream
     assert window.shape[0] >= 40 and window.shape[1] >= 60
