@@ -37,12 +37,13 @@ class VideoInfo:
         return self.origin + self.start
 
 
-def _open_container(path: Path, role: str = "input", sequence: tuple[Sequence, Fraction] | None = None):
+def _open_container(path: Path, role: str = "input", sequence: Sequence | None = None,
+                    rate: Fraction = DEFAULT_RATE):
     import av
 
     if sequence is not None:
         try:
-            return open_sequence(*sequence)
+            return open_sequence(sequence, rate)
         except av.error.FFmpegError as exc:
             raise UsageError(f"{role} {path}'s pictures are not ones FFmpeg can read ({exc.strerror or exc})") from None
     input_file(path, role)
@@ -165,10 +166,10 @@ class VideoFileSource:
             raise UsageError(f"start must be 0 or more seconds, got {start}", setting="start")
         if max_frames is not None and max_frames < 1:
             raise UsageError(f"frames must be at least 1, got {max_frames}", setting="frames")
-        self.sequence = None
-        if is_sequence(self.path):
-            self.sequence = (find_sequence(self.path, role), sequence_rate(rate or DEFAULT_RATE))
-        self.container = _open_container(self.path, role, self.sequence)
+        # an image sequence's pictures, and the rate they are read at (a video file keeps its own)
+        self.sequence = find_sequence(self.path, role) if is_sequence(self.path) else None
+        self.sequence_rate = sequence_rate(rate or DEFAULT_RATE) if self.sequence is not None else None
+        self.container = _open_container(self.path, role, self.sequence, self.sequence_rate)
         if not self.container.streams.video:
             kind = "audio only" if self.container.streams.audio else "no streams FFmpeg can decode"
             self.container.close()
@@ -176,10 +177,10 @@ class VideoFileSource:
         self.stream = main_video_stream(self.container)
         self.notes: list[str] = []  # what a report should say about how the file was read
         if self.sequence is not None:
-            frames, given = self.sequence
-            span = f"{frames.count} pictures, {frames.file(0).name} to {frames.file(frames.count - 1).name}" \
-                if frames.count > 1 else f"one picture, {frames.file(0).name}"
-            self.notes.append(f"{self.path} is {span}, read at {float(given):g} frames a second"
+            pictures = self.sequence
+            span = f"{pictures.count} pictures, {pictures.file(0).name} to {pictures.file(pictures.count - 1).name}" \
+                if pictures.count > 1 else f"one picture, {pictures.file(0).name}"
+            self.notes.append(f"{self.path} is {span}, read at {float(self.sequence_rate):g} frames a second"
                               + ("" if rate else " (`fps` sets another rate)"))
         if len(self.container.streams.video) > 1:
             ctx = self.stream.codec_context
@@ -220,7 +221,7 @@ class VideoFileSource:
         duration = self._duration()
         frames = self.stream.frames or (math.floor(duration * rate) if duration else None)
         if self.sequence is not None:
-            frames, rate = self.sequence[0].count, self.sequence[1]
+            frames, rate = self.sequence.count, self.sequence_rate
             duration = frames / rate
         if frames is not None and start:
             frames = max(0, frames - math.floor(start * rate))
@@ -241,7 +242,7 @@ class VideoFileSource:
         import av
 
         try:
-            with _open_container(self.path, "input", self.sequence) as peek:
+            with _open_container(self.path, "input", self.sequence, self.sequence_rate) as peek:
                 for frame in peek.decode(peek.streams[self.stream.index]):
                     time = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else 0.0
                     return int(round(frame.rotation or 0)), is_interlaced(frame), time
