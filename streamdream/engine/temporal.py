@@ -202,6 +202,17 @@ MOVER_SHARE = 0.05
 # seed's spread is 4 points), and its most concentrated frame from 0.16 to 0.15; a close-up's
 # edges were 0.88-0.92 against 0.89-0.91, its depth as it was, one dreamt frame fewer on two seeds
 # (11.9 to 11.7 a second; scripts/bench_live_sim.sh, live_sim.py --clock)
+# A refresh in the background does worse with the same network time. It was tried as a light
+# octave dream of a recent frame (3 steps an octave) made a quarter of a step a frame, laid on
+# along the flow chained since, where the flow was trusted. Steps on the frame in hand build what
+# the show will show; a dream of a frame a second or two old, moved on along the flow, has lost
+# its register on whatever bent, turned or came in. Against the close-up's 34% at 11.2 dreams a
+# second (live_sim.py --clock, seed 3):
+# - blended 0.6 in place of the rebuilds and the weakest band's step, 19% at 10.2; a hand-held
+#   clip's 73% fell to 47%;
+# - deepening the carried dream instead, its change added, 14% at 10.8, or 20% at 9.3 with the
+#   weakest band's step kept;
+# - on top of every step it now takes, 34% at 8.9.
 REBUILD_FRAMES = 6
 # ... and each rebuild step sees the frame mirrored this many pixels beyond its edges (at full
 # size, fewer at the octave below; see dream.EDGE_MIRROR), a share of a full dream's 32: a rebuild
