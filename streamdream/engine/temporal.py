@@ -109,7 +109,13 @@ CUT_SEED_EVEN = 2.0
 # `rebuild_every`, left that clip shallower (24% to 23%) with three frames shown plain, and a
 # looped close-up steadier (E_warp ratio 2.22 to 2.15) but shallower (27% to 25%). Build and
 # rebuild steps capped as a band's are (BAND_LIMIT), the cut-heavy clip's concentration rose to
-# 0.213, the close-up's E_warp ratio to 2.27
+# 0.213, the close-up's E_warp ratio to 2.27. Twelve build frames again, with the steps even, kept
+# the new shots' concentration down (0.16) but still traded: the clip of a new shot every 1.6 s
+# kept 28-29% against 23-24% (seeds 3 and 4), but dreamt 11.1 times a second against 12.5, and its
+# weakest edge band fell from 0.83 to 0.79-0.80; the looped close-up 41% against 34% (seed 3),
+# 11.0 dreams a second against 11.2, its E_warp ratio 1.78 against 1.69 (live_sim.py --clock).
+# On the sheets, shots a second or more in showed a few more eyes in the grass, and the
+# same texture on a moving subject
 CUT_BUILD_FRAMES = 6
 CUT_BUILD_STEP = 2.0
 
