@@ -59,12 +59,15 @@ def octave_sizes(height: int, width: int, octaves: int, scale: float) -> list[tu
     return sizes[::-1]
 
 
-def resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize of (N, C, H, W) to size (h, w), antialiased when shrinking."""
+def resize(image: torch.Tensor, size: tuple[int, int], corners: bool = False) -> torch.Tensor:
+    """Bilinear resize of (N, C, H, W) to size (h, w), antialiased when shrinking. With `corners`
+    the corner pixels land on each other (align_corners): enlarged the usual way, every output
+    pixel within half an input pixel of an edge samples that edge, so a picture enlarged three
+    times over begins and ends with a line or two that repeat their neighbour."""
     if tuple(image.shape[-2:]) == tuple(size):
         return image
     shrink = size[0] < image.shape[-2] or size[1] < image.shape[-1]
-    return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=corners, antialias=shrink)
 
 
 def octave_jitter(jitter: int, width: int, full_width: int) -> int:

@@ -652,7 +652,10 @@ class StreamDreamer:
         # mirrored it came a frame late at a looped close-up's cut; the build's steps that follow
         # rework its edges)
         detail = dream(small, d.net, d.objective, quick, d.generator, mirror=0) - small
-        return resize(even_strength(detail, CUT_SEED_EVEN), (h, w))
+        # enlarged corner to corner: enlarged the usual way, nearly three times over, each edge
+        # began with lines that repeated their neighbour (four a seed), which the build's steps
+        # at the octave below did not always rework
+        return resize(even_strength(detail, CUT_SEED_EVEN), (h, w), corners=True)
 
     def _carry(self, base: torch.Tensor, motion: Motion) -> torch.Tensor:
         # each full-size tensor of a 4K frame is 100 MB: references are dropped as soon as they
