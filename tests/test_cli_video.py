@@ -1,5 +1,6 @@
 """`streamdream video` end to end on small clips made with PyAV."""
 
+import struct
 from fractions import Fraction
 
 import numpy as np
@@ -188,8 +189,54 @@ def _file(path, data):
     return path
 
 
+def _cut_off_mp4(path):
+    # an MP4 is written index last: cut off (a recording stopped unsaved), its pictures are there
+    # and the index is not
+    whole = write_clip(path.with_name("whole.mp4"), frames=10, width=64, height=48)
+    data = whole.read_bytes()
+    assert data.find(b"moov") > data.find(b"mdat") > 0
+    return _file(path, data[: data.find(b"moov") - 4])
+
+
+def _boxes(*boxes: tuple[bytes, int]) -> bytes:
+    # ISO base media boxes at the top level: (type, payload length); over 4 GB, a 64-bit length
+    out = b""
+    for kind, payload in boxes:
+        if payload > 2**32 - 16:
+            out += struct.pack(">I4sQ", 1, kind, payload + 16) + b"\0" * 16
+        else:
+            out += struct.pack(">I4s", payload + 8, kind) + b"\0" * payload
+    return out
+
+
+def test_a_cut_off_mp4_is_told_from_a_whole_one_and_from_other_files(tmp_path):
+    from streamdream.media.opening import lacks_index
+
+    def check(name, data):
+        return lacks_index(_file(tmp_path / name, data))
+
+    assert check("cut.mp4", _boxes((b"ftyp", 16), (b"mdat", 1000))[:600])  # cut inside the pictures
+    assert check("cut.mov", _boxes((b"wide", 0), (b"mdat", 100)))  # a camera's QuickTime, index never written
+    assert not check("whole.mp4", _boxes((b"ftyp", 16), (b"mdat", 100), (b"moov", 50)))
+    assert not check("fast.mp4", _boxes((b"ftyp", 16), (b"moov", 50), (b"mdat", 100))[:100])  # index first
+    assert not check("notes.mp4", b"these are not the boxes of a video file")
+    assert not check("tiny.mp4", b"abc")
+    # a length of 0 runs to the end, a length of 1 is 64 bits long, past what this file holds
+    assert check("open.mp4", _boxes((b"ftyp", 16)) + struct.pack(">I4s", 0, b"mdat") + b"\0" * 50)
+    assert check("huge.mp4", _boxes((b"ftyp", 16), (b"mdat", 2**33))[:200])
+    assert not check("huge_whole.mp4", _boxes((b"ftyp", 16), (b"moov", 40), (b"mdat", 2**33))[:300])
+
+
+def test_a_cut_off_mp4_as_the_sound_says_what_happened(tmp_path, capsys):
+    clip = write_clip(tmp_path / "in.mp4", frames=3, width=64, height=48)
+    assert run(clip, "-o", tmp_path / "out.mp4", "--audio", _cut_off_mp4(tmp_path / "sound.mp4")) == 2
+    out = capsys.readouterr().out
+    assert "sound.mp4 was cut off before it was finished" in out and len(out.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("make,message", [
     (lambda p: p / "missing.mp4", "does not exist"),
+    (lambda p: _cut_off_mp4(p / "unsaved.mp4"), "cut off before it was finished"),
     (lambda p: _file(p / "empty.mp4", b""), "is empty"),
     (lambda p: _file(p / "notes.mp4", b"not a video"), "not a video file"),
     (lambda p: _audio_only(p / "sound.m4a"), "no video stream"),

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import UsageError
 from .images import input_file
+from .opening import open_media
 
 # hours of sound is a long film; more is a mistake that would fill the memory
 MAX_SECONDS = 4 * 3600
@@ -21,10 +22,7 @@ def read_audio(path: str | Path, rate: int = 22050, role: str = "audio") -> np.n
 
     path = Path(path)
     input_file(path, role)
-    try:
-        container = av.open(str(path), mode="r")
-    except av.error.FFmpegError as exc:
-        raise UsageError(f"{role} {path} is not a file FFmpeg can read ({exc.strerror or exc})") from None
+    container = open_media(path, role)
     with container:
         if not container.streams.audio:
             return None
@@ -49,14 +47,9 @@ def read_audio(path: str | Path, rate: int = 22050, role: str = "audio") -> np.n
 
 def check_audio(path: str | Path, role: str = "audio") -> Path:
     """`path` if it is a file FFmpeg reads with an audio stream; UsageError saying what is wrong."""
-    import av
-
     path = Path(path)
     input_file(path, role)
-    try:
-        with av.open(str(path), mode="r") as container:
-            if not container.streams.audio:
-                raise UsageError(f"{role} {path} has no audio stream; give a sound file (WAV, MP3, AAC, ...)")
-    except av.error.FFmpegError as exc:
-        raise UsageError(f"{role} {path} is not a file FFmpeg can read ({exc.strerror or exc})") from None
+    with open_media(path, role) as container:
+        if not container.streams.audio:
+            raise UsageError(f"{role} {path} has no audio stream; give a sound file (WAV, MP3, AAC, ...)")
     return path

@@ -15,6 +15,7 @@ from ..frames import Frame
 from . import hdr
 from .deinterlace import deinterlaced, is_interlaced
 from .images import check_size, fit_size, input_file
+from .opening import open_media
 from .sequences import DEFAULT_RATE, Sequence, find_sequence, is_sequence, open_sequence, sequence_rate
 
 
@@ -49,10 +50,7 @@ def _open_container(path: Path, role: str = "input", sequence: Sequence | None =
     input_file(path, role)
     if path.stat().st_size == 0:
         raise UsageError(f"{role} {path} is empty")
-    try:
-        return av.open(str(path), mode="r")
-    except av.error.FFmpegError as exc:
-        raise UsageError(f"{role} {path} is not a video file FFmpeg can read ({exc.strerror or exc})") from None
+    return open_media(path, role, "video file")
 
 
 def main_video_stream(container):
