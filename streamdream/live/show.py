@@ -278,7 +278,20 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         try:
             # at the dream's size, or the flow width if smaller: at 640 wide the two DIS passes took
             # half a CPU's frame budget, and the flow is smooth enough to scale up
-            # (either side: a portrait frame's flow is no larger than a landscape one's)
+            # (either side: a portrait frame's flow is no larger than a landscape one's). DIS's
+            # patches there span 24 pixels of a 640-wide frame, and beside a moving subject the still
+            # background takes part of its motion over that width. Sharpened (each pixel taking the
+            # vector 3 or 6 pixels away either way where it lines the frames up better, both flows:
+            # against a disc's true motion, at 480 wide over three frames, the error beside its
+            # outline fell from 2.8 px to 1.6), the dream kept a little more of the whole frame and
+            # no more where things move: a disc over a still scene 67% to 69% of a full dream's depth
+            # (every one of four seeds up, by 0.4-4.6 points), 26% to 30% where it moves (by -4 to
+            # +12); a close-up 35% to 38.5% (two seeds), 26% where it moves either way, its E_warp ratio
+            # 1.65 to 1.69-1.71 (scripts/live_sim.py --clock, which does not charge the flow's time).
+            # The dark ring about the disc in the sheets' depth maps stayed as it was. It cost as much
+            # again as the flow, 5.5 ms a flow at 320x180 on a 2-core Xeon: there, in a real show of
+            # the disc, the flow's threads took 16% of a core against 8%, the dream's 81% against 86%,
+            # and it came 3-4% less often (two shows each), a cost the simulated gain leaves out
             flow_side = min(stage.dream_size(width, width)[1], LIVE_FLOW_WIDTH)
             tracker = MotionTracker(config.video.scene_cut, width=flow_side, height=flow_side)
             # the flow of the next frame is taken as this one's dream is about to end (a CPU's dream
