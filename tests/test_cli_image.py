@@ -84,6 +84,21 @@ def test_bad_input_one_line_exit_2_nothing_written(photo, tmp_path, capsys, args
     assert _files(tmp_path) == before
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_a_picture_cut_off_before_its_end_says_so(photo, tmp_path, capsys, suffix):
+    # a download or a copy that stopped: its header reads, its pixels run out
+    whole = tmp_path / f"whole{suffix}"
+    cv2.imwrite(str(whole), cv2.resize(cv2.imread(str(photo)), (480, 360)))
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    before = _files(tmp_path)
+    assert main(["image", *FAST, str(cut), "-o", str(tmp_path / "dream.png")]) == 2
+    out = capsys.readouterr().out
+    assert "cannot be decoded to its end" in out and "download it again" in out
+    assert len(out.strip().splitlines()) == 1 and _files(tmp_path) == before
+
+
 def test_offline_model_exits_2_naming_the_fix(photo, tmp_path, capsys, monkeypatch):
     import socket
 

@@ -74,11 +74,17 @@ def _read_pillow(path: Path, role: str) -> np.ndarray:
     # file's flattened picture, QOI, SGI, DDS, PCX, an icon
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    kind = None
     try:
         with Image.open(path) as picture:
+            kind = picture.format
             upright = ImageOps.exif_transpose(picture)
             rgb, profile = np.array(upright.convert("RGB")), picture.info.get("icc_profile")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        if kind is not None:
+            # its header reads: most often a download or a copy that stopped before the end
+            raise UsageError(f"{role} {path} is a {kind} picture that cannot be decoded to its end, cut off or "
+                             f"damaged ({exc}); copy or download it again") from None
         raise UsageError(f"{role} {path} is not an image OpenCV or Pillow can read; "
                          f"use a PNG, JPEG or WebP file") from None
     return to_srgb(np.ascontiguousarray(rgb), profile)
