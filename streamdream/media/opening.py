@@ -29,18 +29,21 @@ def lacks_index(path: Path) -> bool:
     the index a player finds the frames by: what a recording cut off before it was saved leaves,
     and nothing FFmpeg can open. Reads only the headers of the boxes at the top level."""
     seen = set()
-    with open(path, "rb") as f:
-        size = f.seek(0, 2)
-        at = 0
-        while at + 8 <= size:
-            f.seek(at)
-            length, kind = struct.unpack(">I4s", f.read(8))
-            if length == 1 and at + 16 <= size:  # a 64-bit length follows the type
-                length = struct.unpack(">Q", f.read(8))[0]
-            elif length == 0:  # the box runs to the end of the file
-                length = size - at
-            if length < 8 or not kind.isascii():
-                return False  # not ISO base media, or damaged past knowing
-            seen.add(kind)
-            at += length
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            at = 0
+            while at + 8 <= size:
+                f.seek(at)
+                length, kind = struct.unpack(">I4s", f.read(8))
+                if length == 1 and at + 16 <= size:  # a 64-bit length follows the type
+                    length = struct.unpack(">Q", f.read(8))[0]
+                elif length == 0:  # the box runs to the end of the file
+                    length = size - at
+                if length < 8 or not kind.isascii():
+                    return False  # not ISO base media, or damaged past knowing
+                seen.add(kind)
+                at += length
+    except OSError:  # unreadable: FFmpeg's own reason says more
+        return False
     return b"moov" not in seen and b"mdat" in seen and bool(seen & {b"ftyp", b"wide", b"free"})
