@@ -22,8 +22,7 @@ def read_audio(path: str | Path, rate: int = 22050, role: str = "audio") -> np.n
 
     path = Path(path)
     input_file(path, role)
-    container = open_media(path, role)
-    with container:
+    with open_media(path, role) as container:
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
