@@ -35,6 +35,7 @@ from .schedule.timeline import Timeline
 from .signals import Terminated
 
 BIG_FRAME = 2_100_000  # pixels: above 1080p
+MAX_NAMED = 5  # damaged pictures of a sequence a warning names, the rest counted
 
 
 @dataclass
@@ -159,7 +160,14 @@ def dream_video_file(config: Config, source: VideoFileSource, output: str | Path
     finally:
         source.close()
     warnings = [*source.notes, *sink.warnings]
-    if source.corrupt:
+    damaged = source.damaged
+    if damaged:
+        named = ", ".join(picture.name for picture in damaged[:MAX_NAMED])
+        more = f" and {len(damaged) - MAX_NAMED} more" if len(damaged) > MAX_NAMED else ""
+        warnings.append(f"skipped {len(damaged)} picture{'s' if len(damaged) > 1 else ''} of {source.path} that "
+                        f"would not decode (damaged or cut off): {named}{more}; the frame before "
+                        f"{'it' if len(damaged) == 1 else 'each'} is held in its place")
+    elif source.corrupt:
         warnings.append(f"skipped {source.corrupt} corrupt packets in {source.path}")
     if source.missing > source.corrupt:
         warnings.append(f"skipped {source.missing} of the {info.frames} frames of {source.path} that could not be "

@@ -74,6 +74,8 @@ def test_a_missing_frame_is_one_line_naming_it_and_nothing_is_written(tmp_path, 
 @pytest.mark.parametrize("args,message", [
     (["{empty}"], "no numbered pictures"),
     (["{render}/none_%03d.png"], "names no pictures"),
+    # FFmpeg ends the film at an empty picture, and every frame after it was lost
+    (["{empty_picture}"], "1 picture empty (0 bytes), the first frame_0002.png; render or copy it again"),
     (["{render}", "--fps", "fast"], "cannot read the frame rate 'fast'"),
     (["{render}", "--fps", "0"], "fps must be above 0"),
     (["{clip}", "--fps", "24"], "--fps is the frame rate of an image sequence"),
@@ -81,6 +83,8 @@ def test_a_missing_frame_is_one_line_naming_it_and_nothing_is_written(tmp_path, 
 def test_bad_sequence_input_is_one_line(tmp_path, capsys, args, message):
     names = {"empty": tmp_path / "empty", "render": frames_in(tmp_path / "render", 3), "clip": tmp_path / "clip.mp4"}
     names["empty"].mkdir()
+    names["empty_picture"] = frames_in(tmp_path / "half", 3)
+    (names["empty_picture"] / "frame_0002.png").write_bytes(b"")
     assert main(["video", str(tmp_path / "render"), "-o", str(names["clip"]), *FAST]) == 0  # a video file
     capsys.readouterr()
     assert main(["video", *[a.format(**names) for a in args], "-o", str(tmp_path / "out.mp4"), *FAST]) == 2
@@ -102,6 +106,24 @@ def test_an_interrupted_sequence_resumes_where_its_partial_ends(tmp_path):
     (tmp_path / "first.mp4").rename(tmp_path / "dream.partial.mp4")
     cv2.imwrite(str(folder / "frame_0040.png"), np.zeros((48, 64, 3), np.uint8))
     assert main(["video", str(folder), "-o", str(out), "--fps", "24", "--resume", *FAST]) == 2
+
+
+def test_damaged_pictures_are_named_and_leave_a_gap_in_time(tmp_path, capsys):
+    folder = frames_in(tmp_path / "render", 12)
+    for number, keep in ((5, 0.5), (9, 0.1)):  # copies that stopped part of the way
+        picture = folder / f"frame_{number:04d}.png"
+        picture.write_bytes(picture.read_bytes()[:int(picture.stat().st_size * keep)])
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    out = tmp_path / "dream.mp4"
+    assert main(["video", str(folder), "-o", str(out), "--fps", "24", *FAST]) == 0
+    said = capsys.readouterr().out
+    assert (f"skipped 2 pictures of {folder} that would not decode (damaged or cut off): frame_0005.png, "
+            f"frame_0009.png; the frame before each is held in its place") in said
+    assert "corrupt packets" not in said and "Traceback" not in said
+    frames, times, _, _ = probe(out)
+    # every other frame keeps its own time: the 5th (index 4) and 9th (index 8) are the gaps
+    assert times == pytest.approx([i / 24 for i in range(12) if i not in (4, 8)], abs=1e-3)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # inputs are never written
 
 
 def test_editors_rates_are_exact():

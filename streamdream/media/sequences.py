@@ -72,12 +72,24 @@ def find_sequence(path: str | Path, role: str = "input") -> Sequence:
             raise UsageError(f"{role} {path} names no pictures in {folder}")
         pattern = str(path)
     sequence = Sequence(pattern, found[0], found[-1] - found[0] + 1)
-    missing = [n for n in range(found[0], found[-1] + 1) if not sequence.file(n - found[0]).is_file()]
+    missing, empty = [], []
+    for n in range(found[0], found[-1] + 1):
+        picture = sequence.file(n - found[0])
+        if not picture.is_file():
+            missing.append(n)
+        elif picture.stat().st_size == 0:
+            # (FFmpeg ends the film at an empty picture too, also without a word, and every frame
+            # after it was lost: a render still being written, or one that failed, leaves such files)
+            empty.append(n)
     if missing:
         raise UsageError(f"{role} {path}: {len(missing)} frame{'s' if len(missing) > 1 else ''} missing "
                          f"between {sequence.file(0).name} and {sequence.file(sequence.count - 1).name}, the "
                          f"first {Path(pattern % missing[0]).name}; render them again, or number the frames "
                          f"without a gap")
+    if empty:
+        raise UsageError(f"{role} {path}: {len(empty)} picture{'s' if len(empty) > 1 else ''} empty (0 bytes), "
+                         f"the first {Path(pattern % empty[0]).name}; render or copy "
+                         f"{'it' if len(empty) == 1 else 'them'} again")
     return sequence
 
 

@@ -188,6 +188,10 @@ class VideoFileSource:
         self.max_frames = max_frames
         self.start = start
         self.corrupt = 0
+        # an image sequence's pictures handed to the decoder and those that came out, by number
+        # from 0 (see `damaged`)
+        self._sent: set[int] = set()
+        self._decoded_pictures: set[int] = set()
         self.truncated = False
         self.finished = False  # read to the end of the file (not stopped by --frames)
         self.yielded = 0
@@ -281,9 +285,13 @@ class VideoFileSource:
                 self.truncated = True
                 break
             sent += 1 if packet.size else 0
+            if self.sequence is not None and packet.size:
+                self._sent.add(self._picture(packet))
             try:
                 for frame in packet.decode():
                     decoded += 1
+                    if self.sequence is not None:
+                        self._decoded_pictures.add(self._picture(frame))
                     yield frame
             except av.error.FFmpegError:
                 self.corrupt += 1
@@ -325,6 +333,22 @@ class VideoFileSource:
                 continue
             image = upright(rgb_of(frame), self.info.rotation)
             yield Frame(fit_size(image, *size), time, index)
+
+    def _picture(self, item) -> int:
+        # the number (from 0) of an image sequence's picture a packet or frame holds, from its time
+        if item.pts is None or item.time_base is None:
+            return -1
+        return round((float(item.pts * item.time_base) - self.origin) * self.sequence_rate)
+
+    @property
+    def damaged(self) -> list[Path]:
+        """An image sequence read to its end: the pictures that would not decode (damaged, cut
+        off), in order; [] for a video file. The frames around them keep their times: the
+        output has a gap where each was."""
+        if self.sequence is None or not self.finished:
+            return []
+        lost = sorted(self._sent - self._decoded_pictures)
+        return [self.sequence.file(i) for i in lost if 0 <= i < self.sequence.count]
 
     @property
     def missing(self) -> int:
