@@ -223,6 +223,14 @@ def run_webcam(options: WebcamOptions, config: Config, say: Callable[[str], None
         # leave a core to the camera, the display and the flow: with every core in the dream,
         # the display stutters and the dream itself gets slower, not faster
         torch.set_num_threads(threads - 1)
+        # (the dream thread still waits for a core about a tenth of its time, /proc's schedstat:
+        # the display's and the flow's bursts meet. Lowering every other thread's priority, nice
+        # 10, the display's included, gave a close-up's dream 10.5 a second against 9.4 on a
+        # 2-core AMD EPYC, but a hand-held clip's 11.5 against 10.8 and the shared clip's 11.4
+        # against 11.5 were within the shows' spread (eight and four pairs of bench_live.py runs),
+        # the latency p95 rose by about 12 ms, and Linux lets no unprivileged thread take its
+        # priority back: a library caller's thread would stay lowered after the show. Only the
+        # side threads lowered, the display not: no clear gain, three pairs on each of two clips)
         # OpenCV's thread pool costs more CPU than it saves on these small frames (the display's
         # flow and compositing), CPU the dream needs
         cv2.setNumThreads(1)
